@@ -1,0 +1,507 @@
+"""Classes for communicating with a GPIO server via a Unix socket.
+
+This is the seed API: :class:`Response`, :class:`SocketClient` and the constant
+enums keep their names and signatures exactly. For a pigpio-shaped async client see
+:mod:`gpiosvr.client_pigs`; for a blocking one see :mod:`gpiosvr.blocking`; for the
+drop-in ``pigpio`` module see :mod:`gpiosvr.pigpio`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import threading
+import time
+from enum import IntEnum
+from typing import Any, Callable, Sequence
+
+from gpiosvr import config, protocol
+from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
+from gpiosvr.protocol import Command, RequestDelimiters
+
+__all__ = [
+    "Response", "SocketClient", "GpioDirection", "GpioLevel", "GpioPull",
+    "RequestDelimiters",
+]
+
+log = logging.getLogger(__name__)
+
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+class GpioDirection(IntEnum):
+    """Constants representing the input/output direction of a GPIO."""
+
+    INPUT = 0
+    OUTPUT = 1
+
+
+class GpioLevel(IntEnum):
+    """Constants representing the level of a GPIO (TIMEOUT as reported by watchdogs)."""
+
+    LOW = 0
+    HIGH = 1
+    TIMEOUT = 2
+
+
+class GpioPull(IntEnum):
+    """Constants corresponding to the internal pull resistors of a GPIO."""
+
+    OFF = 0
+    DOWN = 1
+    UP = 2
+
+
+class Response:
+    """Response from a GPIO server, with methods for encoding and decoding.
+
+    Mimics :class:`asyncio.Future`. Other than a future, a response can hold more
+    than one exception, if several errors occurred on the server side.
+
+    :meth:`result` returns the result when no exception is present. When one or
+    more exceptions are present it raises the last one appended (the one
+    :meth:`exception` returns); all of them stay available from :meth:`exceptions`.
+    A response on which nothing was set yet raises :class:`asyncio.InvalidStateError`
+    from :meth:`result`, like a future.
+    """
+
+    __slots__ = ("_result", "_exceptions", "_done")
+
+    def __init__(self, result=None):
+        self._result: Any = None
+        self._exceptions: list[BaseException] = []
+        self._done = False
+        if result is not None:
+            self.set_result(result)
+
+    # -- codec ---------------------------------------------------------------
+
+    @staticmethod
+    def encodeException(exception) -> str:
+        """Encodes a single exception for sending it over the Unix socket.
+
+        Returns ``!Kind:code:"message"``; see ``docs/protocol.md``.
+        """
+        return protocol.encode_exception(exception)
+
+    @staticmethod
+    def decodeExceptions(errorMessages) -> list[Exception]:
+        """Decodes the error messages part of a response into Exception instances.
+
+        Unknown kinds become :class:`gpiosvr.errors.RemoteError`; malformed text
+        raises :class:`gpiosvr.errors.ProtocolError`.
+        """
+        return protocol.decode_exceptions(errorMessages)
+
+    @staticmethod
+    def decode(response: str) -> "Response":
+        """Decodes an encoded representation of a response into a Response."""
+        answer = protocol.decode_answer(response)
+        return Response._from_answer(answer)
+
+    @staticmethod
+    def _from_answer(answer: protocol.Answer) -> "Response":
+        new = Response()
+        new._result = answer.value
+        new._exceptions = list(answer.exceptions)
+        new._done = True
+        return new
+
+    def encode(self) -> str:
+        """Encodes this response for sending it over the Unix socket.
+
+        Considers the set result and all appended exceptions.
+        """
+        return protocol.encode_answer(self._result, self._exceptions)
+
+    # -- future-like ---------------------------------------------------------
+
+    def append_exception(self, exception) -> None:
+        """Appends an exception to this response.
+
+        It is up to the clients to evaluate all or only specific exceptions if there
+        are more than one.
+        """
+        if not isinstance(exception, BaseException):
+            raise TypeError(f"not an exception: {exception!r}")
+        self._exceptions.append(exception)
+        self._done = True
+
+    def result(self):
+        """Returns the result/payload of the response; see the class docstring."""
+        if self._exceptions:
+            raise self._exceptions[-1]
+        if not self._done:
+            raise asyncio.InvalidStateError("Result is not set.")
+        return self._result
+
+    def set_result(self, result) -> None:
+        """Sets the result of the response.
+
+        Automatically converts the data type to int if result is a string made only
+        of ASCII digits (``"42"`` becomes ``42``); nothing else is converted.
+        """
+        if isinstance(result, str) and result and _ASCII_DIGITS.issuperset(result):
+            result = int(result)
+        self._result = result
+        self._done = True
+
+    def set_exception(self, exception) -> None:
+        """By contrast to append_exception(), sets only one exception, discarding
+        all exceptions appended before."""
+        self._exceptions.clear()
+        self.append_exception(exception)
+
+    def exception(self):
+        """Returns the last exception appended to this response, or None."""
+        return self._exceptions[-1] if self._exceptions else None
+
+    def exceptions(self) -> list[Exception]:
+        """Returns all exceptions appended to this response."""
+        return list(self._exceptions)
+
+    def done(self) -> bool:
+        """True if a result and/or exception has already been set on this response."""
+        return self._done
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (
+            self._done == other._done
+            and type(self._result) is type(other._result)
+            and self._result == other._result
+            and [_exc_key(e) for e in self._exceptions] == [_exc_key(e) for e in other._exceptions]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        excs = f", exceptions={self._exceptions!r}" if self._exceptions else ""
+        return f"Response(result={self._result!r}{excs})"
+
+
+def _exc_key(exc: BaseException) -> tuple:
+    return (protocol.exception_kind(exc), str(exc), getattr(exc, "code", None))
+
+
+class _Connection(asyncio.BufferedProtocol):
+    """One keep-alive connection: reads frames in ``responseBufferSize`` chunks."""
+
+    def __init__(self, client: "SocketClient") -> None:
+        self._client = client
+        self._chunk = bytearray(max(1, client.responseBufferSize))
+        self._pending = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self._chunk
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._chunk[:nbytes]
+        self._pending += data
+        if b"\n" not in data:
+            if len(self._pending) > protocol.MAX_FRAME_BYTES:
+                self._fail(ProtocolError("response frame longer than the frame limit"))
+            return
+        *lines, rest = self._pending.split(b"\n")
+        self._pending = rest
+        for line in lines:
+            try:
+                self._client._frame_received(protocol.frame_text(bytes(line)))
+            except ProtocolError as exc:
+                self._fail(exc)
+                return
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("closing connection to %s: %s", self._client.socketPath, exc)
+        self._client._connection_failed(self, exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def connection_lost(self, exc) -> None:
+        self._client._connection_failed(
+            self, ConnectionFailed(f"connection to {self._client.socketPath} lost"
+                                   + (f": {exc}" if exc else ""))
+        )
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class SocketClient:
+    """Base class for establishing and operating a connection with a GPIO server via
+    a Unix socket.
+
+    * ``loop``: the event loop the client runs on (None: the running loop).
+    * ``socketPath``: the server's socket (None: ``$GPIO_SOCKET_PATH`` or the default).
+    * ``name``: told to the server in the handshake, shown in its log.
+    * ``connectTimeout_ms``: how long connecting retries before it gives up.
+    * ``responseBufferSize``: how many bytes one read from the socket takes; longer
+      responses arrive whole over several reads.
+    * ``responseTimeout_ms``: how long a request waits for its answer before it
+      raises :class:`~gpiosvr.errors.ResponseTimeout`.
+    * ``isKeepAlive``: keep one connection open across requests (requests are then
+      multiplexed with ids, and notifications can flow); otherwise each request
+      opens and closes a connection of its own.
+    """
+
+    PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
+
+    def __init__(self, loop, socketPath, name=None, connectTimeout_ms=10000,
+                 responseBufferSize=256, responseTimeout_ms=1000, isKeepAlive=False):
+        self.loop: asyncio.AbstractEventLoop | None = loop
+        self.socketPath: str = config.socket_path(socketPath)
+        self.name: str = name if name is not None else config.default_client_name()
+        self.connectTimeout_ms = connectTimeout_ms
+        self.responseBufferSize = int(responseBufferSize)
+        self.responseTimeout_ms = responseTimeout_ms
+        self.isKeepAlive = bool(isKeepAlive)
+        if self.responseBufferSize < 1:
+            raise ValueError("responseBufferSize must be at least 1")
+        self.server_info: dict[str, Any] | None = None
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Future | None = None
+        self._closed = False
+        self._notification_handlers: list[Callable[[Command], None]] = []
+        self._connection_handlers: list[Callable[[], Any]] = []
+
+    # -- public ------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """True while a keep-alive connection is open."""
+        return self._conn is not None
+
+    async def connect(self) -> None:
+        """Open the keep-alive connection now (requests do so on demand)."""
+        self._closed = False
+        await self._ensure_connection()
+
+    async def request(self, commands: Sequence[Sequence[Any]],
+                      timeout_ms: float | None = None) -> list[Response]:
+        """Send pigs ``commands`` (each ``(name, *args)``) in one request frame.
+
+        Returns one :class:`Response` per command, in order; errors of a command are
+        in its response. Raises :class:`ResponseTimeout` or :class:`ConnectionFailed`
+        when no answer comes at all.
+        """
+        if self._closed and self.isKeepAlive:
+            raise ConnectionFailed("client is closed")
+        timeout = (self.responseTimeout_ms if timeout_ms is None else timeout_ms) / 1000
+        if not self.isKeepAlive:
+            answers = await self._one_shot(commands, timeout)
+        else:
+            answers = await self._multiplexed(commands, timeout)
+        if len(answers) != len(commands):
+            raise ProtocolError(f"{len(answers)} answers to {len(commands)} commands")
+        return [Response._from_answer(a) for a in answers]
+
+    async def command(self, name: str, *args: Any) -> Any:
+        """Run one pigs command and return its result, raising its exception."""
+        return (await self.request(((name, *args),)))[0].result()
+
+    def on_notification(self, handler: Callable[[Command], None]) -> None:
+        """Call ``handler(command)`` on the loop for every notification frame."""
+        self._notification_handlers.append(handler)
+
+    def on_connect(self, handler: Callable[[], Any]) -> None:
+        """Await ``handler()`` after each (re)connection's handshake, before use."""
+        self._connection_handlers.append(handler)
+
+    async def close(self) -> None:
+        """Close the connection; requests still waiting fail with ConnectionFailed."""
+        conn = self._shutdown()
+        if conn is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(conn.closed), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        """A non-async variant of close() for compatibility with PigpioMinimalApi.
+
+        Safe from any thread, and from inside the client's own loop.
+        """
+        loop = self._conn_loop()
+        if loop is None or loop.is_closed() or not loop.is_running():
+            self._shutdown()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._shutdown()
+            return
+        done = threading.Event()
+
+        def _stop() -> None:
+            try:
+                self._shutdown()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(_stop)
+        done.wait(2.0)
+
+    # -- internals -----------------------------------------------------------
+
+    def _conn_loop(self) -> asyncio.AbstractEventLoop | None:
+        return self.loop
+
+    def _shutdown(self) -> "_Connection | None":
+        self._closed = True
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.transport is not None:
+            conn.transport.close()
+        self._fail_waiting(ConnectionFailed("client closed"))
+        return conn
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for fut in waiting.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _connection_failed(self, conn: _Connection, exc: BaseException) -> None:
+        if self._conn is conn:
+            self._conn = None
+            self._fail_waiting(exc)
+
+    def _frame_received(self, text: str) -> None:
+        if text.startswith("*"):
+            note = protocol.decode_notification(text)
+            for handler in self._notification_handlers:
+                try:
+                    handler(note)
+                except Exception:  # a handler's bug must not kill the connection
+                    log.exception("notification handler failed")
+            return
+        request_id, answers = protocol.decode_response(text)
+        fut = self._waiting.pop(request_id, None) if request_id is not None else None
+        if fut is None:
+            log.debug("dropping an answer nobody waits for: %.80s", text)
+        elif not fut.done():
+            fut.set_result(answers)
+
+    def _hello(self) -> tuple[Any, ...]:
+        return ("hello", self.PROTOCOL_VERSION, self.name, os.getpid())
+
+    async def _open(self, protocol_factory) -> tuple[asyncio.BaseTransport, Any]:
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        deadline = time.monotonic() + self.connectTimeout_ms / 1000
+        delay = 0.005
+        while True:
+            try:
+                return await loop.create_unix_connection(protocol_factory, self.socketPath)
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectionFailed(
+                        f"cannot connect to the GPIO server at {self.socketPath} "
+                        f"within {self.connectTimeout_ms} ms: {exc.strerror}"
+                    ) from exc
+                await asyncio.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.1)
+            except OSError as exc:
+                raise ConnectionFailed(
+                    f"cannot connect to the GPIO server at {self.socketPath}: {exc}"
+                ) from exc
+
+    async def _ensure_connection(self) -> _Connection:
+        if self._conn is not None:
+            return self._conn
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(self._connect_and_greet())
+        return await asyncio.shield(self._connecting)
+
+    async def _connect_and_greet(self) -> _Connection:
+        _, conn = await self._open(lambda: _Connection(self))
+        self._conn = conn
+        try:
+            answers = await self._exchange(conn, (self._hello(),),
+                                           self.connectTimeout_ms / 1000)
+            self.server_info = Response._from_answer(answers[0]).result()
+            for handler in self._connection_handlers:
+                await handler()
+        except BaseException:
+            self._connection_failed(conn, ConnectionFailed("handshake failed"))
+            if conn.transport is not None:
+                conn.transport.abort()
+            raise
+        return conn
+
+    async def _multiplexed(self, commands, timeout: float) -> list[protocol.Answer]:
+        conn = await self._ensure_connection()
+        return await self._exchange(conn, commands, timeout)
+
+    async def _exchange(self, conn: _Connection, commands, timeout: float):
+        request_id = next(self._ids)
+        frame = protocol.encode_request(commands, request_id).encode("ascii")
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        try:
+            conn.transport.write(frame)
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
+            raise ResponseTimeout(
+                f"no answer from {self.socketPath} within {timeout * 1000:.0f} ms"
+            ) from None
+        finally:
+            # a late answer finds no waiter and is dropped, never given to another
+            self._waiting.pop(request_id, None)
+
+    async def _one_shot(self, commands, timeout: float) -> list[protocol.Answer]:
+        reader_protocol = _OneShot(self.responseBufferSize)
+        transport, _ = await self._open(lambda: reader_protocol)
+        try:
+            frame = protocol.encode_request((self._hello(), *commands), 1)
+            transport.write(frame.encode("ascii"))
+            async with asyncio.timeout(timeout):
+                line = await reader_protocol.line
+        except TimeoutError:
+            raise ResponseTimeout(
+                f"no answer from {self.socketPath} within {timeout * 1000:.0f} ms"
+            ) from None
+        finally:
+            transport.close()
+        _, answers = protocol.decode_response(protocol.frame_text(line))
+        if answers:
+            self.server_info = Response._from_answer(answers[0]).result()
+        return answers[1:]
+
+
+class _OneShot(asyncio.BufferedProtocol):
+    """Reads exactly one response frame for a connection that is not kept alive."""
+
+    def __init__(self, buffer_size: int) -> None:
+        self._chunk = bytearray(buffer_size)
+        self._data = bytearray()
+        self.line = asyncio.get_running_loop().create_future()
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self._chunk
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._data += self._chunk[:nbytes]
+        end = self._data.find(b"\n")
+        if end >= 0 and not self.line.done():
+            self.line.set_result(bytes(self._data[:end]))
+        elif len(self._data) > protocol.MAX_FRAME_BYTES and not self.line.done():
+            self.line.set_exception(ProtocolError("response frame longer than the frame limit"))
+
+    def connection_lost(self, exc) -> None:
+        if not self.line.done():
+            self.line.set_exception(ConnectionFailed("server closed the connection "
+                                                     "before answering"))

@@ -1,0 +1,400 @@
+"""The gpiosvr wire codec: pure functions from values to text and back, no I/O.
+
+``docs/protocol.md`` is the prose version of this module. In short, every frame is
+one line of ASCII text ending in ``\\n``:
+
+* request: ``[@ID ]CMD ARG ARG[;CMD ARG ...]`` -- pigs commands, e.g. ``@7 w 18 1;r 18``
+* response: ``[@ID ]ANSWER[;ANSWER ...]`` -- one answer per command, each a value
+  followed by zero or more exceptions ``!Kind:code:"message"``
+* notification: ``*NAME ARG ...`` -- pushed by the server, e.g. edge reports
+
+Values are typed tokens: ``123``/``-0x1f`` ints, ``null``, ``"json string"``,
+``%00ff`` bytes, ``[1,2]`` lists and ``{"k":1}`` objects (compact, ASCII-only JSON).
+Decoding never imports or instantiates anything named on the wire, and every
+malformed input raises :class:`~gpiosvr.errors.ProtocolError` and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Any, Iterable, NamedTuple, Sequence
+
+from gpiosvr.errors import (
+    ConnectionFailed,
+    GpioServerError,
+    PigpioError,
+    ProtocolError,
+    RemoteError,
+    ResponseTimeout,
+)
+
+PROTOCOL_VERSION = 1
+
+#: Longest frame (in bytes, with its newline) a server accepts or a client reads.
+MAX_FRAME_BYTES = 1 << 20
+#: Most commands one request may carry.
+MAX_COMMANDS_PER_REQUEST = 1024
+
+
+class RequestDelimiters(StrEnum):
+    """Constant strings that delimit the parts of a request (and of a response)."""
+
+    REQUEST = "\n"  #: ends a frame
+    COMMAND = ";"  #: separates the commands of one request (and their answers)
+    ARGUMENT = " "  #: separates a command's name and its arguments
+    ID = "@"  #: starts the optional request id, the frame's first token
+    EXCEPTION = "!"  #: starts an exception appended to an answer
+    NOTIFICATION = "*"  #: starts a frame the server sends unasked
+
+
+class Command(NamedTuple):
+    """One pigs command: its lower-case name and its decoded arguments."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+
+
+class Request(NamedTuple):
+    """A decoded request frame: optional id and its commands, in order."""
+
+    id: int | None
+    commands: tuple[Command, ...]
+
+
+class Answer(NamedTuple):
+    """A decoded answer to one command: its value and its exceptions."""
+
+    value: Any
+    exceptions: tuple[BaseException, ...] = ()
+
+
+# Exception kinds that decode to a class of our own choosing. Anything else decodes
+# to RemoteError, which keeps the kind's name: nothing is looked up by name.
+_KNOWN_EXCEPTIONS: dict[str, type[BaseException]] = {
+    cls.__name__: cls
+    for cls in (
+        GpioServerError, ProtocolError, ConnectionFailed, ResponseTimeout,
+        ValueError, TypeError, RuntimeError, NotImplementedError, PermissionError,
+        TimeoutError, ConnectionError, OverflowError, ZeroDivisionError,
+    )
+}
+
+_INT_RE = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+)\Z")
+_BARE_RE = re.compile(r"[^ \t;\"\[\]{}!@*%\n\r]+")
+_SAFE_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_./:+-]*\Z")
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_KIND_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+_EXC_RE = re.compile(r"!([A-Za-z_][A-Za-z0-9_.]*):(-?[0-9]{1,20})?:")
+_SPACES_RE = re.compile(r"[ \t]*")
+_JSON = json.JSONDecoder(
+    parse_float=lambda s: _reject(f"floats are not allowed: {s}"),
+    parse_constant=lambda s: _reject(f"constant not allowed: {s}"),
+)
+_BIG_INT = 1 << 64
+
+
+def _reject(message: str) -> Any:
+    raise ProtocolError(message)
+
+
+# --------------------------------------------------------------------- values
+
+
+def encode_value(value: Any) -> str:
+    """Encode a result or argument value as one token."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        value = int(value)  # bools and IntEnums travel as plain ints
+        if -_BIG_INT < value < _BIG_INT:
+            return str(value)
+        return ("-" if value < 0 else "") + hex(abs(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "%" + bytes(value).hex()
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(_plain(value), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"cannot encode {type(value).__name__}: {exc}") from exc
+    raise ProtocolError(f"cannot encode a value of type {type(value).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with IntEnums turned into ints, so JSON writes numbers."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    raise TypeError(f"{type(value).__name__} is not a wire value")
+
+
+def encode_arg(value: Any) -> str:
+    """Encode a command argument: like :func:`encode_value`, but plain words bare."""
+    if isinstance(value, str) and _SAFE_WORD_RE.match(value) and value != "null":
+        return value
+    return encode_value(value)
+
+
+def _scan_token(text: str, pos: int, bare_ok: bool) -> tuple[Any, int]:
+    """Decode the token starting at ``pos``; return its value and the end position."""
+    ch = text[pos]
+    if ch in '"[{':
+        try:
+            value, end = _JSON.raw_decode(text, pos)
+        except ProtocolError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(f"bad JSON token at column {pos}: {exc}") from None
+        if ch == "[" and not isinstance(value, list) or ch == "{" and not isinstance(value, dict):
+            raise ProtocolError(f"bad JSON token at column {pos}")
+        return value, end
+    match = _BARE_RE.match(text, pos)
+    if ch == "%":
+        match = _BARE_RE.match(text, pos + 1)
+        word = match.group() if match else ""
+        try:
+            return bytes.fromhex(word), pos + 1 + len(word)
+        except ValueError:
+            raise ProtocolError(f"bad bytes token at column {pos}") from None
+    if not match:
+        raise ProtocolError(f"unexpected {ch!r} at column {pos}")
+    word = match.group()
+    end = match.end()
+    if _INT_RE.match(word):
+        try:
+            return int(word, 0) if "x" in word or "X" in word else int(word), end
+        except ValueError:
+            raise ProtocolError(f"integer too long at column {pos}") from None
+    if word == "null":
+        return None, end
+    if bare_ok:
+        return word, end
+    raise ProtocolError(f"untyped word {word[:40]!r} at column {pos}")
+
+
+def decode_value(text: str) -> Any:
+    """Decode a single value token (the inverse of :func:`encode_value`)."""
+    if not isinstance(text, str) or not text:
+        raise ProtocolError("empty value")
+    value, end = _scan_token(text, 0, bare_ok=False)
+    if end != len(text):
+        raise ProtocolError(f"trailing data after value at column {end}")
+    return value
+
+
+# ----------------------------------------------------------------- exceptions
+
+
+def exception_kind(exc: BaseException) -> str:
+    """The kind name an exception travels under (RemoteError keeps its own)."""
+    if isinstance(exc, RemoteError) and _KIND_RE.match(exc.kind):
+        return exc.kind
+    return type(exc).__name__
+
+
+def encode_exception(exc: BaseException) -> str:
+    """Encode one exception as ``!Kind:code:"message"`` (code may be empty)."""
+    code = getattr(exc, "code", None)
+    code_text = str(int(code)) if isinstance(code, int) and abs(code) < 1 << 63 else ""
+    return f"!{exception_kind(exc)}:{code_text}:{json.dumps(str(exc))}"
+
+
+def make_exception(kind: str, message: str, code: int | None) -> BaseException:
+    """Build the exception a decoded ``kind`` stands for, from a fixed table only."""
+    if kind == "PigpioError" and code is not None:
+        return PigpioError(code, message)
+    cls = _KNOWN_EXCEPTIONS.get(kind)
+    if cls is None or code is not None:
+        return RemoteError(kind, message, code)
+    return cls(message)
+
+
+def _scan_exception(text: str, pos: int) -> tuple[BaseException, int]:
+    match = _EXC_RE.match(text, pos)
+    if not match or match.end() >= len(text) or text[match.end()] != '"':
+        raise ProtocolError(f"bad exception at column {pos}")
+    message, end = _scan_token(text, match.end(), bare_ok=False)
+    code = int(match.group(2)) if match.group(2) is not None else None
+    return make_exception(match.group(1), message, code), end
+
+
+def decode_exceptions(text: str) -> list[BaseException]:
+    """Decode zero or more space-separated ``!Kind:code:"message"`` exceptions."""
+    if not isinstance(text, str):
+        raise ProtocolError("exceptions must be text")
+    result: list[BaseException] = []
+    pos = _SPACES_RE.match(text, 0).end()
+    while pos < len(text):
+        exc, pos = _scan_exception(text, pos)
+        result.append(exc)
+        pos = _skip_separator(text, pos)
+    return result
+
+
+def _skip_separator(text: str, pos: int) -> int:
+    end = _SPACES_RE.match(text, pos).end()
+    if end == pos and pos < len(text):
+        raise ProtocolError(f"missing space at column {pos}")
+    return end
+
+
+# -------------------------------------------------------------------- answers
+
+
+def encode_answer(value: Any, exceptions: Iterable[BaseException] = ()) -> str:
+    """Encode one command's answer: its value, then its exceptions."""
+    parts = [encode_value(value)]
+    parts.extend(encode_exception(e) for e in exceptions)
+    return " ".join(parts)
+
+
+def _scan_answer(text: str, pos: int) -> tuple[Answer, int]:
+    value, pos = _scan_token(text, pos, bare_ok=False)
+    excs: list[BaseException] = []
+    while True:
+        end = _SPACES_RE.match(text, pos).end()
+        if end >= len(text) or text[end] != "!":
+            return Answer(value, tuple(excs)), end
+        if end == pos:
+            raise ProtocolError(f"missing space at column {pos}")
+        exc, pos = _scan_exception(text, end)
+        excs.append(exc)
+
+
+def decode_answer(text: str) -> Answer:
+    """Decode one answer (the inverse of :func:`encode_answer`)."""
+    if not isinstance(text, str) or not text:
+        raise ProtocolError("empty answer")
+    answer, end = _scan_answer(text, 0)
+    if end != len(text):
+        raise ProtocolError(f"trailing data after answer at column {end}")
+    return answer
+
+
+# --------------------------------------------------------------------- frames
+
+
+def _scan_id(text: str) -> tuple[int | None, int]:
+    if not text.startswith("@"):
+        return None, 0
+    end = text.find(" ")
+    word = text[1:] if end < 0 else text[1:end]
+    if not word.isascii() or not word.isdigit() or len(word) > 19:
+        raise ProtocolError("bad request id")
+    return int(word), len(text) if end < 0 else end + 1
+
+
+def _id_prefix(request_id: int | None) -> str:
+    if request_id is None:
+        return ""
+    if not isinstance(request_id, int) or not 0 <= request_id < 1 << 63:
+        raise ProtocolError(f"bad request id {request_id!r}")
+    return f"@{request_id} "
+
+
+def encode_command(name: str, *args: Any) -> str:
+    """Encode one pigs command and its arguments."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ProtocolError(f"bad command name {name!r}")
+    return " ".join([name, *(encode_arg(a) for a in args)])
+
+
+def encode_request(commands: Sequence[Sequence[Any]], request_id: int | None = None) -> str:
+    """Encode a request frame from ``(name, *args)`` sequences; ends with a newline."""
+    if not commands:
+        raise ProtocolError("a request needs at least one command")
+    body = ";".join(encode_command(c[0], *c[1:]) for c in commands)
+    return f"{_id_prefix(request_id)}{body}\n"
+
+
+def decode_request(line: str) -> Request:
+    """Decode a request frame (with or without its newline)."""
+    text = _strip_frame(line)
+    request_id, pos = _scan_id(text)
+    commands: list[Command] = []
+    while True:
+        pos = _SPACES_RE.match(text, pos).end()
+        match = _BARE_RE.match(text, pos)
+        if not match or not _NAME_RE.match(match.group()):
+            raise ProtocolError(f"expected a command name at column {pos}")
+        name, pos = match.group().lower(), match.end()
+        args: list[Any] = []
+        while True:
+            end = _SPACES_RE.match(text, pos).end()
+            if end >= len(text) or text[end] == ";":
+                pos = end
+                break
+            if end == pos:
+                raise ProtocolError(f"missing space at column {pos}")
+            value, pos = _scan_token(text, end, bare_ok=True)
+            args.append(value)
+        commands.append(Command(name, tuple(args)))
+        if len(commands) > MAX_COMMANDS_PER_REQUEST:
+            raise ProtocolError(f"more than {MAX_COMMANDS_PER_REQUEST} commands in one request")
+        if pos >= len(text):
+            return Request(request_id, tuple(commands))
+        pos += 1  # the ';'
+
+
+def encode_response(answers: Sequence[str], request_id: int | None = None) -> str:
+    """Join already encoded answers into a response frame ending with a newline."""
+    return f"{_id_prefix(request_id)}{';'.join(answers)}\n"
+
+
+def decode_response(line: str) -> tuple[int | None, list[Answer]]:
+    """Decode a response frame into its id and its answers, in command order."""
+    text = _strip_frame(line)
+    request_id, pos = _scan_id(text)
+    answers: list[Answer] = []
+    while True:
+        answer, pos = _scan_answer(text, pos)
+        answers.append(answer)
+        if pos >= len(text):
+            return request_id, answers
+        if text[pos] != ";":
+            raise ProtocolError(f"expected ';' at column {pos}")
+        pos += 1
+
+
+def encode_notification(name: str, *args: Any) -> str:
+    """Encode a frame the server sends unasked, such as ``*e`` edge reports."""
+    return "*" + encode_command(name, *args) + "\n"
+
+
+def decode_notification(line: str) -> Command:
+    """Decode a notification frame into its name and arguments."""
+    text = _strip_frame(line)
+    if not text.startswith("*"):
+        raise ProtocolError("a notification starts with '*'")
+    request = decode_request(text[1:])
+    if request.id is not None or len(request.commands) != 1:
+        raise ProtocolError("a notification is exactly one command")
+    return request.commands[0]
+
+
+def _strip_frame(line: str) -> str:
+    if not isinstance(line, str):
+        raise ProtocolError("a frame must be text")
+    if line.endswith("\n"):
+        line = line[:-1]
+    if "\n" in line or "\r" in line:
+        raise ProtocolError("a frame is one line")
+    if not line:
+        raise ProtocolError("empty frame")
+    return line
+
+
+def frame_text(data: bytes) -> str:
+    """Turn one received frame's bytes into text, refusing anything but ASCII."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"frame is not ASCII at byte {exc.start}") from None

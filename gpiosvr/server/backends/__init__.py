@@ -1,0 +1,19 @@
+"""GPIO backends: each in a module of its own, chosen by name with :func:`create`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpiosvr.server.backends.base import Backend
+
+#: Backend names ``--backend`` accepts.
+NAMES = ("sim",)
+
+
+def create(name: str, **options: Any) -> Backend:
+    """Build the backend called ``name`` with its options."""
+    if name == "sim":
+        from gpiosvr.server.backends.sim import SimulatedChip
+
+        return SimulatedChip(**options)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")

@@ -1,0 +1,66 @@
+"""The small interface every GPIO backend implements.
+
+The server validates arguments (GPIO numbers, levels, modes) before it calls a
+backend, so a backend only does the work. A backend that cannot do something raises
+:class:`gpiosvr.errors.PigpioError` with pigpio's code for it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+#: GPIOs 0-53, as on the BCM283x chips pigpio drives.
+NUM_GPIOS = 54
+#: GPIOs a user may name in callbacks, PWM and the like: 0-31.
+NUM_USER_GPIOS = 32
+
+
+class Backend(ABC):
+    """A GPIO chip as the server sees it: modes, pulls, levels, banks and ticks."""
+
+    #: Short name shown by ``pigs info`` and the handshake.
+    name: str = "?"
+
+    @property
+    @abstractmethod
+    def hardware_revision(self) -> int:
+        """The board's revision code, as ``pigpio.get_hardware_revision`` gives it."""
+
+    @abstractmethod
+    def tick(self) -> int:
+        """Microseconds since an arbitrary start, wrapping at 2**32."""
+
+    @abstractmethod
+    def set_mode(self, gpio: int, mode: int) -> None:
+        """Set a GPIO's mode (pigpio's INPUT, OUTPUT, ALT0-ALT5 numbers)."""
+
+    @abstractmethod
+    def get_mode(self, gpio: int) -> int:
+        """Return a GPIO's mode number."""
+
+    @abstractmethod
+    def set_pull(self, gpio: int, pud: int) -> None:
+        """Set a GPIO's pull: PUD_OFF, PUD_DOWN or PUD_UP."""
+
+    @abstractmethod
+    def read(self, gpio: int) -> int:
+        """Return a GPIO's level, 0 or 1."""
+
+    @abstractmethod
+    def write(self, gpio: int, level: int) -> None:
+        """Make a GPIO an output and drive it to ``level``."""
+
+    @abstractmethod
+    def read_bank(self, bank: int) -> int:
+        """Levels of bank 1 (GPIO 0-31) or bank 2 (GPIO 32-53) as a bit mask."""
+
+    @abstractmethod
+    def set_bank(self, bank: int, bits: int) -> None:
+        """Set the output latch of every GPIO whose bit is set in ``bits``."""
+
+    @abstractmethod
+    def clear_bank(self, bank: int, bits: int) -> None:
+        """Clear the output latch of every GPIO whose bit is set in ``bits``."""
+
+    def close(self) -> None:
+        """Release the hardware; the default has nothing to release."""

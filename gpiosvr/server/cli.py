@@ -1,0 +1,64 @@
+"""``gpiosvr-server``: run a GPIO server until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from gpiosvr import config
+from gpiosvr.server.app import GpioServer, ServerAlreadyRunning
+from gpiosvr.server.backends import NAMES, create
+from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``gpiosvr-server``."""
+    parser = argparse.ArgumentParser(
+        prog="gpiosvr-server",
+        description="Serve the GPIOs of this machine (or a simulated chip) on a Unix socket.",
+    )
+    parser.add_argument(
+        "--socket", default=None,
+        help=f"socket path (default: ${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_PATH})")
+    parser.add_argument("--backend", choices=NAMES, default="sim",
+                        help="GPIO backend (default: sim, a simulated chip)")
+    parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
+                        help="hardware revision the simulated chip reports "
+                             f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
+    parser.add_argument("--group", default=None,
+                        help="group that owns the socket (mode 0660); default: yours")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the server described by ``args`` until SIGINT or SIGTERM."""
+    backend = create(args.backend, hardware_revision=args.hwrev)
+    server = GpioServer(args.socket, backend, group=args.group)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"gpiosvr: serving {backend.name} on {server.socket_path}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gpiosvr-server`` and ``python -m gpiosvr.server``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(serve(args))
+    except ServerAlreadyRunning as exc:
+        print(f"gpiosvr-server: {exc}", file=sys.stderr)
+        return 1
+    return 0

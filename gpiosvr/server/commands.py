@@ -1,0 +1,268 @@
+"""The pigs command table: every command the server understands, in one place.
+
+Each command names its parameters by kind; :func:`execute` checks the arguments
+against those kinds (answering with pigpio's error code when one is bad) and calls
+the handler with plain ints. ``docs/protocol.md`` lists the commands for users.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gpiosvr
+from gpiosvr import errors, protocol
+from gpiosvr.errors import PigpioError, ProtocolError
+from gpiosvr.protocol import Command
+from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+
+log = logging.getLogger(__name__)
+
+#: The pigpio daemon version ``pigpv`` reports (pigpio 79 pairs with pigpio.py 1.78).
+PIGPIO_VERSION = 79
+
+#: pigs mode letters (and their pigpio mode numbers).
+MODE_LETTERS = {"r": 0, "w": 1, "0": 4, "1": 5, "2": 6, "3": 7, "4": 3, "5": 2}
+#: pigs pull letters.
+PUD_LETTERS = {"o": 0, "d": 1, "u": 2}
+
+
+@dataclass
+class Session:
+    """What the server knows of one connected client."""
+
+    server: Any
+    backend: Backend
+    name: str = "?"
+    pid: int | None = None
+    uid: int | None = None
+    protocol_version: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _gpio(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < NUM_GPIOS:
+        raise PigpioError(errors.PI_BAD_GPIO)
+    return value
+
+
+def _user_gpio(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < 32:
+        raise PigpioError(errors.PI_BAD_USER_GPIO)
+    return value
+
+
+def _level(value: Any) -> int:
+    if type(value) is not int or value not in (0, 1):
+        raise PigpioError(errors.PI_BAD_LEVEL)
+    return value
+
+
+def _mode(value: Any) -> int:
+    key = value.lower() if isinstance(value, str) else str(value) if type(value) is int else None
+    mode = MODE_LETTERS.get(key) if key is not None else None
+    if mode is None:
+        raise PigpioError(errors.PI_BAD_MODE)
+    return mode
+
+
+def _pud(value: Any) -> int:
+    pud = PUD_LETTERS.get(value.lower()) if isinstance(value, str) else None
+    if pud is None:
+        raise PigpioError(errors.PI_BAD_PUD)
+    return pud
+
+
+def _bits(value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: bits must be 0-0xFFFFFFFF")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not an integer")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not text")
+    return value
+
+
+PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
+    "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
+    "pud": _pud, "bits": _bits, "int": _int, "text": _text,
+}
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command's name, parameter kinds (``"?"`` suffix: optional) and handler."""
+
+    name: str
+    params: tuple[str, ...]
+    handler: Callable[..., Any]
+    doc: str
+
+    @property
+    def usage(self) -> str:
+        return " ".join([self.name, *self.params])
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+
+def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``handler(session, *args)`` as the pigs command ``name``."""
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        for p in params:
+            assert p.rstrip("?") in PARAM_KINDS, p
+        COMMANDS[name] = CommandSpec(name, params, handler, (handler.__doc__ or "").strip())
+        return handler
+
+    return register
+
+
+def execute(session: Session, cmd: Command) -> str:
+    """Run one command and return its encoded answer; never raises."""
+    try:
+        spec = COMMANDS.get(cmd.name)
+        if spec is None:
+            raise PigpioError(errors.PI_UNKNOWN_COMMAND)
+        args = _convert(spec, cmd.args)
+        return protocol.encode_answer(spec.handler(session, *args))
+    except (PigpioError, ProtocolError) as exc:
+        return protocol.encode_answer(None, (exc,))
+    except Exception as exc:  # a bug in a handler must not reach the connection
+        log.exception("command %r failed", cmd)
+        return protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+
+
+def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
+    required = sum(1 for p in spec.params if not p.endswith("?"))
+    if not required <= len(args) <= len(spec.params):
+        raise PigpioError(
+            errors.PI_BAD_PARAM,
+            f"bad parameter count: {spec.usage!r} takes "
+            f"{required if required == len(spec.params) else f'{required}-{len(spec.params)}'}"
+            f" argument(s), got {len(args)}",
+        )
+    return [PARAM_KINDS[p.rstrip("?")](a) for p, a in zip(spec.params, args)]
+
+
+# ------------------------------------------------------------------ session
+
+
+@command("hello", "int", "text?", "int?")
+def _hello(session: Session, version: int, name: str = "?", pid: int | None = None):
+    """Handshake: the client's protocol version, name and pid; answers server info."""
+    if version != protocol.PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {version} not supported; this server speaks "
+            f"{protocol.PROTOCOL_VERSION}"
+        )
+    session.protocol_version = version
+    session.name = name
+    if pid is not None:
+        session.pid = pid
+    return server_info(session)
+
+
+@command("info")
+def _info(session: Session):
+    """What the server is: version, protocol, backend, hardware revision, clients."""
+    return server_info(session)
+
+
+def server_info(session: Session) -> dict[str, Any]:
+    """The server-info answer shared by ``hello`` and ``info``."""
+    return {
+        "server": "gpiosvr",
+        "version": gpiosvr.__version__,
+        "protocol": protocol.PROTOCOL_VERSION,
+        "backend": session.backend.name,
+        "hardware_revision": session.backend.hardware_revision,
+        "pigpio_version": PIGPIO_VERSION,
+        "clients": session.server.client_count if session.server is not None else 0,
+    }
+
+
+# --------------------------------------------------------------- basic GPIO
+
+
+@command("m", "gpio", "mode")
+def _set_mode(session: Session, gpio: int, mode: int):
+    """Set mode: r (input), w (output), 0-5 (ALT0-ALT5)."""
+    session.backend.set_mode(gpio, mode)
+    return 0
+
+
+@command("mg", "gpio")
+def _get_mode(session: Session, gpio: int):
+    """Get mode as a pigpio mode number 0-7."""
+    return session.backend.get_mode(gpio)
+
+
+@command("pud", "gpio", "pud")
+def _set_pull(session: Session, gpio: int, pud: int):
+    """Set pull: u (up), d (down), o (off)."""
+    session.backend.set_pull(gpio, pud)
+    return 0
+
+
+@command("r", "gpio")
+def _read(session: Session, gpio: int):
+    """Read a GPIO's level."""
+    return session.backend.read(gpio)
+
+
+@command("w", "gpio", "level")
+def _write(session: Session, gpio: int, level: int):
+    """Write a level; the GPIO becomes an output."""
+    session.backend.write(gpio, level)
+    return 0
+
+
+@command("t")
+def _tick(session: Session):
+    """Current tick: microseconds, wrapping at 2**32."""
+    return session.backend.tick()
+
+
+@command("hwver")
+def _hwver(session: Session):
+    """Hardware revision."""
+    return session.backend.hardware_revision
+
+
+@command("pigpv")
+def _pigpv(session: Session):
+    """pigpio version the server emulates."""
+    return PIGPIO_VERSION
+
+
+def _bank_commands(bank: int) -> None:
+    @command(f"br{bank}")
+    def _read_bank(session: Session):
+        """Read the bank's levels as a bit mask (bank 1: GPIO 0-31, bank 2: 32-53)."""
+        return session.backend.read_bank(bank)
+
+    @command(f"bs{bank}", "bits")
+    def _set_bank(session: Session, bits: int):
+        """Set the output latch of the GPIOs whose bits are set."""
+        session.backend.set_bank(bank, bits)
+        return 0
+
+    @command(f"bc{bank}", "bits")
+    def _clear_bank(session: Session, bits: int):
+        """Clear the output latch of the GPIOs whose bits are set."""
+        session.backend.clear_bank(bank, bits)
+        return 0
+
+
+_bank_commands(1)
+_bank_commands(2)

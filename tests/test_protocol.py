@@ -1,0 +1,150 @@
+"""The wire codec: round trips (fuzzed by hypothesis) and safe decoding."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpiosvr import protocol
+from gpiosvr.client import Response
+from gpiosvr.errors import PigpioError, ProtocolError, RemoteError
+
+ints = st.integers() | st.integers(min_value=-(1 << 300), max_value=1 << 300)
+texts = st.text()  # any code point, surrogates, NUL, ';', '\n' included
+json_scalars = st.none() | st.integers() | st.text()
+results = (
+    st.none() | ints | texts | st.binary() | st.lists(st.integers())
+    | st.lists(json_scalars) | st.dictionaries(st.text(), json_scalars)
+)
+exceptions = st.one_of(
+    st.builds(PigpioError, st.integers(-200, -1), texts),
+    st.builds(RemoteError, st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
+              texts, st.none() | st.integers(-(1 << 62), 1 << 62)),
+    st.builds(ValueError, texts),
+    st.builds(TypeError, texts),
+    st.builds(RuntimeError, texts),
+    st.builds(ProtocolError, texts),
+)
+args = st.none() | ints | texts | st.binary() | st.lists(st.integers())
+names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+commands = st.tuples(names, st.lists(args, max_size=4).map(tuple))
+
+
+def make_response(result, excs) -> Response:
+    r = Response()
+    r.set_result(result)
+    for e in excs:
+        r.append_exception(e)
+    return r
+
+
+@settings(max_examples=400)
+@given(results, st.lists(exceptions, max_size=4))
+def test_response_round_trip(result, excs):
+    r = make_response(result, excs)
+    encoded = r.encode()
+    assert "\n" not in encoded and encoded.isascii()
+    assert Response.decode(encoded) == r
+
+
+@given(st.lists(exceptions, max_size=5))
+def test_exceptions_round_trip(excs):
+    text = " ".join(Response.encodeException(e) for e in excs)
+    decoded = Response.decodeExceptions(text)
+    assert [(type(e), str(e), getattr(e, "code", None)) for e in decoded] == \
+           [(type(e), str(e), getattr(e, "code", None)) for e in excs]
+
+
+@settings(max_examples=300)
+@given(st.lists(commands, min_size=1, max_size=5),
+       st.none() | st.integers(0, (1 << 63) - 1))
+def test_request_round_trip(cmds, request_id):
+    frame = protocol.encode_request([(n, *a) for n, a in cmds], request_id)
+    assert frame.endswith("\n") and frame.count("\n") == 1 and frame.isascii()
+    decoded = protocol.decode_request(frame)
+    assert decoded.id == request_id
+    assert [(c.name, c.args) for c in decoded.commands] == [(n, a) for n, a in cmds]
+
+
+@given(st.lists(st.tuples(results, st.lists(exceptions, max_size=2)), min_size=1, max_size=4),
+       st.none() | st.integers(0, 1 << 40))
+def test_response_frame_round_trip(answers, request_id):
+    frame = protocol.encode_response(
+        [make_response(v, e).encode() for v, e in answers], request_id)
+    got_id, got = protocol.decode_response(frame)
+    assert got_id == request_id
+    assert [Response._from_answer(a) for a in got] == [make_response(v, e) for v, e in answers]
+
+
+@given(names, st.lists(args, max_size=4))
+def test_notification_round_trip(name, values):
+    note = protocol.decode_notification(protocol.encode_notification(name, *values))
+    assert note == (name, tuple(values))
+
+
+DECODERS = [
+    Response.decode, Response.decodeExceptions, protocol.decode_value,
+    protocol.decode_request, protocol.decode_response, protocol.decode_notification,
+]
+
+
+@settings(max_examples=300)
+@given(st.text() | st.binary().map(lambda b: b.decode("latin-1")))
+def test_arbitrary_text_only_raises_protocol_error(text):
+    for decode in DECODERS:
+        try:
+            decode(text)
+        except ProtocolError:
+            pass
+
+
+@settings(max_examples=200)
+@given(st.binary())
+def test_arbitrary_bytes_only_raise_protocol_error(data):
+    try:
+        text = protocol.frame_text(data)
+    except ProtocolError:
+        return
+    for decode in DECODERS:
+        try:
+            decode(text)
+        except ProtocolError:
+            pass
+
+
+@pytest.mark.parametrize("bad", [
+    "[" * 100_000, '"unterminated', "1 2", "!Foo", "%zz", "NaN", "1.5", "[1.5]",
+    "[Infinity]", "@", "@x r 1", "w 1;", ";", "null !PigpioError:-3:nope", "1e5",
+    "9" * 5000, "\x00", "r 4\nr 5",
+])
+def test_malformed_input_raises_protocol_error(bad):
+    for decode in DECODERS:
+        try:
+            decode(bad)
+        except ProtocolError:
+            pass
+
+
+def test_unknown_exception_kind_keeps_its_name_and_never_imports():
+    (exc,) = Response.decodeExceptions('!os.system:7:"rm -rf /"')
+    assert isinstance(exc, RemoteError)
+    assert (exc.kind, str(exc), exc.code) == ("os.system", "rm -rf /", 7)
+    (exc,) = Response.decodeExceptions('!SystemExit::"bye"')
+    assert isinstance(exc, RemoteError) and exc.kind == "SystemExit"
+
+
+def test_pigs_style_request_and_typed_values():
+    req = protocol.decode_request("@7 W 18 1;r 18;m 4 w;pud 4 u;bs1 0x400")
+    assert req.id == 7
+    assert req.commands == (("w", (18, 1)), ("r", (18,)), ("m", (4, "w")),
+                            ("pud", (4, "u")), ("bs1", (0x400,)))
+    assert protocol.encode_value(-(1 << 70)) == "-0x400000000000000000"
+    assert protocol.decode_value("-0x400000000000000000") == -(1 << 70)
+    assert protocol.decode_value('"a;b\\n\\u0000"') == "a;b\n\x00"
+    assert protocol.decode_value("%00ff") == b"\x00\xff"
+
+
+def test_frame_text_refuses_non_ascii():
+    with pytest.raises(ProtocolError):
+        protocol.frame_text("r 4 ü".encode())

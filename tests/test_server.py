@@ -1,0 +1,153 @@
+"""The socket server: bad requests, many clients, socket ownership, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from gpiosvr.client import SocketClient
+from gpiosvr.errors import PigpioError, ProtocolError
+from gpiosvr.server import GpioServer, ServerAlreadyRunning
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.thread import ServerThread
+
+from conftest import wait_until
+
+
+def raw_exchange(path: str, payload: bytes, lines: int) -> list[str]:
+    """Send raw bytes, read ``lines`` answer lines."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(payload)
+        data = b""
+        while data.count(b"\n") < lines:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode("ascii").splitlines()
+
+
+@pytest.mark.parametrize("request_text,code", [
+    ("zz 1", -88), ("w 54 1", -3), ("w 4 2", -5), ("m 4 x", -4), ("m 4 9", -4),
+    ("pud 4 q", -6), ("w 4", -81), ("r", -81), ("r 4 5", -81), ("w a 1", -3),
+    ("bs1 -1", -81), ("t 1", -81), ("mg 99", -3),
+])
+def test_bad_requests_get_pigpio_codes(server, request_text, code):
+    (line,) = raw_exchange(server.socket_path, f"@9 {request_text}\n".encode(), 1)
+    assert line.startswith(f"@9 null !PigpioError:{code}:")
+
+
+def test_humans_can_type_pigs_commands(server):
+    lines = raw_exchange(server.socket_path, b"w 18 1\nr 18\nmg 18\n\nhwver\n", 4)
+    assert lines == ["0", "1", "1", str(0xA02082)]
+
+
+def test_garbage_is_answered_and_the_connection_survives(server):
+    payload = b"\xff\xfe r 4\n@5 r 4 \"unterminated\n[[[\n@6 r 4\n"
+    lines = raw_exchange(server.socket_path, payload, 4)
+    assert "ProtocolError" in lines[0]
+    assert lines[1].startswith("@5 null !ProtocolError")
+    assert "ProtocolError" in lines[2]
+    assert lines[3] == "@6 1"
+
+
+def test_over_long_frame_is_refused_then_next_frame_served(server):
+    payload = b"w 4 " + b"1" * (1 << 21) + b"\n@2 r 4\n"
+    lines = raw_exchange(server.socket_path, payload, 2)
+    assert "ProtocolError" in lines[0] and "longer than" in lines[0]
+    assert lines[1] == "@2 1"
+
+
+def test_many_clients_at_once_each_get_their_answers(server):
+    async def one(i: int) -> list[int]:
+        c = SocketClient(None, server.socket_path, name=f"c{i}", isKeepAlive=True)
+        got = []
+        for n in range(10):
+            level = (i + n) % 2
+            rs = await c.request([("w", 20 + i % 8, level), ("r", 20 + i % 8)])
+            got.append(rs[1].result() == level or "other writer")
+        await c.close()
+        return got
+
+    async def main():
+        return await asyncio.gather(*(one(i) for i in range(64)))
+
+    results = asyncio.run(main())
+    # each request writes then reads in one batch: nothing slips in between
+    assert all(r is True for rs in results for r in rs)
+
+
+def test_a_misbehaving_client_does_not_disturb_others(server):
+    bad = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bad.connect(server.socket_path)
+    bad.sendall(b"w 4 " + b"9" * 1000)  # half a frame, never finished
+    try:
+        c = SocketClient(None, server.socket_path)
+        assert asyncio.run(c.command("r", 4)) == 1
+    finally:
+        bad.close()
+
+
+def test_hello_with_wrong_version_is_refused(server):
+    (line,) = raw_exchange(server.socket_path, b'hello 99 "x"\n', 1)
+    assert line.startswith("null !ProtocolError::") and "version 99" in line
+
+
+def test_socket_mode_and_second_server_refused(server):
+    assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o660
+    with pytest.raises(ServerAlreadyRunning):
+        asyncio.run(GpioServer(server.socket_path).start())
+    c = SocketClient(None, server.socket_path)
+    assert asyncio.run(c.command("r", 4)) == 1  # the first one still serves
+
+
+def test_stale_socket_is_replaced_and_other_files_are_not(sock_path, sock_dir):
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(sock_path)
+    stale.close()  # the file stays, nobody listens: a crashed server's leftover
+    with ServerThread(sock_path, SimulatedChip()) as srv:
+        assert asyncio.run(SocketClient(None, srv.socket_path).command("r", 4)) == 1
+    plain = os.path.join(sock_dir, "plain")
+    open(plain, "w").close()
+    with pytest.raises(ServerAlreadyRunning, match="not a socket"):
+        ServerThread(plain, SimulatedChip()).start()
+    assert os.path.exists(plain)
+
+
+def test_server_info(server):
+    info = asyncio.run(SocketClient(None, server.socket_path).command("info"))
+    assert info["server"] == "gpiosvr" and info["backend"] == "sim"
+    assert info["hardware_revision"] == 0xA02082 and info["protocol"] == 1
+
+
+def start_cli(args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "gpiosvr.server", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_cli_serves_on_the_chosen_socket(sock_path, how):
+    args = ["--socket", sock_path, "--hwrev", "0xa22082"] if how == "option" \
+        else ["--hwrev", "0xa22082"]
+    proc = start_cli(args, env={"GPIO_SOCKET_PATH": sock_path} if how != "option" else None)
+    try:
+        c = SocketClient(None, sock_path, connectTimeout_ms=10000)
+        assert asyncio.run(c.command("hwver")) == 0xA22082
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert f"serving sim on {sock_path}" in out
+    assert "client connected: pid=" in err
+    assert not os.path.exists(sock_path)
