@@ -28,6 +28,16 @@ log = logging.getLogger("gpiosvr.server")
 SOCKET_MODE = 0o660
 
 
+class EdgeSettings:
+    """Per-GPIO watchdog and filter settings (pigpio keeps them per GPIO, not per
+    client). Edge notifications apply them."""
+
+    def __init__(self) -> None:
+        self.watchdog = [0] * 32
+        self.glitch = [0] * 32
+        self.noise = [(0, 0)] * 32
+
+
 class ServerAlreadyRunning(RuntimeError):
     """Another live server already serves the socket path."""
 
@@ -137,6 +147,7 @@ class GpioServer:
         self.backend = backend if backend is not None else create("sim")
         self.group = group
         self.clients: set[ClientConnection] = set()
+        self.edge_settings = EdgeSettings()
         self._server: asyncio.base_events.Server | None = None
 
     @property

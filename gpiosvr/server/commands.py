@@ -86,6 +86,15 @@ def _int(value: Any) -> int:
     return value
 
 
+def _ranged(low: int, high: int, code: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise PigpioError(code)
+        return value
+
+    return check
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not text")
@@ -95,6 +104,9 @@ def _text(value: Any) -> str:
 PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
     "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
     "pud": _pud, "bits": _bits, "int": _int, "text": _text,
+    "wdog_ms": _ranged(0, 60000, errors.PI_BAD_WDOG_TIMEOUT),
+    "steady_us": _ranged(0, 300000, errors.PI_BAD_FILTER),
+    "active_us": _ranged(0, 1000000, errors.PI_BAD_FILTER),
 }
 
 
@@ -266,3 +278,27 @@ def _bank_commands(bank: int) -> None:
 
 _bank_commands(1)
 _bank_commands(2)
+
+
+# ------------------------------------------------- watchdogs and edge filters
+
+
+@command("wdog", "user_gpio", "wdog_ms")
+def _watchdog(session: Session, gpio: int, timeout_ms: int):
+    """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off)."""
+    session.server.edge_settings.watchdog[gpio] = timeout_ms
+    return 0
+
+
+@command("fg", "user_gpio", "steady_us")
+def _glitch_filter(session: Session, gpio: int, steady: int):
+    """Glitch filter: ignore level changes shorter than ``steady`` µs (0: off)."""
+    session.server.edge_settings.glitch[gpio] = steady
+    return 0
+
+
+@command("fn", "user_gpio", "steady_us", "active_us")
+def _noise_filter(session: Session, gpio: int, steady: int, active: int):
+    """Noise filter: after ``steady`` µs stable, report edges for ``active`` µs."""
+    session.server.edge_settings.noise[gpio] = (steady, active)
+    return 0
