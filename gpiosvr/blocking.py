@@ -134,11 +134,17 @@ class BlockingClient:
     # -- life cycle ------------------------------------------------------------
 
     def _start(self) -> _Runtime:
+        # The closure must not hold self: the loop thread keeps it alive, and a
+        # client nobody references any more must still be finalized.
+        options = self._options
+        notification_handlers = self._notification_handlers
+        connect_handlers = self._connect_handlers
+
         def make_client() -> PigpioSocketClient:
-            client = PigpioSocketClient(None, **self._options)
-            for handler in self._notification_handlers:
+            client = PigpioSocketClient(None, **options)
+            for handler in notification_handlers:
                 client.on_notification(handler)
-            for handler in self._connect_handlers:
+            for handler in connect_handlers:
                 client.on_connect(handler)
             return client
 

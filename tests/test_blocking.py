@@ -1,0 +1,250 @@
+"""BlockingClient: threads, timeouts, its own loop thread, Ctrl-C, close, fork, idle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from gpiosvr.blocking import BlockingClient, LoopThreadCallError
+from gpiosvr.errors import ConnectionFailed, PigpioError, ResponseTimeout
+
+from conftest import wait_until
+
+
+@pytest.fixture
+def client(server):
+    c = BlockingClient(server.socket_path, name="blocking-test")
+    yield c
+    c.close()
+
+
+def test_calls_and_errors(client):
+    assert client.command("w", 18, 1) == 0
+    assert client.command("r", 18) == 1
+    with pytest.raises(PigpioError) as info:
+        client.command("w", 60, 1)
+    assert info.value.code == -3
+    rs = client.request([("r", 18), ("zz",)])
+    assert rs[0].result() == 1 and rs[1].exception().code == -88
+    assert client.server_info["backend"] == "sim"
+
+
+def test_threads_share_one_client_and_get_their_own_answers(client):
+    for g in range(20, 28):
+        client.command("w", g, g % 2)
+    errors: list[str] = []
+
+    def worker(g: int) -> None:
+        for _ in range(200):
+            got = client.command("r", g)
+            if got != g % 2:
+                errors.append(f"GPIO {g}: {got}")
+
+    threads = [threading.Thread(target=worker, args=(g,)) for g in range(20, 28)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+
+
+def test_concurrent_calls_are_in_flight_together(sock_path):
+    """Two threads' requests both reach the server before either is answered, and
+    answers given in the reverse order still reach the thread that asked."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen()
+
+    def fake_server():
+        conn, _ = listener.accept()
+        hello = conn.recv(4096)
+        conn.sendall(hello.split(b" ")[0] + b' {"server":"fake"}\n')
+        data = b""
+        while data.count(b"\n") < 2:  # both requests arrive, none answered yet
+            data += conn.recv(4096)
+        requests = data.split(b"\n")[:2]
+        for line in reversed(requests):
+            request_id, _, gpio = line.split(b" ")
+            conn.sendall(request_id + b" " + gpio + b"0\n")  # answer: gpio * 10
+        conn.recv(10)
+        conn.close()
+
+    threading.Thread(target=fake_server, daemon=True).start()
+    c = BlockingClient(sock_path, response_timeout=5)
+    try:
+        c.connect()
+        results: dict[int, int] = {}
+        callers = [threading.Thread(target=lambda k=k: results.update({k: c.command("r", k)}))
+                   for k in (1, 2)]
+        for th in callers:
+            th.start()
+        for th in callers:
+            th.join(10)
+        assert results == {1: 10, 2: 20}
+    finally:
+        c.close()
+        listener.close()
+
+
+def silent_listener(path: str):
+    """A server that completes the handshake and then never answers."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen()
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            buf = conn.recv(4096)
+            rid = buf.split(b" ")[0]
+            conn.sendall(rid + b' {"server":"silent"}\n')
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, conns
+
+
+def test_per_call_timeout_and_late_answers_are_dropped(sock_path):
+    listener, conns = silent_listener(sock_path)
+    c = BlockingClient(sock_path, response_timeout=5)
+    try:
+        c.connect()
+        t0 = time.monotonic()
+        with pytest.raises(ResponseTimeout):
+            c.command("r", 4, timeout=0.2)
+        assert time.monotonic() - t0 < 2
+        wait_until(lambda: conns)
+        conn = conns[0]
+        data = b""
+        while b"r 4" not in data:
+            data += conn.recv(4096)
+        late_id = data.split(b"r 4")[0].split(b"\n")[-1].split(b" ")[0]
+        conn.sendall(late_id + b" 1\n")  # the late answer arrives after the timeout
+        got: list = []
+        th = threading.Thread(target=lambda: got.append(c.command("r", 5, timeout=3)))
+        th.start()
+        data = b""
+        while b"r 5" not in data:
+            data += conn.recv(4096)
+        new_id = data.split(b"r 5")[0].split(b"\n")[-1].split(b" ")[0]
+        assert new_id != late_id
+        conn.sendall(new_id + b" 0\n")
+        th.join(5)
+        assert got == [0]  # not the late "1"
+    finally:
+        c.close()
+        listener.close()
+
+
+def test_call_from_the_loop_thread_raises_instead_of_deadlocking(client):
+    client.connect()
+    seen: list = []
+
+    def on_loop():
+        try:
+            client.command("r", 4)
+        except LoopThreadCallError as exc:
+            seen.append(exc)
+
+    client.loop.call_soon_threadsafe(on_loop)
+    wait_until(lambda: seen)
+    assert "deadlock" in str(seen[0])
+    assert client.command("r", 4) == 1
+
+
+def test_works_inside_a_running_event_loop(client):
+    async def main():
+        return client.command("r", 4), await asyncio.to_thread(client.command, "r", 4)
+
+    assert asyncio.run(main()) == (1, 1)
+
+
+def test_ctrl_c_while_blocked_returns_promptly(sock_path):
+    listener, _ = silent_listener(sock_path)
+    c = BlockingClient(sock_path, response_timeout=30)
+    try:
+        c.connect()
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            c.command("r", 4)
+        assert time.monotonic() - t0 < 2
+    finally:
+        c.close()
+        listener.close()
+
+
+def test_close_is_idempotent_bounded_and_final(server):
+    c = BlockingClient(server.socket_path)
+    c.command("r", 4)
+    thread = c._runtime.thread
+    t0 = time.monotonic()
+    c.close()
+    c.close()
+    c.stop()
+    assert time.monotonic() - t0 < 3
+    assert not thread.is_alive()
+    with pytest.raises(ConnectionFailed):
+        c.command("r", 4)
+
+
+def test_a_forgotten_client_is_cleaned_up(server):
+    c = BlockingClient(server.socket_path)
+    c.command("r", 4)
+    thread = c._runtime.thread
+    del c
+    wait_until(lambda: not thread.is_alive())
+
+
+def test_no_server_fails_clearly_within_the_connect_timeout(sock_path):
+    c = BlockingClient(sock_path, connect_timeout=0.3)
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionFailed, match="cannot connect"):
+        c.command("r", 4)
+    assert time.monotonic() - t0 < 3
+    c.close()
+
+
+def test_child_after_fork_gets_a_connection_of_its_own(client):
+    client.command("w", 22, 1)
+    pid = os.fork()
+    if pid == 0:  # child: must not hang, must work
+        code = 1
+        try:
+            signal.alarm(10)
+            client.command("w", 23, 1)
+            code = 0 if client.command("r", 22) == 1 else 2
+            client.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.command("r", 23) == 1  # the parent still works
+
+
+def test_an_idle_client_uses_no_cpu(client):
+    client.connect()
+    tid = client._runtime.thread.native_id
+    stat = f"/proc/self/task/{tid}/stat"
+
+    def cpu_ticks() -> int:
+        fields = open(stat).read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = cpu_ticks()
+    time.sleep(1.0)  # measuring idleness, not synchronising
+    used = (cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
+    assert used < 0.05, f"loop thread used {used:.3f} s of CPU while idle"
+    assert resource.getrusage(resource.RUSAGE_SELF)  # sanity: rusage works here
