@@ -1,11 +1,16 @@
-"""A blocking, thread-safe client that runs the async client on a private loop thread.
+"""A blocking, thread-safe client: direct calls per thread, a private loop thread
+for everything asynchronous.
 
-Any number of threads may share one :class:`BlockingClient`: each call is handed to
-the loop thread, written at once as its own request (with its own id) and answered
-to the thread that asked, so concurrent calls are in flight together. It works in
-plain scripts, in threads, inside coroutines and in Jupyter, because the caller's
-thread never runs the loop. Notifications (edge reports) reach ``notification``
-handlers on the loop thread; the pigpio facade moves them to a dispatcher thread.
+Any number of threads may share one :class:`BlockingClient`. Each calling thread
+gets a :class:`~gpiosvr.channel.Channel` of its own, so a call is one ``send`` and
+one ``recv`` on the caller's thread and concurrent callers are concurrent requests
+(no global lock, no hand-off between threads on the hot path: that hand-off cost
+more than the whole round trip, see ``docs/performance.md``). The private asyncio
+loop thread runs the async :class:`~gpiosvr.client_pigs.PigpioSocketClient` for
+what has to wait for the server rather than for the caller: notifications (edge
+reports), reconnection, and :meth:`BlockingClient.call_async`. Nothing ever runs a
+loop on the caller's thread, so it works in plain scripts, threads, coroutines and
+Jupyter alike.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import threading
 import weakref
 from typing import Any, Callable, Sequence
 
-from gpiosvr import protocol
+from gpiosvr import config, protocol
+from gpiosvr.channel import Channel
 from gpiosvr.client import Response
 from gpiosvr.client_pigs import PigpioSocketClient
 from gpiosvr.errors import ConnectionFailed, GpioServerError, ResponseTimeout
@@ -100,99 +106,127 @@ class _Runtime:
         self.thread.join(timeout)
 
 
+class _Resources:
+    """What a client holds open: channels and the loop runtime. Closing it is what
+    :meth:`BlockingClient.close` and the garbage-collection finalizer do."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.channels: weakref.WeakSet[Channel] = weakref.WeakSet()
+        self.runtime: _Runtime | None = None
+
+    def close(self) -> None:
+        with self.lock:
+            channels, self.channels = list(self.channels), weakref.WeakSet()
+            runtime, self.runtime = self.runtime, None
+        for channel in channels:
+            channel.close()
+        if runtime is not None:
+            runtime.close()
+
+
 class BlockingClient:
     """Blocking calls to a gpiosvr server, safe to share between threads.
 
     * ``socket_path``: the server's socket (None: ``$GPIO_SOCKET_PATH`` or default).
     * ``name``: the name the server logs for this client.
-    * ``connect_timeout`` / ``response_timeout``: seconds, as in :class:`SocketClient`.
-    * ``keep_alive``: keep one connection open (needed for notifications).
+    * ``connect_timeout`` / ``response_timeout``: seconds; a call that gets no
+      answer in time raises :class:`ResponseTimeout`, and its late answer is dropped.
+    * ``keep_alive`` and ``buffer_size``: for the async client on the loop thread.
 
-    The connection is opened on the first call. After ``fork()`` the child gets a
-    fresh loop thread and connection of its own on its first call.
+    Connections open on first use. After ``fork()`` the child opens connections of
+    its own on its first call; the parent's are never used there.
     """
 
     def __init__(self, socket_path: str | None = None, name: str | None = None,
                  connect_timeout: float = 10.0, response_timeout: float = 10.0,
                  keep_alive: bool = True, buffer_size: int = 65536) -> None:
-        self._options = dict(socketPath=socket_path, name=name,
+        self._path = config.socket_path(socket_path)
+        self._name = name if name is not None else config.default_client_name()
+        self._options = dict(socketPath=self._path, name=self._name,
                              connectTimeout_ms=connect_timeout * 1000,
                              responseBufferSize=buffer_size,
                              responseTimeout_ms=response_timeout * 1000,
                              isKeepAlive=keep_alive)
         self.connect_timeout = connect_timeout
         self.response_timeout = response_timeout
-        self._lock = threading.Lock()
-        self._runtime: _Runtime | None = None
-        self._finalizer: weakref.finalize | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._local = threading.local()
+        self._server_info: dict[str, Any] | None = None
         self._notification_handlers: list[Callable[[Command], None]] = []
         self._connect_handlers: list[Callable[[], Any]] = []
-        self._start()
+        self._resources = _Resources()
+        self._finalizer = weakref.finalize(self, self._resources.close)
 
     # -- life cycle ------------------------------------------------------------
 
-    def _start(self) -> _Runtime:
-        # The closure must not hold self: the loop thread keeps it alive, and a
-        # client nobody references any more must still be finalized.
-        options = self._options
-        notification_handlers = self._notification_handlers
-        connect_handlers = self._connect_handlers
+    def _forget_parent(self) -> None:
+        """In a forked child: drop the parent's connections and loop thread."""
+        with self._resources.lock:
+            if self._pid == os.getpid():
+                return
+            self._finalizer.detach()
+            old = self._resources
+            self._resources = _Resources()
+            self._finalizer = weakref.finalize(self, self._resources.close)
+            self._local = threading.local()
+            self._pid = os.getpid()
+        for channel in list(old.channels):
+            channel.close()  # closes the child's copies of the descriptors only
 
-        def make_client() -> PigpioSocketClient:
-            client = PigpioSocketClient(None, **options)
-            for handler in notification_handlers:
-                client.on_notification(handler)
-            for handler in connect_handlers:
-                client.on_connect(handler)
-            return client
-
-        runtime = _Runtime(make_client, start_timeout=10.0)
-        self._runtime = runtime
-        self._finalizer = weakref.finalize(self, runtime.close)
-        return runtime
-
-    def _current(self) -> _Runtime:
-        runtime = self._runtime
+    def _loop_runtime(self) -> _Runtime:
+        """The loop thread with the async client, started on first need."""
         if self._closed:
             raise ConnectionFailed("client is closed")
         if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    # The parent's loop thread does not exist in this child: start anew.
-                    if self._finalizer is not None:
-                        self._finalizer.detach()
-                    self._pid = os.getpid()
-                    runtime = self._start()
-        assert runtime is not None
-        return runtime
+            self._forget_parent()
+        resources = self._resources
+        with resources.lock:
+            if resources.runtime is None:
+                # The closure must not hold self: the loop thread keeps it alive,
+                # and a client nobody references any more must still be finalized.
+                options = self._options
+                notification_handlers = self._notification_handlers
+                connect_handlers = self._connect_handlers
+
+                def make_client() -> PigpioSocketClient:
+                    client = PigpioSocketClient(None, **options)
+                    for handler in notification_handlers:
+                        client.on_notification(handler)
+                    for handler in connect_handlers:
+                        client.on_connect(handler)
+                    return client
+
+                resources.runtime = _Runtime(make_client, start_timeout=10.0)
+            return resources.runtime
 
     @property
     def socket_path(self) -> str:
         """The socket this client talks to."""
-        return self._current().client.socketPath  # type: ignore[union-attr]
+        return self._path
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The private event loop (for scheduling work on it, not for running it)."""
-        return self._current().loop
+        return self._loop_runtime().loop
 
     @property
     def server_info(self) -> dict[str, Any] | None:
         """What the server said in the handshake (None before the first call)."""
-        runtime = self._runtime
-        return runtime.client.server_info if runtime and runtime.client else None
+        return self._server_info
 
     def connect(self) -> dict[str, Any]:
-        """Connect now (calls do so on demand); returns the server's info."""
-        self.call_async(lambda c: c.connect(), timeout=self.connect_timeout + _GRACE)
-        return self.server_info  # type: ignore[return-value]
+        """Connect this thread now (calls do so on demand); returns the server info."""
+        channel = getattr(self._local, "channel", None)
+        if channel is None or channel.closed or channel.pid != os.getpid():
+            self._new_channel()
+        return self._server_info  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Close the connection and stop the loop thread (bounded, idempotent)."""
+        """Close every connection and stop the loop thread (bounded, idempotent)."""
         self._closed = True
-        if self._finalizer is not None and self._pid == os.getpid():
+        if self._pid == os.getpid():
             self._finalizer()
 
     stop = close
@@ -216,13 +250,13 @@ class BlockingClient:
         Handlers must be quick and must not block; move work to another thread.
         """
         self._notification_handlers.append(handler)
-        runtime = self._current()
+        runtime = self._loop_runtime()
         runtime.loop.call_soon_threadsafe(runtime.client.on_notification, handler)
 
     def on_connect(self, handler: Callable[[], Any]) -> None:
         """Await ``handler()`` on the loop after every (re)connection."""
         self._connect_handlers.append(handler)
-        runtime = self._current()
+        runtime = self._loop_runtime()
         runtime.loop.call_soon_threadsafe(runtime.client.on_connect, handler)
 
     # -- calls -------------------------------------------------------------------------
@@ -240,63 +274,37 @@ class BlockingClient:
         return answer.value
 
     def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
-        runtime = self._current()
-        if threading.get_ident() == runtime.thread_id:
+        channel = getattr(self._local, "channel", None)
+        if channel is None or channel.closed or channel.pid != os.getpid():
+            channel = self._new_channel()
+        return channel.exchange(commands, timeout)
+
+    def _new_channel(self) -> Channel:
+        if self._closed:
+            raise ConnectionFailed("client is closed")
+        if self._pid != os.getpid():
+            self._forget_parent()
+        runtime = self._resources.runtime
+        if runtime is not None and threading.get_ident() == runtime.thread_id:
             raise LoopThreadCallError(
                 "a blocking gpiosvr call was made on the client's own event-loop thread "
-                "(for example from a notification handler); it would deadlock")
-        seconds = self.response_timeout if timeout is None else timeout
-        done = threading.Lock()
-        done.acquire()
-        box: list[asyncio.Future] = []
-
-        def finished(_: asyncio.Future) -> None:
-            done.release()
-
-        def submit() -> None:
-            try:
-                fut = runtime.client.request_nowait(commands, seconds * 1000)
-            except BaseException as exc:  # encoding errors and the like
-                fut = runtime.loop.create_future()
-                fut.set_exception(exc)
-            box.append(fut)
-            fut.add_done_callback(finished)
-
-        try:
-            runtime.loop.call_soon_threadsafe(submit)
-        except RuntimeError:
-            raise ConnectionFailed("client is closed") from None
-        try:
-            ok = done.acquire(timeout=seconds + self.connect_timeout + _GRACE)
-        except BaseException:  # KeyboardInterrupt while blocked: forget the request
-            self._cancel(runtime, box)
-            raise
-        if not ok:
-            self._cancel(runtime, box)
-            raise ResponseTimeout(f"no answer within {seconds:.3f} s")
-        fut = box[0]
-        if fut.cancelled():
-            raise ConnectionFailed("request cancelled")
-        exc = fut.exception()
-        if exc is not None:
-            raise exc
-        return fut.result()
-
-    @staticmethod
-    def _cancel(runtime: _Runtime, box: list[Any]) -> None:
-        def cancel() -> None:
-            if box:
-                box[0].cancel()
-
-        try:
-            runtime.loop.call_soon_threadsafe(cancel)
-        except RuntimeError:
-            pass
+                "(for example from a notification handler); it would block the loop, "
+                "and everything waiting on it")
+        channel = Channel(self._path, self._name, self.connect_timeout,
+                          self.response_timeout)
+        self._local.channel = channel
+        self._server_info = channel.server_info
+        with self._resources.lock:
+            self._resources.channels.add(channel)
+        if self._closed:  # closed while we connected
+            channel.close()
+            raise ConnectionFailed("client is closed")
+        return channel
 
     def call_async(self, func: Callable[[PigpioSocketClient], Any],
                    timeout: float | None = None) -> Any:
         """Run ``await func(async_client)`` on the loop thread and return its result."""
-        runtime = self._current()
+        runtime = self._loop_runtime()
         if threading.get_ident() == runtime.thread_id:
             raise LoopThreadCallError("blocking call on the client's own loop thread")
 

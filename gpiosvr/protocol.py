@@ -34,6 +34,8 @@ PROTOCOL_VERSION = 1
 
 #: Longest frame (in bytes, with its newline) a server accepts or a client reads.
 MAX_FRAME_BYTES = 1 << 20
+#: Largest request id.
+MAX_ID = (1 << 63) - 1
 #: Most commands one request may carry.
 MAX_COMMANDS_PER_REQUEST = 1024
 
@@ -145,6 +147,8 @@ def encode_arg(value: Any) -> str:
 
 def _scan_token(text: str, pos: int, bare_ok: bool) -> tuple[Any, int]:
     """Decode the token starting at ``pos``; return its value and the end position."""
+    if pos >= len(text):
+        raise ProtocolError(f"missing value at column {pos}")
     ch = text[pos]
     if ch in '"[{':
         try:
@@ -287,7 +291,7 @@ def _scan_id(text: str) -> tuple[int | None, int]:
         return None, 0
     end = text.find(" ")
     word = text[1:] if end < 0 else text[1:end]
-    if not word.isascii() or not word.isdigit() or len(word) > 19:
+    if not word.isascii() or not word.isdigit() or len(word) > 19 or int(word) > MAX_ID:
         raise ProtocolError("bad request id")
     return int(word), len(text) if end < 0 else end + 1
 
@@ -295,7 +299,7 @@ def _scan_id(text: str) -> tuple[int | None, int]:
 def _id_prefix(request_id: int | None) -> str:
     if request_id is None:
         return ""
-    if not isinstance(request_id, int) or not 0 <= request_id < 1 << 63:
+    if not isinstance(request_id, int) or not 0 <= request_id <= MAX_ID:
         raise ProtocolError(f"bad request id {request_id!r}")
     return f"@{request_id} "
 
@@ -390,6 +394,17 @@ def _strip_frame(line: str) -> str:
     if not line:
         raise ProtocolError("empty frame")
     return line
+
+
+def salvage_id(data: bytes) -> int | None:
+    """The id at the start of a frame that failed to decode (or was too long), so
+    its error answer still reaches the request it belongs to."""
+    if data[:1] != b"@":
+        return None
+    word = bytes(data[1:21]).split(b" ", 1)[0]
+    if word.isdigit() and len(word) <= 19 and int(word) <= MAX_ID:
+        return int(word)
+    return None
 
 
 def frame_text(data: bytes) -> str:

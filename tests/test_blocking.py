@@ -63,23 +63,19 @@ def test_concurrent_calls_are_in_flight_together(sock_path):
     listener.listen()
 
     def fake_server():
-        conn, _ = listener.accept()
-        hello = conn.recv(4096)
-        conn.sendall(hello.split(b" ")[0] + b' {"server":"fake"}\n')
-        data = b""
-        while data.count(b"\n") < 2:  # both requests arrive, none answered yet
-            data += conn.recv(4096)
-        requests = data.split(b"\n")[:2]
-        for line in reversed(requests):
-            request_id, _, gpio = line.split(b" ")
+        pending = []  # (connection, request id, gpio) of requests not answered yet
+        while len(pending) < 2:  # both requests arrive before either is answered
+            conn, _ = listener.accept()
+            hello = conn.recv(4096)
+            conn.sendall(hello.split(b" ")[0] + b' {"server":"fake"}\n')
+            request_id, _, gpio = conn.recv(4096).strip().split(b" ")
+            pending.append((conn, request_id, gpio))
+        for conn, request_id, gpio in reversed(pending):
             conn.sendall(request_id + b" " + gpio + b"0\n")  # answer: gpio * 10
-        conn.recv(10)
-        conn.close()
 
     threading.Thread(target=fake_server, daemon=True).start()
     c = BlockingClient(sock_path, response_timeout=5)
     try:
-        c.connect()
         results: dict[int, int] = {}
         callers = [threading.Thread(target=lambda k=k: results.update({k: c.command("r", k)}))
                    for k in (1, 2)]
@@ -116,32 +112,32 @@ def silent_listener(path: str):
 
 
 def test_per_call_timeout_and_late_answers_are_dropped(sock_path):
-    listener, conns = silent_listener(sock_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen()
+    ids: dict[bytes, bytes] = {}
+
+    def slow_server():
+        conn, _ = listener.accept()
+        frames = conn.makefile("rb")
+        hello_id = frames.readline().split(b" ")[0]
+        conn.sendall(hello_id + b' {"server":"slow"}\n')
+        for line in frames:
+            request_id, _, gpio = line.strip().split(b" ")
+            ids[gpio] = request_id
+            if gpio == b"5":  # only now answer "r 4" (late), then "r 5"
+                conn.sendall(ids[b"4"] + b" 1\n" + request_id + b" 0\n")
+                return
+
+    threading.Thread(target=slow_server, daemon=True).start()
     c = BlockingClient(sock_path, response_timeout=5)
     try:
-        c.connect()
         t0 = time.monotonic()
         with pytest.raises(ResponseTimeout):
             c.command("r", 4, timeout=0.2)
         assert time.monotonic() - t0 < 2
-        wait_until(lambda: conns)
-        conn = conns[0]
-        data = b""
-        while b"r 4" not in data:
-            data += conn.recv(4096)
-        late_id = data.split(b"r 4")[0].split(b"\n")[-1].split(b" ")[0]
-        conn.sendall(late_id + b" 1\n")  # the late answer arrives after the timeout
-        got: list = []
-        th = threading.Thread(target=lambda: got.append(c.command("r", 5, timeout=3)))
-        th.start()
-        data = b""
-        while b"r 5" not in data:
-            data += conn.recv(4096)
-        new_id = data.split(b"r 5")[0].split(b"\n")[-1].split(b" ")[0]
-        assert new_id != late_id
-        conn.sendall(new_id + b" 0\n")
-        th.join(5)
-        assert got == [0]  # not the late "1"
+        assert c.command("r", 5, timeout=3) == 0  # not the late "1" meant for "r 4"
+        assert ids[b"4"] != ids[b"5"]
     finally:
         c.close()
         listener.close()
@@ -159,7 +155,7 @@ def test_call_from_the_loop_thread_raises_instead_of_deadlocking(client):
 
     client.loop.call_soon_threadsafe(on_loop)
     wait_until(lambda: seen)
-    assert "deadlock" in str(seen[0])
+    assert "own event-loop thread" in str(seen[0])
     assert client.command("r", 4) == 1
 
 
@@ -186,16 +182,23 @@ def test_ctrl_c_while_blocked_returns_promptly(sock_path):
         listener.close()
 
 
+def server_clients(server) -> int:
+    return server.call(lambda: server.server.client_count)
+
+
 def test_close_is_idempotent_bounded_and_final(server):
     c = BlockingClient(server.socket_path)
     c.command("r", 4)
-    thread = c._runtime.thread
+    c.call_async(lambda client: client.read(4))  # the loop thread is running too
+    thread = c._resources.runtime.thread
+    assert server_clients(server) == 2
     t0 = time.monotonic()
     c.close()
     c.close()
     c.stop()
     assert time.monotonic() - t0 < 3
     assert not thread.is_alive()
+    wait_until(lambda: server_clients(server) == 0)
     with pytest.raises(ConnectionFailed):
         c.command("r", 4)
 
@@ -203,9 +206,11 @@ def test_close_is_idempotent_bounded_and_final(server):
 def test_a_forgotten_client_is_cleaned_up(server):
     c = BlockingClient(server.socket_path)
     c.command("r", 4)
-    thread = c._runtime.thread
+    c.call_async(lambda client: client.read(4))
+    thread = c._resources.runtime.thread
     del c
     wait_until(lambda: not thread.is_alive())
+    wait_until(lambda: server_clients(server) == 0)
 
 
 def test_no_server_fails_clearly_within_the_connect_timeout(sock_path):
@@ -236,7 +241,8 @@ def test_child_after_fork_gets_a_connection_of_its_own(client):
 
 def test_an_idle_client_uses_no_cpu(client):
     client.connect()
-    tid = client._runtime.thread.native_id
+    client.call_async(lambda c: c.read(4))
+    tid = client._resources.runtime.thread.native_id
     stat = f"/proc/self/task/{tid}/stat"
 
     def cpu_ticks() -> int:

@@ -116,7 +116,7 @@ def test_arbitrary_bytes_only_raise_protocol_error(data):
 @pytest.mark.parametrize("bad", [
     "[" * 100_000, '"unterminated', "1 2", "!Foo", "%zz", "NaN", "1.5", "[1.5]",
     "[Infinity]", "@", "@x r 1", "w 1;", ";", "null !PigpioError:-3:nope", "1e5",
-    "9" * 5000, "\x00", "r 4\nr 5",
+    "9" * 5000, "\x00", "r 4\nr 5", "0;", "@7", "@9999999999999999999 r 4", "1 !",
 ])
 def test_malformed_input_raises_protocol_error(bad):
     for decode in DECODERS:

@@ -62,10 +62,13 @@ def test_garbage_is_answered_and_the_connection_survives(server):
 
 
 def test_over_long_frame_is_refused_then_next_frame_served(server):
-    payload = b"w 4 " + b"1" * (1 << 21) + b"\n@2 r 4\n"
+    payload = b"@1 w 4 " + b"1" * (1 << 21) + b"\n@2 r 4\n"
     lines = raw_exchange(server.socket_path, payload, 2)
-    assert "ProtocolError" in lines[0] and "longer than" in lines[0]
+    assert lines[0].startswith("@1 null !ProtocolError") and "longer than" in lines[0]
     assert lines[1] == "@2 1"
+    just_over = b"@3 r " + b"4" * (1 << 20) + b"\n@4 r 4\n"  # arrives in one piece
+    lines = raw_exchange(server.socket_path, just_over, 2)
+    assert lines[0].startswith("@3 null !ProtocolError") and lines[1] == "@4 1"
 
 
 def test_many_clients_at_once_each_get_their_answers(server):

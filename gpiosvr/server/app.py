@@ -95,7 +95,9 @@ class ClientConnection(asyncio.Protocol):
             if self._discarding:
                 self._discarding = False
                 continue
-            if line:
+            if len(line) >= protocol.MAX_FRAME_BYTES:
+                out.append(_too_long(line))
+            elif line:
                 out.append(self.handle_frame(line))
         if out and self.transport is not None and not self.transport.is_closing():
             self.transport.write("".join(out).encode("ascii"))
@@ -104,22 +106,18 @@ class ClientConnection(asyncio.Protocol):
     # -- frames ------------------------------------------------------------------
 
     def _check_length(self) -> None:
-        if len(self._buffer) > protocol.MAX_FRAME_BYTES:
-            self._buffer.clear()
+        if len(self._buffer) >= protocol.MAX_FRAME_BYTES:
             if not self._discarding:
                 self._discarding = True
-                self.send(protocol.encode_response([protocol.encode_answer(
-                    None, (ProtocolError(
-                        f"frame longer than {protocol.MAX_FRAME_BYTES} bytes; skipped"),))]))
+                self.send(_too_long(self._buffer))
+            self._buffer.clear()
 
     def handle_frame(self, line: bytes) -> str:
         """Execute one request frame and return its encoded response frame."""
-        request_id = None
         try:
             request = protocol.decode_request(protocol.frame_text(bytes(line)))
         except ProtocolError as exc:
-            request_id = _salvage_id(line)
-            return protocol.encode_response([protocol.encode_answer(None, (exc,))], request_id)
+            return _error_response(exc, line)
         session = self.session
         answers = [commands.execute(session, cmd) for cmd in request.commands]
         return protocol.encode_response(answers, request.id)
@@ -130,12 +128,15 @@ class ClientConnection(asyncio.Protocol):
             self.transport.write(frame.encode("ascii"))
 
 
-def _salvage_id(line: bytes) -> int | None:
-    """The id of a request that failed to decode, so its answer still matches."""
-    if line[:1] != b"@":
-        return None
-    word = bytes(line[1:].split(b" ", 1)[0])
-    return int(word) if word.isdigit() and len(word) <= 18 else None
+def _error_response(exc: Exception, frame: bytes) -> str:
+    """The answer to a frame that could not be executed at all."""
+    answer = protocol.encode_answer(None, (exc,))
+    return protocol.encode_response([answer], protocol.salvage_id(frame))
+
+
+def _too_long(frame: bytes) -> str:
+    return _error_response(ProtocolError(
+        f"frame longer than the limit of {protocol.MAX_FRAME_BYTES - 1} bytes; skipped"), frame)
 
 
 class GpioServer:

@@ -1,0 +1,143 @@
+"""A synchronous request channel: one blocking Unix-socket connection, one thread.
+
+The blocking client gives every calling thread a channel of its own, so a call is a
+plain ``send`` and ``recv`` on the caller's thread: no hand-off to another thread on
+the hot path, and concurrent callers are concurrent requests on the server. Every
+request carries an id; an answer whose id is not the one awaited (the late answer
+to a call that timed out or was interrupted) is dropped, never taken for another.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import time
+from typing import Any, Sequence
+
+from gpiosvr import protocol
+from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
+
+_RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
+
+
+def connect_unix(path: str, timeout: float) -> socket.socket:
+    """Connect to ``path``, retrying while the server is not there yet, up to
+    ``timeout`` seconds; raise :class:`ConnectionFailed` after that."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            sock.connect(path)
+            return sock
+        except OSError as exc:
+            sock.close()
+            remaining = deadline - time.monotonic()
+            if exc.errno not in _RETRY_ERRNOS or remaining <= 0:
+                reason = exc.strerror or str(exc)
+                raise ConnectionFailed(
+                    f"cannot connect to the GPIO server at {path} within "
+                    f"{timeout * 1000:.0f} ms: {reason}") from exc
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.1)
+
+
+class Channel:
+    """One connection used by one thread at a time (see the module doc)."""
+
+    def __init__(self, path: str, name: str, connect_timeout: float,
+                 response_timeout: float) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.response_timeout = response_timeout
+        self._sock: socket.socket | None = connect_unix(path, connect_timeout)
+        self._buffer = b""
+        self._next_id = 1
+        try:
+            hello = self.exchange((("hello", protocol.PROTOCOL_VERSION, name, self.pid),),
+                                  connect_timeout)
+            answer = hello[0]
+            if answer.exceptions:
+                raise answer.exceptions[-1]
+            self.server_info: dict[str, Any] = answer.value
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or lost."""
+        return self._sock is None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def __del__(self) -> None:  # a thread that ended takes its channel with it
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def exchange(self, commands: Sequence[Sequence[Any]],
+                 timeout: float | None = None) -> list[protocol.Answer]:
+        """Send one request and return its answers, one per command."""
+        sock = self._sock
+        if sock is None:
+            raise ConnectionFailed(f"connection to {self.path} is closed")
+        request_id = self._next_id
+        self._next_id = request_id + 1 if request_id < (1 << 62) else 1
+        frame = protocol.encode_request(commands, request_id).encode("ascii")
+        wait = self.response_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        try:
+            sock.settimeout(wait)
+            sock.sendall(frame)
+            while True:
+                line = self._read_line(sock, deadline, wait)
+                if line[:1] == b"*":
+                    continue  # notifications belong to the async client
+                got_id, answers = protocol.decode_response(protocol.frame_text(line))
+                if got_id == request_id:
+                    return answers
+                # a late answer to an abandoned request: drop it
+        except ResponseTimeout:
+            raise
+        except ProtocolError:
+            self.close()
+            raise
+        except OSError as exc:
+            self.close()
+            raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
+
+    def _read_line(self, sock: socket.socket, deadline: float, wait: float) -> bytes:
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\n")
+            if end >= 0:
+                self._buffer = buffer[end + 1:]
+                return buffer[:end]
+            if len(buffer) > protocol.MAX_FRAME_BYTES:
+                raise ProtocolError("response frame longer than the frame limit")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._buffer = buffer
+                raise ResponseTimeout(f"no answer from {self.path} within "
+                                      f"{wait * 1000:.0f} ms")
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                self._buffer = buffer
+                raise ResponseTimeout(f"no answer from {self.path} within "
+                                      f"{wait * 1000:.0f} ms") from None
+            except BaseException:
+                self._buffer = buffer  # Ctrl-C: keep what arrived, ids sort it out
+                raise
+            if not chunk:
+                raise ConnectionResetError("server closed the connection")
+            buffer += chunk
