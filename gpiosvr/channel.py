@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 import time
 from typing import Any, Sequence
 
@@ -53,6 +54,8 @@ class Channel:
         self.pid = os.getpid()
         self.response_timeout = response_timeout
         self._sock: socket.socket | None = connect_unix(path, connect_timeout)
+        self._sock.settimeout(None)  # blocking; timeouts come from SO_RCVTIMEO
+        self._timeout: float | None = None
         self._buffer = b""
         self._next_id = 1
         try:
@@ -90,15 +93,15 @@ class Channel:
         if sock is None:
             raise ConnectionFailed(f"connection to {self.path} is closed")
         request_id = self._next_id
-        self._next_id = request_id + 1 if request_id < (1 << 62) else 1
+        self._next_id = request_id + 1 if request_id < protocol.MAX_ID else 1
         frame = protocol.encode_request(commands, request_id).encode("ascii")
         wait = self.response_timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
         try:
-            sock.settimeout(wait)
+            self._set_timeout(sock, wait)
             sock.sendall(frame)
+            deadline = None
             while True:
-                line = self._read_line(sock, deadline, wait)
+                line, deadline = self._read_line(sock, wait, deadline)
                 if line[:1] == b"*":
                     continue  # notifications belong to the async client
                 got_id, answers = protocol.decode_response(protocol.frame_text(line))
@@ -114,30 +117,50 @@ class Channel:
             self.close()
             raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
 
-    def _read_line(self, sock: socket.socket, deadline: float, wait: float) -> bytes:
+    def _set_timeout(self, sock: socket.socket, seconds: float) -> None:
+        """Bound blocking sends and receives by the kernel (SO_RCVTIMEO/SO_SNDTIMEO),
+        so a call costs two system calls, not five; set only when it changes."""
+        if seconds != self._timeout:
+            tv = _timeval(seconds)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+            self._timeout = seconds
+
+    def _read_line(self, sock: socket.socket, wait: float,
+                   deadline: float | None) -> tuple[bytes, float | None]:
         buffer = self._buffer
         while True:
             end = buffer.find(b"\n")
             if end >= 0:
                 self._buffer = buffer[end + 1:]
-                return buffer[:end]
+                return buffer[:end], deadline
             if len(buffer) > protocol.MAX_FRAME_BYTES:
                 raise ProtocolError("response frame longer than the frame limit")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._buffer = buffer
-                raise ResponseTimeout(f"no answer from {self.path} within "
-                                      f"{wait * 1000:.0f} ms")
-            sock.settimeout(remaining)
+            if deadline is None:
+                deadline = time.monotonic() + wait
+            else:  # a second read in the same call: only what is left of the wait
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._buffer = buffer
+                    raise self._timeout_error(wait)
+                self._set_timeout(sock, remaining)
             try:
                 chunk = sock.recv(65536)
-            except TimeoutError:
+            except BlockingIOError:  # SO_RCVTIMEO expired
                 self._buffer = buffer
-                raise ResponseTimeout(f"no answer from {self.path} within "
-                                      f"{wait * 1000:.0f} ms") from None
+                raise self._timeout_error(wait) from None
             except BaseException:
                 self._buffer = buffer  # Ctrl-C: keep what arrived, ids sort it out
                 raise
             if not chunk:
                 raise ConnectionResetError("server closed the connection")
             buffer += chunk
+
+    def _timeout_error(self, wait: float) -> ResponseTimeout:
+        return ResponseTimeout(f"no answer from {self.path} within {wait * 1000:.0f} ms")
+
+
+def _timeval(seconds: float) -> bytes:
+    """A ``struct timeval`` for SO_RCVTIMEO; 0 would mean wait for ever."""
+    micros = max(1, int(seconds * 1_000_000))
+    return struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)

@@ -140,6 +140,8 @@ def _plain(value: Any) -> Any:
 
 def encode_arg(value: Any) -> str:
     """Encode a command argument: like :func:`encode_value`, but plain words bare."""
+    if type(value) is int and -_BIG_INT < value < _BIG_INT:
+        return str(value)
     if isinstance(value, str) and _SAFE_WORD_RE.match(value) and value != "null":
         return value
     return encode_value(value)
@@ -304,24 +306,55 @@ def _id_prefix(request_id: int | None) -> str:
     return f"@{request_id} "
 
 
+_COMMAND_NAMES: dict[str, bool] = {}
+
+
 def encode_command(name: str, *args: Any) -> str:
     """Encode one pigs command and its arguments."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ProtocolError(f"bad command name {name!r}")
+    if name not in _COMMAND_NAMES:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ProtocolError(f"bad command name {name!r}")
+        if len(_COMMAND_NAMES) < 4096:
+            _COMMAND_NAMES[name] = True
     return " ".join([name, *(encode_arg(a) for a in args)])
 
 
 def encode_request(commands: Sequence[Sequence[Any]], request_id: int | None = None) -> str:
     """Encode a request frame from ``(name, *args)`` sequences; ends with a newline."""
-    if not commands:
+    if len(commands) == 1:  # the common case, without the general checks
+        name, *args = commands[0]
+        if name in _COMMAND_NAMES and all(type(a) is int and -_BIG_INT < a < _BIG_INT
+                                          for a in args):
+            return f"{_id_prefix(request_id)}{' '.join([name, *map(str, args)])}\n"
+    elif not commands:
         raise ProtocolError("a request needs at least one command")
     body = ";".join(encode_command(c[0], *c[1:]) for c in commands)
     return f"{_id_prefix(request_id)}{body}\n"
 
 
+# One command with plain int and word arguments, the shape of nearly every request:
+# decoded without the general scanner (same result, a fraction of the time).
+_SIMPLE_REQUEST_RE = re.compile(
+    r"(?:@([0-9]{1,18}) )?([A-Za-z][A-Za-z0-9_]*)((?: (?:-?[0-9]{1,18}|[A-Za-z_][A-Za-z0-9_]*))*)\Z")
+_SIMPLE_ANSWERS_RE = re.compile(r"(?:@([0-9]{1,18}) )?(-?[0-9]{1,18}(?:;-?[0-9]{1,18})*)\Z")
+
+
+def _simple_arg(word: str) -> Any:
+    if word[0].isdigit() or word[0] == "-":
+        return int(word)
+    return None if word == "null" else word
+
+
 def decode_request(line: str) -> Request:
     """Decode a request frame (with or without its newline)."""
     text = _strip_frame(line)
+    simple = _SIMPLE_REQUEST_RE.match(text)
+    if simple:
+        request_id, name, args = simple.groups()
+        return Request(
+            int(request_id) if request_id is not None else None,
+            (Command(name.lower(), tuple(_simple_arg(a) for a in args.split())),),
+        )
     request_id, pos = _scan_id(text)
     commands: list[Command] = []
     while True:
@@ -356,6 +389,11 @@ def encode_response(answers: Sequence[str], request_id: int | None = None) -> st
 def decode_response(line: str) -> tuple[int | None, list[Answer]]:
     """Decode a response frame into its id and its answers, in command order."""
     text = _strip_frame(line)
+    simple = _SIMPLE_ANSWERS_RE.match(text)
+    if simple:
+        request_id, values = simple.groups()
+        return (int(request_id) if request_id is not None else None,
+                [Answer(int(v)) for v in values.split(";")])
     request_id, pos = _scan_id(text)
     answers: list[Answer] = []
     while True:

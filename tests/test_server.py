@@ -151,6 +151,6 @@ def test_cli_serves_on_the_chosen_socket(sock_path, how):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
-    assert f"serving sim on {sock_path}" in out
+    assert f"serving sim on {sock_path} (uvloop loop)" in out
     assert "client connected: pid=" in err
     assert not os.path.exists(sock_path)

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
     parser.add_argument("--group", default=None,
                         help="group that owns the socket (mode 0660); default: yours")
+    parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
+                        help="event loop: uvloop when installed (auto, the default) "
+                             "roughly doubles requests per second")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -44,11 +47,27 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"gpiosvr: serving {backend.name} on {server.socket_path}", flush=True)
+    loop_name = type(loop).__module__.split(".")[0]
+    print(f"gpiosvr: serving {backend.name} on {server.socket_path} ({loop_name} loop)",
+          flush=True)
     try:
         await stop.wait()
     finally:
         await server.close()
+
+
+def run(coro, loop: str = "auto") -> None:
+    """Run ``coro`` on uvloop (if ``loop`` allows and it is installed) or asyncio."""
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise SystemExit("gpiosvr-server: --loop uvloop, but uvloop is not installed")
+        else:
+            uvloop.run(coro)
+            return
+    asyncio.run(coro)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        asyncio.run(serve(args))
+        run(serve(args), args.loop)
     except ServerAlreadyRunning as exc:
         print(f"gpiosvr-server: {exc}", file=sys.stderr)
         return 1
