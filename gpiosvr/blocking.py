@@ -6,7 +6,7 @@ gets a :class:`~gpiosvr.channel.Channel` of its own, so a call is one ``send`` a
 one ``recv`` on the caller's thread and concurrent callers are concurrent requests
 (no global lock, no hand-off between threads on the hot path: that hand-off cost
 more than the whole round trip, see ``docs/performance.md``). The private asyncio
-loop thread runs the async :class:`~gpiosvr.client_pigs.PigpioSocketClient` for
+loop thread runs the async :class:`~gpiosvr.client_pigs.PigpioCallbackClient` for
 what has to wait for the server rather than for the caller: notifications (edge
 reports), reconnection, and :meth:`BlockingClient.call_async`. Nothing ever runs a
 loop on the caller's thread, so it works in plain scripts, threads, coroutines and
@@ -26,7 +26,8 @@ from typing import Any, Callable, Sequence
 from gpiosvr import config, protocol
 from gpiosvr.channel import Channel
 from gpiosvr.client import Response
-from gpiosvr.client_pigs import PigpioSocketClient
+from gpiosvr.client_pigs import EdgeCallback, PigpioCallbackClient
+from gpiosvr.dispatch import Dispatcher
 from gpiosvr.errors import ConnectionFailed, GpioServerError, ResponseTimeout
 from gpiosvr.protocol import Command
 
@@ -44,10 +45,10 @@ class LoopThreadCallError(GpioServerError, RuntimeError):
 class _Runtime:
     """The loop thread and the async client living on it; everything a finalizer needs."""
 
-    def __init__(self, make_client: Callable[[], PigpioSocketClient],
+    def __init__(self, make_client: Callable[[], PigpioCallbackClient],
                  start_timeout: float) -> None:
         self.loop = asyncio.new_event_loop()
-        self.client: PigpioSocketClient | None = None
+        self.client: PigpioCallbackClient | None = None
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.thread = threading.Thread(target=self._run, args=(make_client, started),
                                        name="gpiosvr-loop", daemon=True)
@@ -55,6 +56,8 @@ class _Runtime:
         started.result(start_timeout)
         self.thread_id = self.thread.ident
         self.closed = False
+        self.dispatcher = Dispatcher(self.client)
+        self.client.edge_sink = self.dispatcher.submit
 
     def _run(self, make_client, started: concurrent.futures.Future) -> None:
         loop = self.loop
@@ -87,6 +90,7 @@ class _Runtime:
             if client is not None:
                 client._shutdown()
             loop.stop()
+            self.dispatcher.stop(0)
             return
 
         async def shut() -> None:
@@ -104,6 +108,7 @@ class _Runtime:
         except RuntimeError:
             pass  # the loop closed already
         self.thread.join(timeout)
+        self.dispatcher.stop(timeout)
 
 
 class _Resources:
@@ -190,8 +195,8 @@ class BlockingClient:
                 notification_handlers = self._notification_handlers
                 connect_handlers = self._connect_handlers
 
-                def make_client() -> PigpioSocketClient:
-                    client = PigpioSocketClient(None, **options)
+                def make_client() -> PigpioCallbackClient:
+                    client = PigpioCallbackClient(None, **options)
                     for handler in notification_handlers:
                         client.on_notification(handler)
                     for handler in connect_handlers:
@@ -301,7 +306,31 @@ class BlockingClient:
             raise ConnectionFailed("client is closed")
         return channel
 
-    def call_async(self, func: Callable[[PigpioSocketClient], Any],
+    # -- edge callbacks ------------------------------------------------------------
+
+    def callback(self, user_gpio: int, edge: int = 0,
+                 func: Callable[[int, int, int], Any] | None = None) -> EdgeCallback:
+        """Call ``func(gpio, level, tick)`` on the dispatcher thread for each ``edge``
+        (0 rising, 1 falling, 2 either) of ``user_gpio``; see :class:`EdgeCallback`."""
+        return self.call_async(lambda c: c.callback(user_gpio, edge, func))
+
+    def cancel_callback(self, cb: EdgeCallback) -> None:
+        """Stop ``cb``; reports already queued for it are not delivered to it."""
+        self.call_async(lambda c: c.cancel_callback(cb))
+
+    def wait_callbacks_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every edge report received so far went to its callbacks."""
+        return self._loop_runtime().dispatcher.wait_idle(timeout)
+
+    @property
+    def lost_reports(self) -> int:
+        """Edge reports dropped for this client, by the server or by the dispatcher."""
+        runtime = self._resources.runtime
+        if runtime is None:
+            return 0
+        return runtime.client.lost_reports + runtime.dispatcher.lost_reports
+
+    def call_async(self, func: Callable[[PigpioCallbackClient], Any],
                    timeout: float | None = None) -> Any:
         """Run ``await func(async_client)`` on the loop thread and return its result."""
         runtime = self._loop_runtime()

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import struct
+from typing import Any, Callable
 
-from gpiosvr.client import SocketClient
-from gpiosvr.client_pigpio import PigpioMinimalApi
+from gpiosvr import errors
+from gpiosvr.client import Response, SocketClient
+from gpiosvr.client_pigpio import PigpioCallbackApi, PigpioMinimalApi
+from gpiosvr.errors import ConnectionFailed, PigpioError
+from gpiosvr.protocol import Command
+
+log = logging.getLogger(__name__)
 
 #: pigpio mode numbers to pigs mode letters.
 MODE_LETTERS = {0: "r", 1: "w", 4: "0", 5: "1", 6: "2", 7: "3", 3: "4", 2: "5"}
@@ -79,3 +87,176 @@ class PigpioSocketClient(SocketClient, PigpioMinimalApi):
     async def clear_bank_2(self, bits: int) -> int:
         """Clear the output latches of GPIO 32-53 whose bits are set."""
         return await self.command("bc2", bits)
+
+
+# --------------------------------------------------------------- edge callbacks
+
+RISING_EDGE, FALLING_EDGE, EITHER_EDGE = 0, 1, 2
+TIMEOUT = 2
+#: One edge report on the wire: gpio, level, tick (see docs/protocol.md).
+RECORD = struct.Struct("<BBI")
+
+
+class EdgeCallback:
+    """A registered edge callback: ``func(gpio, level, tick)`` on ``edge`` of ``gpio``.
+
+    Without ``func`` it only counts (:meth:`tally`), as pigpio's callbacks do.
+    """
+
+    def __init__(self, owner: "PigpioSocketClient", gpio: int, edge: int,
+                 func: Callable[[int, int, int], Any] | None) -> None:
+        self._owner = owner
+        self.gpio = gpio
+        self.edge = edge
+        self.count = 0
+        self.func = func if func is not None else self._tally
+
+    def _tally(self, gpio: int, level: int, tick: int) -> None:
+        self.count += 1
+
+    def matches(self, level: int) -> bool:
+        """Whether a report of ``level`` is for this callback (timeouts always are)."""
+        edge = self.edge
+        return edge == EITHER_EDGE or level == TIMEOUT or (edge == RISING_EDGE) == (level == 1)
+
+    def cancel(self) -> None:
+        """Stop calling this callback (call on the client's loop)."""
+        self._owner._remove_callback(self)
+
+    def tally(self) -> int:
+        """How many edges a tally-only callback has counted."""
+        return self.count
+
+    def reset_tally(self) -> None:
+        """Set the tally back to zero."""
+        self.count = 0
+
+
+def run_callbacks(callbacks: dict[int, tuple[EdgeCallback, ...]],
+                  records: bytes, on_error: Callable[[EdgeCallback], None]) -> None:
+    """Call every callback that wants each packed report, in report order."""
+    get = callbacks.get
+    for gpio, level, tick in RECORD.iter_unpack(records):
+        for cb in get(gpio, ()):
+            if cb.matches(level):
+                try:
+                    cb.func(gpio, level, tick)
+                except Exception:
+                    on_error(cb)
+
+
+class PigpioCallbackClient(PigpioSocketClient, PigpioCallbackApi):
+    """:class:`PigpioSocketClient` with edge callbacks, watchdogs and filters.
+
+    Callbacks need a keep-alive connection: the server sends the edge reports on it.
+    By default they run on the client's event loop; set :attr:`edge_sink` to a
+    callable taking the packed reports to run them elsewhere (the blocking client
+    hands them to a dispatcher thread). After a reconnection the notification handle
+    is opened again and the GPIOs are subscribed again.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.callbacks: dict[int, tuple[EdgeCallback, ...]] = {}
+        self.edge_sink: Callable[[bytes], None] | None = None
+        self.lost_reports = 0
+        self._handle: int | None = None
+        self._bits = 0
+        self._seq = 0
+        self._bits_task: asyncio.Task | None = None
+        self._bits_lock: asyncio.Lock | None = None
+        self.on_notification(self._notified)
+        self.on_connect(self._resubscribe)
+
+    async def set_watchdog(self, user_gpio: int, wdog_timeout: int) -> int:
+        return await self.command("wdog", user_gpio, wdog_timeout)
+
+    async def set_glitch_filter(self, user_gpio: int, steady: int) -> int:
+        return await self.command("fg", user_gpio, steady)
+
+    async def set_noise_filter(self, user_gpio: int, steady: int, active: int) -> int:
+        """Report edges for ``active`` µs after ``steady`` µs without one."""
+        return await self.command("fn", user_gpio, steady, active)
+
+    async def callback(self, user_gpio: int, edge: int = RISING_EDGE,
+                       func: Callable[[int, int, int], Any] | None = None) -> EdgeCallback:
+        if not self.isKeepAlive:
+            raise ConnectionFailed("edge callbacks need a keep-alive client (isKeepAlive=True)")
+        if type(user_gpio) is not int or not 0 <= user_gpio < 32:
+            raise PigpioError(errors.PI_BAD_USER_GPIO)
+        if edge not in (RISING_EDGE, FALLING_EDGE, EITHER_EDGE):
+            raise PigpioError(errors.PI_BAD_EDGE)
+        cb = EdgeCallback(self, user_gpio, edge, func)
+        self.callbacks[user_gpio] = (*self.callbacks.get(user_gpio, ()), cb)
+        await self._sync_bits()
+        return cb
+
+    def _remove_callback(self, cb: EdgeCallback) -> None:
+        left = tuple(c for c in self.callbacks.get(cb.gpio, ()) if c is not cb)
+        if left:
+            self.callbacks[cb.gpio] = left
+        else:
+            self.callbacks.pop(cb.gpio, None)
+        if self._bits_task is None or self._bits_task.done():
+            self._bits_task = asyncio.ensure_future(self._sync_bits())
+
+    async def cancel_callback(self, cb: EdgeCallback) -> None:
+        """Remove ``cb`` and wait until the server stopped reporting what nobody wants."""
+        self._remove_callback(cb)
+        await self._sync_bits()
+
+    async def _sync_bits(self) -> None:
+        """Make the server's subscription match :attr:`callbacks` (one at a time)."""
+        if self._bits_lock is None:
+            self._bits_lock = asyncio.Lock()
+        async with self._bits_lock:
+            await self._ensure_connection()  # a new connection resubscribes itself
+            bits = self._wanted_bits()
+            if bits == self._bits and (self._handle is not None or not bits):
+                return
+            if self._handle is None:
+                self._handle = await self.command("no")
+            await self.command("nb", self._handle, bits)
+            self._bits = bits
+
+    def _wanted_bits(self) -> int:
+        bits = 0
+        for gpio in self.callbacks:
+            bits |= 1 << gpio
+        return bits
+
+    async def _resubscribe(self) -> None:
+        """On each new connection: open a handle and subscribe to what is wanted."""
+        self._handle = None
+        self._bits = 0
+        self._seq = 0
+        bits = self._wanted_bits()
+        if bits:
+            conn = self._conn
+            answers = await self._exchange(conn, (("no",),), self.responseTimeout_ms / 1000)
+            handle = Response._from_answer(answers[0]).result()
+            answers = await self._exchange(conn, (("nb", handle, bits),),
+                                           self.responseTimeout_ms / 1000)
+            Response._from_answer(answers[0]).result()
+            self._handle, self._bits = handle, bits
+
+    def _notified(self, note: Command) -> None:
+        if note.name != "e" or len(note.args) != 3:
+            return  # a kind of notification this client does not know: ignore it
+        seq, lost, records = note.args
+        if lost:
+            self.lost_reports += lost
+            log.warning("the server dropped %d edge reports for this client "
+                        "(it was not reading fast enough)", lost)
+        self._seq = seq
+        if not isinstance(records, bytes) or len(records) % RECORD.size:
+            log.error("malformed edge report frame ignored")
+            return
+        if self.edge_sink is not None:
+            self.edge_sink(records)
+        else:
+            run_callbacks(self.callbacks, records, _log_callback_error)
+
+
+def _log_callback_error(cb: EdgeCallback) -> None:
+    log.exception("edge callback %r for GPIO %d raised", cb.func, cb.gpio)

@@ -22,6 +22,8 @@ PI_SOME_PERMITTED = int(CONSTANTS["PI_SOME_PERMITTED"])
 PI_UNKNOWN_COMMAND = int(CONSTANTS["PI_UNKNOWN_COMMAND"])
 PI_BAD_WDOG_TIMEOUT = int(CONSTANTS["PI_BAD_WDOG_TIMEOUT"])
 PI_BAD_FILTER = int(CONSTANTS["PI_BAD_FILTER"])
+PI_BAD_EDGE = -122  # pigpio's "bad ISR edge value, not 0-2" (no constant in pigpio.py)
+PI_BAD_HANDLE = int(CONSTANTS["PI_BAD_HANDLE"])
 
 
 def error_text(errnum: int) -> str:

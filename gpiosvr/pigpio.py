@@ -23,6 +23,7 @@ returns the negative code instead. A lost connection raises :class:`error` alway
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from gpiosvr import config
@@ -230,7 +231,39 @@ class pi:  # noqa: N801 - pigpio's name
         """Returns the pigpio software version."""
         return self._cmd("pigpv")
 
-    # -- filters and watchdogs (settings; edge delivery comes with callbacks) ----
+    # -- callbacks -------------------------------------------------------------------
+
+    def callback(self, user_gpio, edge=RISING_EDGE, func=None):  # noqa: F821
+        """Calls a user supplied function (a callback) whenever the specified GPIO
+        edge is detected; without ``func`` the edges are only counted (``tally``).
+
+        ``func(gpio, level, tick)`` runs on the client's callback thread, in edge
+        order; it may call this ``pi`` again.
+        """
+        return _callback(self, self._async(lambda c: c.callback(user_gpio, edge, func)))
+
+    def wait_for_edge(self, user_gpio, edge=RISING_EDGE, wait_timeout=60.0):  # noqa: F821
+        """Wait up to ``wait_timeout`` seconds for ``edge`` on ``user_gpio``.
+
+        Returns True if the edge was detected, otherwise False.
+        """
+        seen = threading.Event()
+        cb = self._async(lambda c: c.callback(user_gpio, edge, lambda g, lvl, t: seen.set()))
+        try:
+            return seen.wait(max(0.0, float(wait_timeout)))
+        finally:
+            self._async(lambda c: c.cancel_callback(cb))
+
+    def _async(self, func):
+        client = self._client
+        try:
+            return client.call_async(func)
+        except PigpioError as exc:
+            raise error(error_text(exc.code), exc.code) from exc
+        except GpioServerError as exc:
+            raise error(str(exc), getattr(exc, "code", None)) from exc
+
+    # -- filters and watchdogs ---------------------------------------------------
 
     def set_watchdog(self, user_gpio, wdog_timeout):
         """Sets a watchdog timeout (0-60000 ms, 0 = off) for a GPIO."""
@@ -243,6 +276,32 @@ class pi:  # noqa: N801 - pigpio's name
     def set_noise_filter(self, user_gpio, steady, active):
         """Sets a noise filter (steady 0-300000 µs, active 0-1000000 µs) on a GPIO."""
         return _u2i(self._cmd("fn", user_gpio, steady, active))
+
+
+class _callback:  # noqa: N801 - pigpio's name
+    """The object :meth:`pi.callback` returns: ``cancel``, ``tally``, ``reset_tally``."""
+
+    def __init__(self, owner: pi, cb) -> None:
+        self._owner = owner
+        self._cb = cb
+        self.gpio = cb.gpio
+        self.edge = cb.edge
+        self.func = cb.func
+
+    def cancel(self):
+        """Cancels a callback by removing it from the notification thread."""
+        client = self._owner.sl.s
+        if client is not None and not client.closed:
+            self._owner._async(lambda c: c.cancel_callback(self._cb))
+
+    def tally(self):
+        """Provides a count of how many times the default tally callback has
+        triggered."""
+        return self._cb.tally()
+
+    def reset_tally(self):
+        """Resets the tally count to zero."""
+        self._cb.reset_tally()
 
 
 def _connect_timeout() -> float:

@@ -21,6 +21,7 @@ from gpiosvr import config, protocol
 from gpiosvr.errors import ProtocolError
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
+from gpiosvr.server.notify import EdgeHub
 
 log = logging.getLogger("gpiosvr.server")
 
@@ -47,8 +48,10 @@ class ClientConnection(asyncio.Protocol):
 
     def __init__(self, server: "GpioServer") -> None:
         self.server = server
-        self.session = commands.Session(server=server, backend=server.backend)
+        self.session = commands.Session(server=server, backend=server.backend,
+                                        connection=self)
         self.transport: asyncio.Transport | None = None
+        self.subscriptions: set[int] = set()  # notification handles it opened
         self._buffer = bytearray()
         self._discarding = False  # skipping the rest of an over-long frame
 
@@ -71,6 +74,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.clients.discard(self)
+        self.server.hub.client_gone(self)
         log.info("client disconnected: %s pid=%s", self.session.name, self.session.pid)
 
     def pause_writing(self) -> None:
@@ -81,6 +85,7 @@ class ClientConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+            self.server.hub.client_drained(self)
 
     def data_received(self, data: bytes) -> None:
         if b"\n" not in data:
@@ -149,6 +154,7 @@ class GpioServer:
         self.group = group
         self.clients: set[ClientConnection] = set()
         self.edge_settings = EdgeSettings()
+        self.hub = EdgeHub(self.edge_settings)
         self._server: asyncio.base_events.Server | None = None
 
     @property
@@ -160,6 +166,8 @@ class GpioServer:
         """Bind the socket (replacing a stale one) and start accepting clients."""
         _claim_socket_path(self.socket_path)
         loop = asyncio.get_running_loop()
+        self.hub.attach(loop, self.backend)
+        self.backend.add_listener(self.hub.level_changed, self.hub.level_changes)
         old_umask = os.umask(0o117)
         try:
             self._server = await loop.create_unix_server(

@@ -34,6 +34,7 @@ class Session:
 
     server: Any
     backend: Backend
+    connection: Any = None
     name: str = "?"
     pid: int | None = None
     uid: int | None = None
@@ -287,6 +288,7 @@ _bank_commands(2)
 def _watchdog(session: Session, gpio: int, timeout_ms: int):
     """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off)."""
     session.server.edge_settings.watchdog[gpio] = timeout_ms
+    session.server.hub.watchdog_changed(gpio)
     return 0
 
 
@@ -294,6 +296,7 @@ def _watchdog(session: Session, gpio: int, timeout_ms: int):
 def _glitch_filter(session: Session, gpio: int, steady: int):
     """Glitch filter: ignore level changes shorter than ``steady`` µs (0: off)."""
     session.server.edge_settings.glitch[gpio] = steady
+    session.server.hub.glitch_changed(gpio)
     return 0
 
 
@@ -301,4 +304,89 @@ def _glitch_filter(session: Session, gpio: int, steady: int):
 def _noise_filter(session: Session, gpio: int, steady: int, active: int):
     """Noise filter: after ``steady`` µs stable, report edges for ``active`` µs."""
     session.server.edge_settings.noise[gpio] = (steady, active)
+    return 0
+
+
+# ------------------------------------------------------------- notifications
+
+
+@command("no")
+def _notify_open(session: Session):
+    """Open a notification handle; reports come on this connection as ``*e`` frames."""
+    return session.server.hub.open(session.connection)
+
+
+@command("nb", "int", "bits")
+def _notify_begin(session: Session, handle: int, bits: int):
+    """Report the GPIOs whose bits are set in ``bits`` on ``handle``."""
+    session.server.hub.begin(session.connection, handle, bits)
+    return 0
+
+
+@command("np", "int")
+def _notify_pause(session: Session, handle: int):
+    """Pause the reports of ``handle``."""
+    session.server.hub.pause(session.connection, handle)
+    return 0
+
+
+@command("nc", "int")
+def _notify_close(session: Session, handle: int):
+    """Close ``handle``."""
+    session.server.hub.close(session.connection, handle)
+    return 0
+
+
+# ------------------------------------------------------- driving the simulator
+
+
+def _sim(session: Session):
+    backend = session.backend
+    if not hasattr(backend, "inject"):
+        raise PigpioError(errors.PI_NOT_PERMITTED,
+                          f"only the sim backend can be driven; this is {backend.name}")
+    return backend
+
+
+@command("simdrive", "gpio", "level")
+def _sim_drive(session: Session, gpio: int, level: int):
+    """Drive an input from outside to ``level``, as a button or a sensor would."""
+    _sim(session).drive(gpio, level)
+    return 0
+
+
+@command("simfloat", "gpio")
+def _sim_float(session: Session, gpio: int):
+    """Stop driving an input from outside: its pull decides its level again."""
+    _sim(session).drive(gpio, None)
+    return 0
+
+
+@command("siminject", "gpio", "int", "int", "int?")
+def _sim_inject(session: Session, gpio: int, count: int, interval: int,
+                start_tick: int | None = None):
+    """Play ``count`` alternating edges ``interval`` µs apart from ``start_tick``."""
+    if not 0 <= count <= 10_000_000 or not 0 <= interval <= 0xFFFFFFFF:
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: count 0-10000000, "
+                                               "interval 0-4294967295")
+    if start_tick is not None and not 0 <= start_tick <= 0xFFFFFFFF:
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: tick 0-4294967295")
+    try:
+        records = _sim(session).inject(gpio, count, interval, start_tick)
+    except ValueError as exc:
+        raise PigpioError(errors.PI_NOT_PERMITTED, str(exc)) from None
+    return records[0][2] if records else 0
+
+
+@command("simwire", "gpio", "gpio")
+def _sim_wire(session: Session, output: int, input_: int):
+    """Connect ``output`` to ``input_`` like a jumper wire."""
+    _sim(session).wire(output, input_)
+    return 0
+
+
+@command("simunwire", "gpio")
+def _sim_unwire(session: Session, input_: int):
+    """Remove the wire into ``input_``."""
+    _sim(session).unwire(input_)
     return 0

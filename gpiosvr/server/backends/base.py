@@ -8,6 +8,7 @@ backend, so a backend only does the work. A backend that cannot do something rai
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable
 
 #: GPIOs 0-53, as on the BCM283x chips pigpio drives.
 NUM_GPIOS = 54
@@ -61,6 +62,12 @@ class Backend(ABC):
     @abstractmethod
     def clear_bank(self, bank: int, bits: int) -> None:
         """Clear the output latch of every GPIO whose bit is set in ``bits``."""
+
+    def add_listener(self, on_change: Callable[[int, int, int], None],
+                     on_changes: Callable[[list[tuple[int, int, int]]], None]) -> None:
+        """Have level changes reported: ``on_change(gpio, level, tick)`` one at a time,
+        ``on_changes(records)`` for many at once. Called on the server's loop."""
+        raise NotImplementedError(f"the {self.name} backend reports no edges")
 
     def close(self) -> None:
         """Release the hardware; the default has nothing to release."""

@@ -2,8 +2,16 @@
 
 GPIOs 0-53 start as inputs; 0-8 are pulled up and the rest down, as on a BCM283x
 after reset. An output reads back what was written; an input reads what drives it
-from outside (see :meth:`SimulatedChip.drive`) or else follows its pull. With the
-pull off an undriven input keeps its last level, a stand-in for a floating pin.
+from outside or else follows its pull. With the pull off an undriven input keeps its
+last level, a stand-in for a floating pin.
+
+Tests, examples and other processes drive it from outside (the ``sim*`` commands in
+``docs/protocol.md`` call these methods):
+
+* :meth:`SimulatedChip.drive` sets an input's external level (None lets go);
+* :meth:`SimulatedChip.inject` plays a burst of alternating edges with exact ticks,
+  computed in one go rather than timed one by one;
+* :meth:`SimulatedChip.wire` connects an output to an input like a jumper wire.
 """
 
 from __future__ import annotations
@@ -37,7 +45,9 @@ class SimulatedChip(Backend):
         self._latch = [0] * NUM_GPIOS
         self._external: list[int | None] = [None] * NUM_GPIOS
         self._levels = [self._computed(g, 0) for g in range(NUM_GPIOS)]
+        self._wires: dict[int, set[int]] = {}  # output -> inputs it drives
         self.listeners: list[LevelListener] = []
+        self.batch_listeners: list[Callable[[list[tuple[int, int, int]]], None]] = []
 
     @property
     def hardware_revision(self) -> int:
@@ -79,12 +89,55 @@ class SimulatedChip(Backend):
     def clear_bank(self, bank: int, bits: int) -> None:
         self._set_latches(bank, bits, 0)
 
+    def add_listener(self, on_change, on_changes) -> None:
+        self.listeners.append(on_change)
+        self.batch_listeners.append(on_changes)
+
     # -- driving the simulation from outside ---------------------------------
 
     def drive(self, gpio: int, level: int | None) -> None:
         """Drive an input from outside to ``level`` (None: let go, pull decides)."""
         self._external[gpio] = level
         self._update(gpio)
+
+    def inject(self, gpio: int, count: int, interval_us: int,
+               start_tick: int | None = None) -> list[tuple[int, int, int]]:
+        """Drive ``gpio`` through ``count`` alternating edges, ``interval_us`` apart,
+        the first at ``start_tick`` (default: now); the ticks are exact.
+
+        The edges are computed in one go and handed to the listeners as one batch;
+        the GPIO is left driven to the last edge's level. Returns the edges.
+        """
+        if self._modes[gpio] == OUTPUT:
+            raise ValueError(f"GPIO {gpio} is an output; only inputs can be driven")
+        start = self.tick() if start_tick is None else start_tick
+        level = self._levels[gpio]
+        records = []
+        for i in range(count):
+            level ^= 1
+            records.append((gpio, level, (start + i * interval_us) & 0xFFFFFFFF))
+        if records:
+            self._external[gpio] = level
+            self._levels[gpio] = level
+            for listener in self.batch_listeners:
+                listener(records)
+            for target in self._wires.get(gpio, ()):
+                self.drive(target, level)
+        return records
+
+    def wire(self, output: int, input_: int) -> None:
+        """Connect ``output`` to ``input_``: the input is driven to the output's level
+        from now on, like a jumper wire."""
+        self.unwire(input_)
+        self._wires.setdefault(output, set()).add(input_)
+        self.drive(input_, self._levels[output])
+
+    def unwire(self, input_: int) -> None:
+        """Remove the wire into ``input_`` (if any) and let the input go."""
+        for inputs in self._wires.values():
+            if input_ in inputs:
+                inputs.discard(input_)
+                self.drive(input_, None)
 
     # -- internals -------------------------------------------------------------
 
@@ -117,3 +170,5 @@ class SimulatedChip(Backend):
                 tick = self.tick()
                 for listener in self.listeners:
                     listener(gpio, new, tick)
+            for target in self._wires.get(gpio, ()):
+                self.drive(target, new)

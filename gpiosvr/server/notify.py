@@ -1,0 +1,274 @@
+"""Edge notifications: from the backend's level changes to each subscribed client.
+
+A client opens a notification handle (``no``), picks GPIOs with a bit mask
+(``nb HANDLE BITS``), pauses (``np HANDLE``) and closes it (``nc HANDLE``), as with
+pigpio. Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS``
+frames: ``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several
+per frame. Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS`
+and by the socket's write buffer; reports that do not fit are dropped and counted,
+and the count goes out in the next frame's ``LOST``, so loss is never silent and a
+slow client never makes the server grow or wait.
+
+Watchdogs (``wdog``) add level-2 (TIMEOUT) reports when a GPIO saw no edge for the
+set time; glitch filters (``fg``) hold back a level change until it has been steady
+for the set microseconds and drop it if it reverts sooner. Both are per GPIO, as in
+pigpio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+from typing import TYPE_CHECKING, Iterable
+
+from gpiosvr import errors, protocol
+from gpiosvr.errors import PigpioError
+
+if TYPE_CHECKING:
+    from gpiosvr.server.app import ClientConnection
+
+#: One report: gpio, level (0, 1 or 2 for a watchdog timeout), tick.
+RECORD = struct.Struct("<BBI")
+#: Reports one client may have queued before new ones are dropped (and counted).
+MAX_QUEUED_REPORTS = 65536
+#: Most reports in one ``*e`` frame.
+MAX_REPORTS_PER_FRAME = 8192
+#: Write-buffer bytes above which a client is treated as not keeping up.
+MAX_WRITE_BUFFER = 4 << 20
+TIMEOUT_LEVEL = 2
+
+_handles = itertools.count(1)
+
+
+class Subscription:
+    """One client's notification handle: which GPIOs, what is queued, what was lost."""
+
+    __slots__ = ("client", "handle", "bits", "active", "queue", "queued", "lost", "seq")
+
+    def __init__(self, client: "ClientConnection") -> None:
+        self.client = client
+        self.handle = next(_handles)
+        self.bits = 0
+        self.active = False
+        self.queue = bytearray()
+        self.queued = 0
+        self.lost = 0
+        self.seq = 0
+
+
+class EdgeHub:
+    """Receives level changes and fans them out to the subscriptions that want them."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.subscriptions: dict[int, Subscription] = {}
+        self._wanted = 0  # union of the active subscriptions' bits
+        self._dirty: set[Subscription] = set()
+        self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
+        self._glitch_pending: dict[int, tuple[int, int, asyncio.TimerHandle]] = {}
+        self.last_level: dict[int, int] = {}
+        self._backend = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, backend) -> None:
+        """Bind to the server's loop and backend (for ticks and current levels)."""
+        self._loop = loop
+        self._backend = backend
+
+    def _tick(self) -> int:
+        return self._backend.tick() if self._backend is not None else 0
+
+    # -- handles ------------------------------------------------------------------
+
+    def open(self, client: "ClientConnection") -> int:
+        sub = Subscription(client)
+        self.subscriptions[sub.handle] = sub
+        client.subscriptions.add(sub.handle)
+        return sub.handle
+
+    def _own(self, client: "ClientConnection", handle: int) -> Subscription:
+        sub = self.subscriptions.get(handle)
+        if sub is None or sub.client is not client:
+            raise PigpioError(errors.PI_BAD_HANDLE)
+        return sub
+
+    def begin(self, client: "ClientConnection", handle: int, bits: int) -> None:
+        sub = self._own(client, handle)
+        sub.bits, sub.active = bits, True
+        self._recompute()
+
+    def pause(self, client: "ClientConnection", handle: int) -> None:
+        self._own(client, handle).active = False
+        self._recompute()
+
+    def close(self, client: "ClientConnection", handle: int) -> None:
+        sub = self._own(client, handle)
+        self._drop(sub)
+
+    def client_gone(self, client: "ClientConnection") -> None:
+        """Forget every handle of a client that disconnected."""
+        for handle in list(client.subscriptions):
+            sub = self.subscriptions.get(handle)
+            if sub is not None:
+                self._drop(sub)
+
+    def _drop(self, sub: Subscription) -> None:
+        self.subscriptions.pop(sub.handle, None)
+        sub.client.subscriptions.discard(sub.handle)
+        self._dirty.discard(sub)
+        self._recompute()
+
+    def _recompute(self) -> None:
+        wanted = 0
+        for sub in self.subscriptions.values():
+            if sub.active:
+                wanted |= sub.bits
+        self._wanted = wanted
+
+    # -- level changes in ---------------------------------------------------------
+
+    def level_changed(self, gpio: int, level: int, tick: int) -> None:
+        """One level change from the backend (the backend's listener)."""
+        if gpio < 32:
+            self._edge(gpio, level, tick)
+
+    def level_changes(self, records: Iterable[tuple[int, int, int]]) -> None:
+        """Many level changes at once (an injected burst), in order."""
+        edge = self._edge
+        for gpio, level, tick in records:
+            if gpio < 32:
+                edge(gpio, level, tick)
+
+    def _edge(self, gpio: int, level: int, tick: int) -> None:
+        settings = self.settings
+        if settings.watchdog[gpio]:
+            self._arm_watchdog(gpio)
+        steady = settings.glitch[gpio]
+        if steady:
+            self._glitch(gpio, level, tick, steady)
+            return
+        self.last_level[gpio] = level
+        if self._wanted >> gpio & 1:
+            self._report(gpio, level, tick)
+
+    # -- glitch filter --------------------------------------------------------------
+
+    def _glitch(self, gpio: int, level: int, tick: int, steady: int) -> None:
+        pending = self._glitch_pending.pop(gpio, None)
+        if pending is not None:
+            p_level, p_tick, handle = pending
+            handle.cancel()
+            if (tick - p_tick) & 0xFFFFFFFF >= steady:
+                self._confirm(gpio, p_level, p_tick, steady)
+            # else the pending change did not last: a glitch, never reported
+        if level == self._reported_level(gpio):
+            return
+        assert self._loop is not None
+        handle = self._loop.call_later(steady / 1e6, self._glitch_timer, gpio, steady)
+        self._glitch_pending[gpio] = (level, tick, handle)
+
+    def _reported_level(self, gpio: int) -> int:
+        level = self.last_level.get(gpio)
+        if level is None and self._backend is not None:
+            level = self.last_level[gpio] = self._backend.read(gpio)
+        return level if level is not None else -1
+
+    def glitch_changed(self, gpio: int) -> None:
+        """The glitch filter of ``gpio`` was set: start from the current level."""
+        pending = self._glitch_pending.pop(gpio, None)
+        if pending is not None:
+            pending[2].cancel()
+        self.last_level.pop(gpio, None)
+        self._reported_level(gpio)
+
+    def _glitch_timer(self, gpio: int, steady: int) -> None:
+        pending = self._glitch_pending.pop(gpio, None)
+        if pending is not None:
+            self._confirm(gpio, pending[0], pending[1], steady)
+
+    def _confirm(self, gpio: int, level: int, tick: int, steady: int) -> None:
+        # pigpio stamps a filtered edge ``steady`` µs after it was first seen
+        self.last_level[gpio] = level
+        if self._wanted >> gpio & 1:
+            self._report(gpio, level, (tick + steady) & 0xFFFFFFFF)
+
+    # -- watchdogs ----------------------------------------------------------------------
+
+    def watchdog_changed(self, gpio: int) -> None:
+        """The watchdog time of ``gpio`` was set (0: off)."""
+        self._arm_watchdog(gpio)
+
+    def _arm_watchdog(self, gpio: int) -> None:
+        old = self._watchdogs.pop(gpio, None)
+        if old is not None:
+            old.cancel()
+        timeout_ms = self.settings.watchdog[gpio]
+        if timeout_ms and self._loop is not None:
+            self._watchdogs[gpio] = self._loop.call_later(
+                timeout_ms / 1000, self._watchdog_fired, gpio)
+
+    def _watchdog_fired(self, gpio: int) -> None:
+        self._watchdogs.pop(gpio, None)
+        if self._wanted >> gpio & 1:
+            self._report(gpio, TIMEOUT_LEVEL, self._tick())
+        self._arm_watchdog(gpio)  # pigpio repeats the timeout while no edge comes
+
+    # -- reports out ----------------------------------------------------------------------
+
+    def _report(self, gpio: int, level: int, tick: int) -> None:
+        record = RECORD.pack(gpio, level, tick)
+        for sub in self.subscriptions.values():
+            if sub.active and sub.bits >> gpio & 1:
+                if sub.queued >= MAX_QUEUED_REPORTS:
+                    sub.lost += 1
+                    continue
+                sub.queue += record
+                sub.queued += 1
+                if sub.queued >= MAX_REPORTS_PER_FRAME:
+                    self._flush_one(sub)  # a full frame goes out at once
+                else:
+                    self._dirty.add(sub)
+        if self._dirty and not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send what is queued, as few frames as the frame size allows."""
+        self._flush_scheduled = False
+        for sub in list(self._dirty):
+            self._flush_one(sub)
+
+    def client_drained(self, client: "ClientConnection") -> None:
+        """A slow client reads again: tell it what it lost, even with nothing new."""
+        for handle in client.subscriptions:
+            sub = self.subscriptions.get(handle)
+            if sub is not None and (sub.lost or sub.queued):
+                self._dirty.add(sub)
+        if self._dirty and not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def _flush_one(self, sub: Subscription) -> None:
+        self._dirty.discard(sub)
+        transport = sub.client.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            # The client is not reading: drop what is queued and count it; the count
+            # goes out with the next frame once it reads again.
+            sub.lost += sub.queued
+            sub.queue.clear()
+            sub.queued = 0
+            return
+        data, size = sub.queue, RECORD.size
+        frames = []
+        for start in range(0, max(len(data), 1), MAX_REPORTS_PER_FRAME * size):
+            chunk = bytes(data[start:start + MAX_REPORTS_PER_FRAME * size])
+            sub.seq += 1
+            frames.append(protocol.encode_notification("e", sub.seq, sub.lost, chunk))
+            sub.lost = 0
+        sub.queue = bytearray()
+        sub.queued = 0
+        transport.write("".join(frames).encode("ascii"))
