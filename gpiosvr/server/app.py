@@ -35,6 +35,7 @@ class EdgeSettings:
 
     def __init__(self) -> None:
         self.watchdog = [0] * 32
+        self.watchdog_owner: list[object | None] = [None] * 32  # who set it
         self.glitch = [0] * 32
         self.noise = [(0, 0)] * 32
 

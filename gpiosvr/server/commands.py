@@ -287,7 +287,9 @@ _bank_commands(2)
 @command("wdog", "user_gpio", "wdog_ms")
 def _watchdog(session: Session, gpio: int, timeout_ms: int):
     """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off)."""
-    session.server.edge_settings.watchdog[gpio] = timeout_ms
+    settings = session.server.edge_settings
+    settings.watchdog[gpio] = timeout_ms
+    settings.watchdog_owner[gpio] = session.connection if timeout_ms else None
     session.server.hub.watchdog_changed(gpio)
     return 0
 
@@ -304,6 +306,7 @@ def _glitch_filter(session: Session, gpio: int, steady: int):
 def _noise_filter(session: Session, gpio: int, steady: int, active: int):
     """Noise filter: after ``steady`` µs stable, report edges for ``active`` µs."""
     session.server.edge_settings.noise[gpio] = (steady, active)
+    session.server.hub.noise_changed(gpio)
     return 0
 
 

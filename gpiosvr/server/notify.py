@@ -69,6 +69,7 @@ class EdgeHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdogs: dict[int, asyncio.TimerHandle] = {}
         self._glitch_pending: dict[int, tuple[int, int, asyncio.TimerHandle]] = {}
+        self._noise_state: dict[int, tuple] = {}
         self.last_level: dict[int, int] = {}
         self._backend = None
 
@@ -108,11 +109,17 @@ class EdgeHub:
         self._drop(sub)
 
     def client_gone(self, client: "ClientConnection") -> None:
-        """Forget every handle of a client that disconnected."""
+        """Forget every handle and watchdog of a client that disconnected."""
         for handle in list(client.subscriptions):
             sub = self.subscriptions.get(handle)
             if sub is not None:
                 self._drop(sub)
+        owners = self.settings.watchdog_owner
+        for gpio, owner in enumerate(owners):
+            if owner is client:
+                owners[gpio] = None
+                self.settings.watchdog[gpio] = 0
+                self._arm_watchdog(gpio)
 
     def _drop(self, sub: Subscription) -> None:
         self.subscriptions.pop(sub.handle, None)
@@ -148,6 +155,10 @@ class EdgeHub:
         steady = settings.glitch[gpio]
         if steady:
             self._glitch(gpio, level, tick, steady)
+            return
+        steady, active = settings.noise[gpio]
+        if steady:
+            self._noise(gpio, level, tick, steady, active)
             return
         self.last_level[gpio] = level
         if self._wanted >> gpio & 1:
@@ -193,6 +204,46 @@ class EdgeHub:
         self.last_level[gpio] = level
         if self._wanted >> gpio & 1:
             self._report(gpio, level, (tick + steady) & 0xFFFFFFFF)
+
+    # -- noise filter --------------------------------------------------------------------
+
+    def _noise(self, gpio: int, level: int, tick: int, steady: int, active: int) -> None:
+        # state: (active window end tick or None, pending (level, tick) or None, timer)
+        window_end, pending, timer = self._noise_state.get(gpio, (None, None, None))
+        if window_end is not None and (window_end - tick) & 0xFFFFFFFF <= active + steady:
+            self._confirm(gpio, level, tick, 0)  # inside the active window: report
+            return
+        if timer is not None:
+            timer.cancel()
+        if pending is not None and (tick - pending[1]) & 0xFFFFFFFF >= steady:
+            self._noise_open(gpio, pending, steady, active)  # it had been steady
+            self._noise(gpio, level, tick, steady, active)
+            return
+        assert self._loop is not None
+        timer = self._loop.call_later(steady / 1e6, self._noise_timer, gpio, steady, active)
+        self._noise_state[gpio] = (None, (level, tick), timer)
+
+    def _noise_timer(self, gpio: int, steady: int, active: int) -> None:
+        _, pending, _ = self._noise_state.get(gpio, (None, None, None))
+        if pending is not None:
+            self._noise_open(gpio, pending, steady, active)
+
+    def _noise_open(self, gpio: int, pending: tuple[int, int], steady: int,
+                    active: int) -> None:
+        """A level was steady for ``steady`` µs: report it, then edges for ``active`` µs."""
+        level, tick = pending
+        opened = (tick + steady) & 0xFFFFFFFF
+        self._noise_state[gpio] = ((opened + active) & 0xFFFFFFFF, None, None)
+        if level != self.last_level.get(gpio):
+            self._confirm(gpio, level, tick, steady)
+
+    def noise_changed(self, gpio: int) -> None:
+        """The noise filter of ``gpio`` was set: start waiting for a steady level."""
+        _, _, timer = self._noise_state.pop(gpio, (None, None, None))
+        if timer is not None:
+            timer.cancel()
+        self.last_level.pop(gpio, None)
+        self._reported_level(gpio)
 
     # -- watchdogs ----------------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""Edge callbacks through the facade: order, threads, tally, errors, wait_for_edge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.client_pigs import PigpioCallbackClient
+
+from conftest import wait_until
+
+
+@pytest.fixture
+def pi(server):
+    p = pigpio.pi(server.socket_path)
+    yield p
+    p.stop()
+
+
+def drive(pi, *args):
+    return pi.sl.s.command(*args)
+
+
+def test_callbacks_get_every_edge_in_order_on_the_dispatcher_thread(pi):
+    got, threads = [], set()
+
+    def func(gpio, level, tick):
+        got.append((gpio, level, tick))
+        threads.add(threading.current_thread().name)
+
+    cb = pi.callback(20, pigpio.EITHER_EDGE, func)
+    assert cb.gpio == 20 and cb.edge == pigpio.EITHER_EDGE
+    drive(pi, "siminject", 20, 1000, 7, 100)
+    wait_until(lambda: len(got) >= 1000)
+    assert got == [(20, (i + 1) % 2, 100 + 7 * i) for i in range(1000)]
+    assert threads == {"gpiosvr-callbacks"}
+    assert pi.sl.s.lost_reports == 0
+
+
+def test_edge_selection_and_tally(pi):
+    rising = pi.callback(21)
+    falling = pi.callback(21, pigpio.FALLING_EDGE)
+    either = pi.callback(21, pigpio.EITHER_EDGE)
+    drive(pi, "siminject", 21, 10, 1)
+    wait_until(lambda: either.tally() == 10)
+    wait_until(lambda: rising.tally() == 5 and falling.tally() == 5)
+    rising.reset_tally()
+    assert rising.tally() == 0
+    rising.cancel()
+    drive(pi, "siminject", 21, 4, 1)
+    wait_until(lambda: either.tally() == 14)
+    assert rising.tally() == 0
+
+
+def test_a_callback_may_call_pi_and_one_that_raises_is_logged(pi, caplog):
+    levels = []
+
+    def reads_back(gpio, level, tick):
+        levels.append(pi.read(gpio))
+
+    def broken(gpio, level, tick):
+        raise RuntimeError("callback bug")
+
+    pi.callback(22, pigpio.EITHER_EDGE, broken)
+    pi.callback(22, pigpio.EITHER_EDGE, reads_back)
+    with caplog.at_level(logging.ERROR):
+        drive(pi, "simdrive", 22, 1)
+        wait_until(lambda: levels)
+    assert levels == [1]
+    assert "callback bug" in caplog.text
+
+
+def test_a_slow_callback_delays_neither_requests_nor_the_loop(pi):
+    release = threading.Event()
+    pi.callback(23, pigpio.EITHER_EDGE, lambda g, lvl, t: release.wait(10))
+    drive(pi, "simdrive", 23, 1)
+    t0 = time.monotonic()
+    for _ in range(50):
+        assert pi.read(4) == 1
+    assert time.monotonic() - t0 < 5
+    assert pi.sl.s.call_async(lambda c: c.read(4)) == 1  # the loop still answers
+    release.set()
+
+
+def test_wait_for_edge(pi):
+    timer = threading.Timer(0.1, drive, (pi, "simdrive", 24, 1))
+    timer.start()
+    assert pi.wait_for_edge(24, pigpio.RISING_EDGE, 5) is True
+    timer.join()
+    t0 = time.monotonic()
+    assert pi.wait_for_edge(24, pigpio.RISING_EDGE, 0.2) is False
+    assert 0.15 < time.monotonic() - t0 < 3
+
+
+def test_watchdog_timeouts_reach_callbacks_as_level_2(pi):
+    got = []
+    pi.callback(25, pigpio.RISING_EDGE, lambda g, lvl, t: got.append(lvl))
+    assert pi.set_watchdog(25, 20) == 0
+    wait_until(lambda: len(got) >= 2)
+    assert set(got) == {pigpio.TIMEOUT}
+    assert pi.set_watchdog(25, 0) == 0
+
+
+def test_glitch_and_noise_filters_through_the_facade(pi):
+    got = []
+    pi.callback(26, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
+    assert pi.set_glitch_filter(26, 500) == 0
+    drive(pi, "siminject", 26, 2, 100, 1000)  # a 100 µs pulse: filtered
+    drive(pi, "siminject", 26, 1, 1, 9000)
+    wait_until(lambda: got)
+    assert got == [(1, 9500)]
+    assert pi.set_noise_filter(26, 1000, 5000) == 0
+    with pytest.raises(pigpio.error):
+        pi.set_noise_filter(26, 300001, 5)
+
+
+def test_bad_callback_arguments(pi):
+    with pytest.raises(pigpio.error) as info:
+        pi.callback(40, pigpio.RISING_EDGE, print)
+    assert info.value.code == pigpio.PI_BAD_USER_GPIO
+
+
+def test_async_client_callbacks_run_on_its_loop(server):
+    async def main():
+        client = PigpioCallbackClient(None, server.socket_path, isKeepAlive=True)
+        got = asyncio.Queue()
+        await client.callback(19, 2, lambda g, lvl, t: got.put_nowait((g, lvl, t)))
+        await client.command("siminject", 19, 3, 10, 50)
+        records = [await asyncio.wait_for(got.get(), 5) for _ in range(3)]
+        await client.close()
+        return records
+
+    assert asyncio.run(main()) == [(19, 1, 50), (19, 0, 60), (19, 1, 70)]
+
+
+def test_callbacks_come_back_after_a_reconnect(pi, server):
+    got = []
+    pi.callback(18, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    runtime = pi.sl.s._resources.runtime
+    runtime.loop.call_soon_threadsafe(lambda: runtime.client._conn.transport.abort())
+    wait_until(lambda: not runtime.client.is_connected)
+    pi.set_watchdog(18, 0)  # any call; the callback connection comes back on demand
+    pi.sl.s.call_async(lambda c: c.connect())
+    drive(pi, "siminject", 18, 1, 1, 4242)
+    wait_until(lambda: got == [4242])

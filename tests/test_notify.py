@@ -1,0 +1,207 @@
+"""Edge notifications on the wire: subscriptions, batches, loss accounting, filters."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import pytest
+
+from gpiosvr import protocol
+from gpiosvr.server import notify
+
+from conftest import wait_until
+
+RECORD = struct.Struct("<BBI")
+
+
+class RawClient:
+    """A plain socket speaking the protocol, keeping notifications apart."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rb")
+        self.notes: list[protocol.Command] = []
+
+    def ask(self, line: str):
+        self.sock.sendall(line.encode() + b"\n")
+        while True:
+            frame = self.file.readline().decode()
+            if frame.startswith("*"):
+                self.notes.append(protocol.decode_notification(frame))
+                continue
+            return protocol.decode_response(frame)[1][0]
+
+    def read_note(self) -> protocol.Command:
+        if self.notes:
+            return self.notes.pop(0)
+        return protocol.decode_notification(self.file.readline().decode())
+
+    def reports(self, count: int) -> list[tuple[int, int, int]]:
+        got: list[tuple[int, int, int]] = []
+        while len(got) < count:
+            note = self.read_note()
+            assert note.name == "e"
+            got.extend(RECORD.iter_unpack(note.args[2]))
+        return got
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def raw(server):
+    clients = []
+
+    def make() -> RawClient:
+        clients.append(RawClient(server.socket_path))
+        return clients[-1]
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def subscribe(client: RawClient, *gpios: int) -> int:
+    handle = client.ask("no").value
+    assert client.ask(f"nb {handle} {sum(1 << g for g in gpios)}").value == 0
+    return handle
+
+
+def test_injected_edges_arrive_in_order_with_exact_ticks(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 20)
+    assert driver.ask("siminject 20 5 250 4294967000").value == 4294967000
+    got = watcher.reports(5)
+    assert got == [(20, 1, 4294967000), (20, 0, 4294967250), (20, 1, 204),
+                   (20, 0, 454), (20, 1, 704)]  # pulled down, so the first edge rises
+    assert driver.ask("r 20").value == 1
+
+
+def test_batches_are_numbered_and_only_subscribed_gpios_come(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 21)
+    driver.ask("siminject 22 10 10")  # not subscribed
+    driver.ask("siminject 21 20000 5 0")
+    got = watcher.reports(20000)
+    assert {g for g, _, _ in got} == {21}
+    assert [t for _, _, t in got] == [5 * i for i in range(20000)]
+    seqs = [n.args[0] for n in watcher.notes]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
+
+
+def test_writes_and_jumper_wires_make_edges(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 17, 27)
+    driver.ask("w 17 0")
+    driver.ask("simwire 17 27")
+    driver.ask("w 17 1")
+    got = watcher.reports(2)
+    assert [(g, lvl) for g, lvl, _ in got] == [(17, 1), (27, 1)]
+    assert driver.ask("r 27").value == 1
+    driver.ask("simunwire 27")
+    assert driver.ask("r 27").value == 0  # pulled down again
+    assert watcher.reports(1)[0][:2] == (27, 0)
+
+
+def test_pause_close_and_bad_handles(raw):
+    watcher, other, driver = raw(), raw(), raw()
+    handle = subscribe(watcher, 5)
+    assert other.ask(f"nb {handle} 1").exceptions[0].code == -25  # not its handle
+    assert watcher.ask(f"np {handle}").value == 0
+    driver.ask("siminject 5 3 10")
+    assert watcher.ask(f"nb {handle} {1 << 5}").value == 0
+    driver.ask("siminject 5 1 10 77")
+    assert watcher.reports(1) == [(5, 1, 77)]  # the paused ones never came
+    assert watcher.ask(f"nc {handle}").value == 0
+    assert watcher.ask(f"nc {handle}").exceptions[0].code == -25
+
+
+def test_a_client_that_does_not_read_loses_reports_and_is_told(server, raw, monkeypatch):
+    monkeypatch.setattr(notify, "MAX_WRITE_BUFFER", 64 * 1024)
+    slow, driver, other = raw(), raw(), raw()
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    subscribe(slow, 6)
+    t0 = time.monotonic()
+    for _ in range(20):
+        assert driver.ask("siminject 6 20000 1").value >= 0
+    assert other.ask("r 4").value == 1  # nobody else is stalled
+    assert time.monotonic() - t0 < 20
+    received, lost = 0, 0
+    while received + lost < 400_000:
+        note = slow.read_note()
+        received += len(note.args[2]) // RECORD.size
+        lost += note.args[1]
+        if received + lost < 400_000 and not note.args[2]:
+            continue
+    assert lost > 0 and received + lost == 400_000
+
+
+def test_watchdog_reports_timeouts_until_an_edge(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 12)
+    assert driver.ask("wdog 12 30").value == 0
+    t0 = time.monotonic()
+    first, second = watcher.reports(1)[0], watcher.reports(1)[0]
+    assert first[:2] == (12, 2) and second[:2] == (12, 2)
+    assert 0.02 < time.monotonic() - t0 < 2
+    assert 20_000 <= (second[2] - first[2]) % 2**32 < 500_000
+    assert driver.ask("wdog 12 0").value == 0
+    driver.ask("siminject 12 1 1 5")
+    got = watcher.reports(1)
+    while got[0][1] == 2:  # a timeout that was already on its way
+        got = watcher.reports(1)
+    assert got == [(12, 1, 5)]
+
+
+def test_glitch_filter_drops_short_pulses_and_stamps_steady_ones(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 13)
+    assert driver.ask("fg 13 1000").value == 0
+    driver.ask("siminject 13 6 100 10000")  # 100 µs pulses: all glitches, ends low
+    driver.ask("siminject 13 1 1 50000")  # a rise that stays
+    assert watcher.reports(1) == [(13, 1, 51000)]  # stamped steady µs after the edge
+    assert watcher.notes == []
+
+
+def test_noise_filter_waits_for_a_steady_level_then_reports_for_a_while(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 15)
+    assert driver.ask("fn 15 1000 5000").value == 0
+    driver.ask("siminject 15 4 100 10000")  # noise: nothing is steady for 1000 µs
+    driver.ask("siminject 15 1 1 20000")  # a rise that stays 1000 µs: opens a window
+    driver.ask("siminject 15 2 500 22000")  # inside the 5000 µs window: reported
+    driver.ask("siminject 15 1 1 40000")  # after the window: waits for steady again
+    got = watcher.reports(3)
+    assert got == [(15, 1, 21000), (15, 0, 22000), (15, 1, 22500)]
+    assert watcher.reports(1) == [(15, 0, 41000)]
+
+
+def test_disconnecting_drops_the_subscription_and_watchdogs(server, raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 14)
+    watcher.ask("wdog 14 1000")
+    assert server.call(lambda: len(server.server.hub.subscriptions)) == 1
+    watcher.close()
+    wait_until(lambda: server.call(lambda: len(server.server.hub.subscriptions)) == 0)
+    assert server.call(lambda: server.server.edge_settings.watchdog[14]) == 0
+    assert driver.ask("siminject 14 10 1").value >= 0
+
+
+@pytest.mark.parametrize("line,code", [
+    ("siminject 60 1 1", -3), ("siminject 4 -1 1", -81), ("simdrive 4 2", -5),
+    ("simwire 4 99", -3), ("nb 999 1", -25), ("wdog 32 10", -2), ("fg 4 -1", -125),
+])
+def test_bad_notification_and_sim_commands(raw, line, code):
+    assert raw().ask(line).exceptions[0].code == code
+
+
+def test_injecting_into_an_output_is_refused(raw):
+    c = raw()
+    c.ask("w 16 1")
+    answer = c.ask("siminject 16 2 1")
+    assert answer.exceptions[0].code == -41 and "output" in str(answer.exceptions[0])
