@@ -335,7 +335,8 @@ def encode_request(commands: Sequence[Sequence[Any]], request_id: int | None = N
 # One command with plain int and word arguments, the shape of nearly every request:
 # decoded without the general scanner (same result, a fraction of the time).
 _SIMPLE_REQUEST_RE = re.compile(
-    r"(?:@([0-9]{1,18}) )?([A-Za-z][A-Za-z0-9_]*)((?: (?:-?[0-9]{1,18}|[A-Za-z_][A-Za-z0-9_]*))*)\Z")
+    r"(?:@([0-9]{1,18}) )?([A-Za-z][A-Za-z0-9_]*)"
+    r"((?: (?:-?[0-9]{1,18}|[A-Za-z_][A-Za-z0-9_]*))*)\Z")
 _SIMPLE_ANSWERS_RE = re.compile(r"(?:@([0-9]{1,18}) )?(-?[0-9]{1,18}(?:;-?[0-9]{1,18})*)\Z")
 
 

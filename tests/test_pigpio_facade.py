@@ -6,7 +6,6 @@ import inspect
 import os
 import subprocess
 import sys
-import time
 
 import pigpio as real_pigpio
 import pytest

@@ -9,17 +9,14 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from gpiosvr.client import SocketClient
-from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.server import GpioServer, ServerAlreadyRunning
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 
-from conftest import wait_until
 
 
 def raw_exchange(path: str, payload: bytes, lines: int) -> list[str]:
