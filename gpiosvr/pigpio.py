@@ -29,6 +29,7 @@ from typing import Any
 from gpiosvr import config
 from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio API
 from gpiosvr.client_pigs import mode_arg, pud_arg
 from gpiosvr.errors import GpioServerError, PigpioError
 from gpiosvr.errors import error_text as _error_text
