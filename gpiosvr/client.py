@@ -272,6 +272,10 @@ class SocketClient:
         self._closed = False
         self._notification_handlers: list[Callable[[Command], None]] = []
         self._connection_handlers: list[Callable[[], Any]] = []
+        #: Reconnect by itself when a keep-alive connection is lost (and restore what
+        #: the on_connect handlers restore); off by default.
+        self.auto_reconnect = False
+        self._reconnecting: asyncio.Future | None = None
 
     # -- public ------------------------------------------------------------
 
@@ -359,6 +363,8 @@ class SocketClient:
 
     def _shutdown(self) -> "_Connection | None":
         self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.close()
@@ -375,6 +381,25 @@ class SocketClient:
         if self._conn is conn:
             self._conn = None
             self._fail_waiting(exc)
+            if self.auto_reconnect and not self._closed:
+                self._start_reconnecting()
+
+    def _start_reconnecting(self) -> None:
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """Reconnect (restoring state through the on_connect handlers) until it works
+        or the client is closed; sleeps between tries, so it costs no CPU."""
+        while not self._closed and self._conn is None:
+            try:
+                await self._ensure_connection()
+            except (ConnectionFailed, ResponseTimeout, ProtocolError) as exc:
+                log.warning("reconnecting to %s: %s", self.socketPath, exc)
+                await asyncio.sleep(0.05)
+            except Exception:
+                log.exception("reconnecting to %s failed", self.socketPath)
+                await asyncio.sleep(0.5)
 
     def _frame_received(self, text: str) -> None:
         if text.startswith("*"):

@@ -165,18 +165,32 @@ class PigpioCallbackClient(PigpioSocketClient, PigpioCallbackApi):
         self._seq = 0
         self._bits_task: asyncio.Task | None = None
         self._bits_lock: asyncio.Lock | None = None
+        #: Watchdogs and filters set through this client, restored on reconnection.
+        self.settings: dict[tuple[str, int], tuple[int, ...]] = {}
+        self.auto_reconnect = self.isKeepAlive
         self.on_notification(self._notified)
         self.on_connect(self._resubscribe)
 
     async def set_watchdog(self, user_gpio: int, wdog_timeout: int) -> int:
-        return await self.command("wdog", user_gpio, wdog_timeout)
+        return await self._setting("wdog", user_gpio, wdog_timeout)
 
     async def set_glitch_filter(self, user_gpio: int, steady: int) -> int:
-        return await self.command("fg", user_gpio, steady)
+        return await self._setting("fg", user_gpio, steady)
 
     async def set_noise_filter(self, user_gpio: int, steady: int, active: int) -> int:
         """Report edges for ``active`` µs after ``steady`` µs without one."""
-        return await self.command("fn", user_gpio, steady, active)
+        return await self._setting("fn", user_gpio, steady, active)
+
+    async def _setting(self, name: str, gpio: int, *values: int) -> int:
+        """Send a watchdog or filter setting and remember it, to restore it after a
+        reconnection (a server that restarted has forgotten it)."""
+        result = await self.command(name, gpio, *values)
+        if self.isKeepAlive:
+            if any(values):
+                self.settings[(name, gpio)] = values
+            else:
+                self.settings.pop((name, gpio), None)
+        return result
 
     async def callback(self, user_gpio: int, edge: int = RISING_EDGE,
                        func: Callable[[int, int, int], Any] | None = None) -> EdgeCallback:
@@ -226,17 +240,20 @@ class PigpioCallbackClient(PigpioSocketClient, PigpioCallbackApi):
         return bits
 
     async def _resubscribe(self) -> None:
-        """On each new connection: open a handle and subscribe to what is wanted."""
+        """On each new connection: restore watchdogs and filters, open a handle and
+        subscribe to what the callbacks want."""
         self._handle = None
         self._bits = 0
         self._seq = 0
+        conn, timeout = self._conn, self.responseTimeout_ms / 1000
+        restore = [(name, gpio, *values) for (name, gpio), values in self.settings.items()]
+        if restore:
+            await self._exchange(conn, restore, timeout)
         bits = self._wanted_bits()
         if bits:
-            conn = self._conn
-            answers = await self._exchange(conn, (("no",),), self.responseTimeout_ms / 1000)
+            answers = await self._exchange(conn, (("no",),), timeout)
             handle = Response._from_answer(answers[0]).result()
-            answers = await self._exchange(conn, (("nb", handle, bits),),
-                                           self.responseTimeout_ms / 1000)
+            answers = await self._exchange(conn, (("nb", handle, bits),), timeout)
             Response._from_answer(answers[0]).result()
             self._handle, self._bits = handle, bits
 

@@ -265,17 +265,29 @@ class pi:  # noqa: N801 - pigpio's name
 
     # -- filters and watchdogs ---------------------------------------------------
 
+    # These go over the callback connection, which lives as long as this pi does (a
+    # server drops a client's watchdogs when it disconnects) and restores them after
+    # a reconnection.
+
     def set_watchdog(self, user_gpio, wdog_timeout):
         """Sets a watchdog timeout (0-60000 ms, 0 = off) for a GPIO."""
-        return _u2i(self._cmd("wdog", user_gpio, wdog_timeout))
+        return _u2i(self._setting(lambda c: c.set_watchdog(user_gpio, wdog_timeout)))
 
     def set_glitch_filter(self, user_gpio, steady):
         """Sets a glitch filter (0-300000 µs, 0 = off) on a GPIO."""
-        return _u2i(self._cmd("fg", user_gpio, steady))
+        return _u2i(self._setting(lambda c: c.set_glitch_filter(user_gpio, steady)))
 
     def set_noise_filter(self, user_gpio, steady, active):
         """Sets a noise filter (steady 0-300000 µs, active 0-1000000 µs) on a GPIO."""
-        return _u2i(self._cmd("fn", user_gpio, steady, active))
+        return _u2i(self._setting(lambda c: c.set_noise_filter(user_gpio, steady, active)))
+
+    def _setting(self, func):
+        try:
+            return self._async(func)
+        except error as exc:
+            if exc.code is not None and not exceptions:
+                return exc.code
+            raise
 
 
 class _callback:  # noqa: N801 - pigpio's name

@@ -11,6 +11,9 @@ import pytest
 
 import gpiosvr.pigpio as pigpio
 from gpiosvr.client_pigs import PigpioCallbackClient
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.thread import ServerThread
+from gpiosvr.simulator import Simulator
 
 from conftest import wait_until
 
@@ -138,13 +141,27 @@ def test_async_client_callbacks_run_on_its_loop(server):
     assert asyncio.run(main()) == [(19, 1, 50), (19, 0, 60), (19, 1, 70)]
 
 
-def test_callbacks_come_back_after_a_reconnect(pi, server):
-    got = []
-    pi.callback(18, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
-    runtime = pi.sl.s._resources.runtime
-    runtime.loop.call_soon_threadsafe(lambda: runtime.client._conn.transport.abort())
-    wait_until(lambda: not runtime.client.is_connected)
-    pi.set_watchdog(18, 0)  # any call; the callback connection comes back on demand
-    pi.sl.s.call_async(lambda c: c.connect())
-    drive(pi, "siminject", 18, 1, 1, 4242)
-    wait_until(lambda: got == [4242])
+def test_callbacks_watchdogs_and_filters_come_back_after_a_server_restart(sock_path):
+    first = ServerThread(sock_path, SimulatedChip()).start()
+    p = pigpio.pi(sock_path)
+    try:
+        got = []
+        p.callback(18, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
+        p.set_glitch_filter(18, 10)
+        p.set_watchdog(18, 60000)
+        first.stop()
+        second = ServerThread(sock_path, SimulatedChip()).start()
+        try:
+            t0 = time.monotonic()
+            settings = second.server.edge_settings
+            wait_until(lambda: second.call(lambda: settings.watchdog[18]) == 60000)
+            assert time.monotonic() - t0 < 1.0  # back within 1 s of the server's return
+            assert second.call(lambda: settings.glitch[18]) == 10
+            wait_until(lambda: second.call(lambda: len(second.server.hub.subscriptions)) == 1)
+            with Simulator(sock_path) as sim:
+                sim.inject(18, 1, 1, 4242)
+            wait_until(lambda: got == [(1, 4252)])
+        finally:
+            second.stop()
+    finally:
+        p.stop()
