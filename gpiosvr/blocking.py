@@ -273,10 +273,10 @@ class BlockingClient:
 
     def command(self, name: str, *args: Any, timeout: float | None = None) -> Any:
         """Run one pigs command; return its result or raise its exception."""
-        answer = self._answers(((name, *args),), timeout)[0]
-        if answer.exceptions:
-            raise answer.exceptions[-1]
-        return answer.value
+        channel = getattr(self._local, "channel", None)
+        if channel is None or channel.closed or channel.pid != os.getpid():
+            channel = self._new_channel()
+        return channel.call(name, args, timeout)
 
     def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
         channel = getattr(self._local, "channel", None)

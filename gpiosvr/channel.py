@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import struct
 import time
@@ -20,6 +21,18 @@ from gpiosvr import protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
+#: A whole answer frame holding one int: ``@7 1\n``.
+_SIMPLE_ANSWER = re.compile(rb"@([0-9]{1,18}) (-?[0-9]{1,18})\n\Z")
+#: ``@%d name %d ...\n`` frame templates by command name and argument count.
+_TEMPLATES: dict[tuple[str, int], bytes] = {}
+
+
+def _template(name: str, count: int) -> bytes:
+    protocol.encode_command(name)  # refuses a bad name as the general way does
+    template = b"@%d " + name.encode("ascii") + b" %d" * count + b"\n"
+    if len(_TEMPLATES) < 4096:
+        _TEMPLATES[(name, count)] = template
+    return template
 
 
 def connect_unix(path: str, timeout: float) -> socket.socket:
@@ -86,28 +99,82 @@ class Channel:
         except Exception:
             pass
 
+    def call(self, name: str, args: tuple[Any, ...], timeout: float | None = None) -> Any:
+        """Run one command; return its result or raise its exception.
+
+        The everyday shape -- int arguments, one whole int answer -- is encoded and
+        decoded the short way (one ``sendall``, one ``recv``); anything else takes
+        the general way. Both give the same results.
+        """
+        for arg in args:
+            if type(arg) is not int:
+                break
+        else:
+            sock = self._sock
+            if (sock is not None and not self._buffer and timeout is None
+                    and self._timeout == self.response_timeout):
+                request_id = self._next_id
+                self._next_id = request_id + 1 if request_id < protocol.MAX_ID else 1
+                template = _TEMPLATES.get((name, len(args))) or _template(name, len(args))
+                try:
+                    sock.sendall(template % (request_id, *args))
+                    data = sock.recv(65536)
+                except BlockingIOError:  # SO_RCVTIMEO expired
+                    raise self._timeout_error(self.response_timeout) from None
+                except OSError as exc:
+                    self.close()
+                    raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
+                simple = _SIMPLE_ANSWER.match(data)
+                if simple and int(simple.group(1)) == request_id:
+                    return int(simple.group(2))
+                self._buffer = data  # anything else: read it the general way
+                answer = self._decode(self._round_trip(None, request_id, None))[0]
+                if answer.exceptions:
+                    raise answer.exceptions[-1]
+                return answer.value
+        answer = self.exchange(((name, *args),), timeout)[0]
+        if answer.exceptions:
+            raise answer.exceptions[-1]
+        return answer.value
+
     def exchange(self, commands: Sequence[Sequence[Any]],
                  timeout: float | None = None) -> list[protocol.Answer]:
         """Send one request and return its answers, one per command."""
+        request_id = self._take_id()
+        frame = protocol.encode_request(commands, request_id).encode("ascii")
+        return self._decode(self._round_trip(frame, request_id, timeout))
+
+    def _take_id(self) -> int:
+        request_id = self._next_id
+        self._next_id = request_id + 1 if request_id < protocol.MAX_ID else 1
+        return request_id
+
+    def _decode(self, line: bytes) -> list[protocol.Answer]:
+        try:
+            return protocol.decode_response(protocol.frame_text(line))[1]
+        except ProtocolError:
+            self.close()
+            raise
+
+    def _round_trip(self, frame: bytes | None, request_id: int,
+                    timeout: float | None) -> bytes:
+        """Send ``frame`` (None: it was sent already); return the answer frame that
+        carries ``request_id``."""
         sock = self._sock
         if sock is None:
             raise ConnectionFailed(f"connection to {self.path} is closed")
-        request_id = self._next_id
-        self._next_id = request_id + 1 if request_id < protocol.MAX_ID else 1
-        frame = protocol.encode_request(commands, request_id).encode("ascii")
         wait = self.response_timeout if timeout is None else timeout
+        prefix = b"@%d " % request_id
         try:
             self._set_timeout(sock, wait)
-            sock.sendall(frame)
+            if frame:
+                sock.sendall(frame)
             deadline = None
             while True:
                 line, deadline = self._read_line(sock, wait, deadline)
-                if line[:1] == b"*":
-                    continue  # notifications belong to the async client
-                got_id, answers = protocol.decode_response(protocol.frame_text(line))
-                if got_id == request_id:
-                    return answers
-                # a late answer to an abandoned request: drop it
+                if line.startswith(prefix):
+                    return line
+                # a notification, or a late answer to an abandoned request: drop it
         except ResponseTimeout:
             raise
         except ProtocolError:

@@ -257,6 +257,8 @@ def _skip_separator(text: str, pos: int) -> int:
 
 def encode_answer(value: Any, exceptions: Iterable[BaseException] = ()) -> str:
     """Encode one command's answer: its value, then its exceptions."""
+    if type(value) is int and not exceptions and -_BIG_INT < value < _BIG_INT:
+        return str(value)  # the everyday answer
     parts = [encode_value(value)]
     parts.extend(encode_exception(e) for e in exceptions)
     return " ".join(parts)

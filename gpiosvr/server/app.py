@@ -12,6 +12,7 @@ import asyncio
 import grp
 import logging
 import os
+import re
 import socket
 import stat
 import struct
@@ -19,6 +20,7 @@ from typing import Any
 
 from gpiosvr import config, protocol
 from gpiosvr.errors import ProtocolError
+from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.notify import EdgeHub
@@ -42,6 +44,10 @@ class EdgeSettings:
 
 class ServerAlreadyRunning(RuntimeError):
     """Another live server already serves the socket path."""
+
+
+#: A whole frame of one command with small non-negative int arguments, e.g. ``@7 r 4``.
+_SIMPLE_FRAME = re.compile(rb"@([0-9]{1,18}) ([a-z][a-z0-9]*)((?: [0-9]{1,9})*)\n\Z")
 
 
 class ClientConnection(asyncio.Protocol):
@@ -89,6 +95,14 @@ class ClientConnection(asyncio.Protocol):
             self.server.hub.client_drained(self)
 
     def data_received(self, data: bytes) -> None:
+        if not self._buffer:
+            simple = _SIMPLE_FRAME.match(data)
+            if simple:  # one whole everyday frame: the short way, same answers
+                request_id, name, args = simple.groups()
+                command = Command(name.decode("ascii"), tuple(map(int, args.split())))
+                answer = commands.execute(self.session, command)
+                self.transport.write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
+                return
         if b"\n" not in data:
             self._buffer += data
             self._check_length()

@@ -119,6 +119,8 @@ class CommandSpec:
     params: tuple[str, ...]
     handler: Callable[..., Any]
     doc: str
+    required: int = 0
+    converters: tuple[Callable[[Any], Any], ...] = ()
 
     @property
     def usage(self) -> str:
@@ -134,7 +136,10 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         for p in params:
             assert p.rstrip("?") in PARAM_KINDS, p
-        COMMANDS[name] = CommandSpec(name, params, handler, (handler.__doc__ or "").strip())
+        COMMANDS[name] = CommandSpec(
+            name, params, handler, (handler.__doc__ or "").strip(),
+            required=sum(1 for p in params if not p.endswith("?")),
+            converters=tuple(PARAM_KINDS[p.rstrip("?")] for p in params))
         return handler
 
     return register
@@ -156,7 +161,10 @@ def execute(session: Session, cmd: Command) -> str:
 
 
 def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
-    required = sum(1 for p in spec.params if not p.endswith("?"))
+    converters = spec.converters
+    if len(args) == len(converters) == 1:
+        return [converters[0](args[0])]
+    required = spec.required
     if not required <= len(args) <= len(spec.params):
         raise PigpioError(
             errors.PI_BAD_PARAM,
@@ -164,7 +172,7 @@ def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
             f"{required if required == len(spec.params) else f'{required}-{len(spec.params)}'}"
             f" argument(s), got {len(args)}",
         )
-    return [PARAM_KINDS[p.rstrip("?")](a) for p, a in zip(spec.params, args)]
+    return [convert(a) for convert, a in zip(spec.converters, args)]
 
 
 # ------------------------------------------------------------------ session
