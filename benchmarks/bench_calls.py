@@ -89,11 +89,18 @@ def start_standin() -> tuple[subprocess.Popen, int]:
     return proc, int(proc.stdout.readline())
 
 
+def _quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
+    """pigpio's notification thread dies noisily when its stand-in goes away."""
+    if not issubclass(args.exc_type, ConnectionError):
+        threading.__excepthook__(args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    threading.excepthook = _quiet_pigpio_exit
 
     import pigpio as real_pigpio
 

@@ -83,11 +83,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
+    """pigpio's notification thread dies noisily when its stand-in goes away."""
+    if not issubclass(args.exc_type, ConnectionError):
+        threading.__excepthook__(args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    threading.excepthook = _quiet_pigpio_exit
 
     import pigpio as real_pigpio
 

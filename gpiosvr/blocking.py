@@ -145,7 +145,7 @@ class BlockingClient:
 
     def __init__(self, socket_path: str | None = None, name: str | None = None,
                  connect_timeout: float = 10.0, response_timeout: float = 10.0,
-                 keep_alive: bool = True, buffer_size: int = 65536) -> None:
+                 keep_alive: bool = True, buffer_size: int = 262144) -> None:
         self._path = config.socket_path(socket_path)
         self._name = name if name is not None else config.default_client_name()
         self._options = dict(socketPath=self._path, name=self._name,

@@ -137,12 +137,15 @@ def run_callbacks(callbacks: dict[int, tuple[EdgeCallback, ...]],
     """Call every callback that wants each packed report, in report order."""
     get = callbacks.get
     for gpio, level, tick in RECORD.iter_unpack(records):
-        for cb in get(gpio, ()):
-            if cb.matches(level):
-                try:
-                    cb.func(gpio, level, tick)
-                except Exception:
-                    on_error(cb)
+        wanted = get(gpio)
+        if wanted:
+            for cb in wanted:
+                edge = cb.edge  # the test of EdgeCallback.matches, inlined: hot path
+                if edge == EITHER_EDGE or level == TIMEOUT or (edge == RISING_EDGE) == (level == 1):
+                    try:
+                        cb.func(gpio, level, tick)
+                    except Exception:
+                        on_error(cb)
 
 
 class PigpioCallbackClient(PigpioSocketClient, PigpioCallbackApi):
