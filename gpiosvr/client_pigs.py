@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from typing import Any, Callable
 
-from gpiosvr import errors
+from gpiosvr import errors, protocol
 from gpiosvr.client import Response, SocketClient
 from gpiosvr.client_pigpio import PigpioCallbackApi, PigpioMinimalApi
 from gpiosvr.errors import ConnectionFailed, PigpioError
@@ -94,7 +93,7 @@ class PigpioSocketClient(SocketClient, PigpioMinimalApi):
 RISING_EDGE, FALLING_EDGE, EITHER_EDGE = 0, 1, 2
 TIMEOUT = 2
 #: One edge report on the wire: gpio, level, tick (see docs/protocol.md).
-RECORD = struct.Struct("<BBI")
+RECORD = protocol.EDGE_RECORD
 
 
 class EdgeCallback:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import sys
+from array import array
 from enum import StrEnum
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -34,6 +37,9 @@ PROTOCOL_VERSION = 1
 
 #: Longest frame (in bytes, with its newline) a server accepts or a client reads.
 MAX_FRAME_BYTES = 1 << 20
+#: One edge report in an ``*e`` notification: gpio, level (2: watchdog timeout), tick.
+EDGE_RECORD = struct.Struct("<BBI")
+
 #: Largest request id.
 MAX_ID = (1 << 63) - 1
 #: Most commands one request may carry.
@@ -454,3 +460,26 @@ def frame_text(data: bytes) -> str:
         return data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"frame is not ASCII at byte {exc.start}") from None
+
+
+def pack_edge_burst(gpio: int, first_level: int, start_tick: int, interval_us: int,
+                    count: int) -> bytes:
+    """Pack ``count`` alternating edges of ``gpio`` as :data:`EDGE_RECORD` records:
+    levels ``first_level``, its opposite, ...; ticks ``start_tick + i * interval_us``
+    wrapping at 2**32. Computed column by column, not record by record."""
+    if count <= 0:
+        return b""
+    last = start_tick + (count - 1) * interval_us
+    if interval_us and last < 1 << 32:
+        ticks = array("I", range(start_tick, last + 1, interval_us))
+    else:
+        ticks = array("I", [(start_tick + i * interval_us) & 0xFFFFFFFF for i in range(count)])
+    if sys.byteorder != "little":
+        ticks.byteswap()
+    tick_bytes = ticks.tobytes()
+    out = bytearray(6 * count)
+    out[0::6] = bytes([gpio]) * count
+    out[1::6] = (bytes([first_level, first_level ^ 1]) * ((count + 1) // 2))[:count]
+    for i in range(4):
+        out[2 + i::6] = tick_bytes[i::4]
+    return bytes(out)

@@ -148,3 +148,12 @@ def test_pigs_style_request_and_typed_values():
 def test_frame_text_refuses_non_ascii():
     with pytest.raises(ProtocolError):
         protocol.frame_text("r 4 ü".encode())
+
+
+@given(st.integers(0, 31), st.integers(0, 1), st.integers(0, 2**32 - 1),
+       st.integers(0, 10**6), st.integers(0, 300))
+def test_edge_bursts_pack_as_records_one_by_one(gpio, first, start, interval, count):
+    expected = b"".join(
+        protocol.EDGE_RECORD.pack(gpio, first ^ (i % 2), (start + i * interval) % 2**32)
+        for i in range(count))
+    assert protocol.pack_edge_burst(gpio, first, start, interval, count) == expected

@@ -182,7 +182,7 @@ class GpioServer:
         _claim_socket_path(self.socket_path)
         loop = asyncio.get_running_loop()
         self.hub.attach(loop, self.backend)
-        self.backend.add_listener(self.hub.level_changed, self.hub.level_changes)
+        self.backend.add_listener(self.hub.level_changed, self.hub.burst)
         old_umask = os.umask(0o117)
         try:
             self._server = await loop.create_unix_server(

@@ -383,10 +383,9 @@ def _sim_inject(session: Session, gpio: int, count: int, interval: int,
     if start_tick is not None and not 0 <= start_tick <= 0xFFFFFFFF:
         raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: tick 0-4294967295")
     try:
-        records = _sim(session).inject(gpio, count, interval, start_tick)
+        return _sim(session).inject(gpio, count, interval, start_tick)
     except ValueError as exc:
         raise PigpioError(errors.PI_NOT_PERMITTED, str(exc)) from None
-    return records[0][2] if records else 0
 
 
 @command("simwire", "gpio", "gpio")

@@ -64,9 +64,10 @@ class Backend(ABC):
         """Clear the output latch of every GPIO whose bit is set in ``bits``."""
 
     def add_listener(self, on_change: Callable[[int, int, int], None],
-                     on_changes: Callable[[list[tuple[int, int, int]]], None]) -> None:
+                     on_burst: Callable[[int, bytes], None]) -> None:
         """Have level changes reported: ``on_change(gpio, level, tick)`` one at a time,
-        ``on_changes(records)`` for many at once. Called on the server's loop."""
+        ``on_burst(gpio, packed)`` for many edges of one GPIO at once (packed
+        :data:`gpiosvr.protocol.EDGE_RECORD` records). Called on the server's loop."""
         raise NotImplementedError(f"the {self.name} backend reports no edges")
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from gpiosvr.protocol import pack_edge_burst
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 
 INPUT, OUTPUT = 0, 1
@@ -47,7 +48,7 @@ class SimulatedChip(Backend):
         self._levels = [self._computed(g, 0) for g in range(NUM_GPIOS)]
         self._wires: dict[int, set[int]] = {}  # output -> inputs it drives
         self.listeners: list[LevelListener] = []
-        self.batch_listeners: list[Callable[[list[tuple[int, int, int]]], None]] = []
+        self.burst_listeners: list[Callable[[int, bytes], None]] = []
 
     @property
     def hardware_revision(self) -> int:
@@ -89,9 +90,9 @@ class SimulatedChip(Backend):
     def clear_bank(self, bank: int, bits: int) -> None:
         self._set_latches(bank, bits, 0)
 
-    def add_listener(self, on_change, on_changes) -> None:
+    def add_listener(self, on_change, on_burst) -> None:
         self.listeners.append(on_change)
-        self.batch_listeners.append(on_changes)
+        self.burst_listeners.append(on_burst)
 
     # -- driving the simulation from outside ---------------------------------
 
@@ -101,29 +102,28 @@ class SimulatedChip(Backend):
         self._update(gpio)
 
     def inject(self, gpio: int, count: int, interval_us: int,
-               start_tick: int | None = None) -> list[tuple[int, int, int]]:
+               start_tick: int | None = None) -> int:
         """Drive ``gpio`` through ``count`` alternating edges, ``interval_us`` apart,
         the first at ``start_tick`` (default: now); the ticks are exact.
 
-        The edges are computed in one go and handed to the listeners as one batch;
-        the GPIO is left driven to the last edge's level. Returns the edges.
+        The edges are computed in one go and handed to the burst listeners packed
+        (see :func:`gpiosvr.protocol.pack_edge_burst`); the GPIO is left driven to
+        the last edge's level. Returns the first edge's tick.
         """
         if self._modes[gpio] == OUTPUT:
             raise ValueError(f"GPIO {gpio} is an output; only inputs can be driven")
         start = self.tick() if start_tick is None else start_tick
-        level = self._levels[gpio]
-        records = []
-        for i in range(count):
-            level ^= 1
-            records.append((gpio, level, (start + i * interval_us) & 0xFFFFFFFF))
-        if records:
+        if count > 0:
+            first = self._levels[gpio] ^ 1
+            packed = pack_edge_burst(gpio, first, start, interval_us, count)
+            level = first if count % 2 else first ^ 1
             self._external[gpio] = level
             self._levels[gpio] = level
-            for listener in self.batch_listeners:
-                listener(records)
+            for listener in self.burst_listeners:
+                listener(gpio, packed)
             for target in self._wires.get(gpio, ()):
                 self.drive(target, level)
-        return records
+        return start
 
     def wire(self, output: int, input_: int) -> None:
         """Connect ``output`` to ``input_``: the input is driven to the output's level
