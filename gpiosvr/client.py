@@ -429,7 +429,8 @@ class SocketClient:
         while True:
             try:
                 return await loop.create_unix_connection(protocol_factory, self.socketPath)
-            except (FileNotFoundError, ConnectionRefusedError) as exc:
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError) as exc:
+                # not there yet, or its backlog is full (EAGAIN): try again shortly
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ConnectionFailed(

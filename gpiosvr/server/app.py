@@ -29,6 +29,8 @@ log = logging.getLogger("gpiosvr.server")
 
 #: Socket file mode: owner and group may connect.
 SOCKET_MODE = 0o660
+#: Connections the kernel queues before the server accepts them.
+LISTEN_BACKLOG = 1024
 
 
 class EdgeSettings:
@@ -186,7 +188,7 @@ class GpioServer:
         old_umask = os.umask(0o117)
         try:
             self._server = await loop.create_unix_server(
-                lambda: ClientConnection(self), self.socket_path)
+                lambda: ClientConnection(self), self.socket_path, backlog=LISTEN_BACKLOG)
         finally:
             os.umask(old_umask)
         os.chmod(self.socket_path, SOCKET_MODE)
