@@ -43,8 +43,6 @@ def test_sigkill_and_restart(sock_path, monkeypatch):
     try:
         got = []
         pi.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
-        pi.set_watchdog(21, 30000)
-        pi.set_glitch_filter(22, 100)
         pi.write(18, 1)
         server.kill()
 
@@ -62,42 +60,42 @@ def test_sigkill_and_restart(sock_path, monkeypatch):
 
         server = ServerProcess(sock_path).start()  # replaces the stale socket
         t_back = time.monotonic()
-        assert pi.read(4) == 1  # a new server: fresh chip
         with BlockingClient(sock_path) as check:
-            wait_until(lambda: check.command("info")["clients"] >= 3, timeout=1.5)
+            # the callback connection is back and subscribed within 1 s
+            wait_until(lambda: check.command("info")["notify_handles"] == 1, timeout=1.0)
+        assert pi.read(4) == 1  # a new server: fresh chip
         with Simulator(sock_path) as sim:
             sim.inject(20, 1, 1, 777)
             wait_until(lambda: got == [(1, 777)], timeout=2)
-        assert time.monotonic() - t_back < 2.5
-        # the watchdog and the filter were restored too: the GPIO reports TIMEOUT
-        wd = []
-        pi.callback(21, pigpio.EITHER_EDGE, lambda g, lvl, t: wd.append(lvl))
-        pi.set_watchdog(21, 20)  # shorter now, to see it; restored value was 30000
-        wait_until(lambda: wd and wd[0] == pigpio.TIMEOUT)
     finally:
         pi.stop()
         server.stop()
 
 
-def test_restored_settings_reach_the_new_server(sock_path):
+def test_watchdogs_and_filters_are_restored_on_the_new_server(sock_path):
     server = ServerProcess(sock_path).start()
     pi = pigpio.pi(sock_path)
     try:
-        pi.callback(5)
-        pi.set_watchdog(6, 1234)
-        pi.set_noise_filter(7, 100, 2000)
+        timeouts, edges = [], []
+        pi.callback(6, pigpio.EITHER_EDGE, lambda g, lvl, t: timeouts.append(lvl))
+        pi.callback(7, pigpio.EITHER_EDGE, lambda g, lvl, t: edges.append((lvl, t)))
+        pi.set_glitch_filter(7, 1000)
+        pi.set_watchdog(6, 20)
+        wait_until(lambda: timeouts)
         server.kill()
         server = ServerProcess(sock_path).start()
         t0 = time.monotonic()
-
-        def restored() -> bool:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(sock_path)
-                s.sendall(b"info\n")
-                return b'"clients":2' in s.recv(4096)  # this probe + the callback link
-
-        wait_until(restored, timeout=3)
-        assert time.monotonic() - t0 < 1.5
+        with BlockingClient(sock_path) as check:
+            wait_until(lambda: check.command("info")["notify_handles"] == 1, timeout=1.0)
+        assert time.monotonic() - t0 < 1.0
+        timeouts.clear()
+        wait_until(lambda: len(timeouts) >= 2)  # the new server runs the old watchdog
+        assert set(timeouts) == {pigpio.TIMEOUT}
+        with Simulator(sock_path) as sim:
+            sim.inject(7, 2, 100, 5000)  # a 100 µs glitch: the restored filter drops it
+            sim.inject(7, 1, 1, 20000)  # a steady rise: stamped 1000 µs later
+        wait_until(lambda: edges)
+        assert edges == [(0, 21000)]  # GPIO 7 is pulled up: the steady edge falls
     finally:
         pi.stop()
         server.stop()

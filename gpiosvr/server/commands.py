@@ -209,6 +209,7 @@ def server_info(session: Session) -> dict[str, Any]:
         "hardware_revision": session.backend.hardware_revision,
         "pigpio_version": PIGPIO_VERSION,
         "clients": session.server.client_count if session.server is not None else 0,
+        "notify_handles": len(session.server.hub.subscriptions) if session.server else 0,
     }
 
 
