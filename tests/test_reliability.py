@@ -312,6 +312,7 @@ def test_group_option_owns_the_socket(sock_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert f"client connected: pid={os.getpid()} uid={os.getuid()}" in err
+    assert f"client hello: name=auditor pid={os.getpid()} uid={os.getuid()}" in err
     assert "client disconnected: auditor" in err
 
 

@@ -180,7 +180,10 @@ def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
 
 @command("hello", "int", "text?", "int?")
 def _hello(session: Session, version: int, name: str = "?", pid: int | None = None):
-    """Handshake: the client's protocol version, name and pid; answers server info."""
+    """Handshake: the client's protocol version, name and pid; answers server info.
+
+    The pid a client claims is not trusted: the session keeps the kernel's (SO_PEERCRED).
+    """
     if version != protocol.PROTOCOL_VERSION:
         raise ProtocolError(
             f"protocol version {version} not supported; this server speaks "
@@ -188,8 +191,7 @@ def _hello(session: Session, version: int, name: str = "?", pid: int | None = No
         )
     session.protocol_version = version
     session.name = name
-    if pid is not None:
-        session.pid = pid
+    log.info("client hello: name=%s pid=%s uid=%s", name, session.pid, session.uid)
     return server_info(session)
 
 
