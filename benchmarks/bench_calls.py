@@ -18,17 +18,12 @@ the rounds for each, and the ratios the targets are about: facade / pigpio (targ
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
+from common import both_servers
 
 def rate(call, seconds: float) -> float:
     """Calls per second of ``call()`` over about ``seconds``."""
@@ -72,45 +67,17 @@ def threaded_rate(call, threads: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-def start_gpiosvr(path: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                             "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
-    proc.stdout.readline()  # "gpiosvr: serving ..."
-    return proc
-
-
-def start_standin() -> tuple[subprocess.Popen, int]:
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from pigpiod_standin import PigpiodStandIn\n"
-            "s = PigpiodStandIn(); s.__enter__(); print(s.port, flush=True)\n"
-            "sys.stdin.read()\n" % HERE)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    return proc, int(proc.stdout.readline())
-
-
-def _quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
-    """pigpio's notification thread dies noisily when its stand-in goes away."""
-    if not issubclass(args.exc_type, ConnectionError):
-        threading.__excepthook__(args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    threading.excepthook = _quiet_pigpio_exit
 
     import pigpio as real_pigpio
 
     import gpiosvr.pigpio as facade
 
-    tmp = tempfile.mkdtemp(prefix="bench-")
-    path = os.path.join(tmp, "gpio.sock")
-    ours = start_gpiosvr(path)
-    standin, port = start_standin()
-    try:
+    with both_servers() as (path, standin):
         raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         raw.connect(path)
 
@@ -119,7 +86,7 @@ def main() -> None:
             raw.recv(64)
 
         pi = facade.pi(path)
-        real = real_pigpio.pi("127.0.0.1", port)
+        real = real_pigpio.pi("127.0.0.1", standin.port)
         assert pi.connected and real.connected
         assert pi.read(4) == 1
         results: dict[str, list[float]] = {k: [] for k in
@@ -143,11 +110,6 @@ def main() -> None:
         pi.stop()
         real.stop()
         raw.close()
-    finally:
-        ours.terminate()
-        standin.stdin.close()
-        ours.wait(10)
-        standin.wait(10)
 
 
 if __name__ == "__main__":

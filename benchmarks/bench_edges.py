@@ -20,15 +20,12 @@ that it is not the queueing of one huge burst: p50 and p99 per edge.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from common import both_servers
+
 GPIO = 20
 
 
@@ -83,37 +80,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
-    """pigpio's notification thread dies noisily when its stand-in goes away."""
-    if not issubclass(args.exc_type, ConnectionError):
-        threading.__excepthook__(args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    threading.excepthook = _quiet_pigpio_exit
 
     import pigpio as real_pigpio
 
     import gpiosvr.pigpio as facade
     from gpiosvr.simulator import Simulator
 
-    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
-    ours = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                             "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
-    ours.stdout.readline()
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from pigpiod_standin import PigpiodStandIn\n"
-            "s = PigpiodStandIn(); s.__enter__(); print(s.port, flush=True)\n"
-            "for line in sys.stdin:\n"
-            "    s.burst(%d, int(line)); print('sent', flush=True)\n" % (HERE, GPIO))
-    standin = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
-    port = int(standin.stdout.readline())
-    try:
+    with both_servers() as (path, standin):
         pi = facade.pi(path)
         sim = Simulator(path)
         ours_cb = Counter(args.edges)
@@ -122,15 +100,13 @@ def main() -> None:
         def ours_burst(n: int) -> None:
             sim.inject(GPIO, n, 1)
 
-        real = real_pigpio.pi("127.0.0.1", port)
+        real = real_pigpio.pi("127.0.0.1", standin.port)
         real_cb = Counter(args.edges)
         real.callback(GPIO, real_pigpio.EITHER_EDGE, real_cb)
         time.sleep(0.2)
 
         def real_burst(n: int) -> None:
-            standin.stdin.write(f"{n}\n")
-            standin.stdin.flush()
-            standin.stdout.readline()
+            standin.burst(GPIO, n)
 
         rates: dict[str, list[float]] = {"gpiosvr": [], "pigpio": []}
         lost = {"gpiosvr": 0, "pigpio": 0}
@@ -155,11 +131,6 @@ def main() -> None:
         pi.stop()
         sim.close()
         real.stop()
-    finally:
-        ours.terminate()
-        standin.stdin.close()
-        ours.wait(10)
-        standin.wait(10)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,70 @@
+"""What the benchmarks share: both servers, each in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+_STANDIN_MAIN = """
+import sys
+sys.path.insert(0, %r)
+from pigpiod_standin import PigpiodStandIn
+standin = PigpiodStandIn()
+print(standin.port, flush=True)
+for line in sys.stdin:  # "GPIO COUNT": send a burst of COUNT edges; EOF: stop
+    gpio, count = map(int, line.split())
+    standin.burst(gpio, count)
+    print("sent", flush=True)
+standin.close()
+""" % HERE
+
+
+class StandinProcess:
+    """``pigpiod_standin.PigpiodStandIn`` serving from a process of its own."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _STANDIN_MAIN],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def burst(self, gpio: int, count: int) -> None:
+        """Have the stand-in send ``count`` edges of ``gpio``; returns once sent."""
+        self.proc.stdin.write(f"{gpio} {count}\n")
+        self.proc.stdin.flush()
+        self.proc.stdout.readline()
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
+    """pigpio's notification thread dies noisily when its stand-in goes away."""
+    if not issubclass(args.exc_type, ConnectionError):
+        threading.__excepthook__(args)
+
+
+@contextmanager
+def both_servers() -> Iterator[tuple[str, StandinProcess]]:
+    """A gpiosvr server (its socket path) and a pigpiod stand-in (its port)."""
+    threading.excepthook = quiet_pigpio_exit
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+    ours = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                             "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    ours.stdout.readline()  # "gpiosvr: serving ..."
+    standin = StandinProcess()
+    try:
+        yield path, standin
+    finally:
+        ours.terminate()
+        standin.stop()
+        ours.wait(10)
+        ours.stdout.close()
