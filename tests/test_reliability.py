@@ -59,7 +59,6 @@ def test_sigkill_and_restart(sock_path, monkeypatch):
         assert cpu_seconds() - cpu0 < 0.25 * (time.monotonic() - t0)
 
         server = ServerProcess(sock_path).start()  # replaces the stale socket
-        t_back = time.monotonic()
         with BlockingClient(sock_path) as check:
             # the callback connection is back and subscribed within 1 s
             wait_until(lambda: check.command("info")["notify_handles"] == 1, timeout=1.0)

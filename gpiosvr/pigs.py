@@ -1,0 +1,124 @@
+"""``pigs``: pigpio's command-line tool, for a gpiosvr server.
+
+``pigs w 18 1 r 18`` runs the commands in order (one request, one round trip) and
+prints what pigpio's ``pigs`` prints: nothing for a command that only sets
+something, a number for one that reads (``br1``/``br2`` as 8 hex digits), and for a
+failed command its negative code on stdout and ``ERROR: <pigpio's text>`` on stderr.
+Exit status, as pigs: 0 all went well, 253 a command failed, 254 the command line is
+wrong, 255 no server could be reached. ``pigs info`` prints what the server is.
+The socket is ``--socket``, else ``$GPIO_SOCKET_PATH``, else the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gpiosvr import config
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import GpioServerError, error_text
+from gpiosvr.server.commands import COMMANDS
+
+EXIT_OK, EXIT_COMMAND, EXIT_USAGE, EXIT_CONNECT = 0, 253, 254, 255
+
+#: Commands that only set something: pigs prints nothing when they succeed.
+QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
+         "nc", "simdrive", "simfloat", "simwire", "simunwire"}
+#: Commands whose result pigs prints as 8 hex digits.
+HEX = {"br1", "br2"}
+
+
+class UsageError(Exception):
+    """The command line does not parse."""
+
+
+def parse_commands(words: list[str]) -> list[tuple[Any, ...]]:
+    """Split pigs words into commands with their arguments, as pigs does."""
+    commands: list[tuple[Any, ...]] = []
+    i = 0
+    while i < len(words):
+        name = words[i].lower()
+        spec = COMMANDS.get(name)
+        if spec is None or name == "hello":
+            raise UsageError(f"{words[i]}? unknown command, pigs h for help")
+        i += 1
+        args: list[Any] = []
+        while len(args) < len(spec.params):
+            optional = spec.params[len(args)].endswith("?")
+            if i >= len(words) or optional and words[i].lower() in COMMANDS:
+                break
+            args.append(_arg(words[i]))
+            i += 1
+        if len(args) < spec.required:
+            raise UsageError(f"{name}: bad parameter, pigs h for help")
+        commands.append((name, *args))
+    return commands
+
+
+def _arg(word: str) -> Any:
+    try:
+        return int(word, 0)
+    except ValueError:
+        return word
+
+
+def format_result(name: str, value: Any) -> str | None:
+    """What pigs prints for a successful command (None: nothing)."""
+    if name in QUIET:
+        return None
+    if name in HEX:
+        return f"{value:08X}"
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {v:#x}" if k == "hardware_revision" else f"{k}: {v}"
+                         for k, v in value.items())
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
+    parser = argparse.ArgumentParser(prog="pigs", description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", default=None,
+                        help=f"server socket (default: ${config.SOCKET_ENV} or "
+                             f"{config.DEFAULT_SOCKET_PATH})")
+    parser.add_argument("words", nargs=argparse.REMAINDER, help="commands and arguments")
+    args = parser.parse_args(argv)
+    if args.words[:1] in (["h"], ["help"]):
+        for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
+            if spec.name != "hello":
+                print(f"{spec.usage:<40} {spec.doc.splitlines()[0] if spec.doc else ''}")
+        return EXIT_OK
+    try:
+        commands = parse_commands(args.words)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if not commands:
+        return EXIT_OK
+    try:
+        with BlockingClient(args.socket, name="pigs", connect_timeout=1.0) as client:
+            responses = client.request(commands)
+    except GpioServerError as exc:
+        print(f"socket connect failed: {exc}", file=sys.stderr)
+        return EXIT_CONNECT
+    status = EXIT_OK
+    for command, response in zip(commands, responses):
+        exc = response.exception()
+        if exc is None:
+            text = format_result(command[0], response.result())
+            if text is not None:
+                print(text)
+            continue
+        code = getattr(exc, "code", None)
+        if isinstance(code, int):
+            print(code)
+            print(f"ERROR: {error_text(code)}", file=sys.stderr)
+        else:
+            print(f"ERROR: {exc}", file=sys.stderr)
+        status = EXIT_COMMAND
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The pigs command line against a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gpiosvr.blocking import BlockingClient
+
+
+def pigs(*args: str, socket_path: str | None = None, env_path: str | None = None):
+    env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
+    if env_path:
+        env["GPIO_SOCKET_PATH"] = env_path
+    cmd = [sys.executable, "-m", "gpiosvr.pigs"]
+    if socket_path:
+        cmd += ["--socket", socket_path]
+    return subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_several_commands_in_one_call(server):
+    out = pigs("w", "18", "1", "r", "18", "mg", "18", "m", "4", "r", "mg", "4",
+               env_path=server.socket_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["1", "1", "0"]  # w and m print nothing
+
+
+def test_banks_print_8_hex_digits_and_ticks_are_unsigned(server):
+    out = pigs("w", "3", "1", "br1", "t", "hwver", "pigpv", socket_path=server.socket_path)
+    bank, tick, hwver, version = out.stdout.split()
+    assert len(bank) == 8 and int(bank, 16) >> 3 & 1 == 1
+    assert 0 <= int(tick) < 2**32
+    assert (int(hwver), int(version)) == (0xA02082, 79)
+
+
+def test_a_failing_command_prints_its_code_and_pigpios_text(server):
+    out = pigs("w", "60", "1", "r", "4", socket_path=server.socket_path)
+    assert out.returncode == 253
+    assert out.stdout.splitlines() == ["-3", "1"]  # later commands still run
+    assert out.stderr.strip() == "ERROR: GPIO not 0-53"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["zz"], "zz? unknown command"), (["w", "4"], "w: bad parameter"),
+])
+def test_bad_command_lines(server, args, message):
+    out = pigs(*args, socket_path=server.socket_path)
+    assert out.returncode == 254 and message in out.stderr
+
+
+def test_no_server(sock_path):
+    out = pigs("r", "4", socket_path=sock_path)
+    assert out.returncode == 255 and "socket connect failed" in out.stderr
+
+
+def test_info_and_the_simulator_from_the_shell(server):
+    out = pigs("simdrive", "22", "1", "info", socket_path=server.socket_path)
+    assert out.returncode == 0
+    assert "server: gpiosvr" in out.stdout and "backend: sim" in out.stdout
+    assert "hardware_revision: 0xa02082" in out.stdout
+    with BlockingClient(server.socket_path) as c:
+        assert c.command("r", 22) == 1
