@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from gpiosvr import errors, protocol
 from gpiosvr.client import Response, SocketClient
-from gpiosvr.client_pigpio import PigpioCallbackApi, PigpioMinimalApi
+from gpiosvr.client_pigpio import PigpioCallbackApi, PigpioMinimalApi, PigpioPwmApi
 from gpiosvr.errors import ConnectionFailed, PigpioError
 from gpiosvr.protocol import Command
 
@@ -147,8 +147,43 @@ def run_callbacks(callbacks: dict[int, tuple[EdgeCallback, ...]],
                         on_error(cb)
 
 
-class PigpioCallbackClient(PigpioSocketClient, PigpioCallbackApi):
-    """:class:`PigpioSocketClient` with edge callbacks, watchdogs and filters.
+class PigpioPwmClient(PigpioSocketClient, PigpioPwmApi):
+    """:class:`PigpioSocketClient` with PWM, servo pulses and hardware PWM."""
+
+    async def set_PWM_dutycycle(self, user_gpio: int, dutycycle: int) -> int:
+        return await self.command("p", user_gpio, dutycycle)
+
+    async def get_PWM_dutycycle(self, user_gpio: int) -> int:
+        return await self.command("gdc", user_gpio)
+
+    async def set_PWM_range(self, user_gpio: int, range_: int) -> int:
+        return await self.command("prs", user_gpio, range_)
+
+    async def get_PWM_range(self, user_gpio: int) -> int:
+        return await self.command("prg", user_gpio)
+
+    async def get_PWM_real_range(self, user_gpio: int) -> int:
+        return await self.command("prrg", user_gpio)
+
+    async def set_PWM_frequency(self, user_gpio: int, frequency: int) -> int:
+        return await self.command("pfs", user_gpio, frequency)
+
+    async def get_PWM_frequency(self, user_gpio: int) -> int:
+        return await self.command("pfg", user_gpio)
+
+    async def set_servo_pulsewidth(self, user_gpio: int, pulsewidth: int) -> int:
+        return await self.command("s", user_gpio, pulsewidth)
+
+    async def get_servo_pulsewidth(self, user_gpio: int) -> int:
+        return await self.command("gpw", user_gpio)
+
+    async def hardware_PWM(self, gpio: int, PWMfreq: int, PWMduty: int) -> int:  # noqa: N803
+        """Hardware PWM (pigpio's argument names)."""
+        return await self.command("hp", gpio, PWMfreq, PWMduty)
+
+
+class PigpioCallbackClient(PigpioPwmClient, PigpioCallbackApi):
+    """:class:`PigpioPwmClient` with edge callbacks, watchdogs and filters.
 
     Callbacks need a keep-alive connection: the server sends the edge reports on it.
     By default they run on the client's event loop; set :attr:`edge_sink` to a

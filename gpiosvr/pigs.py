@@ -24,7 +24,7 @@ EXIT_OK, EXIT_COMMAND, EXIT_USAGE, EXIT_CONNECT = 0, 253, 254, 255
 
 #: Commands that only set something: pigs prints nothing when they succeed.
 QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
-         "nc", "simdrive", "simfloat", "simwire", "simunwire"}
+         "nc", "simdrive", "simfloat", "simwire", "simunwire", "p", "s", "hp"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 

@@ -474,7 +474,15 @@ def pack_edge_burst(gpio: int, first_level: int, start_tick: int, interval_us: i
         ticks = array("I", range(start_tick, last + 1, interval_us))
     else:
         ticks = array("I", [(start_tick + i * interval_us) & 0xFFFFFFFF for i in range(count)])
+    return pack_edges(gpio, first_level, ticks)
+
+
+def pack_edges(gpio: int, first_level: int, ticks: "array[int]") -> bytes:
+    """Pack alternating edges of ``gpio`` at ``ticks`` (an ``array('I')``), the first
+    to ``first_level``, as :data:`EDGE_RECORD` records, column by column."""
+    count = len(ticks)
     if sys.byteorder != "little":
+        ticks = array("I", ticks)
         ticks.byteswap()
     tick_bytes = ticks.tobytes()
     out = bytearray(6 * count)

@@ -24,6 +24,7 @@ from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.notify import EdgeHub
+from gpiosvr.server.pwm import PwmController
 
 log = logging.getLogger("gpiosvr.server")
 
@@ -172,6 +173,7 @@ class GpioServer:
         self.clients: set[ClientConnection] = set()
         self.edge_settings = EdgeSettings()
         self.hub = EdgeHub(self.edge_settings)
+        self.pwm = PwmController(self.backend)
         self._server: asyncio.base_events.Server | None = None
 
     @property
@@ -184,6 +186,7 @@ class GpioServer:
         _claim_socket_path(self.socket_path)
         loop = asyncio.get_running_loop()
         self.hub.attach(loop, self.backend)
+        self.backend.attach(loop)
         self.backend.add_listener(self.hub.level_changed, self.hub.burst)
         old_umask = os.umask(0o117)
         try:

@@ -221,8 +221,17 @@ def server_info(session: Session) -> dict[str, Any]:
 @command("m", "gpio", "mode")
 def _set_mode(session: Session, gpio: int, mode: int):
     """Set mode: r (input), w (output), 0-5 (ALT0-ALT5)."""
+    if mode != 1:  # as pigpio: PWM and servo pulses end when a GPIO stops being an output
+        _stop_pulses(session, gpio)
     session.backend.set_mode(gpio, mode)
     return 0
+
+
+def _stop_pulses(session: Session, gpio: int) -> None:
+    pwm = session.server.pwm if session.server is not None else None
+    if pwm is not None and gpio in pwm.states:
+        pwm.stopped(gpio)
+        session.backend.set_waveform(gpio, None)
 
 
 @command("mg", "gpio")
@@ -246,7 +255,8 @@ def _read(session: Session, gpio: int):
 
 @command("w", "gpio", "level")
 def _write(session: Session, gpio: int, level: int):
-    """Write a level; the GPIO becomes an output."""
+    """Write a level; the GPIO becomes an output (PWM and servo pulses on it end)."""
+    _stop_pulses(session, gpio)
     session.backend.write(gpio, level)
     return 0
 
@@ -402,4 +412,70 @@ def _sim_wire(session: Session, output: int, input_: int):
 def _sim_unwire(session: Session, input_: int):
     """Remove the wire into ``input_``."""
     _sim(session).unwire(input_)
+    return 0
+
+
+# ------------------------------------------------------------- PWM and servos
+
+
+@command("p", "user_gpio", "int")
+def _pwm(session: Session, gpio: int, dutycycle: int):
+    """PWM: set the dutycycle (0-range) and start PWM."""
+    session.server.pwm.set_dutycycle(gpio, dutycycle)
+    return 0
+
+
+@command("gdc", "user_gpio")
+def _get_dutycycle(session: Session, gpio: int):
+    """The PWM dutycycle (hardware PWM: out of 1000000)."""
+    return session.server.pwm.get_dutycycle(gpio)
+
+
+@command("prs", "user_gpio", "int")
+def _pwm_range(session: Session, gpio: int, range_: int):
+    """Set the PWM dutycycle range (25-40000); answers the real range."""
+    return session.server.pwm.set_range(gpio, range_)
+
+
+@command("prg", "user_gpio")
+def _get_pwm_range(session: Session, gpio: int):
+    """The PWM dutycycle range."""
+    return session.server.pwm.get_range(gpio)
+
+
+@command("prrg", "user_gpio")
+def _get_real_range(session: Session, gpio: int):
+    """The real PWM range at the GPIO's frequency."""
+    return session.server.pwm.get_real_range(gpio)
+
+
+@command("pfs", "user_gpio", "int")
+def _pwm_frequency(session: Session, gpio: int, frequency: int):
+    """Set the PWM frequency: the closest one pigpio offers, which is answered."""
+    return session.server.pwm.set_frequency(gpio, frequency)
+
+
+@command("pfg", "user_gpio")
+def _get_pwm_frequency(session: Session, gpio: int):
+    """The PWM frequency."""
+    return session.server.pwm.get_frequency(gpio)
+
+
+@command("s", "user_gpio", "int")
+def _servo(session: Session, gpio: int, pulsewidth: int):
+    """Servo pulses of ``pulsewidth`` µs (500-2500) at 50 Hz; 0 stops them."""
+    session.server.pwm.set_servo(gpio, pulsewidth)
+    return 0
+
+
+@command("gpw", "user_gpio")
+def _get_servo(session: Session, gpio: int):
+    """The servo pulsewidth."""
+    return session.server.pwm.get_servo(gpio)
+
+
+@command("hp", "gpio", "int", "int")
+def _hardware_pwm(session: Session, gpio: int, frequency: int, duty: int):
+    """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M."""
+    session.server.pwm.set_hardware(gpio, frequency, duty)
     return 0

@@ -70,5 +70,15 @@ class Backend(ABC):
         :data:`gpiosvr.protocol.EDGE_RECORD` records). Called on the server's loop."""
         raise NotImplementedError(f"the {self.name} backend reports no edges")
 
+    def attach(self, loop) -> None:
+        """Called once with the server's event loop, before any client connects."""
+
+    def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
+        """Toggle output ``gpio``: high ``high_us`` of every ``period_us`` µs (PWM and
+        servo pulses); None stops it. Backends that cannot refuse with a PigpioError."""
+        from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
+
+        raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no PWM")
+
     def close(self) -> None:
         """Release the hardware; the default has nothing to release."""

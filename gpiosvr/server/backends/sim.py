@@ -12,14 +12,20 @@ Tests, examples and other processes drive it from outside (the ``sim*`` commands
 * :meth:`SimulatedChip.inject` plays a burst of alternating edges with exact ticks,
   computed in one go rather than timed one by one;
 * :meth:`SimulatedChip.wire` connects an output to an input like a jumper wire.
+
+PWM and servo outputs really toggle (:meth:`SimulatedChip.set_waveform`): their
+edges are computed from the waveform every few milliseconds, in one go per GPIO,
+with exact ticks, and ``read`` samples the waveform at the moment it is called.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from array import array
 from typing import Callable
 
-from gpiosvr.protocol import pack_edge_burst
+from gpiosvr.protocol import pack_edge_burst, pack_edges
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 
 INPUT, OUTPUT = 0, 1
@@ -30,6 +36,50 @@ DEFAULT_HARDWARE_REVISION = 0xA02082
 
 #: Called as ``listener(gpio, level, tick)`` whenever a GPIO's level changes.
 LevelListener = Callable[[int, int, int], None]
+
+#: How often waveform edges are computed and handed on, in seconds.
+WAVEFORM_STEP = 0.005
+#: Faster waveforms are not simulated edge by edge: their GPIO holds a level.
+MAX_WAVEFORM_HZ = 100_000
+
+
+class Waveform:
+    """A periodic output: high for ``high_us`` of every ``period_us``, from ``start``."""
+
+    __slots__ = ("start", "period", "high", "done_until")
+
+    def __init__(self, start: int, period: float, high: float) -> None:
+        self.start = start
+        self.period = period
+        self.high = high
+        self.done_until = start  # edges before this tick were handed on
+
+    def level_at(self, tick: int) -> int:
+        return 1 if ((tick - self.start) & 0xFFFFFFFF) % self.period < self.high else 0
+
+    def edges(self, until: int) -> tuple[int, "array[int]"]:
+        """Edges in [done_until, until): the first one's level and all their ticks."""
+        start, period, high = self.start, self.period, self.high
+        begin = (self.done_until - start) & 0xFFFFFFFF
+        end = (until - start) & 0xFFFFFFFF
+        ticks = array("I")
+        first_level = 1
+        k = int(begin // period)
+        while True:
+            rise, fall = k * period, k * period + high
+            if rise >= begin and rise < end:
+                if not ticks:
+                    first_level = 1
+                ticks.append((start + round(rise)) & 0xFFFFFFFF)
+            if fall >= end:
+                break
+            if fall >= begin:
+                if not ticks:
+                    first_level = 0
+                ticks.append((start + round(fall)) & 0xFFFFFFFF)
+            k += 1
+        self.done_until = until
+        return first_level, ticks
 
 
 class SimulatedChip(Backend):
@@ -47,6 +97,9 @@ class SimulatedChip(Backend):
         self._external: list[int | None] = [None] * NUM_GPIOS
         self._levels = [self._computed(g, 0) for g in range(NUM_GPIOS)]
         self._wires: dict[int, set[int]] = {}  # output -> inputs it drives
+        self._waveforms: dict[int, Waveform] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: asyncio.TimerHandle | None = None
         self.listeners: list[LevelListener] = []
         self.burst_listeners: list[Callable[[int, bytes], None]] = []
 
@@ -71,9 +124,13 @@ class SimulatedChip(Backend):
         self._update(gpio)
 
     def read(self, gpio: int) -> int:
+        wave = self._waveforms.get(gpio)
+        if wave is not None:
+            return wave.level_at(self.tick())
         return self._levels[gpio]
 
     def write(self, gpio: int, level: int) -> None:
+        self.set_waveform(gpio, None)
         self._latch[gpio] = level
         if self._modes[gpio] != OUTPUT:
             self._modes[gpio] = OUTPUT
@@ -89,6 +146,56 @@ class SimulatedChip(Backend):
 
     def clear_bank(self, bank: int, bits: int) -> None:
         self._set_latches(bank, bits, 0)
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
+        """Make output ``gpio`` toggle: high ``high_us`` of every ``period_us`` µs
+        (None: stop; the GPIO keeps the level it has then). A waveform that is
+        always high or always low, or faster than :data:`MAX_WAVEFORM_HZ`, just sets
+        the level (for the fast one: high when at least half the time high)."""
+        old = self._waveforms.pop(gpio, None)
+        if old is not None:
+            self._step_one(gpio, old, self.tick())
+            self._latch[gpio] = self._levels[gpio]
+        if period_us is None:
+            return
+        self._modes[gpio] = OUTPUT
+        if high_us <= 0 or high_us >= period_us or period_us < 1e6 / MAX_WAVEFORM_HZ:
+            self._latch[gpio] = 1 if high_us * 2 >= period_us and high_us > 0 else 0
+            self._update(gpio)
+            return
+        self._waveforms[gpio] = Waveform(self.tick(), float(period_us), float(high_us))
+        if self._clock is None and self._loop is not None:
+            self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
+
+    def _step(self) -> None:
+        """Hand on the edges every waveform made since the last step."""
+        self._clock = None
+        now = self.tick()
+        for gpio, wave in list(self._waveforms.items()):
+            self._step_one(gpio, wave, now)
+        if self._waveforms and self._loop is not None:
+            self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
+
+    def _step_one(self, gpio: int, wave: Waveform, now: int) -> None:
+        first, ticks = wave.edges(now)
+        if ticks and first == self._levels[gpio]:  # not a change: no edge
+            first, ticks = first ^ 1, ticks[1:]
+        if not ticks:
+            return
+        last = first if len(ticks) % 2 else first ^ 1
+        self._levels[gpio] = last
+        for target in [gpio, *self._wires.get(gpio, ())]:
+            if target != gpio:
+                if self._modes[target] == OUTPUT:
+                    continue
+                self._external[target] = last
+                self._levels[target] = last
+            packed = pack_edges(target, first, ticks)
+            for listener in self.burst_listeners:
+                listener(target, packed)
 
     def add_listener(self, on_change, on_burst) -> None:
         self.listeners.append(on_change)

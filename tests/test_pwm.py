@@ -1,0 +1,143 @@
+"""PWM, servo pulses and hardware PWM: pigpio's semantics and real simulated waveforms."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pigpio as real_pigpio
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.server.pwm import FREQUENCIES, closest_frequency
+from gpiosvr.simulator import Simulator
+
+from conftest import wait_until
+
+
+@pytest.fixture
+def pi(server):
+    p = pigpio.pi(server.socket_path)
+    yield p
+    p.stop()
+
+
+def test_pwm_settings_follow_pigpio(pi):
+    assert pi.get_PWM_range(18) == 255 and pi.get_PWM_frequency(18) == 800
+    assert pi.get_PWM_real_range(18) == 250
+    assert pi.set_PWM_frequency(18, 1010) == 1000  # the closest one offered
+    assert pi.set_PWM_frequency(18, 100000) == 8000 and pi.set_PWM_frequency(18, 1) == 10
+    pi.set_PWM_frequency(18, 1000)
+    assert pi.set_PWM_range(18, 100) == 200  # answers the real range
+    assert pi.set_PWM_dutycycle(18, 25) == 0
+    assert pi.get_PWM_dutycycle(18) == 25
+    assert pi.set_PWM_range(18, 1000) == 200 and pi.get_PWM_dutycycle(18) == 250  # scaled
+    pi.write(18, 0)  # a write ends PWM, as in pigpio
+    with pytest.raises(pigpio.error) as info:
+        pi.get_PWM_dutycycle(18)
+    assert info.value.code == real_pigpio.PI_NOT_PWM_GPIO
+
+
+@pytest.mark.parametrize("call,code", [
+    (lambda p: p.set_PWM_dutycycle(40, 1), real_pigpio.PI_BAD_USER_GPIO),
+    (lambda p: p.set_PWM_dutycycle(4, 256), real_pigpio.PI_BAD_DUTYCYCLE),
+    (lambda p: p.set_PWM_range(4, 24), real_pigpio.PI_BAD_DUTYRANGE),
+    (lambda p: p.set_PWM_range(4, 40001), real_pigpio.PI_BAD_DUTYRANGE),
+    (lambda p: p.set_servo_pulsewidth(4, 499), real_pigpio.PI_BAD_PULSEWIDTH),
+    (lambda p: p.get_servo_pulsewidth(4), real_pigpio.PI_NOT_SERVO_GPIO),
+    (lambda p: p.hardware_PWM(4, 1000, 1), real_pigpio.PI_NOT_HPWM_GPIO),
+    (lambda p: p.hardware_PWM(18, 1000, 1000001), real_pigpio.PI_BAD_HPWM_DUTY),
+    (lambda p: p.hardware_PWM(18, -1, 5), real_pigpio.PI_BAD_HPWM_FREQ),
+])
+def test_pwm_errors(pi, call, code):
+    with pytest.raises(pigpio.error) as info:
+        call(pi)
+    assert info.value.code == code
+
+
+def test_the_frequency_table_is_pigpios():
+    assert FREQUENCIES == (8000, 4000, 2000, 1600, 1000, 800, 500, 400, 320, 250, 200,
+                           160, 100, 80, 50, 40, 20, 10)
+    assert closest_frequency(900) == 1000 and closest_frequency(899) == 800
+
+
+def test_a_pwm_output_really_toggles(pi):
+    ticks = []
+    pi.callback(18, pigpio.EITHER_EDGE, lambda g, level, tick: ticks.append((level, tick)))
+    pi.set_PWM_frequency(18, 1000)
+    pi.set_PWM_range(18, 100)
+    t0 = time.monotonic()
+    pi.set_PWM_dutycycle(18, 25)
+    levels = {pi.read(18) for _ in range(200)}  # read() samples the waveform
+    wait_until(lambda: time.monotonic() - t0 >= 0.5)
+    pi.set_PWM_dutycycle(18, 0)
+    elapsed = time.monotonic() - t0
+    wait_until(lambda: ticks and ticks[-1][0] == 0)
+    assert levels == {0, 1}
+    expected = 2 * 1000 * elapsed
+    assert 0.8 * expected < len(ticks) < 1.1 * expected + 4
+    highs = [(t2 - t1) % 2**32 for (l1, t1), (l2, t2) in zip(ticks, ticks[1:]) if l1 == 1]
+    assert set(highs[:-1]) == {250}  # exactly 25 % of a 1000 µs period
+    assert highs[-1] <= 250  # stopping may cut the last pulse short
+
+
+def test_a_wired_input_follows_a_pwm_output(pi):
+    seen = []
+    pi.callback(27, pigpio.RISING_EDGE, lambda g, level, tick: seen.append(tick))
+    with Simulator(pi.sl.s.socket_path) as sim:
+        sim.wire(17, 27)
+        pi.set_PWM_frequency(17, 2000)
+        pi.set_PWM_dutycycle(17, 128)
+        wait_until(lambda: len(seen) >= 50)
+        pi.write(17, 0)
+    diffs = {(b - a) % 2**32 for a, b in zip(seen, seen[1:])}
+    assert diffs == {500}  # 2000 Hz: a rise every 500 µs, exact
+
+
+def test_servo_pulses_and_hardware_pwm(pi):
+    pulses = []
+    pi.callback(23, pigpio.EITHER_EDGE, lambda g, level, tick: pulses.append((level, tick)))
+    assert pi.set_servo_pulsewidth(23, 1500) == 0
+    assert pi.get_servo_pulsewidth(23) == 1500 and pi.get_PWM_frequency(23) == 50
+    wait_until(lambda: len(pulses) >= 8)
+    pi.set_servo_pulsewidth(23, 0)
+    widths = {(t2 - t1) % 2**32 for (l1, t1), (_, t2) in zip(pulses, pulses[1:]) if l1 == 1}
+    assert widths == {1500}
+    assert pi.hardware_PWM(18, 2000, 250000) == 0
+    assert pi.get_PWM_dutycycle(18) == 250000 and pi.get_PWM_range(18) == 1000000
+    assert pi.get_PWM_frequency(18) == 2000 and pi.get_PWM_real_range(18) == 125000
+    assert {pi.read(18) for _ in range(300)} == {0, 1}
+    pi.hardware_PWM(18, 0, 0)
+
+
+GPIOZERO_PWM = """
+from gpiozero import Device, PWMLED, Servo
+from gpiozero.pins.pigpio import PiGPIOFactory
+Device.pin_factory = PiGPIOFactory()
+led = PWMLED(12)
+led.value = 0.25
+c = Device.pin_factory.connection
+print("led", led.value, c.get_PWM_dutycycle(12), c.get_PWM_range(12))
+servo = Servo(13)
+servo.mid()
+print("servo", servo.value, c.get_PWM_frequency(13), c.get_PWM_dutycycle(13))
+servo.max()
+print("servo max", servo.value, c.get_PWM_dutycycle(13))
+Device.pin_factory.close()
+"""
+
+
+def test_gpiozero_pwmled_and_servo(server, tmp_path):
+    script = tmp_path / "zero_pwm.py"
+    script.write_text(GPIOZERO_PWM)
+    proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", str(script)],
+                          env={**os.environ, "GPIO_SOCKET_PATH": server.socket_path},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "led 0.25 2500 10000"
+    # gpiozero drives a servo with 50 Hz PWM: 1.5 ms and 2 ms of a 20 ms period
+    assert lines[1:] in (["servo 0.0 50 750", "servo max 1.0 1000"],
+                         ["servo -0.0 50 750", "servo max 1.0 1000"])  # gpiozero rounds
