@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from gpiosvr import errors, protocol
 from gpiosvr.client import Response, SocketClient
-from gpiosvr.client_pigpio import PigpioCallbackApi, PigpioMinimalApi, PigpioPwmApi
+from gpiosvr.client_pigpio import (PigpioCallbackApi, PigpioMinimalApi, PigpioPwmApi,
+                                   PigpioScriptApi)
 from gpiosvr.errors import ConnectionFailed, PigpioError
 from gpiosvr.protocol import Command
 
@@ -182,8 +183,31 @@ class PigpioPwmClient(PigpioSocketClient, PigpioPwmApi):
         return await self.command("hp", gpio, PWMfreq, PWMduty)
 
 
-class PigpioCallbackClient(PigpioPwmClient, PigpioCallbackApi):
-    """:class:`PigpioPwmClient` with edge callbacks, watchdogs and filters.
+class PigpioScriptClient(PigpioSocketClient, PigpioScriptApi):
+    """:class:`PigpioSocketClient` with pigpio scripts run in the server."""
+
+    async def store_script(self, script: str) -> int:
+        return await self.command("proc", script)
+
+    async def run_script(self, script_id: int, params: list[int] | None = None) -> int:
+        return await self.command("procr", script_id, *(params or ()))
+
+    async def update_script(self, script_id: int, params: list[int] | None = None) -> int:
+        return await self.command("procu", script_id, *(params or ()))
+
+    async def script_status(self, script_id: int) -> tuple[int, list[int]]:
+        status, *params = await self.command("procp", script_id)
+        return status, params
+
+    async def stop_script(self, script_id: int) -> int:
+        return await self.command("procs", script_id)
+
+    async def delete_script(self, script_id: int) -> int:
+        return await self.command("procd", script_id)
+
+
+class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackApi):
+    """The whole async client: PWM, scripts, and edge callbacks, watchdogs, filters.
 
     Callbacks need a keep-alive connection: the server sends the edge reports on it.
     By default they run on the client's event loop; set :attr:`edge_sink` to a

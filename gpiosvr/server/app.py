@@ -25,6 +25,7 @@ from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.pwm import PwmController
+from gpiosvr.server.scripts import ScriptEngine
 
 log = logging.getLogger("gpiosvr.server")
 
@@ -174,6 +175,7 @@ class GpioServer:
         self.edge_settings = EdgeSettings()
         self.hub = EdgeHub(self.edge_settings)
         self.pwm = PwmController(self.backend)
+        self.scripts = ScriptEngine(self)
         self._server: asyncio.base_events.Server | None = None
 
     @property
@@ -209,6 +211,7 @@ class GpioServer:
 
     async def close(self) -> None:
         """Stop accepting, drop every client, remove the socket file."""
+        self.scripts.close()
         if self._server is not None:
             self._server.close()
             for client in list(self.clients):

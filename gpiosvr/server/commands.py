@@ -479,3 +479,46 @@ def _hardware_pwm(session: Session, gpio: int, frequency: int, duty: int):
     """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M."""
     session.server.pwm.set_hardware(gpio, frequency, duty)
     return 0
+
+
+# -------------------------------------------------------------------- scripts
+
+
+@command("proc", "text")
+def _store_script(session: Session, text: str):
+    """Store a pigpio script; answers its id."""
+    return session.server.scripts.store(text)
+
+
+@command("procr", "int", *["int?"] * 11)
+def _run_script(session: Session, script_id: int, *params: int):
+    """Run a stored script with up to 10 parameters."""
+    session.server.scripts.run(script_id, list(params))
+    return 0
+
+
+@command("procu", "int", *["int?"] * 11)
+def _update_script(session: Session, script_id: int, *params: int):
+    """Update the parameters of a script."""
+    session.server.scripts.update(script_id, list(params))
+    return 0
+
+
+@command("procp", "int")
+def _script_status(session: Session, script_id: int):
+    """A script's status and its 10 parameters: ``[status, p0, ..., p9]``."""
+    return session.server.scripts.status(script_id)
+
+
+@command("procs", "int")
+def _stop_script(session: Session, script_id: int):
+    """Stop a running script."""
+    session.server.scripts.stop(script_id)
+    return 0
+
+
+@command("procd", "int")
+def _delete_script(session: Session, script_id: int):
+    """Delete a script."""
+    session.server.scripts.delete(script_id)
+    return 0

@@ -71,6 +71,7 @@ class EdgeHub:
         self._noise_state: dict[int, tuple] = {}
         self.last_level: dict[int, int] = {}
         self._backend = None
+        self._waiters: list[tuple[int, asyncio.Future]] = []  # scripts' WAITs
 
     def attach(self, loop: asyncio.AbstractEventLoop, backend) -> None:
         """Bind to the server's loop and backend (for ticks and current levels)."""
@@ -144,6 +145,8 @@ class EdgeHub:
         """Many edges of one GPIO at once (an injected burst), packed, in order."""
         if gpio >= 32 or not packed:
             return
+        if self._waiters:
+            self._wake(gpio)
         settings = self.settings
         if settings.glitch[gpio] or settings.noise[gpio][0]:
             edge = self._edge  # filters look at every edge
@@ -181,7 +184,27 @@ class EdgeHub:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
 
+    def wait_for_change(self, bits: int) -> asyncio.Future:
+        """A future of the bit of the first GPIO in ``bits`` that changes level."""
+        assert self._loop is not None
+        future = self._loop.create_future()
+        self._waiters.append((bits, future))
+        return future
+
+    def _wake(self, gpio: int) -> None:
+        waiting = []
+        for bits, future in self._waiters:
+            if future.done():
+                continue
+            if bits >> gpio & 1:
+                future.set_result(1 << gpio)
+            else:
+                waiting.append((bits, future))
+        self._waiters = waiting
+
     def _edge(self, gpio: int, level: int, tick: int) -> None:
+        if self._waiters:
+            self._wake(gpio)
         settings = self.settings
         if settings.watchdog[gpio]:
             self._arm_watchdog(gpio)
