@@ -24,7 +24,8 @@ EXIT_OK, EXIT_COMMAND, EXIT_USAGE, EXIT_CONNECT = 0, 253, 254, 255
 
 #: Commands that only set something: pigs prints nothing when they succeed.
 QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
-         "nc", "simdrive", "simfloat", "simwire", "simunwire", "p", "s", "hp"}
+         "nc", "simdrive", "simfloat", "simwire", "simunwire", "p", "s", "hp", "procr",
+         "procu", "procs", "procd"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 
@@ -69,6 +70,8 @@ def format_result(name: str, value: Any) -> str | None:
         return None
     if name in HEX:
         return f"{value:08X}"
+    if isinstance(value, list):  # procp: status and the 10 parameters
+        return " ".join(str(v) for v in value)
     if isinstance(value, dict):
         return "\n".join(f"{k}: {v:#x}" if k == "hardware_revision" else f"{k}: {v}"
                          for k, v in value.items())

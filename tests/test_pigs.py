@@ -10,6 +10,8 @@ import pytest
 
 from gpiosvr.blocking import BlockingClient
 
+from conftest import wait_until
+
 
 def pigs(*args: str, socket_path: str | None = None, env_path: str | None = None):
     env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
@@ -63,3 +65,19 @@ def test_info_and_the_simulator_from_the_shell(server):
     assert "hardware_revision: 0xa02082" in out.stdout
     with BlockingClient(server.socket_path) as c:
         assert c.command("r", 22) == 1
+
+
+def test_scripts_from_the_shell(server):
+    out = pigs("proc", "lda p0 add 1 sta p1", socket_path=server.socket_path)
+    assert out.returncode == 0, out.stderr
+    sid = out.stdout.strip()
+    out = pigs("procr", sid, "41", "mils", socket_path=server.socket_path)
+    assert out.returncode == 253 and out.stdout == "-81\n"  # mils: not a parameter
+    out = pigs("procr", sid, "41", socket_path=server.socket_path)
+    assert out.returncode == 0 and out.stdout == ""
+    with BlockingClient(server.socket_path) as c:
+        wait_until(lambda: c.command("procp", int(sid))[0] == 1)
+    out = pigs("procp", sid, socket_path=server.socket_path)
+    assert out.stdout.split() == ["1", "41", "42"] + ["0"] * 8
+    out = pigs("proc", "bogus 1", socket_path=server.socket_path)
+    assert out.returncode == 253 and "ERROR: illegal script command" in out.stderr
