@@ -318,10 +318,6 @@ class BlockingClient:
         """Stop ``cb``; reports already queued for it are not delivered to it."""
         self.call_async(lambda c: c.cancel_callback(cb))
 
-    def wait_callbacks_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until every edge report received so far went to its callbacks."""
-        return self._loop_runtime().dispatcher.wait_idle(timeout)
-
     @property
     def lost_reports(self) -> int:
         """Edge reports dropped for this client, by the server or by the dispatcher."""

@@ -472,51 +472,20 @@ class SocketClient:
         return await self._exchange(conn, commands, timeout)
 
     async def _exchange(self, conn: _Connection, commands, timeout: float):
-        return await self._start_exchange(conn, commands, timeout)
-
-    def request_nowait(self, commands: Sequence[Sequence[Any]],
-                       timeout_ms: float | None = None) -> asyncio.Future:
-        """Start a request from the loop's thread without a coroutine of its own.
-
-        Returns a future of the answers (:class:`gpiosvr.protocol.Answer`, one per
-        command). When a keep-alive connection is open the frame is written at once;
-        otherwise a task connects first. Cancelling the future forgets the request,
-        so a late answer is dropped.
-        """
-        timeout = (self.responseTimeout_ms if timeout_ms is None else timeout_ms) / 1000
-        if self.isKeepAlive and self._conn is not None and not self._closed:
-            return self._start_exchange(self._conn, commands, timeout)
-        if self._closed and self.isKeepAlive:
-            fut = asyncio.get_running_loop().create_future()
-            fut.set_exception(ConnectionFailed("client is closed"))
-            return fut
-        if self.isKeepAlive:
-            return asyncio.ensure_future(self._multiplexed(commands, timeout))
-        return asyncio.ensure_future(self._one_shot(commands, timeout))
-
-    def _start_exchange(self, conn: _Connection, commands, timeout: float) -> asyncio.Future:
         request_id = next(self._ids)
         frame = protocol.encode_request(commands, request_id).encode("ascii")
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        waiting = self._waiting
-        waiting[request_id] = fut
-        expiry = loop.call_later(timeout, self._expire, fut, timeout)
-
-        def forget(_: asyncio.Future) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        try:
+            conn.transport.write(frame)
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
+            raise ResponseTimeout(
+                f"no answer from {self.socketPath} within {timeout * 1000:.0f} ms") from None
+        finally:
             # a late answer finds no waiter and is dropped, never given to another
-            expiry.cancel()
-            if waiting.get(request_id) is fut:
-                del waiting[request_id]
-
-        fut.add_done_callback(forget)
-        conn.transport.write(frame)
-        return fut
-
-    def _expire(self, fut: asyncio.Future, timeout: float) -> None:
-        if not fut.done():
-            fut.set_exception(ResponseTimeout(
-                f"no answer from {self.socketPath} within {timeout * 1000:.0f} ms"))
+            self._waiting.pop(request_id, None)
 
     async def _one_shot(self, commands, timeout: float) -> list[protocol.Answer]:
         reader_protocol = _OneShot(self.responseBufferSize)

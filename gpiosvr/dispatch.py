@@ -29,7 +29,6 @@ class Dispatcher:
         self._pending = 0
         self._lock = threading.Lock()
         self.lost_reports = 0
-        self._idle = threading.Condition(self._lock)
         self.thread = threading.Thread(target=self._run, name="gpiosvr-callbacks",
                                        daemon=True)
         self.thread.start()
@@ -55,13 +54,6 @@ class Dispatcher:
             run_callbacks(client.callbacks, records, _log_error)
             with self._lock:
                 self._pending -= len(records) // RECORD.size
-                if not self._pending:
-                    self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until every queued report was dispatched; False on timeout."""
-        with self._lock:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Finish what is queued (bounded) and end the thread. Idempotent."""
