@@ -223,9 +223,7 @@ class BlockingClient:
 
     def connect(self) -> dict[str, Any]:
         """Connect this thread now (calls do so on demand); returns the server info."""
-        channel = getattr(self._local, "channel", None)
-        if channel is None or channel.closed or channel.pid != os.getpid():
-            self._new_channel()
+        self._channel()
         return self._server_info  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -273,16 +271,17 @@ class BlockingClient:
 
     def command(self, name: str, *args: Any, timeout: float | None = None) -> Any:
         """Run one pigs command; return its result or raise its exception."""
-        channel = getattr(self._local, "channel", None)
-        if channel is None or channel.closed or channel.pid != os.getpid():
-            channel = self._new_channel()
-        return channel.call(name, args, timeout)
+        return self._channel().call(name, args, timeout)
 
     def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
+        return self._channel().exchange(commands, timeout)
+
+    def _channel(self) -> Channel:
+        """This thread's connection, opened (again) when there is none that works."""
         channel = getattr(self._local, "channel", None)
         if channel is None or channel.closed or channel.pid != os.getpid():
             channel = self._new_channel()
-        return channel.exchange(commands, timeout)
+        return channel
 
     def _new_channel(self) -> Channel:
         if self._closed:
