@@ -113,8 +113,7 @@ class Channel:
             sock = self._sock
             if (sock is not None and not self._buffer and timeout is None
                     and self._timeout == self.response_timeout):
-                request_id = self._next_id
-                self._next_id = request_id + 1 if request_id < protocol.MAX_ID else 1
+                request_id = self._take_id()
                 template = _TEMPLATES.get((name, len(args))) or _template(name, len(args))
                 try:
                     sock.sendall(template % (request_id, *args))
