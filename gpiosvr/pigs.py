@@ -4,8 +4,9 @@
 prints what pigpio's ``pigs`` prints: nothing for a command that only sets
 something, a number for one that reads (``br1``/``br2`` as 8 hex digits), and for a
 failed command its negative code on stdout and ``ERROR: <pigpio's text>`` on stderr.
-Exit status, as pigs: 0 all went well, 253 a command failed, 254 the command line is
-wrong, 255 no server could be reached. ``pigs info`` prints what the server is.
+Exit status, as pigs: 0 all went well, 253 a command failed or did not parse (the
+commands before one that does not parse still run, as in pigs), 255 no server could
+be reached. ``pigs info`` prints what the server is.
 The socket is ``--socket``, else ``$GPIO_SOCKET_PATH``, else the default.
 """
 
@@ -20,7 +21,7 @@ from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import GpioServerError, error_text
 from gpiosvr.server.commands import COMMANDS
 
-EXIT_OK, EXIT_COMMAND, EXIT_USAGE, EXIT_CONNECT = 0, 253, 254, 255
+EXIT_OK, EXIT_COMMAND, EXIT_CONNECT = 0, 253, 255
 
 #: Commands that only set something: pigs prints nothing when they succeed.
 QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
@@ -34,15 +35,16 @@ class UsageError(Exception):
     """The command line does not parse."""
 
 
-def parse_commands(words: list[str]) -> list[tuple[Any, ...]]:
-    """Split pigs words into commands with their arguments, as pigs does."""
+def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError | None]:
+    """Split pigs words into commands with their arguments, as pigs does: the
+    commands up to the first one that does not parse, and that one's error."""
     commands: list[tuple[Any, ...]] = []
     i = 0
     while i < len(words):
         name = words[i].lower()
         spec = COMMANDS.get(name)
         if spec is None or name == "hello":
-            raise UsageError(f"{words[i]}? unknown command, pigs h for help")
+            return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
         i += 1
         args: list[Any] = []
         while len(args) < len(spec.params):
@@ -52,9 +54,9 @@ def parse_commands(words: list[str]) -> list[tuple[Any, ...]]:
             args.append(_arg(words[i]))
             i += 1
         if len(args) < spec.required:
-            raise UsageError(f"{name}: bad parameter, pigs h for help")
+            return commands, UsageError(f"{name}: bad parameter, pigs h for help")
         commands.append((name, *args))
-    return commands
+    return commands, None
 
 
 def _arg(word: str) -> Any:
@@ -91,15 +93,18 @@ def main(argv: list[str] | None = None) -> int:
             if spec.name != "hello":
                 print(f"{spec.usage:<40} {spec.doc.splitlines()[0] if spec.doc else ''}")
         return EXIT_OK
+    commands, parse_error = parse_commands(args.words)
+    status = _run(args.socket, commands) if commands else EXIT_OK
+    if parse_error is not None:
+        print(parse_error, file=sys.stderr)
+        status = max(status, EXIT_COMMAND)
+    return status
+
+
+def _run(socket_path: str | None, commands: list[tuple[Any, ...]]) -> int:
+    """Run ``commands`` in one request and print their results; the exit status."""
     try:
-        commands = parse_commands(args.words)
-    except UsageError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    if not commands:
-        return EXIT_OK
-    try:
-        with BlockingClient(args.socket, name="pigs", connect_timeout=1.0) as client:
+        with BlockingClient(socket_path, name="pigs", connect_timeout=1.0) as client:
             responses = client.request(commands)
     except GpioServerError as exc:
         print(f"socket connect failed: {exc}", file=sys.stderr)

@@ -50,7 +50,13 @@ def test_a_failing_command_prints_its_code_and_pigpios_text(server):
 ])
 def test_bad_command_lines(server, args, message):
     out = pigs(*args, socket_path=server.socket_path)
-    assert out.returncode == 254 and message in out.stderr
+    assert out.returncode == 253 and message in out.stderr
+
+
+def test_commands_before_one_that_does_not_parse_still_run(server):
+    out = pigs("w", "26", "1", "r", "26", "zz", "r", "4", socket_path=server.socket_path)
+    assert out.returncode == 253 and out.stdout == "1\n"
+    assert "zz? unknown command" in out.stderr
 
 
 def test_no_server(sock_path):
