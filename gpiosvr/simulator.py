@@ -51,6 +51,10 @@ class Simulator:
         """Remove the wire into ``input_``."""
         self._client.command("simunwire", input_)
 
+    def is_simulated(self) -> bool:
+        """True when the server's backend is the simulated chip (others refuse sim*)."""
+        return self._client.command("info").get("backend") == "sim"
+
     def read(self, gpio: int) -> int:
         """The level of ``gpio`` as the chip sees it."""
         return self._client.command("r", gpio)
