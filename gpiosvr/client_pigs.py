@@ -319,6 +319,10 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
             self._handle, self._bits = handle, bits
 
     def _notified(self, note: Command) -> None:
+        if note.name == "bye":
+            log.warning("the server at %s is closing the connection: %s",
+                        self.socketPath, " ".join(map(str, note.args)))
+            return
         if note.name != "e" or len(note.args) != 3:
             return  # a kind of notification this client does not know: ignore it
         seq, lost, records = note.args

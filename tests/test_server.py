@@ -151,3 +151,48 @@ def test_cli_serves_on_the_chosen_socket(sock_path, how):
     assert f"serving sim on {sock_path} (uvloop loop)" in out
     assert "client connected: pid=" in err
     assert not os.path.exists(sock_path)
+
+
+def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
+    proc = start_cli(["--socket", sock_path])
+    try:
+        c = SocketClient(None, sock_path, connectTimeout_ms=10000)
+        sid = asyncio.run(c.command("proc", "tag 1 mils 10 jmp 1"))
+        asyncio.run(c.command("procr", sid))
+        watcher = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        watcher.settimeout(10)
+        watcher.connect(sock_path)
+        watcher.sendall(b"r 4\n")
+        assert watcher.recv(100) == b"1\n"
+        proc.send_signal(signal.SIGTERM)
+        data = b""
+        while True:
+            chunk = watcher.recv(100)
+            if not chunk:
+                break
+            data += chunk
+        assert data == b'*bye "server shutting down"\n'
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "1 running script(s) stopped" in err
+    assert not os.path.exists(sock_path)
+
+
+def test_log_requests_shows_every_request_and_answer(sock_path):
+    proc = start_cli(["--socket", sock_path, "--log-requests"])
+    try:
+        lines = raw_exchange_when_up(sock_path, b"r 4\n@7 w 99 1\n", 2)
+        assert lines[0] == "1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert "<- b'r 4\\n@7 w 99 1\\n'" in err
+    assert "-> b'1\\n@7 null !PigpioError:-3:" in err
+
+
+def raw_exchange_when_up(path: str, payload: bytes, lines: int) -> list[str]:
+    """:func:`raw_exchange` once the server answers (the client waits for it)."""
+    asyncio.run(SocketClient(None, path, connectTimeout_ms=10000).command("t"))
+    return raw_exchange(path, payload, lines)

@@ -99,13 +99,15 @@ class ClientConnection(asyncio.Protocol):
             self.server.hub.client_drained(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.server.log_requests:
+            log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
         if not self._buffer:
             simple = _SIMPLE_FRAME.match(data)
             if simple:  # one whole everyday frame: the short way, same answers
                 request_id, name, args = simple.groups()
                 command = Command(name.decode("ascii"), tuple(map(int, args.split())))
                 answer = commands.execute(self.session, command)
-                self.transport.write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
+                self._write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
                 return
         if b"\n" not in data:
             self._buffer += data
@@ -124,8 +126,13 @@ class ClientConnection(asyncio.Protocol):
             elif line:
                 out.append(self.handle_frame(line))
         if out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write("".join(out).encode("ascii"))
+            self._write("".join(out).encode("ascii"))
         self._check_length()
+
+    def _write(self, data: bytes) -> None:
+        if self.server.log_requests:
+            log.debug("%s pid=%s -> %r", self.session.name, self.session.pid, data)
+        self.transport.write(data)
 
     # -- frames ------------------------------------------------------------------
 
@@ -149,7 +156,7 @@ class ClientConnection(asyncio.Protocol):
     def send(self, frame: str) -> None:
         """Send a frame (an answer or a notification) to this client."""
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frame.encode("ascii"))
+            self._write(frame.encode("ascii"))
 
 
 def _error_response(exc: Exception, frame: bytes) -> str:
@@ -167,11 +174,13 @@ class GpioServer:
     """Serves one backend on one Unix socket to any number of clients."""
 
     def __init__(self, socket_path: str | None = None, backend: Backend | None = None,
-                 group: str | int | None = None) -> None:
+                 group: str | int | None = None, log_requests: bool = False) -> None:
         self.socket_path = config.socket_path(socket_path)
         self.backend = backend if backend is not None else create("sim")
         self.group = group
         self.clients: set[ClientConnection] = set()
+        #: Log every request and response at DEBUG level (``--log-requests``).
+        self.log_requests = log_requests
         self.edge_settings = EdgeSettings()
         self.hub = EdgeHub(self.edge_settings)
         self.pwm = PwmController(self.backend)
@@ -209,12 +218,17 @@ class GpioServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    async def close(self) -> None:
-        """Stop accepting, drop every client, remove the socket file."""
-        self.scripts.close()
+    async def close(self, reason: str = "server shutting down") -> None:
+        """Stop scripts and accepting, tell every client why (a ``*bye`` notification)
+        and drop it, remove the socket file."""
+        running = self.scripts.close()
         if self._server is not None:
+            log.info("shutting down: %d client(s), %d running script(s) stopped",
+                     len(self.clients), running)
             self._server.close()
+            bye = protocol.encode_notification("bye", reason)
             for client in list(self.clients):
+                client.send(bye)
                 if client.transport is not None:
                     client.transport.close()
             await self._server.wait_closed()

@@ -18,7 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gpiosvr-server``."""
     parser = argparse.ArgumentParser(
         prog="gpiosvr-server",
-        description="Serve the GPIOs of this machine (or a simulated chip) on a Unix socket.",
+        description="Serve the GPIOs of this machine (or a simulated chip) on a Unix "
+                    "socket. SIGTERM or SIGINT stop it gracefully: running scripts stop, "
+                    "clients get a '*bye' notification, the socket file is removed.",
     )
     parser.add_argument(
         "--socket", default=None,
@@ -34,14 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event loop: uvloop when installed (auto, the default) "
                              "roughly doubles requests per second")
     parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="least important messages to log (default: INFO: one line "
+                             "per client connect, handshake and disconnect)")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="log every request and response (sets --log-level DEBUG)")
     return parser
 
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM."""
     backend = create(args.backend, hardware_revision=args.hwrev)
-    server = GpioServer(args.socket, backend, group=args.group)
+    server = GpioServer(args.socket, backend, group=args.group,
+                        log_requests=args.log_requests)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,6 +80,8 @@ def run(coro, loop: str = "auto") -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``gpiosvr-server`` and ``python -m gpiosvr.server``."""
     args = build_parser().parse_args(argv)
+    if args.log_requests:
+        args.log_level = "DEBUG"
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -204,10 +204,14 @@ class ScriptEngine:
         self.stop(script_id)
         del self.scripts[script_id]
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Stop every running script; returns how many were running."""
+        running = 0
         for script in self.scripts.values():
-            if script.task is not None:
+            if script.task is not None and not script.task.done():
                 script.task.cancel()
+                running += 1
+        return running
 
     async def _run(self, script: Script) -> None:
         try:
