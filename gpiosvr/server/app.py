@@ -101,7 +101,7 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
-        if not self._buffer:
+        if not self._buffer and not self._discarding:
             simple = _SIMPLE_FRAME.match(data)
             if simple:  # one whole everyday frame: the short way, same answers
                 request_id, name, args = simple.groups()

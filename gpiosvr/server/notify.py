@@ -180,9 +180,7 @@ class EdgeHub:
                     self._flush_one(sub)
             if sub.queued:
                 self._dirty.add(sub)
-        if self._dirty and not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self.flush)
+        self._schedule_flush()
 
     def wait_for_change(self, bits: int) -> asyncio.Future:
         """A future of the bit of the first GPIO in ``bits`` that changes level."""
@@ -337,6 +335,10 @@ class EdgeHub:
                     self._flush_one(sub)  # a full frame goes out at once
                 else:
                     self._dirty.add(sub)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Flush what is dirty at the end of this turn of the loop (once)."""
         if self._dirty and not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
@@ -353,9 +355,7 @@ class EdgeHub:
             sub = self.subscriptions.get(handle)
             if sub is not None and (sub.lost or sub.queued):
                 self._dirty.add(sub)
-        if self._dirty and not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self.flush)
+        self._schedule_flush()
 
     def _flush_one(self, sub: Subscription) -> None:
         self._dirty.discard(sub)
