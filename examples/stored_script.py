@@ -34,7 +34,9 @@ while True:
     time.sleep(0.02)
 print("status {} (halted is {}), blinks counted by the script: {}".format(
     status, pigpio.PI_SCRIPT_HALTED, params[1]))
-time.sleep(0.05)
+deadline = time.time() + 5  # the last edges may still be on their way to us
+while edges.tally() < 2 * params[1] and time.time() < deadline:
+    time.sleep(0.01)
 print("edges seen by a callback: {}".format(edges.tally()))
 pi.delete_script(sid)
 pi.stop()
