@@ -1,8 +1,15 @@
-"""The example notebook, executed in a real Jupyter kernel (nbclient + ipykernel)."""
+"""The example notebook, executed in a real Jupyter kernel (nbclient + ipykernel).
+
+Run twice: once with no ``GPIO_SOCKET_PATH`` (the notebook starts a server of its
+own inside the kernel) and once pointed at the ``server`` fixture, which then shows
+that the notebook's writes really reached it.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from typing import Iterator
 
 import nbformat
 import pytest
@@ -13,62 +20,80 @@ from gpiosvr.blocking import BlockingClient
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "examples", "pigpio_notebook.ipynb")
 
+#: A kernel spec of our own, so the kernel always runs *this* interpreter (the one
+#: with gpiosvr installed), whatever "python3" kernel the machine may have.
+KERNEL_NAME = "gpiosvr-pytest"
 
-def ensure_kernel() -> str:
-    """The name of a Python kernel for this interpreter, installing one if needed."""
-    from jupyter_client.kernelspec import find_kernel_specs
-
-    if "python3" not in find_kernel_specs():
-        from ipykernel.kernelspec import install
-
-        install(user=True)
-    return "python3"
-
-
-def run_notebook(tmp_path, env: dict[str, str]) -> tuple[str, str]:
-    """Execute the notebook; return all its printed text, and the value of the cell
-    that awaits a coroutine."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this environment
-    try:
-        NotebookClient(nb, timeout=60, kernel_name=ensure_kernel(),
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out, awaited = [], None
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                pytest.fail(f"cell failed: {output['ename']}: {output['evalue']}")
-            if output.get("output_type") == "execute_result" and "await" in cell.source:
-                awaited = output["data"]["text/plain"]
-            out.append(output.get("text") or output.get("data", {}).get("text/plain", ""))
-    return "\n".join(out), awaited
+#: What each code cell prints (stdout), in order; None: checked separately.
+EXPECTED_STDOUT = [
+    "connected True\n",
+    "GPIO18=1\nGPIO18=0\nGPIO18=1\n",
+    "revision a02082\n",
+    "pigpio.error: 'GPIO not 0-53'\n",
+    None,  # the coroutine cell: its value, not its prints
+    "edges [(1, 1000), (0, 1100), (1, 1200), (0, 1300)]\n",
+    "stopped\n",
+]
 
 
-def check(result: tuple[str, str]) -> None:
-    text, awaited = result
-    assert awaited == "1"  # pi.read(18) inside a coroutine on the kernel's running loop
-    assert "connected True" in text
-    assert "GPIO18=1\nGPIO18=0\nGPIO18=1" in text
-    assert "revision a02082" in text
-    assert "pigpio.error: 'GPIO not 0-53'" in text
-    assert "edges [(1, 1000), (0, 1100), (1, 1200), (0, 1300)]" in text
-    assert "stopped" in text
+@pytest.fixture(scope="session")
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Jupyter data dir holding a kernel spec for ``sys.executable``."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = write_kernel_spec(os.path.join(root, "kernels", KERNEL_NAME))
+    with open(os.path.join(spec, "kernel.json")) as f:
+        assert sys.executable in f.read()
+    return str(root)
 
 
-def test_notebook_with_its_own_server(tmp_path, monkeypatch):
+@pytest.fixture
+def kernel_env(kernel_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the kernel spec findable, and start without a socket named."""
+    monkeypatch.setenv("JUPYTER_PATH", kernel_dir)
     monkeypatch.delenv("GPIO_SOCKET_PATH", raising=False)
-    check(run_notebook(tmp_path, {}))
+    monkeypatch.delenv("PIGPIO_ADDR", raising=False)
+    yield
 
 
-def test_notebook_against_a_running_server(tmp_path, server):
-    check(run_notebook(tmp_path, {"GPIO_SOCKET_PATH": server.socket_path}))
-    with BlockingClient(server.socket_path) as client:
-        assert client.command("r", 18) == 1  # the notebook drove this server
-        assert client.command("mg", 18) == 1
+def run_notebook(cwd: str) -> list[nbformat.NotebookNode]:
+    """Execute the notebook in a fresh kernel (which inherits os.environ) in ``cwd``;
+    return its executed code cells."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(nb, timeout=60, startup_timeout=60, kernel_name=KERNEL_NAME,
+                   resources={"metadata": {"path": cwd}}).execute()
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def check(cells: list[nbformat.NotebookNode]) -> None:
+    assert len(cells) == len(EXPECTED_STDOUT)
+    for n, (cell, expected) in enumerate(zip(cells, EXPECTED_STDOUT), 1):
+        outputs = cell.outputs
+        errors = [o for o in outputs if o.output_type == "error"]
+        assert not errors, f"code cell {n} failed:\n" + "\n".join(errors[0].traceback)
+        stderr = "".join(o.text for o in outputs
+                         if o.output_type == "stream" and o.name == "stderr")
+        assert stderr == "", f"code cell {n} wrote to stderr:\n{stderr}"
+        stdout = "".join(o.text for o in outputs
+                         if o.output_type == "stream" and o.name == "stdout")
+        if expected is not None:
+            assert stdout == expected, f"code cell {n}"
+
+    # pi.read(18) awaited in a coroutine on the kernel's running event loop.
+    awaited = cells[4]
+    assert "await read_in_coroutine()" in awaited.source
+    results = [o for o in awaited.outputs if o.output_type == "execute_result"]
+    assert [r.data["text/plain"] for r in results] == ["1"]
+
+
+def test_notebook_with_its_own_server(kernel_env, tmp_path):
+    check(run_notebook(str(tmp_path)))
+
+
+def test_notebook_against_a_running_server(kernel_env, tmp_path, server, monkeypatch):
+    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
+    check(run_notebook(str(tmp_path)))
+    with BlockingClient(server.socket_path) as client:  # the notebook drove this server
+        assert client.command("mg", 18) == 1  # OUTPUT
+        assert client.command("r", 18) == 1   # its last write
