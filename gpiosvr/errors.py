@@ -24,6 +24,8 @@ PI_BAD_WDOG_TIMEOUT = int(CONSTANTS["PI_BAD_WDOG_TIMEOUT"])
 PI_BAD_FILTER = int(CONSTANTS["PI_BAD_FILTER"])
 PI_BAD_EDGE = -122  # pigpio's "bad ISR edge value, not 0-2" (no constant in pigpio.py)
 PI_BAD_HANDLE = int(CONSTANTS["PI_BAD_HANDLE"])
+PI_CMD_INTERRUPTED = int(CONSTANTS["PI_CMD_INTERRUPTED"])
+PI_SOCK_READ_FAILED = int(CONSTANTS["PI_SOCK_READ_FAILED"])
 
 
 def error_text(errnum: int) -> str:

@@ -9,6 +9,7 @@ changes; a client that stops reading is paused, never buffered without bound.
 from __future__ import annotations
 
 import asyncio
+import collections
 import grp
 import logging
 import os
@@ -65,6 +66,8 @@ class ClientConnection(asyncio.Protocol):
         self.subscriptions: set[int] = set()  # notification handles it opened
         self._buffer = bytearray()
         self._discarding = False  # skipping the rest of an over-long frame
+        self._pending: collections.deque = collections.deque()  # frames not sent yet
+        self._waiting_on: asyncio.Future | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -107,7 +110,10 @@ class ClientConnection(asyncio.Protocol):
                 request_id, name, args = simple.groups()
                 command = Command(name.decode("ascii"), tuple(map(int, args.split())))
                 answer = commands.execute(self.session, command)
-                self._write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
+                if type(answer) is str and not self._pending:
+                    self._write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
+                else:
+                    self._emit([_framed(answer, int(request_id))])
                 return
         if b"\n" not in data:
             self._buffer += data
@@ -125,9 +131,36 @@ class ClientConnection(asyncio.Protocol):
                 out.append(_too_long(line))
             elif line:
                 out.append(self.handle_frame(line))
-        if out and self.transport is not None and not self.transport.is_closing():
-            self._write("".join(out).encode("ascii"))
+        if out:
+            self._emit(out)
         self._check_length()
+
+    def _emit(self, frames: list) -> None:
+        """Send answer frames in order; a frame still being answered by the backend
+        (a future) holds back the ones after it."""
+        if not self._pending and all(type(f) is str for f in frames):
+            if self.transport is not None and not self.transport.is_closing():
+                self._write("".join(frames).encode("ascii"))
+            return
+        self._pending.extend(frames)
+        self._drain_pending()
+
+    def _drain_pending(self, _done: object = None) -> None:
+        ready = []
+        pending = self._pending
+        while pending:
+            head = pending[0]
+            if type(head) is not str:
+                if not head.done():
+                    if head is not self._waiting_on:
+                        self._waiting_on = head
+                        head.add_done_callback(self._drain_pending)
+                    break
+                head = head.result()
+            pending.popleft()
+            ready.append(head)
+        if ready and self.transport is not None and not self.transport.is_closing():
+            self._write("".join(ready).encode("ascii"))
 
     def _write(self, data: bytes) -> None:
         if self.server.log_requests:
@@ -143,20 +176,46 @@ class ClientConnection(asyncio.Protocol):
                 self.send(_too_long(self._buffer))
             self._buffer.clear()
 
-    def handle_frame(self, line: bytes) -> str:
-        """Execute one request frame and return its encoded response frame."""
+    def handle_frame(self, line: bytes) -> "str | asyncio.Future[str]":
+        """Execute one request frame and return its encoded response frame (or a
+        future of it, when the backend answers later)."""
         try:
             request = protocol.decode_request(protocol.frame_text(bytes(line)))
         except ProtocolError as exc:
             return _error_response(exc, line)
         session = self.session
         answers = [commands.execute(session, cmd) for cmd in request.commands]
-        return protocol.encode_response(answers, request.id)
+        if all(type(a) is str for a in answers):
+            return protocol.encode_response(answers, request.id)
+        return _response_later(answers, request.id)
 
     def send(self, frame: str) -> None:
         """Send a frame (an answer or a notification) to this client."""
         if self.transport is not None and not self.transport.is_closing():
             self._write(frame.encode("ascii"))
+
+
+def _framed(answer: "str | asyncio.Future[str]",
+            request_id: int) -> "str | asyncio.Future[str]":
+    """The response frame of a one-command request with id ``request_id``."""
+    if type(answer) is str:
+        return protocol.encode_response([answer], request_id)
+    return _response_later([answer], request_id)
+
+
+def _response_later(answers: list, request_id: Any) -> "asyncio.Future[str]":
+    """A future of the response frame, once every answer that is a future is known."""
+    waiting = [a for a in answers if type(a) is not str]
+    gathered = asyncio.gather(*waiting)
+    frame = gathered.get_loop().create_future()
+
+    def done(gathered: asyncio.Future) -> None:
+        known = iter(gathered.result())  # answer futures never fail
+        parts = [a if type(a) is str else next(known) for a in answers]
+        frame.set_result(protocol.encode_response(parts, request_id))
+
+    gathered.add_done_callback(done)
+    return frame
 
 
 def _error_response(exc: Exception, frame: bytes) -> str:

@@ -7,6 +7,7 @@ the handler with plain ints. ``docs/protocol.md`` lists the commands for users.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -145,19 +146,52 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
     return register
 
 
-def execute(session: Session, cmd: Command) -> str:
-    """Run one command and return its encoded answer; never raises."""
+def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
+    """Run one command and return its encoded answer, or a future of it when the
+    backend answers later (see :attr:`Backend.native_commands`); never raises."""
     try:
         spec = COMMANDS.get(cmd.name)
         if spec is None:
             raise PigpioError(errors.PI_UNKNOWN_COMMAND)
         args = _convert(spec, cmd.args)
-        return protocol.encode_answer(spec.handler(session, *args))
-    except (PigpioError, ProtocolError) as exc:
+        backend = session.backend
+        if spec.name in backend.native_commands:
+            result = backend.run_native(spec.name, args)
+        else:
+            result = spec.handler(session, *args)
+        if isinstance(result, asyncio.Future):
+            return _encode_later(result, cmd)
+        return protocol.encode_answer(result)
+    except Exception as exc:
+        return _encode_error(exc, cmd)
+
+
+def _encode_error(exc: BaseException, cmd: Command) -> str:
+    if isinstance(exc, (PigpioError, ProtocolError)):
         return protocol.encode_answer(None, (exc,))
-    except Exception as exc:  # a bug in a handler must not reach the connection
-        log.exception("command %r failed", cmd)
-        return protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+    # a bug in a handler or a backend must not reach the connection
+    log.error("command %r failed", cmd, exc_info=exc)
+    return protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+
+
+def _encode_later(result: asyncio.Future, cmd: Command) -> "asyncio.Future[str]":
+    """A future of the encoded answer ``result`` will give (it never fails)."""
+    answer = result.get_loop().create_future()
+
+    def done(result: asyncio.Future) -> None:
+        if answer.cancelled():
+            return
+        if result.cancelled():
+            answer.set_result(_encode_error(PigpioError(
+                errors.PI_CMD_INTERRUPTED, "command interrupted"), cmd))
+        elif result.exception() is not None:
+            answer.set_result(_encode_error(result.exception(), cmd))
+        else:
+            value = result.result()
+            answer.set_result(protocol.encode_answer(0 if value is None else value))
+
+    result.add_done_callback(done)
+    return answer
 
 
 def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:

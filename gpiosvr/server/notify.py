@@ -132,13 +132,20 @@ class EdgeHub:
         for sub in self.subscriptions.values():
             if sub.active:
                 wanted |= sub.bits
+        if wanted != self._wanted and self._backend is not None:
+            self._backend.monitor(wanted)
         self._wanted = wanted
 
     # -- level changes in ---------------------------------------------------------
 
     def level_changed(self, gpio: int, level: int, tick: int) -> None:
-        """One level change from the backend (the backend's listener)."""
+        """One level change from the backend (the backend's listener); level 2 is a
+        watchdog timeout from a backend with watchdogs of its own."""
         if gpio < 32:
+            if level == TIMEOUT_LEVEL:
+                if self._wanted >> gpio & 1:
+                    self._report(gpio, level, tick)
+                return
             self._edge(gpio, level, tick)
 
     def burst(self, gpio: int, packed: bytes) -> None:

@@ -3,12 +3,18 @@
 The server validates arguments (GPIO numbers, levels, modes) before it calls a
 backend, so a backend only does the work. A backend that cannot do something raises
 :class:`gpiosvr.errors.PigpioError` with pigpio's code for it.
+
+Most backends answer at once, from memory or with one ioctl. A backend whose
+hardware answers slowly (the pigpiod relay waits for a daemon over TCP) returns an
+:class:`asyncio.Future` instead of a value from :meth:`Backend.run_native` and the
+level methods; the server waits for it without blocking its loop, and answers each
+client in the order it asked.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import Any, Callable
 
 #: GPIOs 0-53, as on the BCM283x chips pigpio drives.
 NUM_GPIOS = 54
@@ -21,6 +27,11 @@ class Backend(ABC):
 
     #: Short name shown by ``pigs info`` and the handshake.
     name: str = "?"
+
+    #: pigs commands this backend carries out itself (:meth:`run_native`) instead of
+    #: the server's own implementation: a pigpio daemon has its own PWM, scripts,
+    #: watchdogs and filters, which are better timed than the server's.
+    native_commands: frozenset[str] = frozenset()
 
     @property
     @abstractmethod
@@ -69,6 +80,15 @@ class Backend(ABC):
         ``on_burst(gpio, packed)`` for many edges of one GPIO at once (packed
         :data:`gpiosvr.protocol.EDGE_RECORD` records). Called on the server's loop."""
         raise NotImplementedError(f"the {self.name} backend reports no edges")
+
+    def run_native(self, name: str, args: list[Any]) -> Any:
+        """Carry out pigs command ``name`` (one of :attr:`native_commands`) with its
+        already checked arguments; return its answer, or a future of it."""
+        raise NotImplementedError(name)
+
+    def monitor(self, bits: int) -> None:
+        """The user GPIOs (bit mask of 0-31) whose level changes some client wants
+        now. Backends that report every change anyway ignore it."""
 
     def attach(self, loop) -> None:
         """Called once with the server's event loop, before any client connects."""
