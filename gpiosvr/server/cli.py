@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -26,10 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket", default=None,
         help=f"socket path (default: ${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_PATH})")
     parser.add_argument("--backend", choices=NAMES, default="sim",
-                        help="GPIO backend (default: sim, a simulated chip)")
+                        help="GPIO backend: sim, a simulated chip (the default); pigpiod, "
+                             "relay to a pigpio daemon (Raspberry Pi up to 4B)")
     parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
-                        help="hardware revision the simulated chip reports "
+                        help="sim: hardware revision the simulated chip reports "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
+    parser.add_argument("--pihost", default=os.environ.get("PIGPIO_ADDR") or "localhost",
+                        help="pigpiod: host the pigpio daemon runs on (default: "
+                             "$PIGPIO_ADDR or localhost)")
+    parser.add_argument("--piport", type=int,
+                        default=int(os.environ.get("PIGPIO_PORT") or 8888),
+                        help="pigpiod: the daemon's TCP port (default: $PIGPIO_PORT or 8888)")
+    parser.add_argument("--piretry", type=float, default=1.0, metavar="SECONDS",
+                        help="pigpiod: seconds between attempts to reach the daemon "
+                             "while it is unreachable (default: 1)")
     parser.add_argument("--group", default=None,
                         help="group that owns the socket (mode 0660); default: yours")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
@@ -44,9 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def backend_options(args: argparse.Namespace) -> dict:
+    """The options of the chosen backend, from the command line."""
+    if args.backend == "pigpiod":
+        return {"host": args.pihost, "port": args.piport, "retry_interval": args.piretry}
+    return {"hardware_revision": args.hwrev}
+
+
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM."""
-    backend = create(args.backend, hardware_revision=args.hwrev)
+    backend = create(args.backend, **backend_options(args))
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests)
     await server.start()

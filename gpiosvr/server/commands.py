@@ -377,22 +377,19 @@ def _notify_open(session: Session):
 @command("nb", "int", "bits")
 def _notify_begin(session: Session, handle: int, bits: int):
     """Report the GPIOs whose bits are set in ``bits`` on ``handle``."""
-    session.server.hub.begin(session.connection, handle, bits)
-    return 0
+    return session.server.hub.begin(session.connection, handle, bits)
 
 
 @command("np", "int")
 def _notify_pause(session: Session, handle: int):
     """Pause the reports of ``handle``."""
-    session.server.hub.pause(session.connection, handle)
-    return 0
+    return session.server.hub.pause(session.connection, handle)
 
 
 @command("nc", "int")
 def _notify_close(session: Session, handle: int):
     """Close ``handle``."""
-    session.server.hub.close(session.connection, handle)
-    return 0
+    return session.server.hub.close(session.connection, handle)
 
 
 # ------------------------------------------------------- driving the simulator

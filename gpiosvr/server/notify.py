@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError
@@ -95,18 +95,21 @@ class EdgeHub:
             raise PigpioError(errors.PI_BAD_HANDLE)
         return sub
 
-    def begin(self, client: "ClientConnection", handle: int, bits: int) -> None:
+    # begin, pause and close answer 0, or a future of it while the backend is still
+    # asking its hardware for the edges now wanted (the pigpiod relay).
+
+    def begin(self, client: "ClientConnection", handle: int, bits: int) -> Any:
         sub = self._own(client, handle)
         sub.bits, sub.active = bits, True
-        self._recompute()
+        return self._recompute()
 
-    def pause(self, client: "ClientConnection", handle: int) -> None:
+    def pause(self, client: "ClientConnection", handle: int) -> Any:
         self._own(client, handle).active = False
-        self._recompute()
+        return self._recompute()
 
-    def close(self, client: "ClientConnection", handle: int) -> None:
+    def close(self, client: "ClientConnection", handle: int) -> Any:
         sub = self._own(client, handle)
-        self._drop(sub)
+        return self._drop(sub)
 
     def client_gone(self, client: "ClientConnection") -> None:
         """Forget every handle and watchdog of a client that disconnected."""
@@ -121,20 +124,22 @@ class EdgeHub:
                 self.settings.watchdog[gpio] = 0
                 self._arm_watchdog(gpio)
 
-    def _drop(self, sub: Subscription) -> None:
+    def _drop(self, sub: Subscription) -> Any:
         self.subscriptions.pop(sub.handle, None)
         sub.client.subscriptions.discard(sub.handle)
         self._dirty.discard(sub)
-        self._recompute()
+        return self._recompute()
 
-    def _recompute(self) -> None:
+    def _recompute(self) -> Any:
         wanted = 0
         for sub in self.subscriptions.values():
             if sub.active:
                 wanted |= sub.bits
+        pending = None
         if wanted != self._wanted and self._backend is not None:
-            self._backend.monitor(wanted)
+            pending = self._backend.monitor(wanted)
         self._wanted = wanted
+        return 0 if pending is None else pending
 
     # -- level changes in ---------------------------------------------------------
 

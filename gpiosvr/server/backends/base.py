@@ -86,9 +86,10 @@ class Backend(ABC):
         already checked arguments; return its answer, or a future of it."""
         raise NotImplementedError(name)
 
-    def monitor(self, bits: int) -> None:
+    def monitor(self, bits: int) -> Any:
         """The user GPIOs (bit mask of 0-31) whose level changes some client wants
-        now. Backends that report every change anyway ignore it."""
+        now. Backends that report every change anyway ignore it; one that must ask
+        its hardware returns a future that is done once it has."""
 
     def attach(self, loop) -> None:
         """Called once with the server's event loop, before any client connects."""

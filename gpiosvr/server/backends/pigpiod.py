@@ -1,0 +1,352 @@
+"""Relay to a pigpio daemon (``pigpiod``) through the ``pigpio`` Python package.
+
+On a Raspberry Pi up to the 4B, pigpiod drives the GPIOs with DMA-timed PWM, its own
+scripts, watchdogs and filters. This backend hands every GPIO command to it
+(:data:`RELAYS` says which ``pigpio.pi`` method carries each pigs command) and brings
+its edge reports back to the server's notification hub, so gpiosvr's clients get
+pigpiod's timing while gpiosvr gives them thread safety, many processes and no
+hangs.
+
+How it keeps the server's loop free and the daemon's failures visible:
+
+* The ``pigpio`` package blocks on its socket, so one worker thread makes every call,
+  in the order the server received the commands; the loop gets a future. The
+  package's own notification thread reports edges; they are handed to the loop in
+  batches.
+* The command socket gets a timeout (``call_timeout``): a daemon that stops
+  answering fails the call instead of holding it for ever.
+* An idle TCP connection to the daemon tells at once when it goes away (the kernel
+  closes it). Then, and whenever a call fails on the socket, the backend logs it once,
+  answers every command with ``PI_SOCK_READ_FAILED`` and a message naming the
+  daemon, and reconnects every ``retry_interval`` seconds; once back it logs that and
+  asks for the edges clients want again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import socket
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from gpiosvr import errors
+from gpiosvr._pigpio_tables import ERRORS
+from gpiosvr.errors import PigpioError
+from gpiosvr.server.backends.base import NUM_USER_GPIOS, Backend
+
+log = logging.getLogger("gpiosvr.pigpiod")
+
+#: pigs command -> the ``pigpio.pi`` method that carries it out.
+RELAYS: dict[str, str] = {
+    "m": "set_mode", "mg": "get_mode", "pud": "set_pull_up_down",
+    "r": "read", "w": "write", "t": "get_current_tick",
+    "hwver": "get_hardware_revision", "pigpv": "get_pigpio_version",
+    "br1": "read_bank_1", "br2": "read_bank_2", "bs1": "set_bank_1", "bs2": "set_bank_2",
+    "bc1": "clear_bank_1", "bc2": "clear_bank_2",
+    "wdog": "set_watchdog", "fg": "set_glitch_filter", "fn": "set_noise_filter",
+    "p": "set_PWM_dutycycle", "gdc": "get_PWM_dutycycle", "prs": "set_PWM_range",
+    "prg": "get_PWM_range", "prrg": "get_PWM_real_range", "pfs": "set_PWM_frequency",
+    "pfg": "get_PWM_frequency", "s": "set_servo_pulsewidth", "gpw": "get_servo_pulsewidth",
+    "hp": "hardware_PWM",
+    "proc": "store_script", "procr": "run_script", "procu": "update_script",
+    "procp": "script_status", "procs": "stop_script", "procd": "delete_script",
+}
+#: Commands whose trailing arguments pigpio takes as one list (script parameters).
+_PARAM_LISTS = {"procr", "procu"}
+
+#: pigpio's text of each error code, back to the code (``pigpio.error`` keeps the text).
+_CODES: dict[str, int] = {}
+for _code, _text in ERRORS:
+    _CODES.setdefault(_text, _code)
+
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 8888
+
+
+class PigpiodBackend(Backend):
+    """The GPIOs of the machine a pigpio daemon runs on, at ``host:port``."""
+
+    name = "pigpiod"
+    native_commands = frozenset(RELAYS)
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 retry_interval: float = 1.0, call_timeout: float = 5.0,
+                 **_ignored: Any) -> None:
+        self.host = host
+        self.port = int(port)
+        self.retry_interval = retry_interval
+        self.call_timeout = call_timeout
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="gpiosvr-pigpiod")
+        self._pi: Any = None  # pigpio.pi, touched only on the worker thread
+        self._hardware_revision = 0
+        self._callbacks: dict[int, Any] = {}  # gpio -> pigpio callback (worker only)
+        self._monitor = 0  # the GPIOs clients want edges of (set on the loop)
+        self._down_reason: str | None = "not connected yet"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lost: asyncio.Event | None = None
+        self._supervisor: asyncio.Task | None = None
+        self._closed = False
+        self._on_change: Callable[[int, int, int], None] | None = None
+        self._edges: list[tuple[int, int, int]] = []
+        self._edges_lock = threading.Lock()
+        self._drain_scheduled = False
+
+    # -- Backend ------------------------------------------------------------------
+
+    @property
+    def hardware_revision(self) -> int:
+        """The daemon's board revision, as read when it was last reached (0 before)."""
+        return self._hardware_revision
+
+    @property
+    def connected(self) -> bool:
+        """Whether the daemon is reachable now."""
+        return self._pi is not None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lost = asyncio.Event()
+        self._supervisor = loop.create_task(self._supervise())
+
+    def add_listener(self, on_change: Callable[[int, int, int], None],
+                     on_burst: Callable[[int, bytes], None]) -> None:
+        self._on_change = on_change
+
+    def monitor(self, bits: int) -> asyncio.Future | None:
+        self._monitor = bits
+        if self._loop is None:
+            return None
+        return self._loop.run_in_executor(self._worker, self._sync_callbacks)
+
+    def run_native(self, name: str, args: list[Any]) -> asyncio.Future:
+        if name in _PARAM_LISTS:
+            args = [args[0], [_uint32(a) for a in args[1:]]]
+        elif name != "proc":
+            args = [_uint32(a) for a in args]
+        return self._relay(name, RELAYS[name], args)
+
+    def tick(self) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("t", "get_current_tick", [])
+
+    def set_mode(self, gpio: int, mode: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("m", "set_mode", [gpio, mode])
+
+    def get_mode(self, gpio: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("mg", "get_mode", [gpio])
+
+    def set_pull(self, gpio: int, pud: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("pud", "set_pull_up_down", [gpio, pud])
+
+    def read(self, gpio: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("r", "read", [gpio])
+
+    def write(self, gpio: int, level: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay("w", "write", [gpio, level])
+
+    def read_bank(self, bank: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay(f"br{bank}", f"read_bank_{bank}", [])
+
+    def set_bank(self, bank: int, bits: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay(f"bs{bank}", f"set_bank_{bank}", [bits])
+
+    def clear_bank(self, bank: int, bits: int) -> asyncio.Future:  # type: ignore[override]
+        return self._relay(f"bc{bank}", f"clear_bank_{bank}", [bits])
+
+    def close(self) -> None:
+        """Stop reconnecting and let go of the daemon (waits at most a few seconds)."""
+        self._closed = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        try:
+            self._worker.submit(self._disconnect).result(timeout=self.call_timeout)
+        except Exception as exc:  # closing must not fail; say why it was not clean
+            log.warning("pigpiod at %s: not closed cleanly: %s", self._where, exc)
+        self._worker.shutdown(wait=False)
+
+    # -- calls ----------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _relay(self, name: str, method: str, args: list[Any]) -> asyncio.Future:
+        assert self._loop is not None, "backend not attached to a loop"
+        return self._loop.run_in_executor(self._worker, self._call, name, method, args)
+
+    def _call(self, name: str, method: str, args: list[Any]) -> Any:
+        """On the worker: one pigpio call, its errors turned into PigpioError."""
+        import pigpio
+
+        pi = self._pi
+        if pi is None:
+            raise PigpioError(errors.PI_SOCK_READ_FAILED,
+                              f"pigpiod at {self._where} is unreachable "
+                              f"({self._down_reason}); gpiosvr keeps retrying")
+        try:
+            result = getattr(pi, method)(*args)
+        except pigpio.error as exc:
+            text = str(exc.value)
+            raise PigpioError(_CODES.get(text, errors.PI_BAD_PARAM), text) from None
+        except (OSError, struct.error) as exc:  # the socket failed: the daemon is gone
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._connection_lost(reason)
+            raise PigpioError(errors.PI_SOCK_READ_FAILED,
+                              f"pigpiod at {self._where} went away during {name!r} "
+                              f"({reason}); gpiosvr keeps retrying") from None
+        if name == "procp":
+            status, params = result
+            return [status, *params]
+        return result
+
+    # -- connection -------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        """Connect, watch the daemon, reconnect when it goes: until closed."""
+        assert self._loop is not None and self._lost is not None
+        loop, first = self._loop, True
+        while not self._closed:
+            if self._pi is None:
+                reason = await loop.run_in_executor(self._worker, self._connect)
+                if reason is not None:
+                    if first or reason != self._down_reason:
+                        log.error("cannot reach pigpiod at %s: %s; retrying every %.1f s",
+                                  self._where, reason, self.retry_interval)
+                    self._down_reason, first = reason, False
+                    await asyncio.sleep(self.retry_interval)
+                    continue
+                self._lost.clear()
+                log.info("connected to pigpiod at %s (hardware revision %#x)",
+                         self._where, self._hardware_revision)
+            first = False
+            await self._watch()
+
+    async def _watch(self) -> None:
+        """Return when the daemon goes away: its idle watch connection ends, or a call
+        failed on the socket."""
+        assert self._loop is not None and self._lost is not None
+        lost = asyncio.ensure_future(self._lost.wait())
+        writer = None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self.call_timeout)
+            eof = asyncio.ensure_future(reader.read(1))  # pigpiod never speaks first
+            done, _ = await asyncio.wait({lost, eof}, return_when=asyncio.FIRST_COMPLETED)
+            eof.cancel()
+            if lost not in done:
+                reason = "it closed the connection"
+                await self._loop.run_in_executor(self._worker, self._connection_lost, reason)
+        except (OSError, asyncio.TimeoutError) as exc:
+            reason = f"watch connection failed: {exc or type(exc).__name__}"
+            await self._loop.run_in_executor(self._worker, self._connection_lost, reason)
+        finally:
+            lost.cancel()
+            if writer is not None:
+                writer.close()
+
+    def _connect(self) -> str | None:
+        """On the worker: reach the daemon; None when connected, else why not."""
+        import pigpio
+
+        try:  # a plain probe first: pigpio.pi prints a banner when it cannot connect
+            socket.create_connection((self.host, self.port), self.call_timeout).close()
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                pi = pigpio.pi(self.host, self.port)
+        except Exception as exc:  # pigpio raises little of its own; never kill the loop
+            return f"{type(exc).__name__}: {exc}"
+        if not pi.connected:
+            return " ".join(printed.getvalue().split()) or "pigpio could not connect"
+        pi.sl.s.settimeout(self.call_timeout)  # pigpio 1.78 would wait for ever
+        try:
+            self._hardware_revision = pi.get_hardware_revision()
+        except (OSError, struct.error) as exc:
+            _stop(pi)
+            return f"{type(exc).__name__}: {exc}"
+        self._pi, self._down_reason = pi, None
+        self._callbacks.clear()
+        self._sync_callbacks()
+        return None
+
+    def _connection_lost(self, reason: str) -> None:
+        """On the worker: forget the daemon's connection and have the loop reconnect."""
+        if self._pi is None:
+            return
+        log.error("pigpiod at %s went away (%s); commands fail until it is back, "
+                  "retrying every %.1f s", self._where, reason, self.retry_interval)
+        self._down_reason = f"lost: {reason}"
+        self._disconnect()
+        if self._loop is not None and self._lost is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._lost.set)
+
+    def _disconnect(self) -> None:
+        pi, self._pi = self._pi, None
+        self._callbacks.clear()
+        if pi is not None:
+            _stop(pi)
+
+    # -- edges ----------------------------------------------------------------------------
+
+    def _sync_callbacks(self) -> None:
+        """On the worker: have pigpio report the GPIOs in ``self._monitor``, no more."""
+        import pigpio
+
+        pi = self._pi
+        if pi is None:
+            return
+        wanted = self._monitor
+        try:
+            for gpio in range(NUM_USER_GPIOS):
+                has = gpio in self._callbacks
+                if wanted >> gpio & 1 and not has:
+                    self._callbacks[gpio] = pi.callback(gpio, pigpio.EITHER_EDGE,
+                                                        self._edge)
+                elif not wanted >> gpio & 1 and has:
+                    self._callbacks.pop(gpio).cancel()
+        except (OSError, struct.error) as exc:
+            self._connection_lost(f"{type(exc).__name__}: {exc}")
+
+    def _edge(self, gpio: int, level: int, tick: int) -> None:
+        """On pigpio's notification thread: queue an edge (or a watchdog timeout,
+        level 2) for the loop, waking it once per batch."""
+        with self._edges_lock:
+            self._edges.append((gpio, level, tick))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._drain_edges)
+
+    def _drain_edges(self) -> None:
+        with self._edges_lock:
+            edges, self._edges = self._edges, []
+            self._drain_scheduled = False
+        on_change = self._on_change
+        if on_change is not None:
+            for gpio, level, tick in edges:
+                on_change(gpio, level, tick)
+
+
+def _uint32(value: Any) -> Any:
+    """An int argument as pigpio sends it: 32 bits, negative ones two's complement."""
+    if type(value) is not int:
+        return value
+    if not -(1 << 31) <= value < 1 << 32:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value} is not 32 bits")
+    return value & 0xFFFFFFFF
+
+
+def _stop(pi: Any) -> None:
+    """Close a pigpio connection that may already be dead."""
+    try:
+        pi.stop()
+    except (OSError, struct.error):
+        pass  # pigpio's notification thread has already been told to stop

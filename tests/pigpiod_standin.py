@@ -1,0 +1,259 @@
+"""A pigpio daemon stand-in for the tests: pigpiod's socket protocol on loopback TCP,
+backed by a gpiosvr server on the simulated chip.
+
+The real ``pigpio`` package talks to it as it would to pigpiod. Each pigpiod command
+becomes the gpiosvr command that does the same (:data:`COMMANDS`), so modes, levels,
+banks, PWM, servo, hardware PWM, scripts, watchdogs, glitch and noise filters all
+behave as they do in gpiosvr's own simulator, and tests drive inputs through that
+server's :class:`gpiosvr.simulator.Simulator`. Notification sockets (``NOIB``) get
+pigpiod's 12-byte reports: ``<HHII`` seq, flags, tick, levels of GPIO 0-31.
+
+:meth:`PigpiodStandIn.close` drops every connection at once, as a daemon that dies;
+a new stand-in on the same port is the daemon coming back. ``delay`` holds every
+answer back, as a daemon on a slow link.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from typing import Any, Callable
+
+import pigpio
+
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import PigpioError
+
+CMD = struct.Struct("<IIII")
+REPORT = struct.Struct("<HHII")
+
+#: pigpiod command -> (gpiosvr command, how its p1, p2 and extension become arguments).
+_MODE_LETTERS = {0: "r", 1: "w", 4: "0", 5: "1", 6: "2", 7: "3", 3: "4", 2: "5"}
+_PUD_LETTERS = {0: "o", 1: "d", 2: "u"}
+
+
+def _u32s(ext: bytes) -> list[int]:
+    return [pigpio.u2i(v) for v in struct.unpack(f"<{len(ext) // 4}I", ext)]
+
+
+Args = Callable[[int, int, bytes], tuple]
+COMMANDS: dict[int, tuple[str, Args]] = {
+    pigpio._PI_CMD_MODES: ("m", lambda p1, p2, e: (p1, _MODE_LETTERS.get(p2, "x"))),
+    pigpio._PI_CMD_MODEG: ("mg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PUD: ("pud", lambda p1, p2, e: (p1, _PUD_LETTERS.get(p2, "x"))),
+    pigpio._PI_CMD_READ: ("r", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WRITE: ("w", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_TICK: ("t", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_HWVER: ("hwver", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_PIGPV: ("pigpv", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_BR1: ("br1", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_BR2: ("br2", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_BS1: ("bs1", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_BS2: ("bs2", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_BC1: ("bc1", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_BC2: ("bc2", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WDOG: ("wdog", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_FG: ("fg", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_FN: ("fn", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_PWM: ("p", lambda p1, p2, e: (p1, pigpio.u2i(p2))),
+    pigpio._PI_CMD_GDC: ("gdc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PRS: ("prs", lambda p1, p2, e: (p1, pigpio.u2i(p2))),
+    pigpio._PI_CMD_PRG: ("prg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PRRG: ("prrg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PFS: ("pfs", lambda p1, p2, e: (p1, pigpio.u2i(p2))),
+    pigpio._PI_CMD_PFG: ("pfg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_SERVO: ("s", lambda p1, p2, e: (p1, pigpio.u2i(p2))),
+    pigpio._PI_CMD_GPW: ("gpw", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_HP: ("hp", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_PROC: ("proc", lambda p1, p2, e: (e.decode("latin-1"),)),
+    pigpio._PI_CMD_PROCR: ("procr", lambda p1, p2, e: (p1, *_u32s(e))),
+    pigpio._PI_CMD_PROCU: ("procu", lambda p1, p2, e: (p1, *_u32s(e))),
+    pigpio._PI_CMD_PROCP: ("procp", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PROCS: ("procs", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PROCD: ("procd", lambda p1, p2, e: (p1,)),
+}
+
+
+class _Notifier:
+    """One notification socket (after ``NOIB``): reports for the GPIOs in its bits."""
+
+    def __init__(self, standin: "PigpiodStandIn", conn: socket.socket, handle: int) -> None:
+        self.standin = standin
+        self.conn = conn
+        self.handle = handle
+        self.levels = standin.client.command("br1")
+        self.seq = 0
+        self.callbacks: dict[int, Any] = {}
+        self.lock = threading.Lock()
+
+    def set_bits(self, bits: int) -> None:
+        client = self.standin.client
+        for gpio in range(32):
+            if bits >> gpio & 1 and gpio not in self.callbacks:
+                self.callbacks[gpio] = client.callback(gpio, 2, self.report)
+            elif not bits >> gpio & 1 and gpio in self.callbacks:
+                client.cancel_callback(self.callbacks.pop(gpio))
+
+    def report(self, gpio: int, level: int, tick: int) -> None:
+        if level == pigpio.TIMEOUT:
+            flags = pigpio.NTFY_FLAGS_WDOG | gpio
+        else:
+            flags = 0
+            self.levels = self.levels | 1 << gpio if level else self.levels & ~(1 << gpio)
+        with self.lock:
+            self.seq = (self.seq + 1) & 0xFFFF
+            try:
+                self.conn.sendall(REPORT.pack(self.seq, flags, tick, self.levels))
+            except OSError:
+                pass  # the socket was closed: the next NB or close tidies up
+
+    def close(self) -> None:
+        self.set_bits(0)
+
+
+class PigpiodStandIn:
+    """Serves pigpiod's protocol on ``127.0.0.1:port`` (0: any free port), relaying to
+    the gpiosvr server at ``socket_path``, until :meth:`close`."""
+
+    def __init__(self, socket_path: str, port: int = 0) -> None:
+        self.client = BlockingClient(socket_path)
+        self.delay = 0.0
+        self.commands_seen = 0
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", port))
+        self._listener.listen(16)
+        self.port: int = self._listener.getsockname()[1]
+        self._notifiers: dict[int, _Notifier] = {}
+        self._next_handle = 0
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._accepter = threading.Thread(target=self._accept, daemon=True,
+                                          name="pigpiod-standin")
+        self._accepter.start()
+
+    def __enter__(self) -> "PigpiodStandIn":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        with self._lock:
+            return len(self._conns)
+
+    def close(self) -> None:
+        """Die as a daemon does: every connection and the listener close at once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in self._threads:
+            thread.join(5)
+        self._accepter.join(5)
+        self.client.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        notifier: _Notifier | None = None
+        try:
+            while True:
+                head = _recv_exactly(conn, CMD.size)
+                if head is None:
+                    return
+                cmd, p1, p2, p3 = CMD.unpack(head)
+                ext = _recv_exactly(conn, p3) if p3 else b""
+                if ext is None:
+                    return
+                self.commands_seen += 1
+                if self.delay:
+                    time.sleep(self.delay)
+                if cmd == pigpio._PI_CMD_NOIB:
+                    with self._lock:
+                        self._next_handle += 1
+                        handle = self._next_handle
+                    notifier = _Notifier(self, conn, handle)
+                    self._notifiers[handle] = notifier
+                    conn.sendall(CMD.pack(cmd, p1, p2, handle))
+                    continue
+                if cmd == pigpio._PI_CMD_NC and notifier is not None and p1 == notifier.handle:
+                    return  # pigpio stops its notification thread this way: no answer
+                result, extra = self._execute(cmd, p1, p2, ext)
+                data = CMD.pack(cmd, p1, p2, result & 0xFFFFFFFF) + extra
+                if notifier is not None:
+                    with notifier.lock:
+                        conn.sendall(data)
+                else:
+                    conn.sendall(data)
+        except OSError:
+            return
+        finally:
+            if notifier is not None:
+                self._notifiers.pop(notifier.handle, None)
+                try:
+                    notifier.close()
+                except Exception:  # the gpiosvr client may be closed already
+                    pass
+            with self._lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            conn.close()
+
+    def _execute(self, cmd: int, p1: int, p2: int, ext: bytes) -> tuple[int, bytes]:
+        """One pigpiod command: its result word and any extension bytes."""
+        if cmd in (pigpio._PI_CMD_NB, pigpio._PI_CMD_NP, pigpio._PI_CMD_NC):
+            notifier = self._notifiers.get(p1)
+            if notifier is None:
+                return pigpio.PI_BAD_HANDLE, b""
+            notifier.set_bits(p2 if cmd == pigpio._PI_CMD_NB else 0)
+            return 0, b""
+        entry = COMMANDS.get(cmd)
+        if entry is None:
+            return pigpio.PI_UNKNOWN_COMMAND, b""
+        name, args = entry
+        try:
+            result = self.client.command(name, *args(p1, p2, ext))
+        except PigpioError as exc:
+            return exc.code, b""
+        if name == "procp":
+            return 44, struct.pack("<11i", *result)
+        return int(result or 0), b""
+
+
+def _recv_exactly(conn: socket.socket, count: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)

@@ -1,0 +1,321 @@
+"""The pigpiod backend: gpiosvr relaying to a pigpio daemon through the pigpio package.
+
+The chain under test: the facade -> a gpiosvr server on the ``pigpiod`` backend ->
+the real ``pigpio`` package -> a pigpiod stand-in on loopback TCP
+(``tests/pigpiod_standin.py``) -> a second gpiosvr server on the simulated chip,
+which plays the Pi's GPIOs. Tests look at and drive that chip directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.server.backends.pigpiod import PigpiodBackend
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.thread import ServerThread
+from gpiosvr.simulator import Simulator
+
+from conftest import wait_until
+from pigpiod_standin import PigpiodStandIn
+
+
+@pytest.fixture
+def chip(sock_dir):
+    """The 'Raspberry Pi': a gpiosvr server on the simulated chip."""
+    with ServerThread(os.path.join(sock_dir, "chip.sock"), SimulatedChip()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def daemon(chip):
+    """The 'pigpio daemon' on loopback, in front of ``chip``."""
+    standin = PigpiodStandIn(chip.socket_path)
+    yield standin
+    standin.close()
+
+
+@pytest.fixture
+def relay(sock_dir, daemon):
+    """gpiosvr on the pigpiod backend, connected to ``daemon``."""
+    backend = PigpiodBackend("127.0.0.1", daemon.port, retry_interval=0.05, call_timeout=2)
+    with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as srv:
+        wait_until(lambda: backend.connected)
+        yield srv
+
+
+@pytest.fixture
+def pi(relay):
+    p = pigpio.pi(relay.socket_path)
+    assert p.connected
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def sim(chip):
+    s = Simulator(chip.socket_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def on_chip(chip):
+    """Commands straight to the chip, to see what the relay did."""
+    client = BlockingClient(chip.socket_path)
+    yield client.command
+    client.close()
+
+
+def test_levels_modes_pulls_and_banks_are_relayed(pi, on_chip, sim):
+    pi.set_mode(17, pigpio.OUTPUT)
+    assert on_chip("mg", 17) == pigpio.OUTPUT
+    pi.write(17, 1)
+    assert on_chip("r", 17) == 1 and pi.read(17) == 1
+    pi.set_mode(17, pigpio.ALT3)
+    assert pi.get_mode(17) == pigpio.ALT3 == on_chip("mg", 17)
+
+    pi.set_mode(23, pigpio.INPUT)
+    pi.set_pull_up_down(23, pigpio.PUD_UP)
+    assert pi.read(23) == 1
+    pi.set_pull_up_down(23, pigpio.PUD_DOWN)
+    assert pi.read(23) == 0
+    sim.drive(23, 1)
+    assert pi.read(23) == 1
+
+    pi.set_mode(5, pigpio.OUTPUT)
+    pi.set_mode(6, pigpio.OUTPUT)
+    pi.set_bank_1(1 << 5 | 1 << 6)
+    assert on_chip("r", 5) == on_chip("r", 6) == 1
+    pi.clear_bank_1(1 << 6)
+    assert pi.read_bank_1() & (1 << 5 | 1 << 6) == 1 << 5 == on_chip("br1") & (1 << 5 | 1 << 6)
+    assert pi.read_bank_2() == on_chip("br2")
+    assert pi.get_hardware_revision() == on_chip("hwver") == 0xA02082
+    assert pi.get_pigpio_version() == on_chip("pigpv")
+    t0, t1 = on_chip("t"), pi.get_current_tick()
+    assert 0 <= (t1 - t0) & 0xFFFFFFFF < 2_000_000  # the daemon's clock, not ours
+
+
+def test_the_daemons_errors_come_back_with_their_codes(pi, daemon):
+    seen = daemon.commands_seen
+    with pytest.raises(pigpio.error) as info:
+        pi.set_mode(60, pigpio.OUTPUT)  # checked by gpiosvr: never reaches the daemon
+    assert info.value.code == pigpio.PI_BAD_GPIO and daemon.commands_seen == seen
+    pi.set_PWM_range(18, 100)
+    with pytest.raises(pigpio.error) as info:
+        pi.set_PWM_dutycycle(18, 101)  # the daemon's own check
+    assert info.value.code == pigpio.PI_BAD_DUTYCYCLE
+    assert str(info.value) == repr("dutycycle not 0-range (default 255)")
+    with pytest.raises(pigpio.error) as info:
+        pi.set_servo_pulsewidth(18, 3000)
+    assert info.value.code == pigpio.PI_BAD_PULSEWIDTH
+    pigpio.exceptions = False
+    try:
+        assert pi.hardware_PWM(4, 1000, 500_000) == pigpio.PI_NOT_HPWM_GPIO
+    finally:
+        pigpio.exceptions = True
+
+
+def test_pwm_servo_and_hardware_pwm_run_on_the_daemon(pi, on_chip):
+    assert pi.set_PWM_frequency(18, 800) == 800
+    assert pi.get_PWM_frequency(18) == 800 == on_chip("pfg", 18)
+    assert pi.set_PWM_range(18, 1000) == on_chip("prrg", 18)
+    assert pi.get_PWM_range(18) == 1000
+    pi.set_PWM_dutycycle(18, 250)
+    assert pi.get_PWM_dutycycle(18) == 250 == on_chip("gdc", 18)
+    assert pi.get_PWM_real_range(18) == on_chip("prrg", 18)
+    pi.set_servo_pulsewidth(17, 1500)
+    assert pi.get_servo_pulsewidth(17) == 1500 == on_chip("gpw", 17)
+    pi.hardware_PWM(12, 10_000, 250_000)
+    assert on_chip("gdc", 12) == 250_000
+    pi.write(18, 0)  # ends PWM on the daemon, as pigpio does
+    assert pi.read(18) == 0 and on_chip("r", 18) == 0
+
+
+def test_scripts_are_stored_and_run_by_the_daemon(pi, on_chip):
+    sid = pi.store_script(b"m 21 w w 21 1 ld p0 p1 add 5 sta p0 mils 200")
+    wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
+    assert pi.run_script(sid, [10, 7]) == 0
+    wait_until(lambda: on_chip("r", 21) == 1)
+    assert pi.script_status(sid)[0] == pigpio.PI_SCRIPT_RUNNING
+    pi.update_script(sid, [1])
+    pi.stop_script(sid)
+    status, params = pi.script_status(sid)
+    assert status == pigpio.PI_SCRIPT_HALTED and params[:2] == (1, 7)
+    assert on_chip("procp", sid)[0] == pigpio.PI_SCRIPT_HALTED  # it lives in the daemon
+    pi.delete_script(sid)
+    with pytest.raises(pigpio.error) as info:
+        pi.run_script(sid)
+    assert info.value.code == pigpio.PI_BAD_SCRIPT_ID
+
+
+def test_edges_arrive_in_order_with_the_daemons_ticks(pi, sim):
+    got = []
+    pi.set_pull_up_down(20, pigpio.PUD_DOWN)
+    cb = pi.callback(20, pigpio.EITHER_EDGE, lambda g, lv, t: got.append((g, lv, t)))
+    first = sim.inject(20, 40, 300)
+    wait_until(lambda: len(got) == 40)
+    assert got == [(20, (n + 1) % 2, (first + 300 * n) & 0xFFFFFFFF) for n in range(40)]
+    cb.cancel()
+    sim.inject(20, 4, 300)
+    time.sleep(0.2)
+    assert len(got) == 40
+
+
+def test_only_the_gpios_clients_watch_are_asked_of_the_daemon(pi, relay, sim):
+    backend = relay.backend
+    assert backend._monitor == 0
+    cb = pi.callback(7, pigpio.RISING_EDGE)
+    wait_until(lambda: backend._monitor == 1 << 7)
+    sim.inject(7, 6, 500)
+    wait_until(lambda: cb.tally() == 3)
+    cb.cancel()
+    wait_until(lambda: backend._monitor == 0)
+
+
+def test_watchdogs_and_filters_are_the_daemons(pi, sim):
+    got = []
+    pi.set_pull_up_down(24, pigpio.PUD_DOWN)
+    pi.callback(24, pigpio.EITHER_EDGE, lambda g, lv, t: got.append(lv))
+    pi.set_watchdog(24, 30)
+    wait_until(lambda: got.count(pigpio.TIMEOUT) >= 2)
+    pi.set_watchdog(24, 0)
+    del got[:]
+
+    pi.set_glitch_filter(24, 1000)  # pulses of 100 µs never pass
+    sim.inject(24, 10, 100)
+    time.sleep(0.1)
+    assert got == []
+    pi.set_glitch_filter(24, 0)
+    with pytest.raises(pigpio.error) as info:
+        pi.set_noise_filter(24, 400_000, 10)
+    assert info.value.code == pigpio.PI_BAD_FILTER
+
+
+def test_a_slow_daemon_does_not_hold_up_the_server(relay, daemon):
+    """While one client waits for the daemon, the server answers others at once."""
+    daemon.delay = 0.5
+    slow = BlockingClient(relay.socket_path)
+    fast = BlockingClient(relay.socket_path)
+    try:
+        done = []
+        worker = threading.Thread(target=lambda: done.append(slow.command("r", 4)))
+        worker.start()
+        time.sleep(0.05)
+        start = time.monotonic()
+        info = fast.command("info")
+        assert time.monotonic() - start < 0.25 and info["backend"] == "pigpiod"
+        worker.join(5)
+        assert done == [1]  # GPIO 4 is pulled up after reset
+    finally:
+        daemon.delay = 0
+        slow.close()
+        fast.close()
+
+
+def test_one_clients_answers_keep_their_order(pi, relay):
+    client = BlockingClient(relay.socket_path)
+    try:
+        # one request mixing relayed commands and one the server answers itself
+        answers = client.request([["w", 16, 1], ["r", 16], ["info"], ["w", 16, 0],
+                                  ["r", 16]])
+        values = [a.result() for a in answers]
+        assert values[:2] + values[3:] == [0, 1, 0, 0]
+        assert values[2]["backend"] == "pigpiod"
+    finally:
+        client.close()
+
+
+def test_daemon_going_away_is_reported_and_recovered(pi, relay, daemon, chip, sim, caplog):
+    caplog.set_level(logging.INFO, logger="gpiosvr.pigpiod")
+    got = []
+    pi.set_pull_up_down(22, pigpio.PUD_DOWN)
+    pi.callback(22, pigpio.EITHER_EDGE, lambda g, lv, t: got.append(lv))
+    port = daemon.port
+    daemon.close()
+    wait_until(lambda: not relay.backend.connected, timeout=5)
+    start = time.monotonic()
+    with pytest.raises(pigpio.error) as info:
+        pi.read(22)
+    assert time.monotonic() - start < 1.0  # an answer, not a hang
+    assert info.value.code == pigpio.PI_SOCK_READ_FAILED
+    assert f"pigpiod at 127.0.0.1:{port}" in str(info.value.__cause__)
+    assert any("went away" in r.getMessage() for r in caplog.records)
+
+    back = PigpiodStandIn(chip.socket_path, port=port)
+    try:
+        wait_until(lambda: relay.backend.connected, timeout=5)
+        assert any("connected to pigpiod" in r.getMessage() for r in caplog.records)
+        assert pi.read(22) == 0
+        sim.inject(22, 2, 200)  # the callbacks were asked for again
+        wait_until(lambda: got == [1, 0])
+    finally:
+        back.close()
+
+
+def test_unreachable_daemon_at_start(sock_dir, caplog):
+    caplog.set_level(logging.INFO, logger="gpiosvr.pigpiod")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    backend = PigpiodBackend("127.0.0.1", port, retry_interval=0.05)
+    with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
+        client = BlockingClient(relay.socket_path)
+        try:
+            wait_until(lambda: any("cannot reach pigpiod" in r.getMessage()
+                                   for r in caplog.records))
+            with pytest.raises(Exception) as info:
+                client.command("w", 4, 1)
+            assert getattr(info.value, "code", None) == pigpio.PI_SOCK_READ_FAILED
+            assert "unreachable" in str(info.value)
+            assert client.command("info")["backend"] == "pigpiod"  # the server itself is up
+        finally:
+            client.close()
+    errors = [r for r in caplog.records if "cannot reach pigpiod" in r.getMessage()]
+    assert len(errors) == 1  # said once, not every retry
+
+
+def test_gpiosvr_server_command_line(sock_dir, chip, daemon, on_chip):
+    sock = os.path.join(sock_dir, "cli.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpiosvr.server", "--socket", sock, "--backend", "pigpiod",
+         "--pihost", "127.0.0.1", "--piport", str(daemon.port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving pigpiod" in proc.stdout.readline()
+        wait_until(lambda: "connected to pigpiod" in _read_available(proc.stderr), timeout=10)
+        out = subprocess.run([sys.executable, "-m", "gpiosvr.pigs", "w", "13", "1"],
+                             env={**os.environ, "GPIO_SOCKET_PATH": sock},
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert on_chip("r", 13) == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+_stderr_seen: list[str] = []
+
+
+def _read_available(stream) -> str:
+    """What a child wrote to ``stream`` so far (reads a line at a time)."""
+    import select
+
+    while select.select([stream], [], [], 0)[0]:
+        line = stream.readline()
+        if not line:
+            break
+        _stderr_seen.append(line)
+    return "".join(_stderr_seen)
