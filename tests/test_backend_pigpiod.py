@@ -252,8 +252,8 @@ def test_daemon_going_away_is_reported_and_recovered(pi, relay, daemon, chip, si
 
     back = PigpiodStandIn(chip.socket_path, port=port)
     try:
-        wait_until(lambda: relay.backend.connected, timeout=5)
-        assert any("connected to pigpiod" in r.getMessage() for r in caplog.records)
+        wait_until(lambda: any("connected to pigpiod" in r.getMessage()
+                               for r in caplog.records), timeout=5)
         assert pi.read(22) == 0
         sim.inject(22, 2, 200)  # the callbacks were asked for again
         wait_until(lambda: got == [1, 0])
@@ -319,3 +319,12 @@ def _read_available(stream) -> str:
             break
         _stderr_seen.append(line)
     return "".join(_stderr_seen)
+
+
+def test_without_the_pigpio_package_the_server_says_what_to_install(sock_dir):
+    code = ("import sys; sys.modules['pigpio'] = None; from gpiosvr.server.cli import main; "
+            f"main(['--socket', {os.path.join(sock_dir, 'x.sock')!r}, '--backend', 'pigpiod'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 1
+    assert "pip install 'gpiosvr[pigpiod]'" in out.stderr

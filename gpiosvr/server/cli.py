@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 
 from gpiosvr import config
 from gpiosvr.server.app import GpioServer, ServerAlreadyRunning
-from gpiosvr.server.backends import NAMES, create
+from gpiosvr.server.backends import NAMES, BackendUnavailable, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
 
 
@@ -32,12 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
                         help="sim: hardware revision the simulated chip reports "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
-    parser.add_argument("--pihost", default=os.environ.get("PIGPIO_ADDR") or "localhost",
-                        help="pigpiod: host the pigpio daemon runs on (default: "
-                             "$PIGPIO_ADDR or localhost)")
-    parser.add_argument("--piport", type=int,
-                        default=int(os.environ.get("PIGPIO_PORT") or 8888),
-                        help="pigpiod: the daemon's TCP port (default: $PIGPIO_PORT or 8888)")
+    parser.add_argument("--pihost", default="localhost",
+                        help="pigpiod: host the pigpio daemon runs on (default: localhost)")
+    parser.add_argument("--piport", type=int, default=8888,
+                        help="pigpiod: the daemon's TCP port (default: 8888)")
     parser.add_argument("--piretry", type=float, default=1.0, metavar="SECONDS",
                         help="pigpiod: seconds between attempts to reach the daemon "
                              "while it is unreachable (default: 1)")
@@ -64,7 +61,10 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM."""
-    backend = create(args.backend, **backend_options(args))
+    try:
+        backend = create(args.backend, **backend_options(args))
+    except BackendUnavailable as exc:
+        raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests)
     await server.start()

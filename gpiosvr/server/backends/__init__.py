@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpiosvr.server.backends.base import Backend
+from gpiosvr.server.backends.base import Backend, BackendUnavailable
+
+__all__ = ["Backend", "BackendUnavailable", "NAMES", "create"]
 
 #: Backend names ``--backend`` accepts.
 NAMES = ("sim", "pigpiod")

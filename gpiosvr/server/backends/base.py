@@ -22,6 +22,11 @@ NUM_GPIOS = 54
 NUM_USER_GPIOS = 32
 
 
+class BackendUnavailable(RuntimeError):
+    """A backend cannot be built here (a package or a device is missing); the
+    message says what to install or check."""
+
+
 class Backend(ABC):
     """A GPIO chip as the server sees it: modes, pulls, levels, banks and ticks."""
 

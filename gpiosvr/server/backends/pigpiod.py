@@ -25,6 +25,7 @@ How it keeps the server's loop free and the daemon's failures visible:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import logging
@@ -37,7 +38,7 @@ from typing import Any, Callable
 from gpiosvr import errors
 from gpiosvr._pigpio_tables import ERRORS
 from gpiosvr.errors import PigpioError
-from gpiosvr.server.backends.base import NUM_USER_GPIOS, Backend
+from gpiosvr.server.backends.base import NUM_USER_GPIOS, Backend, BackendUnavailable
 
 log = logging.getLogger("gpiosvr.pigpiod")
 
@@ -77,6 +78,12 @@ class PigpiodBackend(Backend):
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  retry_interval: float = 1.0, call_timeout: float = 5.0,
                  **_ignored: Any) -> None:
+        try:
+            import pigpio  # noqa: F401 - checked here, used on the worker thread
+        except ImportError:
+            raise BackendUnavailable(
+                "the pigpiod backend needs the pigpio package: "
+                "pip install 'gpiosvr[pigpiod]' (or pip install pigpio==1.78)") from None
         self.host = host
         self.port = int(port)
         self.retry_interval = retry_interval
@@ -214,7 +221,7 @@ class PigpiodBackend(Backend):
                 reason = await loop.run_in_executor(self._worker, self._connect)
                 if reason is not None:
                     if first or reason != self._down_reason:
-                        log.error("cannot reach pigpiod at %s: %s; retrying every %.1f s",
+                        log.error("cannot reach pigpiod at %s: %s; retrying every %g s",
                                   self._where, reason, self.retry_interval)
                     self._down_reason, first = reason, False
                     await asyncio.sleep(self.retry_interval)
@@ -280,7 +287,7 @@ class PigpiodBackend(Backend):
         if self._pi is None:
             return
         log.error("pigpiod at %s went away (%s); commands fail until it is back, "
-                  "retrying every %.1f s", self._where, reason, self.retry_interval)
+                  "retrying every %g s", self._where, reason, self.retry_interval)
         self._down_reason = f"lost: {reason}"
         self._disconnect()
         if self._loop is not None and self._lost is not None and not self._loop.is_closed():
@@ -346,6 +353,7 @@ def _uint32(value: Any) -> Any:
 
 def _stop(pi: Any) -> None:
     """Close a pigpio connection that may already be dead."""
+    atexit.unregister(pi.stop)  # pigpio.pi registers one per connection: don't pile up
     try:
         pi.stop()
     except (OSError, struct.error):
