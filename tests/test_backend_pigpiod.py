@@ -328,3 +328,24 @@ def test_without_the_pigpio_package_the_server_says_what_to_install(sock_dir):
                          timeout=30)
     assert out.returncode == 1
     assert "pip install 'gpiosvr[pigpiod]'" in out.stderr
+
+
+def test_a_daemon_that_stops_answering_fails_calls_after_the_timeout(sock_dir, daemon):
+    backend = PigpiodBackend("127.0.0.1", daemon.port, retry_interval=0.05, call_timeout=0.5)
+    with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
+        wait_until(lambda: backend.connected)
+        client = BlockingClient(relay.socket_path)
+        try:
+            daemon.delay = 2.0
+            start = time.monotonic()
+            with pytest.raises(Exception) as info:
+                client.command("r", 4)
+            assert 0.4 < time.monotonic() - start < 1.5
+            assert getattr(info.value, "code", None) == pigpio.PI_SOCK_READ_FAILED
+            assert "went away during 'r'" in str(info.value)
+            daemon.delay = 0
+            wait_until(lambda: backend.connected, timeout=10)
+            assert client.command("r", 4) == 1
+        finally:
+            daemon.delay = 0
+            client.close()
