@@ -10,7 +10,8 @@ pigpiod's 12-byte reports: ``<HHII`` seq, flags, tick, levels of GPIO 0-31.
 
 :meth:`PigpiodStandIn.close` drops every connection at once, as a daemon that dies;
 a new stand-in on the same port is the daemon coming back. ``delay`` holds every
-answer back, as a daemon on a slow link.
+answer back, as a daemon on a slow link; ``die_halfway`` sends a part of an answer
+and then dies.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ class PigpiodStandIn:
     def __init__(self, socket_path: str, port: int = 0) -> None:
         self.client = BlockingClient(socket_path)
         self.delay = 0.0
+        #: pigpiod commands to answer with the first part only, then die (close).
+        self.die_halfway: set[int] = set()
         self.commands_seen = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -209,6 +212,10 @@ class PigpiodStandIn:
                     return  # pigpio stops its notification thread this way: no answer
                 result, extra = self._execute(cmd, p1, p2, ext)
                 data = CMD.pack(cmd, p1, p2, result & 0xFFFFFFFF) + extra
+                if cmd in self.die_halfway:
+                    conn.sendall(data[:CMD.size])
+                    threading.Thread(target=self.close, daemon=True).start()
+                    return
                 if notifier is not None:
                     with notifier.lock:
                         conn.sendall(data)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+import pigpio as real_pigpio
 import pytest
 
 import gpiosvr.pigpio as pigpio
@@ -349,3 +350,14 @@ def test_a_daemon_that_stops_answering_fails_calls_after_the_timeout(sock_dir, d
         finally:
             daemon.delay = 0
             client.close()
+
+
+def test_a_daemon_dying_halfway_through_an_answer(pi, relay, daemon):
+    """pigpio 1.78 itself would spin for ever here (its ``_rxbuf`` on a closed peer)."""
+    sid = pi.store_script(b"tag 1 mils 1 jmp 1")
+    wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
+    daemon.die_halfway.add(real_pigpio._PI_CMD_PROCP)
+    start = time.monotonic()
+    assert pi.script_status(sid) == (pigpio.PI_SOCK_READ_FAILED, ())  # pigpio never raises
+    assert time.monotonic() - start < 1.5
+    wait_until(lambda: not relay.backend.connected)

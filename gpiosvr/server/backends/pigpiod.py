@@ -246,6 +246,7 @@ class PigpiodBackend(Backend):
             eof.cancel()
             if lost not in done:
                 reason = "it closed the connection"
+                self._abort_call()
                 await self._loop.run_in_executor(self._worker, self._connection_lost, reason)
         except (OSError, asyncio.TimeoutError) as exc:
             reason = f"watch connection failed: {exc or type(exc).__name__}"
@@ -254,6 +255,17 @@ class PigpiodBackend(Backend):
             lost.cancel()
             if writer is not None:
                 writer.close()
+
+    def _abort_call(self) -> None:
+        """On the loop: end the worker's call on a dead daemon's socket now. (pigpio's
+        ``_rxbuf`` would spin for ever on a closed peer; shut down, the socket wakes a
+        waiting recv, and closed, it fails the next one.)"""
+        pi = self._pi
+        sock = getattr(getattr(pi, "sl", None), "s", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def _connect(self) -> str | None:
         """On the worker: reach the daemon; None when connected, else why not."""
