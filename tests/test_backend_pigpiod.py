@@ -156,6 +156,7 @@ def test_scripts_are_stored_and_run_by_the_daemon(pi, on_chip):
     with pytest.raises(pigpio.error) as info:
         pi.run_script(sid)
     assert info.value.code == pigpio.PI_BAD_SCRIPT_ID
+    assert pi.script_status(sid) == (pigpio.PI_BAD_SCRIPT_ID, ())
 
 
 def test_edges_arrive_in_order_with_the_daemons_ticks(pi, sim):

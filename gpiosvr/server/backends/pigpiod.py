@@ -76,8 +76,7 @@ class PigpiodBackend(Backend):
     native_commands = frozenset(RELAYS)
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 retry_interval: float = 1.0, call_timeout: float = 5.0,
-                 **_ignored: Any) -> None:
+                 retry_interval: float = 1.0, call_timeout: float = 5.0) -> None:
         try:
             import pigpio  # noqa: F401 - checked here, used on the worker thread
         except ImportError:
@@ -89,7 +88,7 @@ class PigpiodBackend(Backend):
         self.retry_interval = retry_interval
         self.call_timeout = call_timeout
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="gpiosvr-pigpiod")
-        self._pi: Any = None  # pigpio.pi, touched only on the worker thread
+        self._pi: Any = None  # pigpio.pi; only the worker calls it
         self._hardware_revision = 0
         self._callbacks: dict[int, Any] = {}  # gpio -> pigpio callback (worker only)
         self._monitor = 0  # the GPIOs clients want edges of (set on the loop)
@@ -205,8 +204,10 @@ class PigpiodBackend(Backend):
             raise PigpioError(errors.PI_SOCK_READ_FAILED,
                               f"pigpiod at {self._where} went away during {name!r} "
                               f"({reason}); gpiosvr keeps retrying") from None
-        if name == "procp":
+        if name == "procp":  # pigpio returns a bad status instead of raising
             status, params = result
+            if status < 0:
+                raise PigpioError(status, errors.error_text(status))
             return [status, *params]
         return result
 
