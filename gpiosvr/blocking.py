@@ -23,6 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable, Sequence
 
+from gpiosvr import channel as _channel_module
 from gpiosvr import config, protocol
 from gpiosvr.channel import Channel
 from gpiosvr.client import Response
@@ -273,13 +274,27 @@ class BlockingClient:
         """Run one pigs command; return its result or raise its exception."""
         return self._channel().call(name, args, timeout)
 
+    def call_ints(self, template: bytes, args: tuple[int, ...]) -> Any:
+        """:meth:`command` the short way, for hot paths such as the pigpio facade's
+        ``read``: ``args`` must all be ints (``type(a) is int``) and ``template`` their
+        :func:`gpiosvr.channel.frame_template`; the response timeout applies."""
+        try:
+            channel = self._local.channel
+        except AttributeError:
+            channel = self._new_channel()
+        else:
+            if channel._sock is None or channel.generation != _channel_module._generation:
+                channel = self._new_channel()
+        return channel.call_ints(template, args)
+
     def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
         return self._channel().exchange(commands, timeout)
 
     def _channel(self) -> Channel:
         """This thread's connection, opened (again) when there is none that works."""
         channel = getattr(self._local, "channel", None)
-        if channel is None or channel.closed or channel.pid != os.getpid():
+        if (channel is None or channel.closed
+                or channel.generation != _channel_module._generation):
             channel = self._new_channel()
         return channel
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import socket
 import struct
 import time
@@ -21,17 +20,36 @@ from gpiosvr import protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
-#: A whole answer frame holding one int: ``@7 1\n``.
-_SIMPLE_ANSWER = re.compile(rb"@([0-9]{1,18}) (-?[0-9]{1,18})\n\Z")
+_MAX_ID = protocol.MAX_ID
 #: ``@%d name %d ...\n`` frame templates by command name and argument count.
 _TEMPLATES: dict[tuple[str, int], bytes] = {}
+#: Bumped in a forked child: a channel made before the fork is the parent's. Cheaper
+#: on every call than ``os.getpid()``, which is a system call.
+_generation = 0
 
 
-def _template(name: str, count: int) -> bytes:
-    protocol.encode_command(name)  # refuses a bad name as the general way does
-    template = b"@%d " + name.encode("ascii") + b" %d" * count + b"\n"
-    if len(_TEMPLATES) < 4096:
-        _TEMPLATES[(name, count)] = template
+def _forked() -> None:
+    global _generation
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def generation() -> int:
+    """How many forks this process descends from (compare :attr:`Channel.generation`)."""
+    return _generation
+
+
+def frame_template(name: str, count: int) -> bytes:
+    """The frame of command ``name`` with ``count`` int arguments, the request id and
+    the arguments left as ``%d``: ``frame_template("r", 1) == b"@%d r %d\\n"``."""
+    template = _TEMPLATES.get((name, count))
+    if template is None:
+        protocol.encode_command(name)  # refuses a bad name as the general way does
+        template = b"@%d " + name.encode("ascii") + b" %d" * count + b"\n"
+        if len(_TEMPLATES) < 4096:
+            _TEMPLATES[(name, count)] = template
     return template
 
 
@@ -65,6 +83,7 @@ class Channel:
                  response_timeout: float) -> None:
         self.path = path
         self.pid = os.getpid()
+        self.generation = _generation
         self.response_timeout = response_timeout
         self._sock: socket.socket | None = connect_unix(path, connect_timeout)
         self._sock.settimeout(None)  # blocking; timeouts come from SO_RCVTIMEO
@@ -103,35 +122,54 @@ class Channel:
         """Run one command; return its result or raise its exception.
 
         The everyday shape -- int arguments, one whole int answer -- is encoded and
-        decoded the short way (one ``sendall``, one ``recv``); anything else takes
-        the general way. Both give the same results.
+        decoded the short way (:meth:`call_ints`); anything else takes the general
+        way. Both give the same results.
         """
-        for arg in args:
-            if type(arg) is not int:
-                break
-        else:
-            sock = self._sock
-            if (sock is not None and not self._buffer and timeout is None
-                    and self._timeout == self.response_timeout):
-                request_id = self._take_id()
-                template = _TEMPLATES.get((name, len(args))) or _template(name, len(args))
-                try:
-                    sock.sendall(template % (request_id, *args))
-                    data = sock.recv(65536)
-                except BlockingIOError:  # SO_RCVTIMEO expired
-                    raise self._timeout_error(self.response_timeout) from None
-                except OSError as exc:
-                    self.close()
-                    raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
-                simple = _SIMPLE_ANSWER.match(data)
-                if simple and int(simple.group(1)) == request_id:
-                    return int(simple.group(2))
-                self._buffer = data  # anything else: read it the general way
-                answer = self._decode(self._round_trip(None, request_id, None))[0]
-                if answer.exceptions:
-                    raise answer.exceptions[-1]
-                return answer.value
+        if timeout is None:
+            for arg in args:
+                if type(arg) is not int:
+                    break
+            else:
+                template = _TEMPLATES.get((name, len(args))) or frame_template(name, len(args))
+                return self.call_ints(template, args)
+        return self._call_general(name, args, timeout)
+
+    def _call_general(self, name: str, args: tuple[Any, ...], timeout: float | None) -> Any:
         answer = self.exchange(((name, *args),), timeout)[0]
+        if answer.exceptions:
+            raise answer.exceptions[-1]
+        return answer.value
+
+    def call_ints(self, template: bytes, args: tuple[int, ...]) -> Any:
+        """:meth:`call` the short way: ``args`` are ints (``type(a) is int``, checked by
+        the caller) and ``template`` is their :func:`frame_template`.
+
+        One ``sendall``, one ``recv``; an answer ``@<id> <digits>`` is returned as an
+        int at once, anything else (an error, a negative or other value, a late answer
+        to an abandoned call, a partial frame) is read and decoded the general way.
+        """
+        sock = self._sock
+        if sock is None or self._buffer or self._timeout != self.response_timeout:
+            name = template[4:].split()[0].decode("ascii")
+            return self._call_general(name, args, None)
+        request_id = self._next_id
+        self._next_id = request_id + 1 if request_id < _MAX_ID else 1
+        try:
+            sock.sendall(template % (request_id, *args))
+            data = sock.recv(65536)
+        except BlockingIOError:  # SO_RCVTIMEO expired
+            raise self._timeout_error(self.response_timeout) from None
+        except OSError as exc:
+            self.close()
+            raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
+        prefix = b"@%d " % request_id
+        start = len(prefix)
+        if data[:start] == prefix and data[-1:] == b"\n":
+            value = data[start:-1]
+            if value.isdigit():
+                return int(value)
+        self._buffer = data  # anything else: read it the general way
+        answer = self._decode(self._round_trip(None, request_id, None))[0]
         if answer.exceptions:
             raise answer.exceptions[-1]
         return answer.value

@@ -29,6 +29,7 @@ from typing import Any
 from gpiosvr import config
 from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.channel import frame_template
 from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio API
 from gpiosvr.client_pigs import mode_arg, pud_arg
 from gpiosvr.errors import GpioServerError, PigpioError
@@ -75,6 +76,20 @@ def u2i(uint32: int) -> int:
     if uint32 & (1 << 31):
         return uint32 | ~mask
     return uint32 & mask
+
+
+def _failed(exc: GpioServerError) -> Any:
+    """What a call that failed with ``exc`` gives: :class:`error` raised, or with
+    ``exceptions = False`` the negative pigpio code (a lost connection always raises)."""
+    if isinstance(exc, PigpioError):
+        if exceptions:
+            raise error(error_text(exc.code), exc.code) from exc
+        return exc.code
+    raise error(str(exc), getattr(exc, "code", None)) from exc
+
+
+_READ = frame_template("r", 1)
+_WRITE = frame_template("w", 2)
 
 
 def _u2i(value: int) -> int:
@@ -149,12 +164,23 @@ class pi:  # noqa: N801 - pigpio's name
             raise error("not connected to a gpiosvr server", None)
         try:
             return client.command(name, *args)
-        except PigpioError as exc:
-            if exceptions:
-                raise error(error_text(exc.code), exc.code) from exc
-            return exc.code
         except GpioServerError as exc:
-            raise error(str(exc), getattr(exc, "code", None)) from exc
+            return _failed(exc)
+
+    def _ints(self, template: bytes, name: str, *args: Any) -> Any:
+        """``_u2i(self._cmd(name, *args))``, the short way when all ``args`` are ints
+        (``template`` is their frame template)."""
+        client = self.sl.s
+        if client is not None:
+            for arg in args:
+                if type(arg) is not int:
+                    break
+            else:
+                try:
+                    return _u2i(client.call_ints(template, args))
+                except GpioServerError as exc:
+                    return _failed(exc)
+        return _u2i(self._cmd(name, *args))
 
     @property
     def _client(self) -> BlockingClient:
@@ -185,11 +211,17 @@ class pi:  # noqa: N801 - pigpio's name
 
     def read(self, gpio):
         """Returns the GPIO level."""
+        client = self.sl.s
+        if client is not None and type(gpio) is int:  # the everyday call, the short way
+            try:
+                return _u2i(client.call_ints(_READ, (gpio,)))
+            except GpioServerError as exc:
+                return _failed(exc)
         return _u2i(self._cmd("r", gpio))
 
     def write(self, gpio, level):
         """Sets the GPIO level."""
-        return _u2i(self._cmd("w", gpio, level))
+        return self._ints(_WRITE, "w", gpio, level)
 
     # -- banks ---------------------------------------------------------------------
 

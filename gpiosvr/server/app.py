@@ -12,14 +12,13 @@ import asyncio
 import grp
 import logging
 import os
-import re
 import socket
 import stat
 import struct
 from typing import Any
 
 from gpiosvr import config, protocol
-from gpiosvr.errors import ProtocolError
+from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
@@ -50,8 +49,90 @@ class ServerAlreadyRunning(RuntimeError):
     """Another live server already serves the socket path."""
 
 
-#: A whole frame of one command with small non-negative int arguments, e.g. ``@7 r 4``.
-_SIMPLE_FRAME = re.compile(rb"@([0-9]{1,18}) ([a-z][a-z0-9]*)((?: [0-9]{1,9})*)\n\Z")
+#: Commands the short path runs by calling their handler directly: quick GPIO calls
+#: with int parameters only, whose handlers answer at once.
+SHORT_COMMANDS = ("r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2",
+                  "t", "hwver", "pigpv")
+_BIG_INT = 1 << 64
+
+
+def _short_table() -> dict[bytes, tuple[Any, tuple[Any, ...]]]:
+    table = {}
+    for name in SHORT_COMMANDS:
+        spec = commands.COMMANDS.get(name)
+        if spec is not None and spec.required == len(spec.params):
+            table[name.encode("ascii")] = (spec.handler, spec.converters)
+    return table
+
+
+_SHORT = _short_table()
+
+
+#: Frame tails seen before (`` r 4\n``) -> (handler, converted arguments): the short
+#: path parses and checks a command's arguments once, not on every call.
+_PARSED: dict[bytes, tuple[Any, tuple[Any, ...]]] = {}
+_PARSED_LIMIT = 4096
+
+
+def short_answer(session: commands.Session, data: bytes) -> bytes | None:
+    """The answer frame to ``data`` if it is one whole everyday frame -- ``@<id>
+    <name>`` and int arguments of up to 9 digits, e.g. ``@7 r 4`` -- run the short way;
+    None for anything else (the general way decodes it).
+
+    The answers are byte for byte those of the general way (``commands.execute``),
+    except that the id comes back as it was sent.
+    """
+    space = data.find(b" ")
+    parsed = _PARSED.get(data[space:])
+    request_id = data[1:space]
+    if not (0 < space < 20 and data[:1] == b"@" and request_id.isdigit()):
+        return None
+    if parsed is None:
+        parsed = _parse_short(data[space:])
+        if parsed is None:
+            return None
+        if type(parsed) is Command:  # not a short command: the general table
+            answer = commands.execute(session, parsed)
+            return b"@%s %s\n" % (request_id, answer.encode("ascii"))
+    handler, args = parsed
+    try:
+        value = handler(session, *args)
+        if type(value) is int and -_BIG_INT < value < _BIG_INT:
+            return b"@%s %d\n" % (request_id, value)
+        answer = protocol.encode_answer(value)
+    except (PigpioError, ProtocolError) as exc:  # as commands.execute does
+        answer = protocol.encode_answer(None, (exc,))
+    except Exception as exc:
+        commands.log.exception("command %r failed", data[space + 1:-1].decode("ascii"))
+        answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+    return b"@%s %s\n" % (request_id, answer.encode("ascii"))
+
+
+def _parse_short(tail: bytes) -> Any:
+    """For a frame tail `` <name>[ <int>...]\n``: (handler, converted arguments) of a
+    :data:`SHORT_COMMANDS` command with good arguments (remembered); the
+    :class:`Command` for another well-formed one; None for anything else."""
+    if tail[-1:] != b"\n":
+        return None
+    words = tail[1:-1].split(b" ")
+    name, args = words[0], words[1:]
+    if not (name[:1].isalpha() and name.isalnum() and name.islower()):
+        return None
+    for arg in args:
+        if not arg.isdigit() or len(arg) > 9:
+            return None
+    short = _SHORT.get(name)
+    if short is not None and len(args) == len(short[1]):
+        handler, converters = short
+        try:
+            values = tuple(convert(int(arg)) for convert, arg in zip(converters, args))
+        except PigpioError:
+            pass  # a bad argument: execute() answers as it always does
+        else:
+            if len(_PARSED) < _PARSED_LIMIT:
+                _PARSED[tail] = (handler, values)
+            return handler, values
+    return Command(name.decode("ascii"), tuple(map(int, args)))
 
 
 class ClientConnection(asyncio.Protocol):
@@ -102,12 +183,9 @@ class ClientConnection(asyncio.Protocol):
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
         if not self._buffer and not self._discarding:
-            simple = _SIMPLE_FRAME.match(data)
-            if simple:  # one whole everyday frame: the short way, same answers
-                request_id, name, args = simple.groups()
-                command = Command(name.decode("ascii"), tuple(map(int, args.split())))
-                answer = commands.execute(self.session, command)
-                self._write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
+            answer = short_answer(self.session, data)
+            if answer is not None:  # one whole everyday frame: the short way, same answers
+                self._write(answer)
                 return
         if b"\n" not in data:
             self._buffer += data
