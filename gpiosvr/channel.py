@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import time
+import weakref
 from typing import Any, Sequence
 
 from gpiosvr import protocol
@@ -26,11 +27,15 @@ _TEMPLATES: dict[tuple[str, int], bytes] = {}
 #: Bumped in a forked child: a channel made before the fork is the parent's. Cheaper
 #: on every call than ``os.getpid()``, which is a system call.
 _generation = 0
+#: Every open channel, so that a forked child can mark them all not ready at once.
+_channels: "weakref.WeakSet[Channel]" = weakref.WeakSet()
 
 
 def _forked() -> None:
     global _generation
     _generation += 1
+    for channel in list(_channels):
+        channel.ready = False
 
 
 os.register_at_fork(after_in_child=_forked)
@@ -85,11 +90,15 @@ class Channel:
         self.pid = os.getpid()
         self.generation = _generation
         self.response_timeout = response_timeout
+        #: True while :meth:`call_ints` may take the short way at once: open, in the
+        #: process that opened it, nothing buffered, the response timeout in force.
+        self.ready = False
         self._sock: socket.socket | None = connect_unix(path, connect_timeout)
         self._sock.settimeout(None)  # blocking; timeouts come from SO_RCVTIMEO
         self._timeout: float | None = None
         self._buffer = b""
         self._next_id = 1
+        _channels.add(self)
         try:
             hello = self.exchange((("hello", protocol.PROTOCOL_VERSION, name, self.pid),),
                                   connect_timeout)
@@ -108,6 +117,7 @@ class Channel:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
+        self.ready = False
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
@@ -144,16 +154,16 @@ class Channel:
         """:meth:`call` the short way: ``args`` are ints (``type(a) is int``, checked by
         the caller) and ``template`` is their :func:`frame_template`.
 
-        One ``sendall``, one ``recv``; an answer ``@<id> <digits>`` is returned as an
-        int at once, anything else (an error, a negative or other value, a late answer
-        to an abandoned call, a partial frame) is read and decoded the general way.
+        When :attr:`ready`: one ``sendall``, one ``recv``, and an answer ``@<id>
+        <digits>`` is returned as an int at once; anything else (an error, a negative
+        or other value, a late answer to an abandoned call, a partial frame) is read
+        and decoded the general way, as is the whole call when not :attr:`ready`.
         """
-        sock = self._sock
-        if sock is None or self._buffer or self._timeout != self.response_timeout:
-            name = template[4:].split()[0].decode("ascii")
-            return self._call_general(name, args, None)
+        if not self.ready:
+            return self._call_general(template[4:].split()[0].decode("ascii"), args, None)
         request_id = self._next_id
         self._next_id = request_id + 1 if request_id < _MAX_ID else 1
+        sock = self._sock
         try:
             sock.sendall(template % (request_id, *args))
             data = sock.recv(65536)
@@ -202,6 +212,7 @@ class Channel:
             raise ConnectionFailed(f"connection to {self.path} is closed")
         wait = self.response_timeout if timeout is None else timeout
         prefix = b"@%d " % request_id
+        self.ready = False
         try:
             self._set_timeout(sock, wait)
             if frame:
@@ -220,6 +231,10 @@ class Channel:
         except OSError as exc:
             self.close()
             raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
+        finally:
+            self.ready = (self._sock is not None and not self._buffer
+                          and self._timeout == self.response_timeout
+                          and self.generation == _generation)
 
     def _set_timeout(self, sock: socket.socket, seconds: float) -> None:
         """Bound blocking sends and receives by the kernel (SO_RCVTIMEO/SO_SNDTIMEO),

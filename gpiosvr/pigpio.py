@@ -28,7 +28,7 @@ from typing import Any
 
 from gpiosvr import config
 from gpiosvr._pigpio_tables import CONSTANTS
-from gpiosvr.blocking import BlockingClient
+from gpiosvr.blocking import BlockingClient, ThreadState
 from gpiosvr.channel import frame_template
 from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio API
 from gpiosvr.client_pigs import mode_arg, pud_arg
@@ -89,6 +89,7 @@ def _failed(exc: GpioServerError) -> Any:
 
 
 _READ = frame_template("r", 1)
+_NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
 _WRITE = frame_template("w", 2)
 
 
@@ -125,6 +126,7 @@ class pi:  # noqa: N801 - pigpio's name
                  show_errors=True):
         self.connected = True
         self.sl = _socklock()
+        self._threads = _NO_THREADS  # the client's per-thread state, for read()
         self._notify = None
         port = int(port)
         if host == '':
@@ -145,6 +147,7 @@ class pi:  # noqa: N801 - pigpio's name
                 problem = str(exc)
             else:
                 self.sl.s = client
+                self._threads = client.thread_state
         if problem is not None:
             self.connected = False
             if show_errors:
@@ -191,6 +194,7 @@ class pi:  # noqa: N801 - pigpio's name
     def stop(self):
         """Release pigpio resources."""
         self.connected = False
+        self._threads = _NO_THREADS
         client, self.sl.s = self.sl.s, None
         if client is not None:
             client.close()
@@ -211,10 +215,10 @@ class pi:  # noqa: N801 - pigpio's name
 
     def read(self, gpio):
         """Returns the GPIO level."""
-        client = self.sl.s
-        if client is not None and type(gpio) is int:  # the everyday call, the short way
+        channel = self._threads.channel  # this thread's connection, once it has one
+        if channel is not None and channel.ready and type(gpio) is int:  # the short way
             try:
-                return _u2i(client.call_ints(_READ, (gpio,)))
+                return _u2i(channel.call_ints(_READ, (gpio,)))
             except GpioServerError as exc:
                 return _failed(exc)
         return _u2i(self._cmd("r", gpio))

@@ -221,7 +221,7 @@ def test_short_path_answers_byte_for_byte_as_the_general_way():
         expected = None
         if frame.endswith(b"\n") and frame.count(b"\n") == 1:
             expected = general.handle_frame(frame[:-1]).encode("ascii")
-        answer = short_answer(short.session, frame)
+        answer = short_answer(short.session, frame[:-1]) if frame.endswith(b"\n") else None
         if answer is None:
             if expected is not None:
                 assert short.handle_frame(frame[:-1]).encode("ascii") == expected

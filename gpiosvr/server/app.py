@@ -74,21 +74,21 @@ _PARSED: dict[bytes, tuple[Any, tuple[Any, ...]]] = {}
 _PARSED_LIMIT = 4096
 
 
-def short_answer(session: commands.Session, data: bytes) -> bytes | None:
-    """The answer frame to ``data`` if it is one whole everyday frame -- ``@<id>
-    <name>`` and int arguments of up to 9 digits, e.g. ``@7 r 4`` -- run the short way;
-    None for anything else (the general way decodes it).
+def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
+    """The answer (with its newline) to ``frame`` (without its newline) if it is an
+    everyday frame -- ``@<id> <name>`` and int arguments of up to 9 digits, e.g.
+    ``@7 r 4`` -- run the short way; None for anything else (the general way decodes it).
 
     The answers are byte for byte those of the general way (``commands.execute``),
     except that the id comes back as it was sent.
     """
-    space = data.find(b" ")
-    parsed = _PARSED.get(data[space:])
-    request_id = data[1:space]
-    if not (0 < space < 20 and data[:1] == b"@" and request_id.isdigit()):
+    space = frame.find(b" ")
+    parsed = _PARSED.get(frame[space:])
+    request_id = frame[1:space]
+    if not (0 < space < 20 and frame[:1] == b"@" and request_id.isdigit()):
         return None
     if parsed is None:
-        parsed = _parse_short(data[space:])
+        parsed = _parse_short(frame[space:])
         if parsed is None:
             return None
         if type(parsed) is Command:  # not a short command: the general table
@@ -103,18 +103,16 @@ def short_answer(session: commands.Session, data: bytes) -> bytes | None:
     except (PigpioError, ProtocolError) as exc:  # as commands.execute does
         answer = protocol.encode_answer(None, (exc,))
     except Exception as exc:
-        commands.log.exception("command %r failed", data[space + 1:-1].decode("ascii"))
+        commands.log.exception("command %r failed", frame[space + 1:].decode("ascii"))
         answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
     return b"@%s %s\n" % (request_id, answer.encode("ascii"))
 
 
 def _parse_short(tail: bytes) -> Any:
-    """For a frame tail `` <name>[ <int>...]\n``: (handler, converted arguments) of a
+    """For a frame tail `` <name>[ <int>...]``: (handler, converted arguments) of a
     :data:`SHORT_COMMANDS` command with good arguments (remembered); the
     :class:`Command` for another well-formed one; None for anything else."""
-    if tail[-1:] != b"\n":
-        return None
-    words = tail[1:-1].split(b" ")
+    words = tail[1:].split(b" ")
     name, args = words[0], words[1:]
     if not (name[:1].isalpha() and name.isalnum() and name.islower()):
         return None
@@ -130,7 +128,7 @@ def _parse_short(tail: bytes) -> Any:
             pass  # a bad argument: execute() answers as it always does
         else:
             if len(_PARSED) < _PARSED_LIMIT:
-                _PARSED[tail] = (handler, values)
+                _PARSED[bytes(tail)] = (handler, values)
             return handler, values
     return Command(name.decode("ascii"), tuple(map(int, args)))
 
@@ -182,8 +180,8 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
-        if not self._buffer and not self._discarding:
-            answer = short_answer(self.session, data)
+        if not self._buffer and not self._discarding and data[-1:] == b"\n":
+            answer = short_answer(self.session, data[:-1])
             if answer is not None:  # one whole everyday frame: the short way, same answers
                 self._write(answer)
                 return
@@ -195,16 +193,19 @@ class ClientConnection(asyncio.Protocol):
         *lines, rest = buffer.split(b"\n")
         self._buffer = bytearray(rest)
         out = []
+        session = self.session
         for line in lines:
             if self._discarding:
                 self._discarding = False
                 continue
             if len(line) >= protocol.MAX_FRAME_BYTES:
-                out.append(_too_long(line))
-            elif line:
-                out.append(self.handle_frame(line))
+                out.append(_too_long(line).encode("ascii"))
+            elif line:  # several frames at once (a shared connection): short ways too
+                answer = short_answer(session, bytes(line))
+                out.append(answer if answer is not None
+                           else self.handle_frame(line).encode("ascii"))
         if out and self.transport is not None and not self.transport.is_closing():
-            self._write("".join(out).encode("ascii"))
+            self._write(b"".join(out))
         self._check_length()
 
     def _write(self, data: bytes) -> None:
