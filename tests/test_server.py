@@ -221,7 +221,7 @@ def test_short_path_answers_byte_for_byte_as_the_general_way():
         expected = None
         if frame.endswith(b"\n") and frame.count(b"\n") == 1:
             expected = general.handle_frame(frame[:-1]).encode("ascii")
-        answer = short_answer(short.session, frame[:-1]) if frame.endswith(b"\n") else None
+        answer = short_answer(short.session, frame)
         if answer is None:
             if expected is not None:
                 assert short.handle_frame(frame[:-1]).encode("ascii") == expected
@@ -230,3 +230,12 @@ def test_short_path_answers_byte_for_byte_as_the_general_way():
             assert answer == expected, frame
     assert taken >= 30
     assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_several_frames_in_one_read_get_the_answers_of_one_at_a_time(server):
+    frames = [b"@1 w 4 1", b"@2 r 4", b"@3 zz", b"@4 w 60 1", b"@5 mg 4", b"@6 br1",
+              b"@7 r 4;r 5", b"@8 w 4 0", b"@9 r 4"]
+    together = raw_exchange(server.socket_path, b"\n".join(frames) + b"\n", len(frames))
+    apart = [raw_exchange(server.socket_path, frame + b"\n", 1)[0] for frame in frames]
+    assert together == apart
+    assert together[1] == "@2 1" and together[-1] == "@9 0"

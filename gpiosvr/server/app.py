@@ -68,51 +68,52 @@ def _short_table() -> dict[bytes, tuple[Any, tuple[Any, ...]]]:
 _SHORT = _short_table()
 
 
-#: Frame tails seen before (`` r 4\n``) -> (handler, converted arguments): the short
+#: Frame tails seen before (``r 4\n``) -> (handler, converted arguments): the short
 #: path parses and checks a command's arguments once, not on every call.
 _PARSED: dict[bytes, tuple[Any, tuple[Any, ...]]] = {}
 _PARSED_LIMIT = 4096
 
 
 def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
-    """The answer (with its newline) to ``frame`` (without its newline) if it is an
-    everyday frame -- ``@<id> <name>`` and int arguments of up to 9 digits, e.g.
-    ``@7 r 4`` -- run the short way; None for anything else (the general way decodes it).
+    """The answer to ``frame`` if it is one whole everyday frame, newline included --
+    ``@<id> <name>`` and int arguments of up to 9 digits, e.g. ``@7 r 4\\n`` -- run the
+    short way; None for anything else (the general way decodes it).
 
     The answers are byte for byte those of the general way (``commands.execute``),
     except that the id comes back as it was sent.
     """
-    space = frame.find(b" ")
-    parsed = _PARSED.get(frame[space:])
-    request_id = frame[1:space]
-    if not (0 < space < 20 and frame[:1] == b"@" and request_id.isdigit()):
+    head, _, tail = frame.partition(b" ")  # head: "@<id>"
+    parsed = _PARSED.get(tail)
+    if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # 64: "@"
         return None
     if parsed is None:
-        parsed = _parse_short(frame[space:])
+        parsed = _parse_short(tail)
         if parsed is None:
             return None
         if type(parsed) is Command:  # not a short command: the general table
             answer = commands.execute(session, parsed)
-            return b"@%s %s\n" % (request_id, answer.encode("ascii"))
+            return b"%s %s\n" % (head, answer.encode("ascii"))
     handler, args = parsed
     try:
         value = handler(session, *args)
         if type(value) is int and -_BIG_INT < value < _BIG_INT:
-            return b"@%s %d\n" % (request_id, value)
+            return b"%s %d\n" % (head, value)
         answer = protocol.encode_answer(value)
     except (PigpioError, ProtocolError) as exc:  # as commands.execute does
         answer = protocol.encode_answer(None, (exc,))
     except Exception as exc:
-        commands.log.exception("command %r failed", frame[space + 1:].decode("ascii"))
+        commands.log.exception("command %r failed", tail[:-1].decode("ascii"))
         answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
-    return b"@%s %s\n" % (request_id, answer.encode("ascii"))
+    return b"%s %s\n" % (head, answer.encode("ascii"))
 
 
 def _parse_short(tail: bytes) -> Any:
-    """For a frame tail `` <name>[ <int>...]``: (handler, converted arguments) of a
+    """For a frame tail ``<name>[ <int>...]\\n``: (handler, converted arguments) of a
     :data:`SHORT_COMMANDS` command with good arguments (remembered); the
     :class:`Command` for another well-formed one; None for anything else."""
-    words = tail[1:].split(b" ")
+    if tail[-1:] != b"\n":
+        return None
+    words = tail[:-1].split(b" ")
     name, args = words[0], words[1:]
     if not (name[:1].isalpha() and name.isalnum() and name.islower()):
         return None
@@ -180,8 +181,8 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
-        if not self._buffer and not self._discarding and data[-1:] == b"\n":
-            answer = short_answer(self.session, data[:-1])
+        if not self._buffer and not self._discarding:
+            answer = short_answer(self.session, data)
             if answer is not None:  # one whole everyday frame: the short way, same answers
                 self._write(answer)
                 return
@@ -201,7 +202,7 @@ class ClientConnection(asyncio.Protocol):
             if len(line) >= protocol.MAX_FRAME_BYTES:
                 out.append(_too_long(line).encode("ascii"))
             elif line:  # several frames at once (a shared connection): short ways too
-                answer = short_answer(session, bytes(line))
+                answer = short_answer(session, bytes(line) + b"\n")
                 out.append(answer if answer is not None
                            else self.handle_frame(line).encode("ascii"))
         if out and self.transport is not None and not self.transport.is_closing():
