@@ -24,6 +24,9 @@ from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
 _MAX_ID = protocol.MAX_ID
+#: The value of an answer's tail for small results, e.g. ``b"1\\n"`` -> 1: one lookup
+#: instead of checking and converting digits.
+_SMALL_VALUES = {b"%d\n" % value: value for value in range(1024)}
 #: ``@%d name %d ...\n`` frame templates by command name and argument count.
 _TEMPLATES: dict[tuple[str, int], bytes] = {}
 #: Bumped in a forked child: a channel made before the fork is the parent's. Cheaper
@@ -179,7 +182,7 @@ class Channel:
         self._next_id = request_id + 1 if request_id < _MAX_ID else 1
         sock = self._sock
         try:
-            sock.sendall(template % (request_id, *args))
+            sock.sendall(template % ((request_id,) + args))
             if _open_count == 1:
                 # The only connection of the process: wait in poll(), which wakes for
                 # input only; a thread asleep in recv() on a Unix socket is woken
@@ -197,9 +200,12 @@ class Channel:
             raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
         prefix = b"@%d " % request_id
         start = len(prefix)
-        if data[:start] == prefix and data[-1:] == b"\n":
+        if data[:start] == prefix:
+            value = _SMALL_VALUES.get(data[start:])
+            if value is not None:
+                return value
             value = data[start:-1]
-            if value.isdigit():
+            if data[-1] == 10 and value.isdigit():  # 10: "\n"
                 return int(value)
         self._buffer = data  # anything else: read it the general way
         answer = self._decode(self._round_trip(None, request_id, None))[0]

@@ -218,9 +218,10 @@ class pi:  # noqa: N801 - pigpio's name
         channel = self._threads.channel  # this thread's connection, once it has one
         if channel is not None and channel.ready and type(gpio) is int:  # the short way
             try:
-                return _u2i(channel.call_ints(_READ, (gpio,)))
+                value = channel.call_ints(_READ, (gpio,))
             except GpioServerError as exc:
                 return _failed(exc)
+            return value if value >= 0 else _u2i(value)
         return _u2i(self._cmd("r", gpio))
 
     def write(self, gpio, level):
