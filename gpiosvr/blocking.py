@@ -299,7 +299,7 @@ class BlockingClient:
         """This thread's connection, opened (again) when there is none that works."""
         channel = self.thread_state.channel
         if (channel is None or channel.closed
-                or channel.generation != _channel_module._generation):
+                or channel.generation != _channel_module.generation()):
             channel = self._new_channel()
         return channel
 

@@ -89,8 +89,8 @@ def _failed(exc: GpioServerError) -> Any:
 
 
 _READ = frame_template("r", 1)
-_NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
 _WRITE = frame_template("w", 2)
+_NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
 
 
 def _u2i(value: int) -> int:

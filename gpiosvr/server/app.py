@@ -201,7 +201,7 @@ class ClientConnection(asyncio.Protocol):
                 continue
             if len(line) >= protocol.MAX_FRAME_BYTES:
                 out.append(_too_long(line).encode("ascii"))
-            elif line:  # several frames at once (a shared connection): short ways too
+            elif line:  # several frames in one read (pipelined requests): short ways too
                 answer = short_answer(session, bytes(line) + b"\n")
                 out.append(answer if answer is not None
                            else self.handle_frame(line).encode("ascii"))
