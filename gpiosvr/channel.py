@@ -46,8 +46,9 @@ _open_lock = threading.Lock()
 
 
 def _forked() -> None:
-    global _generation
+    global _generation, _open_lock
     _generation += 1
+    _open_lock = threading.Lock()  # another thread may have held it at the fork
     for channel in list(_channels):
         channel.ready = False
 
