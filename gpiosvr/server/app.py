@@ -51,22 +51,9 @@ class ServerAlreadyRunning(RuntimeError):
 
 #: Commands the short path runs by calling their handler directly: quick GPIO calls
 #: with int parameters only, whose handlers answer at once.
-SHORT_COMMANDS = ("r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2",
-                  "t", "hwver", "pigpv")
-_BIG_INT = 1 << 64
-
-
-def _short_table() -> dict[bytes, tuple[Any, tuple[Any, ...]]]:
-    table = {}
-    for name in SHORT_COMMANDS:
-        spec = commands.COMMANDS.get(name)
-        if spec is not None and spec.required == len(spec.params):
-            table[name.encode("ascii")] = (spec.handler, spec.converters)
-    return table
-
-
-_SHORT = _short_table()
-
+SHORT_COMMANDS = frozenset({"r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2",
+                            "t", "hwver", "pigpv"})
+_BIG_INT = 1 << 64  # as protocol.encode_answer: smaller ints are written in decimal
 
 #: Frame tails seen before (``r 4\n``) -> (handler, converted arguments): the short
 #: path parses and checks a command's arguments once, not on every call.
@@ -120,18 +107,19 @@ def _parse_short(tail: bytes) -> Any:
     for arg in args:
         if not arg.isdigit() or len(arg) > 9:
             return None
-    short = _SHORT.get(name)
-    if short is not None and len(args) == len(short[1]):
-        handler, converters = short
+    command = Command(name.decode("ascii"), tuple(map(int, args)))
+    spec = commands.COMMANDS.get(command.name)
+    if (command.name in SHORT_COMMANDS and spec is not None
+            and len(args) == len(spec.params) == spec.required):
         try:
-            values = tuple(convert(int(arg)) for convert, arg in zip(converters, args))
+            values = tuple(convert(arg) for convert, arg in zip(spec.converters, command.args))
         except PigpioError:
             pass  # a bad argument: execute() answers as it always does
         else:
             if len(_PARSED) < _PARSED_LIMIT:
-                _PARSED[bytes(tail)] = (handler, values)
-            return handler, values
-    return Command(name.decode("ascii"), tuple(map(int, args)))
+                _PARSED[bytes(tail)] = (spec.handler, values)
+            return spec.handler, values
+    return command
 
 
 class ClientConnection(asyncio.Protocol):
