@@ -178,8 +178,9 @@ class Channel:
         """:meth:`call` the short way: ``args`` are ints (``type(a) is int``, checked by
         the caller) and ``template`` is their :func:`frame_template`.
 
-        When :attr:`ready`: one ``sendall``, one ``recv``, and an answer ``@<id>
-        <digits>`` is returned as an int at once; anything else (an error, a negative
+        When :attr:`ready`: one ``sendall``, one ``recv`` (after a ``poll`` when this
+        is the process's only connection), and an answer ``@<id> <digits>`` is
+        returned as an int at once; anything else (an error, a negative
         or other value, a late answer to an abandoned call, a partial frame) is read
         and decoded the general way, as is the whole call when not :attr:`ready`.
         """
@@ -200,7 +201,7 @@ class Channel:
                 if not self._poll.poll(self._poll_ms):
                     raise BlockingIOError  # no answer in time
             data = sock.recv(65536)
-        except BlockingIOError:  # SO_RCVTIMEO expired
+        except BlockingIOError:  # SO_RCVTIMEO (or the poll) expired
             raise self._timeout_error(self.response_timeout) from None
         except OSError as exc:
             self.close()
