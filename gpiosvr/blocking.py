@@ -23,6 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable, Sequence
 
+from gpiosvr import channel as _channel_module
 from gpiosvr import config, protocol
 from gpiosvr.channel import Channel
 from gpiosvr.client import Response
@@ -36,6 +37,13 @@ log = logging.getLogger(__name__)
 #: Extra seconds a caller waits beyond the response timeout before it gives up on
 #: the loop itself (which should always answer first).
 _GRACE = 2.0
+
+
+class ThreadState(threading.local):
+    """Per-thread state of a client: ``channel`` is this thread's connection (None
+    before the thread's first call)."""
+
+    channel: Channel | None = None
 
 
 class LoopThreadCallError(GpioServerError, RuntimeError):
@@ -157,7 +165,10 @@ class BlockingClient:
         self.response_timeout = response_timeout
         self._pid = os.getpid()
         self._closed = False
-        self._local = threading.local()
+        #: This thread's connection: ``thread_state.channel`` (see :class:`ThreadState`);
+        #: hot paths such as the pigpio facade's ``read`` call it directly while it is
+        #: ``ready``. The same object for the client's whole life, forks included.
+        self.thread_state = ThreadState()
         self._server_info: dict[str, Any] | None = None
         self._notification_handlers: list[Callable[[Command], None]] = []
         self._connect_handlers: list[Callable[[], Any]] = []
@@ -175,7 +186,6 @@ class BlockingClient:
             old = self._resources
             self._resources = _Resources()
             self._finalizer = weakref.finalize(self, self._resources.close)
-            self._local = threading.local()
             self._pid = os.getpid()
         for channel in list(old.channels):
             channel.close()  # closes the child's copies of the descriptors only
@@ -273,13 +283,23 @@ class BlockingClient:
         """Run one pigs command; return its result or raise its exception."""
         return self._channel().call(name, args, timeout)
 
+    def call_ints(self, template: bytes, args: tuple[int, ...]) -> Any:
+        """:meth:`command` the short way, for hot paths such as the pigpio facade's
+        ``read``: ``args`` must all be ints (``type(a) is int``) and ``template`` their
+        :func:`gpiosvr.channel.frame_template`; the response timeout applies."""
+        channel = self.thread_state.channel
+        if channel is None or not channel.ready:
+            channel = self._channel()
+        return channel.call_ints(template, args)
+
     def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
         return self._channel().exchange(commands, timeout)
 
     def _channel(self) -> Channel:
         """This thread's connection, opened (again) when there is none that works."""
-        channel = getattr(self._local, "channel", None)
-        if channel is None or channel.closed or channel.pid != os.getpid():
+        channel = self.thread_state.channel
+        if (channel is None or channel.closed
+                or channel.generation != _channel_module.generation()):
             channel = self._new_channel()
         return channel
 
@@ -296,7 +316,7 @@ class BlockingClient:
                 "and everything waiting on it")
         channel = Channel(self._path, self._name, self.connect_timeout,
                           self.response_timeout)
-        self._local.channel = channel
+        self.thread_state.channel = channel
         self._server_info = channel.server_info
         with self._resources.lock:
             self._resources.channels.add(channel)

@@ -28,7 +28,8 @@ from typing import Any
 
 from gpiosvr import config
 from gpiosvr._pigpio_tables import CONSTANTS
-from gpiosvr.blocking import BlockingClient
+from gpiosvr.blocking import BlockingClient, ThreadState
+from gpiosvr.channel import frame_template
 from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio API
 from gpiosvr.client_pigs import mode_arg, pud_arg
 from gpiosvr.errors import GpioServerError, PigpioError
@@ -77,6 +78,21 @@ def u2i(uint32: int) -> int:
     return uint32 & mask
 
 
+def _failed(exc: GpioServerError) -> Any:
+    """What a call that failed with ``exc`` gives: :class:`error` raised, or with
+    ``exceptions = False`` the negative pigpio code (a lost connection always raises)."""
+    if isinstance(exc, PigpioError):
+        if exceptions:
+            raise error(error_text(exc.code), exc.code) from exc
+        return exc.code
+    raise error(str(exc), getattr(exc, "code", None)) from exc
+
+
+_READ = frame_template("r", 1)
+_WRITE = frame_template("w", 2)
+_NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
+
+
 def _u2i(value: int) -> int:
     """pigpio's check of a result: a negative one is an error (raised or returned)."""
     if value < 0 and exceptions:
@@ -110,6 +126,7 @@ class pi:  # noqa: N801 - pigpio's name
                  show_errors=True):
         self.connected = True
         self.sl = _socklock()
+        self._threads = _NO_THREADS  # the client's per-thread state, for read()
         self._notify = None
         port = int(port)
         if host == '':
@@ -130,6 +147,7 @@ class pi:  # noqa: N801 - pigpio's name
                 problem = str(exc)
             else:
                 self.sl.s = client
+                self._threads = client.thread_state
         if problem is not None:
             self.connected = False
             if show_errors:
@@ -149,12 +167,23 @@ class pi:  # noqa: N801 - pigpio's name
             raise error("not connected to a gpiosvr server", None)
         try:
             return client.command(name, *args)
-        except PigpioError as exc:
-            if exceptions:
-                raise error(error_text(exc.code), exc.code) from exc
-            return exc.code
         except GpioServerError as exc:
-            raise error(str(exc), getattr(exc, "code", None)) from exc
+            return _failed(exc)
+
+    def _ints(self, template: bytes, name: str, *args: Any) -> Any:
+        """``_u2i(self._cmd(name, *args))``, the short way when all ``args`` are ints
+        (``template`` is their frame template)."""
+        client = self.sl.s
+        if client is not None:
+            for arg in args:
+                if type(arg) is not int:
+                    break
+            else:
+                try:
+                    return _u2i(client.call_ints(template, args))
+                except GpioServerError as exc:
+                    return _failed(exc)
+        return _u2i(self._cmd(name, *args))
 
     @property
     def _client(self) -> BlockingClient:
@@ -165,6 +194,7 @@ class pi:  # noqa: N801 - pigpio's name
     def stop(self):
         """Release pigpio resources."""
         self.connected = False
+        self._threads = _NO_THREADS
         client, self.sl.s = self.sl.s, None
         if client is not None:
             client.close()
@@ -185,11 +215,18 @@ class pi:  # noqa: N801 - pigpio's name
 
     def read(self, gpio):
         """Returns the GPIO level."""
+        channel = self._threads.channel  # this thread's connection, once it has one
+        if channel is not None and channel.ready and type(gpio) is int:  # the short way
+            try:
+                value = channel.call_ints(_READ, (gpio,))
+            except GpioServerError as exc:
+                return _failed(exc)
+            return value if value >= 0 else _u2i(value)
         return _u2i(self._cmd("r", gpio))
 
     def write(self, gpio, level):
         """Sets the GPIO level."""
-        return _u2i(self._cmd("w", gpio, level))
+        return self._ints(_WRITE, "w", gpio, level)
 
     # -- banks ---------------------------------------------------------------------
 

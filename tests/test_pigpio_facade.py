@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import subprocess
 import sys
 
@@ -136,6 +137,29 @@ def test_stop_is_idempotent_and_releases_the_connection(pi, server):
     pi.stop()
     assert not pi.connected and pi.sl.s is None
     wait_until(lambda: server.call(lambda: server.server.client_count) == 0)
+
+
+def test_read_in_a_forked_child_uses_a_connection_of_its_own(pi):
+    """``read`` goes straight to this thread's connection; after ``fork()`` the child
+    must not use the parent's."""
+    assert pi.write(22, 1) == 0 and pi.read(22) == 1
+    parents = pi.sl.s.thread_state.channel
+    pid = os.fork()
+    if pid == 0:  # child: must not hang, must work on a connection of its own
+        code = 1
+        try:
+            signal.alarm(10)
+            ok = pi.read(22) == 1 and pi.write(23, 1) == 0 and pi.read(23) == 1
+            mine = pi.sl.s.thread_state.channel
+            code = 0 if ok and mine is not parents and parents.closed else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert pi.read(23) == 1 and pi.sl.s.thread_state.channel is parents
+    pi.stop()
+    with pytest.raises(pigpio.error):
+        pi.read(22)
 
 
 def run_script(args, env_extra, cwd=ROOT):

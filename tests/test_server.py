@@ -196,3 +196,46 @@ def raw_exchange_when_up(path: str, payload: bytes, lines: int) -> list[str]:
     """:func:`raw_exchange` once the server answers (the client waits for it)."""
     asyncio.run(SocketClient(None, path, connectTimeout_ms=10000).command("t"))
     return raw_exchange(path, payload, lines)
+
+
+def test_short_path_answers_byte_for_byte_as_the_general_way():
+    """``short_answer`` (the everyday frame, run the short way) gives the bytes the
+    general decoder and executor give, or declines; state changes match too."""
+    from gpiosvr.server.app import ClientConnection, short_answer
+
+    frames = [b"@1 r 4\n", b"@2 w 4 1\n", b"@3 r 4\n", b"@4 w 4 0\n", b"@5 mg 4\n",
+              b"@6 m 5 1\n", b"@7 mg 5\n", b"@8 m 5 4\n", b"@9 mg 5\n", b"@10 br1\n",
+              b"@11 bs1 96\n", b"@12 br1\n", b"@13 bc1 32\n", b"@14 br2\n", b"@15 hwver\n",
+              b"@16 pigpv\n", b"@17 w 54 1\n", b"@18 w 4 2\n", b"@19 r 99\n", b"@20 r\n",
+              b"@21 r 4 5\n", b"@22 zz 1\n", b"@23 m 4 9\n", b"@24 bs1 4294967296\n",
+              b"@25 pud 4 1\n", b"@26 gdc 4\n", b"@27 p 18 128\n", b"@28 gdc 18\n",
+              b"@29 w 18 1\n", b"@30 gdc 18\n", b"@31 r 4\n",
+              b"@123456789012345678 r 4\n", b"@1234567890123456789 r 4\n", b"@x r 4\n",
+              b"@32 r  4\n", b"@33 r 4 \n", b"@34 R 4\n", b"@35 r -4\n", b"@36 r 0x4\n",
+              b"@37 r 4\n@38 r 5\n", b"@39 r 4", b"r 4\n", b"@40 r 1234567890\n",
+              b"@41 w 4 1;r 4\n", b"@42 r 4 # a comment\n"]
+    short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    taken = 0
+    for frame in frames:
+        expected = None
+        if frame.endswith(b"\n") and frame.count(b"\n") == 1:
+            expected = general.handle_frame(frame[:-1]).encode("ascii")
+        answer = short_answer(short.session, frame)
+        if answer is None:
+            if expected is not None:
+                assert short.handle_frame(frame[:-1]).encode("ascii") == expected
+        else:
+            taken += 1
+            assert answer == expected, frame
+    assert taken >= 30
+    assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_several_frames_in_one_read_get_the_answers_of_one_at_a_time(server):
+    frames = [b"@1 w 4 1", b"@2 r 4", b"@3 zz", b"@4 w 60 1", b"@5 mg 4", b"@6 br1",
+              b"@7 r 4;r 5", b"@8 w 4 0", b"@9 r 4"]
+    together = raw_exchange(server.socket_path, b"\n".join(frames) + b"\n", len(frames))
+    apart = [raw_exchange(server.socket_path, frame + b"\n", 1)[0] for frame in frames]
+    assert together == apart
+    assert together[1] == "@2 1" and together[-1] == "@9 0"

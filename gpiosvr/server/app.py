@@ -13,14 +13,13 @@ import collections
 import grp
 import logging
 import os
-import re
 import socket
 import stat
 import struct
 from typing import Any
 
 from gpiosvr import config, protocol
-from gpiosvr.errors import ProtocolError
+from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
@@ -51,8 +50,77 @@ class ServerAlreadyRunning(RuntimeError):
     """Another live server already serves the socket path."""
 
 
-#: A whole frame of one command with small non-negative int arguments, e.g. ``@7 r 4``.
-_SIMPLE_FRAME = re.compile(rb"@([0-9]{1,18}) ([a-z][a-z0-9]*)((?: [0-9]{1,9})*)\n\Z")
+#: Commands the short path runs by calling their handler directly: quick GPIO calls
+#: with int parameters only, whose handlers answer at once.
+SHORT_COMMANDS = frozenset({"r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2",
+                            "t", "hwver", "pigpv"})
+_BIG_INT = 1 << 64  # as protocol.encode_answer: smaller ints are written in decimal
+
+#: Frame tails seen before (``r 4\n``) -> (handler, converted arguments): the short
+#: path parses and checks a command's arguments once, not on every call.
+_PARSED: dict[bytes, tuple[Any, tuple[Any, ...]]] = {}
+_PARSED_LIMIT = 4096
+
+
+def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
+    """The answer to ``frame`` if it is one whole everyday frame, newline included --
+    ``@<id> <name>`` and int arguments of up to 9 digits, e.g. ``@7 r 4\\n`` -- run the
+    short way; None for anything else (the general way decodes it).
+
+    The answers are byte for byte those of the general way (``commands.execute``),
+    except that the id comes back as it was sent.
+    """
+    head, _, tail = frame.partition(b" ")  # head: "@<id>"
+    parsed = _PARSED.get(tail)
+    if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # 64: "@"
+        return None
+    if parsed is None:
+        parsed = _parse_short(tail)
+        if parsed is None:
+            return None
+        if type(parsed) is Command:  # not a short command: the general table
+            answer = commands.execute(session, parsed)
+            return b"%s %s\n" % (head, answer.encode("ascii"))
+    handler, args = parsed
+    try:
+        value = handler(session, *args)
+        if type(value) is int and -_BIG_INT < value < _BIG_INT:
+            return b"%s %d\n" % (head, value)
+        answer = protocol.encode_answer(value)
+    except (PigpioError, ProtocolError) as exc:  # as commands.execute does
+        answer = protocol.encode_answer(None, (exc,))
+    except Exception as exc:
+        commands.log.exception("command %r failed", tail[:-1].decode("ascii"))
+        answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+    return b"%s %s\n" % (head, answer.encode("ascii"))
+
+
+def _parse_short(tail: bytes) -> Any:
+    """For a frame tail ``<name>[ <int>...]\\n``: (handler, converted arguments) of a
+    :data:`SHORT_COMMANDS` command with good arguments (remembered); the
+    :class:`Command` for another well-formed one; None for anything else."""
+    if tail[-1:] != b"\n":
+        return None
+    words = tail[:-1].split(b" ")
+    name, args = words[0], words[1:]
+    if not (name[:1].isalpha() and name.isalnum() and name.islower()):
+        return None
+    for arg in args:
+        if not arg.isdigit() or len(arg) > 9:
+            return None
+    command = Command(name.decode("ascii"), tuple(map(int, args)))
+    spec = commands.COMMANDS.get(command.name)
+    if (command.name in SHORT_COMMANDS and spec is not None
+            and len(args) == len(spec.params) == spec.required):
+        try:
+            values = tuple(convert(arg) for convert, arg in zip(spec.converters, command.args))
+        except PigpioError:
+            pass  # a bad argument: execute() answers as it always does
+        else:
+            if len(_PARSED) < _PARSED_LIMIT:
+                _PARSED[bytes(tail)] = (spec.handler, values)
+            return spec.handler, values
+    return command
 
 
 class ClientConnection(asyncio.Protocol):
@@ -67,6 +135,8 @@ class ClientConnection(asyncio.Protocol):
         self._buffer = bytearray()
         self._discarding = False  # skipping the rest of an over-long frame
         self._pending: collections.deque = collections.deque()  # frames not sent yet
+        # The short path calls handlers directly: only for backends that answer at once.
+        self._short = not server.backend.native_commands
         self._waiting_on: asyncio.Future | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
@@ -104,16 +174,10 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
-        if not self._buffer and not self._discarding:
-            simple = _SIMPLE_FRAME.match(data)
-            if simple:  # one whole everyday frame: the short way, same answers
-                request_id, name, args = simple.groups()
-                command = Command(name.decode("ascii"), tuple(map(int, args.split())))
-                answer = commands.execute(self.session, command)
-                if type(answer) is str and not self._pending:
-                    self._write(b"@%s %s\n" % (request_id, answer.encode("ascii")))
-                else:
-                    self._emit([_framed(answer, int(request_id))])
+        if self._short and not self._buffer and not self._discarding:
+            answer = short_answer(self.session, data)
+            if answer is not None:  # one whole everyday frame: the short way, same answers
+                self._write(answer)
                 return
         if b"\n" not in data:
             self._buffer += data
@@ -122,25 +186,31 @@ class ClientConnection(asyncio.Protocol):
         buffer = self._buffer + data if self._buffer else data
         *lines, rest = buffer.split(b"\n")
         self._buffer = bytearray(rest)
-        out = []
+        out: list = []  # answer frames (bytes), or futures of them (str)
+        session, short = self.session, self._short
         for line in lines:
             if self._discarding:
                 self._discarding = False
                 continue
             if len(line) >= protocol.MAX_FRAME_BYTES:
-                out.append(_too_long(line))
-            elif line:
-                out.append(self.handle_frame(line))
+                out.append(_too_long(line).encode("ascii"))
+            elif line:  # several frames in one read (pipelined requests): short ways too
+                answer = short_answer(session, bytes(line) + b"\n") if short else None
+                if answer is None:
+                    answer = self.handle_frame(line)
+                    if type(answer) is str:
+                        answer = answer.encode("ascii")
+                out.append(answer)
         if out:
             self._emit(out)
         self._check_length()
 
     def _emit(self, frames: list) -> None:
-        """Send answer frames in order; a frame still being answered by the backend
-        (a future) holds back the ones after it."""
-        if not self._pending and all(type(f) is str for f in frames):
+        """Send answer frames (bytes) in order; a frame still being answered by the
+        backend (a future of its text) holds back the ones after it."""
+        if not self._pending and all(type(f) is bytes for f in frames):
             if self.transport is not None and not self.transport.is_closing():
-                self._write("".join(frames).encode("ascii"))
+                self._write(b"".join(frames))
             return
         self._pending.extend(frames)
         self._drain_pending()
@@ -150,17 +220,17 @@ class ClientConnection(asyncio.Protocol):
         pending = self._pending
         while pending:
             head = pending[0]
-            if type(head) is not str:
+            if type(head) is not bytes:
                 if not head.done():
                     if head is not self._waiting_on:
                         self._waiting_on = head
                         head.add_done_callback(self._drain_pending)
                     break
-                head = head.result()
+                head = head.result().encode("ascii")
             pending.popleft()
             ready.append(head)
         if ready and self.transport is not None and not self.transport.is_closing():
-            self._write("".join(ready).encode("ascii"))
+            self._write(b"".join(ready))
 
     def _write(self, data: bytes) -> None:
         if self.server.log_requests:
@@ -193,14 +263,6 @@ class ClientConnection(asyncio.Protocol):
         """Send a frame (an answer or a notification) to this client."""
         if self.transport is not None and not self.transport.is_closing():
             self._write(frame.encode("ascii"))
-
-
-def _framed(answer: "str | asyncio.Future[str]",
-            request_id: int) -> "str | asyncio.Future[str]":
-    """The response frame of a one-command request with id ``request_id``."""
-    if type(answer) is str:
-        return protocol.encode_response([answer], request_id)
-    return _response_later([answer], request_id)
 
 
 def _response_later(answers: list, request_id: Any) -> "asyncio.Future[str]":
