@@ -86,6 +86,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.clients.discard(self)
         self.server.hub.client_gone(self)
+        self.server.backend.user_gone(self.session)
         log.info("client disconnected: %s pid=%s", self.session.name, self.session.pid)
 
     def pause_writing(self) -> None:

@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
                         help="hardware revision the simulated chip reports "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
+    gpiod = parser.add_argument_group("gpiod backend (Linux GPIO character device)")
+    gpiod.add_argument("--chip", default=None,
+                       help="GPIO chip: /dev/gpiochipN, gpiochipN or N (default: "
+                            "/dev/gpiochip0); GPIO N is its line offset N")
+    gpiod.add_argument("--chip-label", default=None, metavar="LABEL",
+                       help="the chip with this label, e.g. pinctrl-rp1 on a Pi 5")
     parser.add_argument("--group", default=None,
                         help="group that owns the socket (mode 0660); default: yours")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
@@ -46,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM."""
-    backend = create(args.backend, hardware_revision=args.hwrev)
+    options = {"hardware_revision": args.hwrev}
+    if args.backend == "gpiod":
+        options.update(chip=args.chip, chip_label=args.chip_label)
+    backend = create(args.backend, **options)
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests)
     await server.start()

@@ -147,6 +147,7 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
 
 def execute(session: Session, cmd: Command) -> str:
     """Run one command and return its encoded answer; never raises."""
+    session.backend.user = session
     try:
         spec = COMMANDS.get(cmd.name)
         if spec is None:

@@ -133,6 +133,8 @@ class EdgeHub:
             if sub.active:
                 wanted |= sub.bits
         self._wanted = wanted
+        if self._backend is not None:
+            self._backend.edges_wanted(wanted)
 
     # -- level changes in ---------------------------------------------------------
 

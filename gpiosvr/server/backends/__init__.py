@@ -7,7 +7,7 @@ from typing import Any
 from gpiosvr.server.backends.base import Backend
 
 #: Backend names ``--backend`` accepts.
-NAMES = ("sim",)
+NAMES = ("sim", "gpiod")
 
 
 def create(name: str, **options: Any) -> Backend:
@@ -16,4 +16,8 @@ def create(name: str, **options: Any) -> Backend:
         from gpiosvr.server.backends.sim import SimulatedChip
 
         return SimulatedChip(**options)
+    if name == "gpiod":
+        from gpiosvr.server.backends.gpiod import GpiodChip
+
+        return GpiodChip(**options)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")

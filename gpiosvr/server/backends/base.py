@@ -21,6 +21,9 @@ class Backend(ABC):
 
     #: Short name shown by ``pigs info`` and the handshake.
     name: str = "?"
+    #: Who the command being executed is for (its :class:`Session`), set by the
+    #: server before each command; a backend that holds resources per user reads it.
+    user: object = None
 
     @property
     @abstractmethod
@@ -79,6 +82,12 @@ class Backend(ABC):
         from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
 
         raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no PWM")
+
+    def edges_wanted(self, bits: int) -> None:
+        """The GPIOs (a bit mask of 0-31) some client wants edge reports of now."""
+
+    def user_gone(self, user: object) -> None:
+        """``user`` (a :attr:`user` value) disconnected and needs nothing any more."""
 
     def close(self) -> None:
         """Release the hardware; the default has nothing to release."""
