@@ -40,12 +40,13 @@ INIT = ROOT / "tests" / "kernel" / "init"
 SOURCE_PACKAGE = "linux-source-6.1"
 SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 APT_PACKAGES = ["qemu-system-x86", SOURCE_PACKAGE, "flex", "bison", "libelf-dev", "bc",
-                "busybox-static", "gcc", "make", "xz-utils"]
+                "busybox-static", "build-essential", "xz-utils"]
 #: Options the tests cannot do without; the build fails loudly if one got lost.
 REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG_9P_FS",
             "CONFIG_NET_9P_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_SERIAL_8250_CONSOLE",
             "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS", "CONFIG_UNIX", "CONFIG_64BIT",
-            "CONFIG_DEVPORT", "CONFIG_EPOLL", "CONFIG_TMPFS"]
+            "CONFIG_DEVPORT", "CONFIG_EPOLL", "CONFIG_TMPFS", "CONFIG_HIGH_RES_TIMERS",
+            "CONFIG_ACPI", "CONFIG_HPET_TIMER"]
 #: pytest's status when the guest said nothing about the tests (the harness failed).
 HARNESS_FAILED = 2
 #: isa-debug-exit: the guest writes v to port 0xf4 and QEMU exits with (v << 1) | 1.

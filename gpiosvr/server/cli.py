@@ -55,7 +55,10 @@ async def serve(args: argparse.Namespace) -> None:
     options = {"hardware_revision": args.hwrev}
     if args.backend == "gpiod":
         options.update(chip=args.chip, chip_label=args.chip_label)
-    backend = create(args.backend, **options)
+    try:
+        backend = create(args.backend, **options)
+    except (ValueError, RuntimeError) as exc:  # no such chip, no bindings: say so
+        raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests)
     await server.start()

@@ -25,7 +25,7 @@ def main() -> None:
               flush=True)
     started = time.monotonic()
     status = subprocess.call(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "--color=no",
          *config["pytest_args"]], cwd=root, env=env)
     print(f"guest: pytest took {time.monotonic() - started:.1f} s", flush=True)
     print(f"{MARKER} {status}", flush=True)

@@ -236,13 +236,15 @@ class GpiodChip(Backend):
             raise PigpioError(PI_BAD_PARAM, f"GPIO {gpio}: the gpiod backend's software "
                               f"PWM goes up to {1e6 / MIN_WAVEFORM_PERIOD_US:.0f} Hz")
         line = self._use(gpio)
+        if high_us <= 0 or high_us >= period_us:  # always low or always high
+            self._stop_waveform(gpio)
+            if line.mode != OUTPUT:
+                self._configure(line, OUTPUT)
+            self._set_output(line, 1 if high_us > 0 else 0)
+            return
         self._hold(line, WAVEFORM)
         if line.mode != OUTPUT:
             self._configure(line, OUTPUT)
-        if high_us <= 0 or high_us >= period_us:  # always low or always high
-            self._waves.stop(gpio)
-            self._set_output(line, 1 if high_us > 0 else 0)
-            return
         self._waves.start(gpio, float(period_us), float(high_us))
 
     def edges_wanted(self, bits: int) -> None:
@@ -259,9 +261,10 @@ class GpiodChip(Backend):
                     self._let_go(line, SUBSCRIBED)
 
     def user_gone(self, user: object) -> None:
+        key = id(user)
         for line in self._lines:
-            if user in line.holders:
-                self._let_go(line, user)
+            if key in line.holders:
+                self._let_go(line, key)
 
     def close(self) -> None:
         self._waves.close()
@@ -281,7 +284,7 @@ class GpiodChip(Backend):
     def _use(self, gpio: int) -> Line:
         """The line of ``gpio``, requested and held for the current user."""
         line = self._line(gpio)
-        self._hold(line, self.user)
+        self._hold(line, id(self.user))
         return line
 
     def _hold(self, line: Line, holder: object) -> None:
@@ -365,10 +368,16 @@ class GpiodChip(Backend):
         self._changed(line, level, self.tick())
 
     def _stop_waveform(self, gpio: int) -> None:
-        if self._waves.stop(gpio):
-            line = self._lines[gpio]
-            line.latch = line.level
-            self._let_go(line, WAVEFORM)
+        """Stop ``gpio``'s waveform; the line keeps the level it has then."""
+        if not self._waves.stop(gpio):
+            return
+        line = self._lines[gpio]
+        with self._lock:  # no toggle is under way once we have the lock
+            self._waves.flush()
+            level = 1 if line.request.get_value(gpio) == Value.ACTIVE else 0
+        self._changed(line, level, self.tick())
+        line.latch = level
+        self._let_go(line, WAVEFORM)
 
     def _bank(self, bank: int) -> range:
         first = 0 if bank == 1 else 32
@@ -501,15 +510,15 @@ class SoftwareWaveforms:
             line = chip._lines[gpio]
             with chip._lock:
                 request = line.request
-                if request is None:
-                    continue
+                wave = self._waves.get(gpio)
+                if request is None or wave is None or wave[3] != generation:
+                    continue  # stopped meanwhile
                 try:
                     request.set_value(gpio, Value.ACTIVE if level else Value.INACTIVE)
                 except OSError as exc:
                     log.warning("waveform on GPIO %d: %s", gpio, exc)
                     continue
-                tick = (time.monotonic_ns() // 1000) & 0xFFFFFFFF
-            self._report(gpio, level, tick)
+                self._report(gpio, level, (time.monotonic_ns() // 1000) & 0xFFFFFFFF)
 
     def _stale(self, entry: tuple[int, int, int, int]) -> bool:
         wave = self._waves.get(entry[1])
@@ -521,11 +530,12 @@ class SoftwareWaveforms:
         if loop is not None and not self._flush_scheduled:
             self._flush_scheduled = True
             try:
-                loop.call_soon_threadsafe(self._flush)
+                loop.call_soon_threadsafe(self.flush)
             except RuntimeError:  # the loop is closed: the server is stopping
                 pass
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """On the loop: hand on the edges made so far."""
         self._flush_scheduled = False
         edges = []
         while self._pending:
