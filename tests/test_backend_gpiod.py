@@ -331,6 +331,32 @@ def test_software_pwm_and_servo_toggle_the_line(pi, sim_chip):
     assert 1000 < widths[len(widths) // 2] < 4000, widths
 
 
+def test_the_glitch_filter_is_the_kernels_debounce(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+    from datetime import timedelta
+
+    steady = 200_000
+    pi.set_mode(10, pigpio.INPUT)
+    sim_chip.pull(10, 0)
+    pi.set_glitch_filter(10, steady)
+    info = sim_chip.line_info(10)
+    assert info.debounced and info.debounce_period == timedelta(microseconds=steady)
+    seen = []
+    cb = pi.callback(10, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((level, tick)))
+    started = time.monotonic()
+    for level in (1, 0, 1, 0, 1):  # a bouncing button, then pressed for good
+        sim_chip.pull(10, level)
+    last_bounce = pi.get_current_tick()
+    assert time.monotonic() - started < steady / 1e6 / 2, "too slow to bounce"
+    wait_until(lambda: seen, timeout=30)
+    time.sleep(2 * steady / 1e6)
+    pi.set_glitch_filter(10, 0)
+    cb.cancel()
+    assert [level for level, _ in seen] == [1]
+    assert (seen[0][1] - last_bounce) & 0xFFFFFFFF >= steady * 0.9  # reported once steady
+    assert not sim_chip.line_info(10).debounced
+
+
 def test_watchdog_works_on_the_edge_stream(pi, sim_chip):
     import gpiosvr.pigpio as pigpio
 

@@ -190,13 +190,17 @@ def make_initramfs(path: Path, guest_config: dict) -> None:
 
 
 def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
-    """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status."""
+    """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
+    Without a test path among ``pytest_args`` the gpiod backend's tests run."""
+    if not any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists()
+               for arg in pytest_args):
+        pytest_args = [*pytest_args, "tests/test_backend_gpiod.py"]
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise SystemExit("kernel_tests: qemu-system-x86_64 is missing; "
                          "run with --install (or apt-get install qemu-system-x86)")
     guest_config = {"root": str(ROOT), "runner": str(ROOT / "tests/kernel/guest.py"),
-                    "pytest_args": pytest_args or [str(ROOT / "tests/test_backend_gpiod.py")],
+                    "pytest_args": pytest_args,
                     "env": {"GPIOSVR_REQUIRE_GPIO_SIM": "1"}}
     with tempfile.TemporaryDirectory(prefix="gpiosvr-kernel-") as tmp:
         initrd = Path(tmp) / "initramfs.cpio"

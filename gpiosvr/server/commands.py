@@ -319,6 +319,8 @@ def _watchdog(session: Session, gpio: int, timeout_ms: int):
 @command("fg", "user_gpio", "steady_us")
 def _glitch_filter(session: Session, gpio: int, steady: int):
     """Glitch filter: ignore level changes shorter than ``steady`` µs (0: off)."""
+    if session.backend.set_debounce(gpio, steady):
+        steady = 0  # the kernel filters: the server's own filter stays off
     session.server.edge_settings.glitch[gpio] = steady
     session.server.hub.glitch_changed(gpio)
     return 0

@@ -83,6 +83,12 @@ class Backend(ABC):
 
         raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no PWM")
 
+    def set_debounce(self, gpio: int, steady_us: int) -> bool:
+        """Have the chip (or its kernel driver) hold back level changes of ``gpio``
+        shorter than ``steady_us`` (0: off), as pigpio's glitch filter does. True if
+        it does; False (the default) leaves the glitch filter to the server."""
+        return False
+
     def edges_wanted(self, bits: int) -> None:
         """The GPIOs (a bit mask of 0-31) some client wants edge reports of now."""
 

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from collections import deque
+from datetime import timedelta
 from typing import Callable
 
 from gpiosvr.errors import (PI_BAD_GPIO, PI_BAD_MODE, PI_BAD_PARAM, PI_NOT_PERMITTED,
@@ -116,7 +117,8 @@ def board_revision() -> int | None:
 class Line:
     """What the server knows of one line: its request (while held) and settings."""
 
-    __slots__ = ("offset", "request", "mode", "pull", "latch", "level", "holders")
+    __slots__ = ("offset", "request", "mode", "pull", "latch", "level", "holders",
+                 "debounce_us")
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
@@ -126,6 +128,7 @@ class Line:
         self.latch = 0
         self.level = 0
         self.holders: set[object] = set()
+        self.debounce_us = 0  # the glitch filter, done by the kernel; kept across requests
 
 
 class GpiodChip(Backend):
@@ -247,6 +250,15 @@ class GpiodChip(Backend):
             self._configure(line, OUTPUT)
         self._waves.start(gpio, float(period_us), float(high_us))
 
+    def set_debounce(self, gpio: int, steady_us: int) -> bool:
+        """pigpio's glitch filter as the kernel's debounce of the line (the kernel
+        reports a level once it has been steady for ``steady_us``, stamped then)."""
+        line = self._line(gpio)
+        line.debounce_us = steady_us
+        if line.request is not None and line.mode == INPUT:
+            self._configure(line, INPUT)
+        return True
+
     def edges_wanted(self, bits: int) -> None:
         changed, self._wanted = bits ^ self._wanted, bits
         for gpio in range(min(32, self.num_lines)):
@@ -340,7 +352,8 @@ class GpiodChip(Backend):
                 direction=Direction.OUTPUT, bias=bias,
                 output_value=Value.ACTIVE if line.latch else Value.INACTIVE)
         return gpiod.LineSettings(direction=Direction.INPUT, bias=bias,
-                                  edge_detection=Edge.BOTH)
+                                  edge_detection=Edge.BOTH,
+                                  debounce_period=timedelta(microseconds=line.debounce_us))
 
     def _configure(self, line: Line, mode: int) -> None:
         """Give a held line its mode and pull; report the level change it causes."""
