@@ -61,6 +61,8 @@ MIN_WAVEFORM_PERIOD_US = 200
 #: While waveforms run, threads switch this often (s) so the toggler is not kept
 #: waiting for the GIL by the server's loop for Python's default 5 ms.
 WAVEFORM_SWITCH_INTERVAL = 0.0005
+#: prctl(2): set the calling thread's timer slack (ns).
+PR_SET_TIMERSLACK = 29
 #: The holder of a line that a waveform toggles.
 WAVEFORM = "waveform"
 #: The holder of a line an edge subscription wants.
@@ -443,6 +445,18 @@ def _os_error(line: Line, exc: OSError) -> PigpioError:
     return PigpioError(PI_NOT_PERMITTED, f"GPIO {line.offset}: {what}")
 
 
+def _tight_timer_slack() -> None:
+    """Let this thread's sleeps end on time: Linux lets a normal thread's timers run
+    up to 50 µs late (the timer slack) to save wake-ups; the toggler wants 1 µs."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class SoftwareWaveforms:
     """PWM and servo pulses toggled by one thread for all GPIOs.
 
@@ -501,6 +515,7 @@ class SoftwareWaveforms:
         sys.setswitchinterval(self._switch_interval)
 
     def _run(self) -> None:
+        _tight_timer_slack()
         chip = self._chip
         while True:
             with self._cond:
