@@ -42,11 +42,12 @@ class _Chip:
 
 
 def lateness(times: list[int], start: int, period: float, high: float) -> list[float]:
-    """µs each toggle came after it was due (toggles alternate rise, fall)."""
+    """µs each toggle came after it was due (toggles alternate rise, fall; periods
+    the toggler skipped after a stall are not counted as lateness)."""
     late = []
     for n, t in enumerate(times):
-        due = start + (n // 2) * period + (high if n % 2 else 0)
-        late.append((t - due) / 1000)
+        phase = start + (high if n % 2 else 0)
+        late.append(((t - phase) % period) / 1000)
     return late
 
 

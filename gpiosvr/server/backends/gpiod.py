@@ -46,6 +46,13 @@ try:
 except ImportError:  # reported when the backend is built, not when imported
     gpiod = None
 
+try:
+    import ctypes
+
+    _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+except (ImportError, OSError):
+    _libc = None
+
 log = logging.getLogger(__name__)
 
 INPUT, OUTPUT = 0, 1
@@ -181,7 +188,10 @@ class GpiodChip(Backend):
         line = self._line(gpio)
         if line.request is not None:
             return line.mode
-        info = self._chip.get_line_info(gpio)
+        try:
+            info = self._chip.get_line_info(gpio)
+        except OSError as exc:
+            raise _os_error(line, exc) from None
         return OUTPUT if info.direction == Direction.OUTPUT else INPUT
 
     def set_pull(self, gpio: int, pud: int) -> None:
@@ -193,8 +203,7 @@ class GpiodChip(Backend):
         line = self._use(gpio)
         if self._waves.running(gpio):
             return line.level
-        with self._lock:
-            return 1 if line.request.get_value(gpio) == Value.ACTIVE else 0
+        return self._get(line)
 
     def write(self, gpio: int, level: int) -> None:
         line = self._use(gpio)
@@ -203,8 +212,7 @@ class GpiodChip(Backend):
         if line.mode != OUTPUT:
             self._configure(line, OUTPUT)
             return
-        with self._lock:
-            line.request.set_value(gpio, Value.ACTIVE if level else Value.INACTIVE)
+        self._put(line, level)
         self._changed(line, level, self.tick())
 
     def read_bank(self, bank: int) -> int:
@@ -275,6 +283,8 @@ class GpiodChip(Backend):
                     self._let_go(line, SUBSCRIBED)
 
     def user_gone(self, user: object) -> None:
+        if self.user is user:
+            self.user = None
         key = id(user)
         for line in self._lines:
             if key in line.holders:
@@ -314,7 +324,10 @@ class GpiodChip(Backend):
     def _request(self, line: Line) -> None:
         """Request the line from the kernel as it is now: an output stays an output
         with its level, anything else becomes an input with edge detection."""
-        info = self._chip.get_line_info(line.offset)
+        try:
+            info = self._chip.get_line_info(line.offset)
+        except OSError as exc:
+            raise _os_error(line, exc) from None
         if info.used:
             raise PigpioError(PI_NOT_PERMITTED, f"GPIO {line.offset}: line {line.offset} "
                               f"of {self.path} is used by {info.consumer or 'the kernel'!r}")
@@ -378,9 +391,23 @@ class GpiodChip(Backend):
 
     def _set_output(self, line: Line, level: int) -> None:
         line.latch = level
-        with self._lock:
-            line.request.set_value(line.offset, Value.ACTIVE if level else Value.INACTIVE)
+        self._put(line, level)
         self._changed(line, level, self.tick())
+
+    def _get(self, line: Line) -> int:
+        """The line's level from the kernel (a PigpioError if the chip fails)."""
+        try:
+            with self._lock:
+                return 1 if line.request.get_value(line.offset) == Value.ACTIVE else 0
+        except OSError as exc:
+            raise _os_error(line, exc) from None
+
+    def _put(self, line: Line, level: int) -> None:
+        try:
+            with self._lock:
+                line.request.set_value(line.offset, Value.ACTIVE if level else Value.INACTIVE)
+        except OSError as exc:
+            raise _os_error(line, exc) from None
 
     def _stop_waveform(self, gpio: int) -> None:
         """Stop ``gpio``'s waveform; the line keeps the level it has then."""
@@ -389,7 +416,7 @@ class GpiodChip(Backend):
         line = self._lines[gpio]
         with self._lock:  # no toggle is under way once we have the lock
             self._waves.flush()
-            level = 1 if line.request.get_value(gpio) == Value.ACTIVE else 0
+            level = self._get(line)
         self._changed(line, level, self.tick())
         line.latch = level
         self._let_go(line, WAVEFORM)
@@ -424,8 +451,10 @@ class GpiodChip(Backend):
         try:
             events = request.read_edge_events()
         except OSError as exc:
-            if exc.errno != errno.EAGAIN:
-                log.warning("reading edges of line %d: %s", line.offset, exc)
+            if exc.errno not in (errno.EAGAIN, errno.EINTR):
+                # the chip went away or broke: stop listening rather than spin
+                log.error("no more edges from line %d: %s", line.offset, exc)
+                self._loop.remove_reader(request.fd)
             return
         rising = gpiod.EdgeEvent.Type.RISING_EDGE
         for event in events:
@@ -448,13 +477,8 @@ def _os_error(line: Line, exc: OSError) -> PigpioError:
 def _tight_timer_slack() -> None:
     """Let this thread's sleeps end on time: Linux lets a normal thread's timers run
     up to 50 µs late (the timer slack) to save wake-ups; the toggler wants 1 µs."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    if _libc is not None:
+        _libc.prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 
 
 class SoftwareWaveforms:
@@ -534,6 +558,9 @@ class SoftwareWaveforms:
                 due, gpio, level, generation = heapq.heappop(self._due)
                 start, period, high, _ = self._waves[gpio]
                 next_due = due + (high if level else period - high)
+                late = time.monotonic_ns() - next_due
+                if late > period:  # whole periods missed (a stall): skip them, no burst
+                    next_due += (late // period) * period
                 heapq.heappush(self._due, (int(next_due), gpio, level ^ 1, generation))
             line = chip._lines[gpio]
             with chip._lock:
