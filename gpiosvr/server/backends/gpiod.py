@@ -11,6 +11,8 @@ What the character device gives, and how pigpio's commands map onto it:
 * levels, banks, and edges with the kernel's timestamps (CLOCK_MONOTONIC), turned
   into pigpio ticks exactly as :meth:`GpiodChip.tick` counts: ``ns // 1000`` modulo
   2**32. An output's changes are reported by the server itself when it writes;
+* the glitch filter as the kernel's debounce of the line (watchdogs and the noise
+  filter stay in the server, on the edge stream);
 * PWM and servo pulses are toggled by a thread of the server (see
   :class:`SoftwareWaveforms` and ``docs/gpiod.md`` for their accuracy).
 
