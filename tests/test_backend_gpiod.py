@@ -197,6 +197,23 @@ def test_edges_arrive_in_order_with_kernel_ticks(pi, sim_chip):
     assert all((b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(ticks, ticks[1:]))
 
 
+def test_a_burst_of_edges_arrives_whole_and_in_order(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(9, pigpio.INPUT)
+    sim_chip.pull(9, 0)
+    seen = []
+    cb = pi.callback(9, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((level, tick)))
+    count = 300
+    for i in range(count):  # as fast as sysfs takes them
+        sim_chip.pull(9, (i + 1) % 2)
+    wait_until(lambda: len(seen) >= count, timeout=60)
+    cb.cancel()
+    assert [level for level, _ in seen] == [(i + 1) % 2 for i in range(count)]
+    ticks = [tick for _, tick in seen]
+    assert all((b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(ticks, ticks[1:]))
+
+
 def test_outputs_report_their_own_edges(pi, sim_chip):
     import gpiosvr.pigpio as pigpio
 

@@ -129,7 +129,7 @@ class Line:
     """What the server knows of one line: its request (while held) and settings."""
 
     __slots__ = ("offset", "request", "mode", "pull", "latch", "level", "holders",
-                 "debounce_us")
+                 "debounce_us", "seqno")
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
@@ -140,6 +140,7 @@ class Line:
         self.level = 0
         self.holders: set[object] = set()
         self.debounce_us = 0  # the glitch filter, done by the kernel; kept across requests
+        self.seqno = 0  # the last edge event's line_seqno (gaps: the kernel dropped some)
 
 
 class GpiodChip(Backend):
@@ -345,6 +346,7 @@ class GpiodChip(Backend):
         except OSError as exc:
             raise _os_error(line, exc) from None
         line.latch = line.level
+        line.seqno = 0
         if line.mode == INPUT and self._loop is not None:
             self._loop.add_reader(line.request.fd, self._events, line)
         log.debug("requested line %d (%s)", line.offset, "output" if line.mode else "input")
@@ -458,10 +460,15 @@ class GpiodChip(Backend):
                 log.error("no more edges from line %d: %s", line.offset, exc)
                 self._loop.remove_reader(request.fd)
             return
+        if events and line.seqno and events[0].line_seqno > line.seqno + 1:
+            log.warning("line %d: the kernel dropped %d edges (its buffer was full)",
+                        line.offset, events[0].line_seqno - line.seqno - 1)
         rising = gpiod.EdgeEvent.Type.RISING_EDGE
         for event in events:
             self._changed(line, 1 if event.event_type == rising else 0,
                           (event.timestamp_ns // 1000) & 0xFFFFFFFF)
+        if events:
+            line.seqno = events[-1].line_seqno
 
     def _waveform_edges(self, edges: list[tuple[int, int, int]]) -> None:
         """On the loop: the toggler's edges, in the order it made them."""
