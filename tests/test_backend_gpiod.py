@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import wait_until
 
 GPIO_SIM = "/sys/kernel/config/gpio-sim"
-NUM_LINES = 16
+NUM_LINES = 28  # as many as a Raspberry Pi's header GPIOs (0-27)
 LABEL = "gpiosvr-sim"
 
 
@@ -326,7 +326,7 @@ def test_software_pwm_and_servo_toggle_the_line(pi, sim_chip):
     periods = sorted((b - a) & 0xFFFFFFFF for a, b in zip(rises, rises[1:]))[:10]
     median = periods[len(periods) // 2]
     print(f"\nPWM 50 Hz: periods {periods[0]}-{periods[-1]} µs, median {median}")
-    assert 20000 * 0.8 < median < 20000 * 1.2, periods  # loose: the guest is emulated
+    assert 20000 * 0.75 < median < 20000 * 1.25, periods  # loose: the guest is emulated
     assert sim_chip.value(12) == 0
 
     widths, start = [], {}
@@ -345,7 +345,10 @@ def test_software_pwm_and_servo_toggle_the_line(pi, sim_chip):
     widths.sort()
     print(f"\nservo 1500 µs: pulses {widths[0]}-{widths[-1]} µs, "
           f"median {widths[len(widths) // 2]}")
-    assert 500 < widths[len(widths) // 2] < 4000, widths  # a late rise makes it short
+    # emulation makes edges ms late (a late rise shortens a pulse, a late fall
+    # lengthens it): only the ballpark is checked here, the accuracy is measured by
+    # benchmarks/bench_gpiod_waveforms.py
+    assert 500 < widths[len(widths) // 2] < 6000, widths
 
 
 def test_the_glitch_filter_is_the_kernels_debounce(pi, sim_chip):
@@ -384,6 +387,54 @@ def test_watchdog_works_on_the_edge_stream(pi, sim_chip):
     wait_until(lambda: pigpio.TIMEOUT in levels, timeout=30)
     pi.set_watchdog(14, 0)
     cb.cancel()
+
+
+GPIOZERO_SCRIPT = r"""
+import sys
+import threading
+from gpiozero import Button, Device, LED
+from gpiozero.pins.pigpio import PiGPIOFactory
+
+sysfs = sys.argv[1]
+
+
+def pull(line, level):
+    with open(f"{sysfs}/sim_gpio{line}/pull", "w") as f:
+        f.write("pull-up" if level else "pull-down")
+
+
+def value(line):
+    with open(f"{sysfs}/sim_gpio{line}/value") as f:
+        return int(f.read())
+
+
+Device.pin_factory = PiGPIOFactory()
+led = LED(17)
+led.on()
+print("led", led.is_lit, value(17))
+led.off()
+print("led", led.is_lit, value(17))
+button = Button(16, bounce_time=None)             # its pull-up is the line's bias
+pressed = threading.Event()
+button.when_pressed = pressed.set
+print("button", button.is_pressed, value(16))
+pull(16, 0)                                       # press: a stronger pull to ground
+assert pressed.wait(30), "no when_pressed"
+print("button", button.is_pressed)
+Device.pin_factory.close()
+"""
+
+
+def test_gpiozero_scripts_run_unchanged(gpiod_server, sim_chip, tmp_path):
+    pytest.importorskip("gpiozero")
+    script = tmp_path / "zero.py"
+    script.write_text(GPIOZERO_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.run", "--socket", gpiod_server, str(script),
+         sim_chip.sysfs], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "led True 1", "led False 0", "button False 1", "button True"]
 
 
 def test_an_unknown_chip_is_a_clear_error(tmp_path):
