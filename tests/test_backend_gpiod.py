@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -387,6 +388,26 @@ def test_watchdog_works_on_the_edge_stream(pi, sim_chip):
     wait_until(lambda: pigpio.TIMEOUT in levels, timeout=30)
     pi.set_watchdog(14, 0)
     cb.cancel()
+
+
+def test_scripts_and_wait_for_edge_work_on_the_chip(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    script = pi.store_script(b"w 18 1 mils 100 w 18 0 mils 100 w 18 1")
+    wait_until(lambda: pi.script_status(script)[0] != pigpio.PI_SCRIPT_INITING, timeout=30)
+    pi.run_script(script)
+    wait_until(lambda: pi.script_status(script)[0] == pigpio.PI_SCRIPT_HALTED, timeout=30)
+    assert sim_chip.value(18) == 1
+    pi.delete_script(script)
+    pi.set_mode(19, pigpio.INPUT)
+    sim_chip.pull(19, 0)
+    presser = threading.Timer(0.5, sim_chip.pull, (19, 1))
+    presser.start()
+    try:
+        assert pi.wait_for_edge(19, pigpio.RISING_EDGE, 30)
+    finally:
+        presser.join()
+    assert pi.read(19) == 1
 
 
 GPIOZERO_SCRIPT = r"""
