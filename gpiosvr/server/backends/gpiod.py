@@ -219,13 +219,15 @@ class GpiodChip(Backend):
         self._changed(line, level, self.tick())
 
     def read_bank(self, bank: int) -> int:
+        """Levels of the bank's lines the server holds (a client used them); the
+        others read 0: requesting a line takes its pin from whatever peripheral
+        (I2C, UART, ...) has it, which a bank read must not do behind one's back."""
         bits = 0
         for gpio in self._bank(bank):
-            try:
-                level = self.read(gpio)
-            except PigpioError:  # a line another consumer holds reads as 0
-                continue
-            bits |= level << (gpio % 32)
+            line = self._lines[gpio]
+            if line.request is not None:
+                level = line.level if self._waves.running(gpio) else self._get(line)
+                bits |= level << (gpio % 32)
         return bits
 
     def set_bank(self, bank: int, bits: int) -> None:
