@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.conftest import wait_until
+from conftest import wait_until
 
 GPIO_SIM = "/sys/kernel/config/gpio-sim"
 NUM_LINES = 28  # as many as a Raspberry Pi's header GPIOs (0-27)
