@@ -13,11 +13,11 @@ MARKER = "gpiosvr-kernel-tests: pytest exit status"
 
 
 def main() -> None:
-    with open("/tmp/guest.json") as f:
+    with open("/run/guest.json") as f:
         config = json.load(f)
     root = config["root"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-           "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+           "HOME": "/run/tmp", "LANG": "C.UTF-8", "TMPDIR": "/run/tmp",
            "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1",
            "GPIOSVR_GUEST": "1", **config.get("env", {})}
     with open("/proc/uptime") as f:
