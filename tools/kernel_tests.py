@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -239,6 +240,13 @@ def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
         if line.startswith(GUEST_MARKER):
             reported = int(line.split()[-1])
     log(f"guest ran {elapsed:.1f} s; QEMU exit status {code}, pytest said {reported}")
+    summary = [line for line in output if re.search(r"\d+ (passed|failed|error)", line)]
+    if summary:  # pytest's counts as a plain closing line, for whoever reads the log
+        counts = dict((kind, int(n)) for n, kind in
+                      re.findall(r"(\d+) (passed|failed|skipped|error)", summary[-1]))
+        failed = counts.get("failed", 0) + counts.get("error", 0)
+        print(f"gpiod: {counts.get('passed', 0)} passed, {failed} failed, "
+              f"{counts.get('skipped', 0)} skipped", flush=True)
     if code & 1 and (code > 1 or reported == 0):  # isa-debug-exit: (value << 1) | 1
         return code >> 1
     if reported is not None:
