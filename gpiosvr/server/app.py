@@ -159,6 +159,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.clients.discard(self)
         self.server.hub.client_gone(self)
+        self.server.backend.user_gone(self.session)
         log.info("client disconnected: %s pid=%s", self.session.name, self.session.pid)
 
     def pause_writing(self) -> None:
@@ -174,6 +175,7 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
+        self.server.backend.user = self.session  # the short path skips execute()
         if self._short and not self._buffer and not self._discarding:
             answer = short_answer(self.session, data)
             if answer is not None:  # one whole everyday frame: the short way, same answers

@@ -10,7 +10,7 @@ import sys
 
 from gpiosvr import config
 from gpiosvr.server.app import GpioServer, ServerAlreadyRunning
-from gpiosvr.server.backends import NAMES, BackendUnavailable, create
+from gpiosvr.server.backends import NAMES, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
 
 
@@ -27,9 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"socket path (default: ${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_PATH})")
     parser.add_argument("--backend", choices=NAMES, default="sim",
                         help="GPIO backend: sim, a simulated chip (the default); pigpiod, "
-                             "relay to a pigpio daemon (Raspberry Pi up to 4B)")
+                             "relay to a pigpio daemon (Raspberry Pi up to 4B); gpiod, "
+                             "the Linux GPIO character device (Pi 5, any board)")
     parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
-                        help="sim: hardware revision the simulated chip reports "
+                        help="sim, gpiod: the hardware revision reported to clients "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
     parser.add_argument("--pihost", default="localhost",
                         help="pigpiod: host the pigpio daemon runs on (default: localhost)")
@@ -38,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--piretry", type=float, default=1.0, metavar="SECONDS",
                         help="pigpiod: seconds between attempts to reach the daemon "
                              "while it is unreachable (default: 1)")
+    gpiod = parser.add_argument_group("gpiod backend (Linux GPIO character device)")
+    gpiod.add_argument("--chip", default=None,
+                       help="GPIO chip: /dev/gpiochipN, gpiochipN or N (default: "
+                            "/dev/gpiochip0); GPIO N is its line offset N")
+    gpiod.add_argument("--chip-label", default=None, metavar="LABEL",
+                       help="the chip with this label, e.g. pinctrl-rp1 on a Pi 5")
     parser.add_argument("--group", default=None,
                         help="group that owns the socket (mode 0660); default: yours")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
@@ -56,6 +63,9 @@ def backend_options(args: argparse.Namespace) -> dict:
     """The options of the chosen backend, from the command line."""
     if args.backend == "pigpiod":
         return {"host": args.pihost, "port": args.piport, "retry_interval": args.piretry}
+    if args.backend == "gpiod":
+        return {"chip": args.chip, "chip_label": args.chip_label,
+                "hardware_revision": args.hwrev}
     return {"hardware_revision": args.hwrev}
 
 
@@ -63,7 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM."""
     try:
         backend = create(args.backend, **backend_options(args))
-    except BackendUnavailable as exc:
+    except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
         raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests)

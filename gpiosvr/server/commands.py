@@ -149,6 +149,7 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
 def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
     """Run one command and return its encoded answer, or a future of it when the
     backend answers later (see :attr:`Backend.native_commands`); never raises."""
+    session.backend.user = session
     try:
         spec = COMMANDS.get(cmd.name)
         if spec is None:
@@ -352,6 +353,8 @@ def _watchdog(session: Session, gpio: int, timeout_ms: int):
 @command("fg", "user_gpio", "steady_us")
 def _glitch_filter(session: Session, gpio: int, steady: int):
     """Glitch filter: ignore level changes shorter than ``steady`` µs (0: off)."""
+    if session.backend.set_debounce(gpio, steady):
+        steady = 0  # the kernel filters: the server's own filter stays off
     session.server.edge_settings.glitch[gpio] = steady
     session.server.hub.glitch_changed(gpio)
     return 0

@@ -149,14 +149,14 @@ class PwmController:
             raise PigpioError(PI_BAD_HPWM_FREQ)
         if not 0 <= duty <= HARDWARE_DUTY_RANGE:
             raise PigpioError(PI_BAD_HPWM_DUTY)
-        state = self._state(gpio)
-        state.pwm, state.servo = False, 0
-        state.hw_frequency, state.hw_duty = frequency, duty
-        if frequency:
+        if frequency:  # the backend first: one that refuses leaves the state as it was
             period = 1e6 / frequency
             self.backend.set_waveform(gpio, period, period * duty / HARDWARE_DUTY_RANGE)
         else:
             self.backend.set_waveform(gpio, None)
+        state = self._state(gpio)
+        state.pwm, state.servo = False, 0
+        state.hw_frequency, state.hw_duty = frequency, duty
 
     def _apply(self, gpio: int, state: PwmState) -> None:
         period = 1e6 / state.frequency

@@ -9,7 +9,7 @@ from gpiosvr.server.backends.base import Backend, BackendUnavailable
 __all__ = ["Backend", "BackendUnavailable", "NAMES", "create"]
 
 #: Backend names ``--backend`` accepts.
-NAMES = ("sim", "pigpiod")
+NAMES = ("sim", "pigpiod", "gpiod")
 
 
 def create(name: str, **options: Any) -> Backend:
@@ -22,4 +22,8 @@ def create(name: str, **options: Any) -> Backend:
         from gpiosvr.server.backends.pigpiod import PigpiodBackend
 
         return PigpiodBackend(**options)
+    if name == "gpiod":
+        from gpiosvr.server.backends.gpiod import GpiodChip
+
+        return GpiodChip(**options)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")

@@ -32,6 +32,9 @@ class Backend(ABC):
 
     #: Short name shown by ``pigs info`` and the handshake.
     name: str = "?"
+    #: Who the command being executed is for (its :class:`Session`), set by the
+    #: server before each command; a backend that holds resources per user reads it.
+    user: object = None
 
     #: pigs commands this backend carries out itself (:meth:`run_native`) instead of
     #: the server's own implementation: a pigpio daemon has its own PWM, scripts,
@@ -105,6 +108,15 @@ class Backend(ABC):
         from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
 
         raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no PWM")
+
+    def set_debounce(self, gpio: int, steady_us: int) -> bool:
+        """Have the chip (or its kernel driver) hold back level changes of ``gpio``
+        shorter than ``steady_us`` (0: off), as pigpio's glitch filter does. True if
+        it does; False (the default) leaves the glitch filter to the server."""
+        return False
+
+    def user_gone(self, user: object) -> None:
+        """``user`` (a :attr:`user` value) disconnected and needs nothing any more."""
 
     def close(self) -> None:
         """Release the hardware; the default has nothing to release."""

@@ -1,0 +1,477 @@
+"""The gpiod backend against a real kernel GPIO chip: the kernel's gpio-sim.
+
+The server runs as its own process on ``--backend gpiod --chip-label ...``; the
+tests use it through the pigpio facade and watch and drive the lines from outside
+through gpio-sim's sysfs attributes (``sim_gpioN/value`` and ``sim_gpioN/pull``),
+like a person with a voltmeter and a button.
+
+These tests need the gpio-sim module and configfs (as root): they run inside a QEMU
+guest through ``python3 tools/kernel_tests.py`` and are skipped elsewhere (with
+``GPIOSVR_REQUIRE_GPIO_SIM=1``, as in the guest, a missing chip fails instead).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import wait_until
+
+GPIO_SIM = "/sys/kernel/config/gpio-sim"
+NUM_LINES = 28  # as many as a Raspberry Pi's header GPIOs (0-27)
+LABEL = "gpiosvr-sim"
+
+
+def _missing() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "gpio-sim is a Linux kernel module"
+    try:
+        import gpiod  # noqa: F401
+    except ImportError:
+        return "the gpiod bindings are not installed"
+    if not os.path.isdir(GPIO_SIM):
+        return f"no gpio-sim chip can be made here ({GPIO_SIM} is missing); " \
+               "run python3 tools/kernel_tests.py"
+    if not os.access(GPIO_SIM, os.W_OK):
+        return f"{GPIO_SIM} is not writable (not root)"
+    return None
+
+
+pytestmark = pytest.mark.gpio_sim
+
+
+class SimChip:
+    """A gpio-sim chip made through configfs, driven and observed through sysfs."""
+
+    def __init__(self, name: str) -> None:
+        self.config = os.path.join(GPIO_SIM, name)
+        os.mkdir(self.config)
+        bank = os.path.join(self.config, "bank0")
+        os.mkdir(bank)
+        self._put(os.path.join(bank, "num_lines"), str(NUM_LINES))
+        self._put(os.path.join(bank, "label"), LABEL)
+        self._put(os.path.join(self.config, "live"), "1")
+        dev_name = self._get(os.path.join(self.config, "dev_name"))
+        self.chip_name = self._get(os.path.join(bank, "chip_name"))
+        self.dev = f"/dev/{self.chip_name}"
+        self.sysfs = f"/sys/devices/platform/{dev_name}/{self.chip_name}"
+
+    @staticmethod
+    def _put(path: str, text: str) -> None:
+        with open(path, "w") as f:
+            f.write(text)
+
+    @staticmethod
+    def _get(path: str) -> str:
+        with open(path) as f:
+            return f.read().strip()
+
+    def value(self, line: int) -> int:
+        """The line's level as the chip has it (what a voltmeter would show)."""
+        return int(self._get(f"{self.sysfs}/sim_gpio{line}/value"))
+
+    def pull(self, line: int, level: int) -> None:
+        """Pull the line up or down from outside (a button to 3V3 or to ground)."""
+        self._put(f"{self.sysfs}/sim_gpio{line}/pull", "pull-up" if level else "pull-down")
+
+    def line_info(self, line: int):
+        import gpiod
+
+        with gpiod.Chip(self.dev) as chip:
+            return chip.get_line_info(line)
+
+    def remove(self) -> None:
+        self._put(os.path.join(self.config, "live"), "0")
+        os.rmdir(os.path.join(self.config, "bank0"))
+        os.rmdir(self.config)
+
+
+@pytest.fixture(scope="module")
+def sim_chip():
+    why = _missing()
+    if why is not None:
+        if os.environ.get("GPIOSVR_REQUIRE_GPIO_SIM"):
+            pytest.fail(f"GPIOSVR_REQUIRE_GPIO_SIM is set, but {why}")
+        pytest.skip(why)
+    chip = SimChip(f"gpiosvr-test-{os.getpid()}")
+    yield chip
+    chip.remove()
+
+
+@pytest.fixture(scope="module")
+def gpiod_server(sim_chip, tmp_path_factory):
+    """A server process on the gpio-sim chip, found by its label."""
+    socket_path = str(tmp_path_factory.mktemp("gpiod") / "gpio.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label", LABEL,
+         "--socket", socket_path, "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert "serving gpiod" in line, proc.stderr.read()
+    yield socket_path
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.returncode == 0
+
+
+@pytest.fixture
+def pi(gpiod_server):
+    import gpiosvr.pigpio as pigpio
+
+    pi = pigpio.pi(gpiod_server)
+    assert pi.connected
+    yield pi
+    pi.stop()
+
+
+def _held(sim_chip, line: int) -> bool:
+    info = sim_chip.line_info(line)
+    return info.used and info.consumer == "gpiosvr"
+
+
+def test_outputs_drive_the_line(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.write(0, 1)
+    assert sim_chip.value(0) == 1
+    assert pi.get_mode(0) == pigpio.OUTPUT
+    assert pi.read(0) == 1
+    pi.write(0, 0)
+    assert sim_chip.value(0) == 0
+    pi.set_mode(1, pigpio.OUTPUT)
+    pi.set_bank_1(1 << 1)
+    assert sim_chip.value(1) == 1
+    assert pi.read_bank_1() & 0b11 == 0b10
+    assert not _held(sim_chip, 27)  # a bank read takes no line nobody asked for
+    pi.clear_bank_1(1 << 1)
+    assert sim_chip.value(1) == 0
+
+
+def test_inputs_follow_outside_pulls_and_own_bias(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(2, pigpio.INPUT)
+    assert pi.get_mode(2) == pigpio.INPUT
+    sim_chip.pull(2, 1)
+    assert pi.read(2) == 1
+    sim_chip.pull(2, 0)
+    assert pi.read(2) == 0
+    pi.set_pull_up_down(3, pigpio.PUD_UP)  # the line's own bias
+    assert pi.read(3) == 1
+    assert sim_chip.value(3) == 1
+    pi.set_pull_up_down(3, pigpio.PUD_DOWN)
+    assert pi.read(3) == 0
+    assert sim_chip.value(3) == 0
+
+
+def test_edges_arrive_in_order_with_kernel_ticks(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(4, pigpio.INPUT)
+    sim_chip.pull(4, 0)
+    seen = []
+    cb = pi.callback(4, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((g, level, tick)))
+    windows = []
+    for i in range(6):
+        before = pi.get_current_tick()
+        sim_chip.pull(4, (i + 1) % 2)
+        windows.append((before, pi.get_current_tick()))
+    wait_until(lambda: len(seen) >= 6, timeout=30)
+    cb.cancel()
+    assert [level for _, level, _ in seen] == [1, 0, 1, 0, 1, 0]
+    assert {g for g, _, _ in seen} == {4}
+    for (_, _, tick), (before, after) in zip(seen, windows):
+        # the kernel stamped the edge between the two ticks the server gave around it
+        assert (tick - before) & 0xFFFFFFFF <= (after - before) & 0xFFFFFFFF
+    ticks = [tick for _, _, tick in seen]
+    assert all((b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(ticks, ticks[1:]))
+
+
+def test_a_burst_of_edges_arrives_whole_and_in_order(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(9, pigpio.INPUT)
+    sim_chip.pull(9, 0)
+    seen = []
+    cb = pi.callback(9, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((level, tick)))
+    count = 300
+    for i in range(count):  # as fast as sysfs takes them
+        sim_chip.pull(9, (i + 1) % 2)
+    wait_until(lambda: len(seen) >= count, timeout=60)
+    cb.cancel()
+    assert [level for level, _ in seen] == [(i + 1) % 2 for i in range(count)]
+    ticks = [tick for _, tick in seen]
+    assert all((b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(ticks, ticks[1:]))
+
+
+def test_outputs_report_their_own_edges(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.write(5, 0)
+    seen = []
+    cb = pi.callback(5, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append(level))
+    pi.write(5, 1)
+    pi.write(5, 0)
+    wait_until(lambda: len(seen) >= 2, timeout=30)
+    cb.cancel()
+    assert seen == [1, 0]
+
+
+def test_two_processes_share_a_line(pi, sim_chip, gpiod_server):
+    import gpiod
+
+    pi.write(6, 1)
+    assert _held(sim_chip, 6)
+    script = textwrap.dedent("""
+        import sys
+        import gpiosvr.pigpio as pigpio
+        pi = pigpio.pi(sys.argv[1])
+        assert pi.connected
+        print(pi.read(6), flush=True)
+        pi.write(6, 0)
+        print(pi.read(6), flush=True)
+        pi.stop()
+    """)
+    socket_path = gpiod_server
+    out = subprocess.run([sys.executable, "-c", script, socket_path], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "0"]
+    assert sim_chip.value(6) == 0
+    assert pi.read(6) == 0
+    # the kernel alone would refuse a second requester: the server holds the line
+    with gpiod.Chip(sim_chip.dev) as chip, pytest.raises(OSError):
+        chip.request_lines({6: None}, consumer="intruder")
+
+
+def test_lines_are_released_when_no_client_needs_them(gpiod_server, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    first = pigpio.pi(gpiod_server)
+    second = pigpio.pi(gpiod_server)
+    try:
+        assert not _held(sim_chip, 7)
+        first.write(7, 1)
+        second.read(7)
+        assert _held(sim_chip, 7)
+        first.stop()
+        time.sleep(0.5)
+        assert _held(sim_chip, 7)  # the second client still uses it
+        second.stop()
+        wait_until(lambda: not _held(sim_chip, 7), timeout=30)
+        # an edge subscription alone holds a line, as long as it lasts
+        third = pigpio.pi(gpiod_server)
+        cb = third.callback(8, pigpio.EITHER_EDGE)
+        wait_until(lambda: _held(sim_chip, 8), timeout=30)
+        sim_chip.pull(8, 1)
+        wait_until(lambda: cb.tally() >= 1, timeout=30)
+        cb.cancel()
+        wait_until(lambda: not _held(sim_chip, 8), timeout=30)
+        third.stop()
+    finally:
+        for client in (first, second):
+            if client.connected:
+                client.stop()
+
+
+def test_what_the_chip_cannot_do_is_refused_clearly(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    with pytest.raises(pigpio.error) as alt:
+        pi.set_mode(9, pigpio.ALT0)
+    assert "ALT" in str(alt.value.__cause__)
+    with pytest.raises(pigpio.error) as beyond:
+        pi.write(NUM_LINES, 1)
+    assert f"0-{NUM_LINES - 1}" in str(beyond.value.__cause__)
+    with pytest.raises(pigpio.error) as fast:
+        pi.hardware_PWM(13, 25000, 500000)
+    assert "software PWM" in str(fast.value.__cause__)
+
+
+def test_a_line_another_program_holds_is_refused(pi, sim_chip):
+    import gpiod
+    import gpiosvr.pigpio as pigpio
+
+    with gpiod.Chip(sim_chip.dev) as chip:
+        request = chip.request_lines({11: None}, consumer="someone-else")
+        try:
+            with pytest.raises(pigpio.error) as busy:
+                pi.read(11)
+            assert "someone-else" in str(busy.value.__cause__)
+        finally:
+            request.release()
+    assert pi.read(11) in (0, 1)
+
+
+def test_software_pwm_and_servo_toggle_the_line(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    rises = []
+    cb = pi.callback(12, pigpio.RISING_EDGE, lambda g, level, tick: rises.append(tick))
+    pi.set_PWM_frequency(12, 50)
+    pi.set_PWM_dutycycle(12, 128)
+    wait_until(lambda: len(rises) >= 11, timeout=60)
+    pi.set_PWM_dutycycle(12, 0)
+    cb.cancel()
+    periods = sorted((b - a) & 0xFFFFFFFF for a, b in zip(rises, rises[1:]))[:10]
+    median = periods[len(periods) // 2]
+    print(f"\nPWM 50 Hz: periods {periods[0]}-{periods[-1]} µs, median {median}")
+    assert 20000 * 0.75 < median < 20000 * 1.25, periods  # loose: the guest is emulated
+    assert sim_chip.value(12) == 0
+
+    widths, rises, start = [], [], {}
+
+    def pulse(gpio, level, tick):
+        if level == 1:
+            start["rise"] = tick
+            rises.append(tick)
+        elif "rise" in start:
+            widths.append((tick - start.pop("rise")) & 0xFFFFFFFF)
+
+    cb = pi.callback(15, pigpio.EITHER_EDGE, pulse)
+    pi.set_servo_pulsewidth(15, 1500)
+    wait_until(lambda: len(widths) >= 6, timeout=60)
+    pi.set_servo_pulsewidth(15, 0)
+    cb.cancel()
+    periods = sorted((b - a) & 0xFFFFFFFF for a, b in zip(rises, rises[1:]))
+    print(f"\nservo 1500 µs: pulses {min(widths)}-{max(widths)} µs, "
+          f"median {sorted(widths)[len(widths) // 2]}; periods {periods[0]}-{periods[-1]}")
+    # emulation makes single edges ms late (a late rise shortens a pulse, a late fall
+    # lengthens it), so only the shape is checked here: 50 Hz, every pulse ends well
+    # within its period. benchmarks/bench_gpiod_waveforms.py measures the accuracy.
+    assert 20000 * 0.75 < periods[len(periods) // 2] < 20000 * 1.25, periods
+    assert all(0 < width < 10000 for width in widths), widths
+
+
+def test_the_glitch_filter_is_the_kernels_debounce(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+    from datetime import timedelta
+
+    steady = 200_000
+    pi.set_mode(10, pigpio.INPUT)
+    sim_chip.pull(10, 0)
+    pi.set_glitch_filter(10, steady)
+    info = sim_chip.line_info(10)
+    assert info.debounced and info.debounce_period == timedelta(microseconds=steady)
+    seen = []
+    cb = pi.callback(10, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((level, tick)))
+    started = time.monotonic()
+    for level in (1, 0, 1, 0, 1):  # a bouncing button, then pressed for good
+        sim_chip.pull(10, level)
+    last_bounce = pi.get_current_tick()
+    assert time.monotonic() - started < steady / 1e6 / 2, "too slow to bounce"
+    wait_until(lambda: seen, timeout=30)
+    time.sleep(2 * steady / 1e6)
+    pi.set_glitch_filter(10, 0)
+    cb.cancel()
+    assert [level for level, _ in seen] == [1]
+    assert (seen[0][1] - last_bounce) & 0xFFFFFFFF >= steady * 0.9  # reported once steady
+    assert not sim_chip.line_info(10).debounced
+
+
+def test_watchdog_works_on_the_edge_stream(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(14, pigpio.INPUT)
+    levels = []
+    cb = pi.callback(14, pigpio.EITHER_EDGE, lambda g, level, tick: levels.append(level))
+    pi.set_watchdog(14, 100)
+    wait_until(lambda: pigpio.TIMEOUT in levels, timeout=30)
+    pi.set_watchdog(14, 0)
+    cb.cancel()
+
+
+def test_scripts_and_wait_for_edge_work_on_the_chip(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    script = pi.store_script(b"w 18 1 mils 100 w 18 0 mils 100 w 18 1")
+    wait_until(lambda: pi.script_status(script)[0] != pigpio.PI_SCRIPT_INITING, timeout=30)
+    pi.run_script(script)
+    wait_until(lambda: pi.script_status(script)[0] == pigpio.PI_SCRIPT_HALTED, timeout=30)
+    assert sim_chip.value(18) == 1
+    pi.delete_script(script)
+    pi.set_mode(19, pigpio.INPUT)
+    sim_chip.pull(19, 0)
+    presser = threading.Timer(0.5, sim_chip.pull, (19, 1))
+    presser.start()
+    try:
+        assert pi.wait_for_edge(19, pigpio.RISING_EDGE, 30)
+    finally:
+        presser.join()
+    assert pi.read(19) == 1
+
+
+GPIOZERO_SCRIPT = r"""
+import sys
+import threading
+from gpiozero import Button, Device, LED
+from gpiozero.pins.pigpio import PiGPIOFactory
+
+sysfs = sys.argv[1]
+
+
+def pull(line, level):
+    with open(f"{sysfs}/sim_gpio{line}/pull", "w") as f:
+        f.write("pull-up" if level else "pull-down")
+
+
+def value(line):
+    with open(f"{sysfs}/sim_gpio{line}/value") as f:
+        return int(f.read())
+
+
+Device.pin_factory = PiGPIOFactory()
+led = LED(17)
+led.on()
+print("led", led.is_lit, value(17))
+led.off()
+print("led", led.is_lit, value(17))
+button = Button(16, bounce_time=None)             # its pull-up is the line's bias
+pressed = threading.Event()
+button.when_pressed = pressed.set
+print("button", button.is_pressed, value(16))
+pull(16, 0)                                       # press: a stronger pull to ground
+assert pressed.wait(30), "no when_pressed"
+print("button", button.is_pressed)
+Device.pin_factory.close()
+"""
+
+
+def test_gpiozero_scripts_run_unchanged(gpiod_server, sim_chip, tmp_path):
+    pytest.importorskip("gpiozero")
+    script = tmp_path / "zero.py"
+    script.write_text(GPIOZERO_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.run", "--socket", gpiod_server, str(script),
+         sim_chip.sysfs], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "led True 1", "led False 0", "button False 1", "button True"]
+
+
+def test_an_unknown_chip_is_a_clear_error(tmp_path):
+    pytest.importorskip("gpiod")
+    out = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label",
+         "no-such-chip", "--socket", str(tmp_path / "g.sock")],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "no GPIO chip labelled 'no-such-chip'" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip",
+         str(tmp_path / "nochip"), "--socket", str(tmp_path / "g.sock")],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "no GPIO chip at" in out.stderr

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Run the gpiod backend's tests against the kernel's gpio-sim chip, under QEMU.
+
+    python3 tools/kernel_tests.py              # build or reuse the kernel, boot, test
+    python3 tools/kernel_tests.py --install    # first apt-get install what it needs
+    python3 tools/kernel_tests.py --build-only # just build (or find) the kernel
+    python3 tools/kernel_tests.py -- -k edges  # extra arguments go to pytest in the guest
+
+Debian's kernels lack ``CONFIG_GPIO_SIM``, so this builds a small one from
+``linux-source-6.1``: ``make tinyconfig`` plus ``tests/kernel/kernel.config``. The
+bzImage is cached under ``~/.cache/gpiosvr-kernel/`` (``$GPIOSVR_KERNEL_CACHE``) by
+the hash of that fragment and the kernel source's version, so it is built once.
+
+The guest boots with ``qemu-system-x86_64 -accel tcg`` (never KVM), mounts the host's
+root read-only over virtio-9p so the host's Python and packages run unchanged, creates
+a gpio-sim chip through configfs (see ``tests/kernel/init``), runs pytest on
+``tests/test_backend_gpiod.py`` and hands pytest's exit status back as QEMU's exit
+status through the ``isa-debug-exit`` device. The exit status of this command is
+pytest's (or 2 for a failure of the harness itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAGMENT = ROOT / "tests" / "kernel" / "kernel.config"
+INIT = ROOT / "tests" / "kernel" / "init"
+SOURCE_PACKAGE = "linux-source-6.1"
+SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+APT_PACKAGES = ["qemu-system-x86", SOURCE_PACKAGE, "flex", "bison", "libelf-dev", "bc",
+                "busybox-static", "build-essential", "xz-utils"]
+#: Options the tests cannot do without; the build fails loudly if one got lost.
+REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG_9P_FS",
+            "CONFIG_NET_9P_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_SERIAL_8250_CONSOLE",
+            "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS", "CONFIG_UNIX", "CONFIG_64BIT",
+            "CONFIG_DEVPORT", "CONFIG_EPOLL", "CONFIG_TMPFS", "CONFIG_HIGH_RES_TIMERS",
+            "CONFIG_ACPI", "CONFIG_HPET_TIMER"]
+#: pytest's status when the guest said nothing about the tests (the harness failed).
+HARNESS_FAILED = 2
+#: isa-debug-exit: the guest writes v to port 0xf4 and QEMU exits with (v << 1) | 1.
+DEBUG_EXIT_PORT = 0xF4
+#: The line tests/kernel/guest.py prints with pytest's status.
+GUEST_MARKER = "gpiosvr-kernel-tests: pytest exit status"
+
+
+def log(message: str) -> None:
+    print(f"kernel_tests: {message}", flush=True)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("GPIOSVR_KERNEL_CACHE")
+    return Path(base) if base else Path.home() / ".cache" / "gpiosvr-kernel"
+
+
+def source_version() -> str:
+    """The installed kernel source package's version (part of the cache key)."""
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", SOURCE_PACKAGE],
+                         capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise SystemExit(f"kernel_tests: {SOURCE_PACKAGE} is not installed; "
+                         "run with --install (or apt-get install it)")
+    return out.stdout.strip()
+
+
+def kernel_key() -> str:
+    digest = hashlib.sha256(FRAGMENT.read_bytes() + source_version().encode()).hexdigest()
+    return digest[:16]
+
+
+def install() -> None:
+    """apt-get install what building and booting the kernel needs."""
+    missing = [p for p in APT_PACKAGES
+               if subprocess.run(["dpkg-query", "-W", "-f", "${Status}", p],
+                                 capture_output=True, text=True).stdout
+               != "install ok installed"]
+    if not missing:
+        return
+    log(f"apt-get install {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                   check=True, env=env)
+
+
+def ensure_kernel() -> Path:
+    """Path of a bzImage built from the fragment, building it when not cached."""
+    key = kernel_key()
+    image = cache_dir() / key / "bzImage"
+    if image.exists():
+        log(f"reusing kernel {image}")
+        return image
+    jobs = str(os.cpu_count() or 1)
+    started = time.monotonic()
+    build = cache_dir() / "build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    log(f"unpacking {SOURCE_TARBALL} into {build}")
+    subprocess.run(["tar", "-xf", str(SOURCE_TARBALL), "-C", str(build)], check=True)
+    (src,) = [p for p in build.iterdir() if p.is_dir()]
+    env = dict(os.environ, ARCH="x86_64")
+    make = ["make", "-C", str(src), f"-j{jobs}"]
+    subprocess.run([*make, "tinyconfig"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([str(src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(src),
+                    str(src / ".config"), str(FRAGMENT)], check=True, env=env, cwd=src,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([*make, "olddefconfig"], check=True, env=env, stdout=subprocess.DEVNULL)
+    config = (src / ".config").read_text()
+    lost = [opt for opt in REQUIRED if f"{opt}=y" not in config]
+    if lost:
+        raise SystemExit(f"kernel_tests: the kernel config lost {', '.join(lost)}")
+    log(f"building the kernel ({jobs} jobs; a few minutes)")
+    with open(build / "build.log", "w") as out:
+        done = subprocess.run([*make, "bzImage"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.stdout.write((build / "build.log").read_text()[-4000:])
+        raise SystemExit("kernel_tests: the kernel build failed")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src / "arch/x86/boot/bzImage", image.with_suffix(".tmp"))
+    shutil.copy(src / ".config", image.parent / "config")
+    os.replace(image.with_suffix(".tmp"), image)
+    shutil.rmtree(build, ignore_errors=True)
+    log(f"built {image} in {time.monotonic() - started:.0f} s")
+    return image
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--install", action="store_true",
+                        help="apt-get install the kernel source, build tools and QEMU first")
+    parser.add_argument("--build-only", action="store_true", help="build the kernel, no tests")
+    parser.add_argument("--timeout", type=float, default=1200,
+                        help="seconds the guest may run before it is killed (default 1200)")
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
+    args = parser.parse_args(argv)
+    if args.install:
+        install()
+    image = ensure_kernel()
+    if args.build_only:
+        return 0
+    return run_guest(image, args.pytest_args, args.timeout)
+
+
+def cpio_newc(entries: list[tuple[str, int, bytes, int]]) -> bytes:
+    """An uncompressed initramfs: (name, mode, data, rdev) entries, newc format."""
+    out = bytearray()
+
+    def add(name: str, mode: int, data: bytes, rdev: int, ino: int) -> None:
+        encoded = name.encode() + b"\0"
+        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev >> 8, rdev & 0xFF,
+                  len(encoded), 0)
+        out.extend(b"070701" + b"".join(b"%08X" % f for f in fields) + encoded)
+        out.extend(b"\0" * (-len(out) % 4))
+        out.extend(data)
+        out.extend(b"\0" * (-len(out) % 4))
+
+    for ino, (name, mode, data, rdev) in enumerate(entries, start=1):
+        add(name, mode, data, rdev, ino)
+    add("TRAILER!!!", 0, b"", 0, 0)
+    return bytes(out)
+
+
+def make_initramfs(path: Path, guest_config: dict) -> None:
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    with open(busybox, "rb") as f:
+        busybox_data = f.read()
+    if b"ld-linux" in busybox_data[:4096]:
+        raise SystemExit(f"kernel_tests: {busybox} is not static; apt-get install busybox-static")
+    directory, regular, char = 0o040755, 0o100755, 0o020600
+    entries = [("bin", directory, b"", 0), ("dev", directory, b"", 0),
+               ("dev/console", char, b"", (5 << 8) | 1), ("proc", directory, b"", 0),
+               ("sys", directory, b"", 0), ("host", directory, b"", 0),
+               ("bin/busybox", regular, busybox_data, 0),
+               ("init", regular, INIT.read_bytes(), 0),
+               ("guest.json", 0o100644, json.dumps(guest_config).encode(), 0),
+               ("python", 0o100644, os.path.realpath(sys.executable).encode(), 0)]
+    path.write_bytes(cpio_newc(entries))
+
+
+def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
+    """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
+    Without a test path among ``pytest_args`` the gpiod backend's tests run."""
+    if not any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists()
+               for arg in pytest_args):
+        pytest_args = [*pytest_args, "tests/test_backend_gpiod.py"]
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu is None:
+        raise SystemExit("kernel_tests: qemu-system-x86_64 is missing; "
+                         "run with --install (or apt-get install qemu-system-x86)")
+    guest_config = {"root": str(ROOT), "runner": str(ROOT / "tests/kernel/guest.py"),
+                    "pytest_args": pytest_args,
+                    "env": {"GPIOSVR_REQUIRE_GPIO_SIM": "1"}}
+    with tempfile.TemporaryDirectory(prefix="gpiosvr-kernel-") as tmp:
+        initrd = Path(tmp) / "initramfs.cpio"
+        make_initramfs(initrd, guest_config)
+        command = [
+            qemu, "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
+            "-kernel", str(image), "-initrd", str(initrd),
+            "-append", "console=ttyS0 panic=-1 loglevel=4",
+            "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+            "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
+            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"
+                       "readonly=on,multidevs=remap",
+        ]
+        log(f"booting the guest (timeout {timeout:.0f} s)")
+        started = time.monotonic()
+        output = []
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace")
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                output.append(line)
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            code = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    elapsed = time.monotonic() - started
+    if elapsed >= timeout:
+        log(f"the guest did not finish in {timeout:.0f} s; killed")
+        return HARNESS_FAILED
+    reported = None
+    for line in output:
+        if line.startswith(GUEST_MARKER):
+            reported = int(line.split()[-1])
+    log(f"guest ran {elapsed:.1f} s; QEMU exit status {code}, pytest said {reported}")
+    summary = [line for line in output if re.search(r"\d+ (passed|failed|error)", line)]
+    if summary:  # pytest's counts as a plain closing line, for whoever reads the log
+        counts = dict((kind, int(n)) for n, kind in
+                      re.findall(r"(\d+) (passed|failed|skipped|error)", summary[-1]))
+        failed = counts.get("failed", 0) + counts.get("error", 0)
+        print(f"gpiod: {counts.get('passed', 0)} passed, {failed} failed, "
+              f"{counts.get('skipped', 0)} skipped", flush=True)
+    if code & 1 and (code > 1 or reported == 0):  # isa-debug-exit: (value << 1) | 1
+        return code >> 1
+    if reported is not None:
+        return reported
+    return HARNESS_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
