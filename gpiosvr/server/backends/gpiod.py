@@ -40,7 +40,7 @@ from typing import Callable
 
 from gpiosvr.errors import (PI_BAD_GPIO, PI_BAD_MODE, PI_BAD_PARAM, PI_NOT_PERMITTED,
                             PigpioError)
-from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+from gpiosvr.server.backends.base import NUM_GPIOS, Backend, BackendUnavailable
 
 try:
     import gpiod
@@ -80,7 +80,7 @@ SUBSCRIBED = "edges"
 
 def _require_gpiod() -> None:
     if gpiod is None:
-        raise RuntimeError("the gpiod backend needs the gpiod 2.x bindings: "
+        raise BackendUnavailable("the gpiod backend needs the gpiod 2.x bindings: "
                            "pip install 'gpiod>=2.1'")
 
 
