@@ -209,9 +209,10 @@ def test_a_slow_daemon_does_not_hold_up_the_server(relay, daemon):
     fast = BlockingClient(relay.socket_path)
     try:
         done = []
+        seen = daemon.commands_seen
         worker = threading.Thread(target=lambda: done.append(slow.command("r", 4)))
         worker.start()
-        time.sleep(0.05)
+        wait_until(lambda: daemon.commands_seen > seen)  # the daemon is sitting on it
         start = time.monotonic()
         info = fast.command("info")
         assert time.monotonic() - start < 0.25 and info["backend"] == "pigpiod"
