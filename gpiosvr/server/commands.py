@@ -149,13 +149,13 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
 def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
     """Run one command and return its encoded answer, or a future of it when the
     backend answers later (see :attr:`Backend.native_commands`); never raises."""
-    session.backend.user = session
+    backend = session.backend
+    backend.user = session
     try:
         spec = COMMANDS.get(cmd.name)
         if spec is None:
             raise PigpioError(errors.PI_UNKNOWN_COMMAND)
         args = _convert(spec, cmd.args)
-        backend = session.backend
         if spec.name in backend.native_commands:
             result = backend.run_native(spec.name, args)
         else:
