@@ -137,31 +137,31 @@ class PigpiodBackend(Backend):
         return self._relay(name, RELAYS[name], args)
 
     def tick(self) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("t", "get_current_tick", [])
+        return self.run_native("t", [])
 
     def set_mode(self, gpio: int, mode: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("m", "set_mode", [gpio, mode])
+        return self.run_native("m", [gpio, mode])
 
     def get_mode(self, gpio: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("mg", "get_mode", [gpio])
+        return self.run_native("mg", [gpio])
 
     def set_pull(self, gpio: int, pud: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("pud", "set_pull_up_down", [gpio, pud])
+        return self.run_native("pud", [gpio, pud])
 
     def read(self, gpio: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("r", "read", [gpio])
+        return self.run_native("r", [gpio])
 
     def write(self, gpio: int, level: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay("w", "write", [gpio, level])
+        return self.run_native("w", [gpio, level])
 
     def read_bank(self, bank: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay(f"br{bank}", f"read_bank_{bank}", [])
+        return self.run_native(f"br{bank}", [])
 
     def set_bank(self, bank: int, bits: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay(f"bs{bank}", f"set_bank_{bank}", [bits])
+        return self.run_native(f"bs{bank}", [bits])
 
     def clear_bank(self, bank: int, bits: int) -> asyncio.Future:  # type: ignore[override]
-        return self._relay(f"bc{bank}", f"clear_bank_{bank}", [bits])
+        return self.run_native(f"bc{bank}", [bits])
 
     def close(self) -> None:
         """Stop reconnecting and let go of the daemon (waits at most a few seconds)."""
