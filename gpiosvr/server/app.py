@@ -23,6 +23,7 @@ from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.backends import Backend, create
+from gpiosvr.server.limits import LISTEN_BACKLOG
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.pwm import PwmController
 from gpiosvr.server.scripts import ScriptEngine
@@ -31,8 +32,6 @@ log = logging.getLogger("gpiosvr.server")
 
 #: Socket file mode: owner and group may connect.
 SOCKET_MODE = 0o660
-#: Connections the kernel queues before the server accepts them.
-LISTEN_BACKLOG = 1024
 
 
 class EdgeSettings:
@@ -152,7 +151,7 @@ class ClientConnection(asyncio.Protocol):
                 pid, uid, gid = struct.unpack("3i", creds)
             except OSError:
                 pass
-        self.session.pid, self.session.uid = pid, uid
+        self.session.pid, self.session.uid, self.session.gid = pid, uid, gid
         self.server.clients.add(self)
         log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
 
@@ -297,10 +296,14 @@ class GpioServer:
     """Serves one backend on one Unix socket to any number of clients."""
 
     def __init__(self, socket_path: str | None = None, backend: Backend | None = None,
-                 group: str | int | None = None, log_requests: bool = False) -> None:
+                 group: str | int | None = None, log_requests: bool = False,
+                 admin_group: str | int | None = None) -> None:
         self.socket_path = config.socket_path(socket_path)
         self.backend = backend if backend is not None else create("sim")
         self.group = group
+        #: Members of this group may touch every client's resources
+        #: (:mod:`gpiosvr.server.ownership`); None: only root and the server's uid.
+        self.admin_gid = _gid(admin_group) if admin_group is not None else None
         self.clients: set[ClientConnection] = set()
         #: Log every request and response at DEBUG level (``--log-requests``).
         self.log_requests = log_requests
@@ -330,8 +333,7 @@ class GpioServer:
             os.umask(old_umask)
         os.chmod(self.socket_path, SOCKET_MODE)
         if self.group is not None:
-            gid = self.group if isinstance(self.group, int) else grp.getgrnam(self.group).gr_gid
-            os.chown(self.socket_path, -1, gid)
+            os.chown(self.socket_path, -1, _gid(self.group))
         log.info("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
 
     async def serve_forever(self) -> None:
@@ -368,6 +370,11 @@ class GpioServer:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _gid(group: str | int) -> int:
+    """A group's id, from its name or id."""
+    return group if isinstance(group, int) else grp.getgrnam(group).gr_gid
 
 
 def _claim_socket_path(path: str) -> None:

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the chip with this label, e.g. pinctrl-rp1 on a Pi 5")
     parser.add_argument("--group", default=None,
                         help="group that owns the socket (mode 0660); default: yours")
+    parser.add_argument("--admin-group", default=None, metavar="GROUP",
+                        help="members of GROUP may stop, delete or change every "
+                             "client's scripts, watchdogs, filters and handles (root "
+                             "and the server's own user always may; others only "
+                             "their own)")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop: uvloop when installed (auto, the default) "
                              "roughly doubles requests per second")
@@ -76,7 +81,7 @@ async def serve(args: argparse.Namespace) -> None:
     except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
         raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
-                        log_requests=args.log_requests)
+                        log_requests=args.log_requests, admin_group=args.admin_group)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -38,7 +38,8 @@ class Session:
     connection: Any = None
     name: str = "?"
     pid: int | None = None
-    uid: int | None = None
+    uid: int | None = None  # from SO_PEERCRED: who owns what this session makes
+    gid: int | None = None
     protocol_version: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

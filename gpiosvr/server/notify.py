@@ -23,18 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError
+from gpiosvr.server.limits import MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME, MAX_WRITE_BUFFER
 
 if TYPE_CHECKING:
     from gpiosvr.server.app import ClientConnection
 
 #: One report: gpio, level (0, 1 or 2 for a watchdog timeout), tick.
 RECORD = protocol.EDGE_RECORD
-#: Reports one client may have queued before new ones are dropped (and counted).
-MAX_QUEUED_REPORTS = 65536
-#: Most reports in one ``*e`` frame.
-MAX_REPORTS_PER_FRAME = 8192
-#: Write-buffer bytes above which a client is treated as not keeping up.
-MAX_WRITE_BUFFER = 4 << 20
 TIMEOUT_LEVEL = 2
 
 _handles = itertools.count(1)

@@ -32,6 +32,7 @@ from typing import Any
 
 from gpiosvr import protocol
 from gpiosvr.errors import PigpioError
+from gpiosvr.server.limits import MAX_SCRIPT_BYTES, MAX_SCRIPTS
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ PI_BAD_SCRIPT_CMD, PI_BAD_VAR_NUM, PI_TOO_MANY_PARAM, PI_BAD_TAG = -55, -56, -61
 PI_BAD_MICS_DELAY, PI_BAD_MILS_DELAY = -64, -65
 INITING, HALTED, RUNNING, WAITING, FAILED = 0, 1, 2, 3, 4
 
-MAX_SCRIPTS = 32
-MAX_SCRIPT_BYTES = 64 * 1024
 #: Instructions run before the script lets other work on the loop go first.
 SLICE = 500
 
