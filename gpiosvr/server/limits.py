@@ -61,3 +61,7 @@ MAX_SCRIPT_BYTES = 64 * 1024
 MAX_SCRIPT_STACK = 256
 #: Seconds a script runs before it lets other work on the loop go first.
 SCRIPT_TURN_SECONDS = 0.0002
+
+# -- the simulated chip -------------------------------------------------------------
+
+# -- GPIO permissions ---------------------------------------------------------------
