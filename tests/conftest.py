@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,3 +108,61 @@ def server_process(sock_path: str) -> Iterator[ServerProcess]:
     proc = ServerProcess(sock_path).start()
     yield proc
     proc.stop()
+
+
+#: The uid tests use for "another user" (nobody on Debian).
+OTHER_UID = 65534
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root, to act as another user")
+
+
+def open_to_all(socket_path: str) -> None:
+    """Let every local user reach ``socket_path`` (its directory and the socket)."""
+    os.chmod(os.path.dirname(socket_path), 0o777)
+    os.chmod(socket_path, 0o666)
+
+
+def ask_as(uid: int, socket_path: str, *frames: str) -> list[str]:
+    """Send each raw frame (e.g. ``"@1 procs 0"``) from a forked child running as
+    ``uid``, one after the other on one connection, each after the previous one's
+    answer; return the answer lines (notifications, ``*`` frames, left out). The caller
+    must be root; see :func:`open_to_all`. A fork, not a new interpreter: the
+    interpreter may live where the other user cannot read (``/root``)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: plain socket calls only, then _exit
+        status = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(10)
+            sock.connect(socket_path)
+            out = b""
+            for frame in frames:
+                sock.sendall(frame.encode() + b"\n")
+                data = b""
+                while True:
+                    data += sock.recv(65536)
+                    lines = [x for x in data.split(b"\n")[:-1] if not x.startswith(b"*")]
+                    if lines or not data:
+                        break
+                out += b"\n".join(lines) + b"\n"
+            os.write(write_end, out)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            os.write(write_end, f"!child: {exc!r}\n".encode())
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read():
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode()
+    assert status == 0, text
+    return text.splitlines()

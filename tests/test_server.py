@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from conftest import OTHER_UID, ask_as, needs_root, open_to_all
 from gpiosvr.client import SocketClient
 from gpiosvr.server import GpioServer, ServerAlreadyRunning
 from gpiosvr.server.backends.sim import SimulatedChip
@@ -239,3 +240,10 @@ def test_several_frames_in_one_read_get_the_answers_of_one_at_a_time(server):
     apart = [raw_exchange(server.socket_path, frame + b"\n", 1)[0] for frame in frames]
     assert together == apart
     assert together[1] == "@2 1" and together[-1] == "@9 0"
+
+
+@needs_root
+def test_another_user_is_served_once_the_socket_is_open_to_all(server):
+    open_to_all(server.socket_path)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 r 4", "@2 pud 4 d", "@3 r 4")
+    assert answers == ["@1 1", "@2 0", "@3 0"]
