@@ -35,9 +35,9 @@ SERVICE_SOCKET_PATH = "/run/gpiosvr/gpiosvr.sock"
 USER_SOCKET_NAME = "gpiosvr.sock"
 #: Kept for callers of earlier versions: the system-wide default socket.
 DEFAULT_SOCKET_PATH = SERVICE_SOCKET_PATH
-#: The defaults in words, for ``--help`` texts and hints.
-DEFAULT_SOCKET_HELP = (f"{SERVICE_SOCKET_PATH} (root) or $XDG_RUNTIME_DIR/"
-                       f"{USER_SOCKET_NAME}")
+#: A client's default in words, for ``--help`` texts and hints.
+DEFAULT_SOCKET_HELP = (f"the first of {SERVICE_SOCKET_PATH} and $XDG_RUNTIME_DIR/"
+                       f"{USER_SOCKET_NAME} that exists")
 
 
 class NoSocketPath(ValueError):
@@ -73,6 +73,19 @@ def server_socket_path(explicit: str | os.PathLike | None = None) -> str:
     return path
 
 
+def _present(path: str) -> bool:
+    """Whether ``path`` exists, or may: a directory this user cannot enter (the
+    service's, for a user not in its group) hides it, and connecting then says
+    "permission denied" rather than "no such file"."""
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def socket_path(explicit: str | os.PathLike | None = None) -> str:
     """The socket a client should connect to, given an optional explicit choice."""
     path = _named(explicit)
@@ -80,7 +93,7 @@ def socket_path(explicit: str | os.PathLike | None = None) -> str:
         return path
     user_path = user_socket_path()
     for candidate in (SERVICE_SOCKET_PATH, user_path):
-        if candidate is not None and os.path.exists(candidate):
+        if candidate is not None and _present(candidate):
             return candidate
     if os.geteuid() != 0 and user_path is not None:
         return user_path
