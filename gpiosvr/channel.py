@@ -25,7 +25,7 @@ import time
 import weakref
 from typing import Any, Sequence
 
-from gpiosvr import protocol
+from gpiosvr import peercred, protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
@@ -74,8 +74,13 @@ def frame_template(name: str, count: int) -> bytes:
 
 
 def connect_unix(path: str, timeout: float) -> socket.socket:
-    """Connect to ``path``, retrying while the server is not there yet, up to
-    ``timeout`` seconds; raise :class:`ConnectionFailed` after that."""
+    """Connect to the server at ``path``, retrying while it is not there yet, up to
+    ``timeout`` seconds, and check who serves it (:func:`peercred.check_server`).
+
+    Raises :class:`ConnectionFailed` when the time is up, at once for an error that
+    waiting cannot cure (permission denied, not a socket, ...), and for a server run
+    by a user this client does not trust.
+    """
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
@@ -83,17 +88,28 @@ def connect_unix(path: str, timeout: float) -> socket.socket:
         try:
             sock.settimeout(max(0.05, deadline - time.monotonic()))
             sock.connect(path)
-            return sock
         except OSError as exc:
             sock.close()
             remaining = deadline - time.monotonic()
-            if exc.errno not in _RETRY_ERRNOS or remaining <= 0:
-                reason = exc.strerror or str(exc)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise ConnectionFailed(f"cannot connect to the GPIO server at {path}: "
+                                       f"{peercred.permission_denied(path)}") from exc
+            if exc.errno not in _RETRY_ERRNOS:
+                raise ConnectionFailed(f"cannot connect to the GPIO server at {path}: "
+                                       f"{exc.strerror or exc}") from exc
+            if remaining <= 0:
                 raise ConnectionFailed(
                     f"cannot connect to the GPIO server at {path} within "
-                    f"{timeout * 1000:.0f} ms: {reason}") from exc
+                    f"{timeout * 1000:.0f} ms: {exc.strerror or exc}") from exc
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.1)
+            continue
+        try:
+            peercred.check_server(sock, path)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
 
 class Channel:

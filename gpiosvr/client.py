@@ -17,7 +17,7 @@ import time
 from enum import IntEnum
 from typing import Any, Callable, Sequence
 
-from gpiosvr import config, protocol
+from gpiosvr import config, peercred, protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 from gpiosvr.protocol import Command, RequestDelimiters
 
@@ -428,7 +428,8 @@ class SocketClient:
         delay = 0.005
         while True:
             try:
-                return await loop.create_unix_connection(protocol_factory, self.socketPath)
+                transport, conn = await loop.create_unix_connection(protocol_factory,
+                                                                    self.socketPath)
             except (FileNotFoundError, ConnectionRefusedError, BlockingIOError) as exc:
                 # not there yet, or its backlog is full (EAGAIN): try again shortly
                 remaining = deadline - time.monotonic()
@@ -439,10 +440,22 @@ class SocketClient:
                     ) from exc
                 await asyncio.sleep(min(delay, remaining))
                 delay = min(delay * 2, 0.1)
+            except PermissionError as exc:
+                raise ConnectionFailed(
+                    f"cannot connect to the GPIO server at {self.socketPath}: "
+                    f"{peercred.permission_denied(self.socketPath)}") from exc
             except OSError as exc:
                 raise ConnectionFailed(
-                    f"cannot connect to the GPIO server at {self.socketPath}: {exc}"
-                ) from exc
+                    f"cannot connect to the GPIO server at {self.socketPath}: "
+                    f"{exc.strerror or exc}") from exc
+            else:
+                try:
+                    peercred.check_server(transport.get_extra_info("socket"),
+                                          self.socketPath)
+                except BaseException:
+                    transport.abort()
+                    raise
+                return transport, conn
 
     async def _ensure_connection(self) -> _Connection:
         if self._conn is not None:

@@ -6,7 +6,7 @@ argument names, defaults, constants, return values and error texts follow pigpio
 1.78; what differs is where ``pi()`` connects:
 
 * ``pi()`` and ``pi('localhost', 8888)`` (gpiozero's default) reach the gpiosvr
-  socket: ``$GPIO_SOCKET_PATH`` or the default ``/tmp/gpiosvr.sock``;
+  socket: ``$GPIO_SOCKET_PATH`` or the default (:mod:`gpiosvr.config`);
 * ``host`` may be a socket path (anything containing ``/``);
 * pigpio's ``PIGPIO_ADDR`` is honoured as pigpio does, as the default ``host``: a
   socket path, or a local name (``localhost``, ``127.0.0.1``, ``::1``, empty)
@@ -153,7 +153,7 @@ class pi:  # noqa: N801 - pigpio's name
             if show_errors:
                 print(_except_a.format(f"Can't connect to pigpio at {host}({port})"))
                 print(f"\n{problem}")
-                print(_except_hint.format(default=config.DEFAULT_SOCKET_PATH))
+                print(_except_hint.format(default=config.DEFAULT_SOCKET_HELP))
                 print(_except_z)
 
     def __repr__(self) -> str:

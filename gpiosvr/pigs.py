@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pigs", description=__doc__.splitlines()[0])
     parser.add_argument("--socket", default=None,
                         help=f"server socket (default: ${config.SOCKET_ENV} or "
-                             f"{config.DEFAULT_SOCKET_PATH})")
+                             f"{config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("words", nargs=argparse.REMAINDER, help="commands and arguments")
     args = parser.parse_args(argv)
     if args.words[:1] in (["h"], ["help"]):

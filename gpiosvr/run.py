@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a pigpio script with `import pigpio` bound to gpiosvr's facade.")
     parser.add_argument("--socket", default=None,
                         help=f"server socket (default: ${config.SOCKET_ENV} or "
-                             f"{config.DEFAULT_SOCKET_PATH})")
+                             f"{config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("--sim", action="store_true",
                         help="start a server on a simulated chip for the script's lifetime")
     parser.add_argument("script", help="the pigpio script to run")

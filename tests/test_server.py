@@ -156,6 +156,7 @@ def test_cli_serves_on_the_chosen_socket(sock_path, how):
 
 def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
     proc = start_cli(["--socket", sock_path])
+    stopping = False
     try:
         c = SocketClient(None, sock_path, connectTimeout_ms=10000)
         sid = asyncio.run(c.command("proc", "tag 1 mils 10 jmp 1"))
@@ -166,6 +167,7 @@ def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
         watcher.sendall(b"r 4\n")
         assert watcher.recv(100) == b"1\n"
         proc.send_signal(signal.SIGTERM)
+        stopping = True  # a second SIGTERM after the loop closed would kill it
         data = b""
         while True:
             chunk = watcher.recv(100)
@@ -174,7 +176,8 @@ def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
             data += chunk
         assert data == b'*bye "server shutting down"\n'
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if not stopping:
+            proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "1 running script(s) stopped" in err

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import grp
 import logging
 import os
 import socket
-import stat
 import struct
 from typing import Any
 
@@ -22,7 +20,9 @@ from gpiosvr import config, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
+from gpiosvr.server import instance
 from gpiosvr.server.backends import Backend, create
+from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
 from gpiosvr.server.limits import LISTEN_BACKLOG
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.pwm import PwmController
@@ -43,10 +43,6 @@ class EdgeSettings:
         self.watchdog_owner: list[object | None] = [None] * 32  # who set it
         self.glitch = [0] * 32
         self.noise = [(0, 0)] * 32
-
-
-class ServerAlreadyRunning(RuntimeError):
-    """Another live server already serves the socket path."""
 
 
 #: Commands the short path runs by calling their handler directly: quick GPIO calls
@@ -298,7 +294,7 @@ class GpioServer:
     def __init__(self, socket_path: str | None = None, backend: Backend | None = None,
                  group: str | int | None = None, log_requests: bool = False,
                  admin_group: str | int | None = None) -> None:
-        self.socket_path = config.socket_path(socket_path)
+        self.socket_path = config.server_socket_path(socket_path)
         self.backend = backend if backend is not None else create("sim")
         self.group = group
         #: Members of this group may touch every client's resources
@@ -312,6 +308,7 @@ class GpioServer:
         self.pwm = PwmController(self.backend)
         self.scripts = ScriptEngine(self)
         self._server: asyncio.base_events.Server | None = None
+        self._instance: instance.Instance | None = None  # the socket's lock and file
 
     @property
     def client_count(self) -> int:
@@ -319,22 +316,45 @@ class GpioServer:
         return len(self.clients)
 
     async def start(self) -> None:
-        """Bind the socket (replacing a stale one) and start accepting clients."""
-        _claim_socket_path(self.socket_path)
-        loop = asyncio.get_running_loop()
-        self.hub.attach(loop, self.backend)
-        self.backend.attach(loop)
-        self.backend.add_listener(self.hub.level_changed, self.hub.burst)
+        """Claim the socket path (:func:`instance.claim`: its directory, its lock, a
+        stale socket), bind it and start accepting clients; raises
+        :class:`ServerStartError` saying why it cannot, leaving nothing behind."""
+        gid = _gid(self.group) if self.group is not None else None
+        self._instance = instance.claim(self.socket_path)
+        try:
+            loop = asyncio.get_running_loop()
+            self.hub.attach(loop, self.backend)
+            self.backend.attach(loop)
+            self.backend.add_listener(self.hub.level_changed, self.hub.burst)
+            await self._bind_socket(loop, gid)
+        except BaseException:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            self._instance.release()
+            self._instance = None
+            raise
+        log.info("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
+
+    async def _bind_socket(self, loop: asyncio.AbstractEventLoop, gid: int | None) -> None:
         old_umask = os.umask(0o117)
         try:
             self._server = await loop.create_unix_server(
                 lambda: ClientConnection(self), self.socket_path, backlog=LISTEN_BACKLOG)
+        except OSError as exc:
+            raise ServerStartError(f"cannot create the socket {self.socket_path}: "
+                                   f"{exc.strerror or exc}") from None
         finally:
             os.umask(old_umask)
-        os.chmod(self.socket_path, SOCKET_MODE)
-        if self.group is not None:
-            os.chown(self.socket_path, -1, _gid(self.group))
-        log.info("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
+        self._instance.bound()
+        try:
+            os.chmod(self.socket_path, SOCKET_MODE)
+            if gid is not None:
+                os.chown(self.socket_path, -1, gid)
+        except OSError as exc:
+            raise ServerStartError(f"cannot give the socket {self.socket_path} mode "
+                                   f"{SOCKET_MODE:o} and group {self.group}: "
+                                   f"{exc.strerror}") from None
 
     async def serve_forever(self) -> None:
         """Start if needed and serve until cancelled."""
@@ -358,10 +378,9 @@ class GpioServer:
                     client.transport.close()
             await self._server.wait_closed()
             self._server = None
-            try:
-                os.unlink(self.socket_path)
-            except FileNotFoundError:
-                pass
+        if self._instance is not None:  # only the socket file this server bound
+            self._instance.release()
+            self._instance = None
         self.backend.close()
 
     async def __aenter__(self) -> "GpioServer":
@@ -374,30 +393,4 @@ class GpioServer:
 
 def _gid(group: str | int) -> int:
     """A group's id, from its name or id."""
-    return group if isinstance(group, int) else grp.getgrnam(group).gr_gid
-
-
-def _claim_socket_path(path: str) -> None:
-    """Refuse a socket a live server serves; remove a stale one left by a crash."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise ServerAlreadyRunning(f"{path} exists and is not a socket; not replacing it")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        log.warning("replacing stale socket %s", path)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        return
-    except OSError as exc:
-        raise ServerAlreadyRunning(f"cannot use {path}: {exc}") from exc
-    finally:
-        probe.close()
-    raise ServerAlreadyRunning(f"another GPIO server is already serving {path}")
+    return instance.group_id(group)

@@ -9,7 +9,7 @@ import signal
 import sys
 
 from gpiosvr import config
-from gpiosvr.server.app import GpioServer, ServerAlreadyRunning
+from gpiosvr.server.app import GpioServer, ServerStartError
 from gpiosvr.server.backends import NAMES, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
 
@@ -24,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--socket", default=None,
-        help=f"socket path (default: ${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_PATH})")
+        help=f"socket path (default: ${config.SOCKET_ENV}, else "
+             f"{config.SERVICE_SOCKET_PATH} when run as root, its directory made if "
+             f"missing, else $XDG_RUNTIME_DIR/{config.USER_SOCKET_NAME}); its directory "
+             f"must exist and, if every user may write it, have the sticky bit. "
+             f"<socket>.lock is held while the server runs: one server per socket")
     parser.add_argument("--backend", choices=NAMES, default="sim",
                         help="GPIO backend: sim, a simulated chip (the default); pigpiod, "
                              "relay to a pigpio daemon (Raspberry Pi up to 4B); gpiod, "
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         run(serve(args), args.loop)
-    except ServerAlreadyRunning as exc:
+    except (ServerStartError, config.NoSocketPath) as exc:
         print(f"gpiosvr-server: {exc}", file=sys.stderr)
         return 1
     return 0

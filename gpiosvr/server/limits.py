@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from gpiosvr import protocol
 
+# -- the socket ----------------------------------------------------------------------
+
+#: Seconds a starting server waits for an existing socket to accept its probe
+#: connection (a live server: refuse; refused: a stale socket, replaced).
+STALE_PROBE_SECONDS = 1.0
+
 # -- requests and connections -------------------------------------------------------
 
 #: Longest request frame, newline included (the protocol's own limit).
