@@ -366,3 +366,24 @@ def test_one_uid_may_store_at_most_max_scripts_per_uid(pi, server):
     assert "uid 65534" in answers[-1]
     # root is not held to it: the remaining slots are its
     assert [pi.store_script("halt") for _ in range(16)] == list(range(16, 32))
+
+
+def test_sigterm_stops_a_server_running_busy_scripts(server_process):
+    import signal
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(server_process.socket_path)
+        sock.sendall(b'@1 proc "lda 3 tag 0 sta v0 mlt v0 jmp 0"\n@2 procr 0\n')
+        data = b""
+        while data.count(b"\n") < 2:
+            data += sock.recv(4096)
+        assert data.splitlines() == [b"@1 0", b"@2 0"]
+        sock.sendall(b"@3 procp 0\n")  # the loop still answers while the script squares
+        data = b""
+        while b"\n" not in data:
+            data += sock.recv(4096)
+        assert data.startswith(b"@3 [2,")
+        server_process.signal(signal.SIGTERM)
+        assert server_process.proc.wait(10) == 0
