@@ -340,6 +340,8 @@ class ScriptEngine:
         if isinstance(pending, asyncio.TimerHandle):
             pending.cancel()
         elif isinstance(pending, asyncio.Future):
+            # a WAIT's future leaves the hub now; a command's answer future (a native
+            # backend) is only cancelled: the command itself goes on
             self.server.hub.cancel_wait(pending)
         try:
             self._ready.remove(run)
