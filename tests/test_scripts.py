@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pigpio as real_pigpio
 import pytest
@@ -10,7 +11,7 @@ import pytest
 import gpiosvr.pigpio as pigpio
 from gpiosvr.client_pigs import PigpioCallbackClient
 
-from conftest import wait_until
+from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
 
 TOGGLE = """
 ld v0 p0
@@ -148,3 +149,241 @@ def test_async_script_api(server):
         return status, params
 
     assert asyncio.run(main()) == (1, [20, 22, 42, 0, 0, 0, 0, 0, 0, 0])
+
+
+# -- hardening (issue #12) ------------------------------------------------------------
+
+INT_MIN, INT_MAX = -2**31, 2**31 - 1
+
+
+def test_arithmetic_wraps_as_int32_and_divides_toward_zero(pi):
+    sid = pi.store_script("""
+        lda 0x7fffffff add 1 sta p0
+        lda -2147483648 dcra sta p1
+        lda 65537 mlt 65537 sta p2
+        lda 3 ld v1 6 tag 0 sta v0 mlt v0 dcr v1 jnz 0 sta p3
+        lda -7 div 2 sta p4
+        lda -7 mod 2 sta v2 lda 7 mod -2 mlt 10 add v2 sta p5
+        lda 0x80000000 div -1 sta p6
+        lda -8 rra 1 sta v3 lda 1 rla 31 add v3 sta p7
+        lda 1 rla 32 sta v4 lda -1 rra 40 add v4 sta p8
+        ld p9 0xFFFFFFFF
+    """)
+    pi.run_script(sid)
+    status, params = wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    assert params == (
+        INT_MIN,                      # INT_MAX + 1 wraps
+        INT_MAX,                      # INT_MIN - 1 wraps
+        131073,                       # 65537**2 = 2**32 + 131073
+        2038349057,                   # 3 squared 6 times: 3**64 % 2**32
+        -3,                           # -7 / 2 truncates toward zero
+        1 * 10 + -1,                  # 7 % -2 == 1, -7 % 2 == -1 (C's %)
+        INT_MIN,                      # INT_MIN / -1 wraps
+        INT_MAX - 3,                  # (1 << 31) + (-8 >> 1) = INT_MIN - 4, wrapped
+        -1,                           # 1 << 32 is 0 (as on ARM), -1 >> 40 stays -1
+        -1,                           # the literal 0xFFFFFFFF is the int32 -1
+    )
+
+
+def test_the_squaring_loop_of_the_issue_stays_32_bit_and_can_be_stopped(pi):
+    sid = pi.store_script("lda 3 tag 0 sta v0 mlt v0 sta p0 inr p1 jmp 0")
+    pi.run_script(sid)
+    wait_until(lambda: pi.script_status(sid)[1][1] > 1000)
+    assert pi.read(4) in (0, 1)  # the server answers while it runs
+    assert pi.stop_script(sid) == 0
+    status, params = pi.script_status(sid)
+    assert status == pigpio.PI_SCRIPT_HALTED and INT_MIN <= params[0] <= INT_MAX
+
+
+def test_division_by_zero_fails_the_script(pi):
+    for text in ("lda 1 div 0", "lda 1 mod p0"):
+        sid = pi.store_script(text)
+        pi.run_script(sid)
+        assert wait_status(pi, sid, pigpio.PI_SCRIPT_FAILED)[0] == pigpio.PI_SCRIPT_FAILED
+
+
+def test_only_32_bit_literals_parse(pi):
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script("lda 1\nlda 0x100000000")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT
+    assert "32 bits" in str(info.value.__cause__) and "line 2" in str(info.value.__cause__)
+    with pytest.raises(pigpio.error):
+        pi.store_script("lda 0x20000000000001 div 1")
+
+
+def test_run_and_update_take_only_32_bit_parameters(pi):
+    sid = pi.store_script("lda p0 sta p1")
+    assert pi.run_script(sid, [0xFFFFFFFF]) == 0
+    assert wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)[1][:2] == (-1, -1)
+    for call in (pi.run_script, pi.update_script):
+        for bad in (2**32, INT_MIN - 1, 10**4000):
+            with pytest.raises(pigpio.error) as info:
+                call(sid, [1, bad])
+            assert info.value.code == pigpio.PI_BAD_PARAM
+            message = str(info.value.__cause__)
+            assert "p1" in message and "32-bit" in message and len(message) < 200
+    assert pi.script_status(sid) == (pigpio.PI_SCRIPT_HALTED, (-1, -1) + (0,) * 8)
+
+
+@pytest.mark.parametrize("text,status", [
+    ("tag 0 call 0", pigpio.PI_SCRIPT_FAILED),
+    ("tag 0 pusha jmp 0", pigpio.PI_SCRIPT_FAILED),
+    ("ld v0 256 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_HALTED),
+    ("ld v0 257 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_FAILED),
+    ("push p0 pop p1 pop p2", pigpio.PI_SCRIPT_FAILED),
+])
+def test_the_stack_holds_256_entries_then_the_script_fails(pi, text, status):
+    sid = pi.store_script(text)
+    pi.run_script(sid)
+    assert wait_status(pi, sid, status)[0] == status
+
+
+def test_running_a_running_script_updates_it_and_it_goes_on(pi):
+    # pigpio 1.78 (gpioRunScript): the parameters are copied, the script goes on,
+    # and the answer is 0; it is never restarted nor seen HALTED meanwhile
+    sid = pi.store_script("inr p1 tag 1 mils 1 lda p0 sta p2 jmp 1")
+    pi.run_script(sid, [5])
+    wait_until(lambda: pi.script_status(sid)[1][2] == 5)
+    for n in range(50):
+        assert pi.run_script(sid, [n]) == 0
+        status, params = pi.script_status(sid)
+        assert status == pigpio.PI_SCRIPT_RUNNING and params[:2] == (n, 1)
+    wait_until(lambda: pi.script_status(sid)[1][2] == 49)
+    pi.stop_script(sid)
+    assert pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED
+
+
+def test_a_stopped_wait_is_dropped_at_once(pi, server):
+    hub = server.server.hub
+    sid = pi.store_script(f"wait {1 << 5}")
+    for _ in range(200):
+        pi.run_script(sid)
+        wait_status(pi, sid, pigpio.PI_SCRIPT_WAITING)
+        assert server.call(lambda: len(hub._waiters)) == 1
+        pi.stop_script(sid)
+        assert server.call(lambda: len(hub._waiters)) == 0
+    pi.run_script(sid)
+    wait_status(pi, sid, pigpio.PI_SCRIPT_WAITING)
+    pi.delete_script(sid)
+    assert server.call(lambda: len(hub._waiters)) == 0
+
+
+def test_script_ids_are_the_lowest_free_slot(pi):
+    ids = [pi.store_script("halt") for _ in range(32)]
+    assert ids == list(range(32))
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script("halt")
+    assert info.value.code == pigpio.PI_NO_SCRIPT_ROOM
+    pi.delete_script(5)
+    pi.delete_script(17)
+    assert pi.store_script("halt") == 5
+    assert pi.store_script("halt") == 17
+
+
+def test_an_optional_command_parameter_ends_at_the_next_instruction(pi):
+    sid = pi.store_script("siminject 5 2 100 lda 7 sta p0 siminject 6 2 100 0 sta p1")
+    pi.run_script(sid)
+    status, params = wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    assert params[0] == 7
+    sid = pi.store_script("tag 0 siminject 5 10 1 jmp 0")  # the issue's script parses
+    assert pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED
+
+
+def test_32_scripts_flat_out_leave_the_loop_one_turn_at_a_time(pi, server):
+    """Between a callback and the next one it schedules (a request arriving and its
+    answer, say) scripts run at most one turn: SCRIPT_TURN_INSTRUCTIONS in all."""
+    from gpiosvr.server.limits import SCRIPT_TURN_INSTRUCTIONS
+
+    engine = server.server.scripts
+    ids = [pi.store_script("tag 0 inr p0 jmp 0") for _ in range(32)]
+    for sid in ids:
+        pi.run_script(sid)
+
+    def counted() -> int:  # two instructions per increment of p0
+        return sum(engine.scripts[sid].params[0] for sid in ids)
+
+    def probe() -> concurrent.futures.Future:
+        later: concurrent.futures.Future = concurrent.futures.Future()
+        before = counted()
+        asyncio.get_running_loop().call_soon(lambda: later.set_result(counted() - before))
+        return later
+
+    deltas = [server.call(probe).result(10) for _ in range(100)]
+    for _ in range(20):
+        assert pi.read(4) in (0, 1)
+    assert max(deltas) <= SCRIPT_TURN_INSTRUCTIONS // 2 + 32, deltas
+    assert sum(deltas) > 0
+    final = [pi.script_status(sid) for sid in ids]
+    assert all(status == pigpio.PI_SCRIPT_RUNNING and params[0] > 0
+               for status, params in final), final
+    for sid in ids:
+        pi.stop_script(sid)
+
+
+# -- ownership ------------------------------------------------------------------------
+
+
+def _frames(*commands: str) -> list[str]:
+    return [f"@{n} {c}" for n, c in enumerate(commands, 1)]
+
+
+@needs_root
+def test_only_the_uid_that_stored_a_script_may_touch_it(pi, server):
+    sid = pi.store_script("tag 0 mils 5 jmp 0")
+    pi.run_script(sid)
+    open_to_all(server.socket_path)
+    answers = ask_as(OTHER_UID, server.socket_path, *_frames(
+        f"procr {sid}", f"procu {sid} 1", f"procs {sid}", f"procd {sid}", f"procp {sid}"))
+    for answer in answers[:4]:
+        assert " !PigpioError:-41:" in answer, answer
+        assert f"script {sid} belongs to uid 0" in answer
+    assert answers[4] == "@5 [2,0,0,0,0,0,0,0,0,0,0]"
+    assert pi.script_status(sid)[0] == pigpio.PI_SCRIPT_RUNNING
+
+    # nobody's own script: it may run and stop it, and its commands run as nobody
+    theirs = ask_as(OTHER_UID, server.socket_path, '@1 proc "tag 0 mils 5 jmp 0"')
+    other = int(theirs[0].split()[1])
+    assert ask_as(OTHER_UID, server.socket_path, f"@1 procr {other}") == ["@1 0"]
+    assert server.call(lambda: server.server.scripts.scripts[other].run.session.uid) \
+        == OTHER_UID
+    assert ask_as(OTHER_UID, server.socket_path, f"@1 procs {other}",
+                  f"@2 procd {other}") == ["@1 0", "@2 0"]
+    # root may touch everybody's
+    theirs = ask_as(OTHER_UID, server.socket_path, '@1 proc "halt"')
+    assert pi.delete_script(int(theirs[0].split()[1])) == 0
+    pi.stop_script(sid)
+
+
+@needs_root
+def test_one_uid_may_store_at_most_max_scripts_per_uid(pi, server):
+    from gpiosvr.server.limits import MAX_SCRIPTS_PER_UID
+
+    open_to_all(server.socket_path)
+    answers = ask_as(OTHER_UID, server.socket_path,
+                     *_frames(*['proc "halt"'] * (MAX_SCRIPTS_PER_UID + 1)))
+    assert [a.split()[1] for a in answers[:-1]] == [str(n) for n in range(16)]
+    assert answers[-1].startswith("@17 null !PigpioError:-57:"), answers[-1]
+    assert "uid 65534" in answers[-1]
+    # root is not held to it: the remaining slots are its
+    assert [pi.store_script("halt") for _ in range(16)] == list(range(16, 32))
+
+
+def test_sigterm_stops_a_server_running_busy_scripts(server_process):
+    import signal
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(server_process.socket_path)
+        sock.sendall(b'@1 proc "lda 3 tag 0 sta v0 mlt v0 jmp 0"\n@2 procr 0\n')
+        data = b""
+        while data.count(b"\n") < 2:
+            data += sock.recv(4096)
+        assert data.splitlines() == [b"@1 0", b"@2 0"]
+        sock.sendall(b"@3 procp 0\n")  # the loop still answers while the script squares
+        data = b""
+        while b"\n" not in data:
+            data += sock.recv(4096)
+        assert data.startswith(b"@3 [2,")
+        server_process.signal(signal.SIGTERM)
+        assert server_process.proc.wait(10) == 0

@@ -61,12 +61,18 @@ MAX_QUEUED_NOTIFY_BYTES = 256 << 20
 
 #: Stored scripts, all users together (pigpio's number).
 MAX_SCRIPTS = 32
+#: Stored scripts one uid may have (root, the server's uid and the admin group may
+#: fill all of MAX_SCRIPTS).
+MAX_SCRIPTS_PER_UID = 16
 #: Longest script text.
 MAX_SCRIPT_BYTES = 64 * 1024
 #: Entries on a script's stack (pigpio's number); a script that pushes more FAILS.
 MAX_SCRIPT_STACK = 256
-#: Seconds a script runs before it lets other work on the loop go first.
+#: Seconds all running scripts together run in one turn of the script scheduler;
+#: between two turns the event loop runs one full iteration (I/O, requests).
 SCRIPT_TURN_SECONDS = 0.0002
+#: Script instructions in one turn, all scripts together, however fast the machine.
+SCRIPT_TURN_INSTRUCTIONS = 2000
 
 # -- the simulated chip -------------------------------------------------------------
 

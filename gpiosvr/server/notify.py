@@ -66,7 +66,7 @@ class EdgeHub:
         self._noise_state: dict[int, tuple] = {}
         self.last_level: dict[int, int] = {}
         self._backend = None
-        self._waiters: list[tuple[int, asyncio.Future]] = []  # scripts' WAITs
+        self._waiters: dict[asyncio.Future, int] = {}  # scripts' WAITs: bits
 
     def attach(self, loop: asyncio.AbstractEventLoop, backend) -> None:
         """Bind to the server's loop and backend (for ticks and current levels)."""
@@ -190,22 +190,27 @@ class EdgeHub:
         self._schedule_flush()
 
     def wait_for_change(self, bits: int) -> asyncio.Future:
-        """A future of the bit of the first GPIO in ``bits`` that changes level."""
+        """A future of the bit of the first GPIO in ``bits`` that changes level.
+
+        Whoever stops waiting calls :meth:`cancel_wait`, which drops it at once."""
         assert self._loop is not None
         future = self._loop.create_future()
-        self._waiters.append((bits, future))
+        self._waiters[future] = bits
+        # a future cancelled some other way is forgotten too, one iteration later
+        future.add_done_callback(lambda done: self._waiters.pop(done, None))
         return future
 
+    def cancel_wait(self, future: asyncio.Future) -> None:
+        """Stop waiting: cancel ``future`` and forget it now, not at the next edge."""
+        self._waiters.pop(future, None)
+        future.cancel()
+
     def _wake(self, gpio: int) -> None:
-        waiting = []
-        for bits, future in self._waiters:
-            if future.done():
-                continue
-            if bits >> gpio & 1:
+        woken = [future for future, bits in self._waiters.items() if bits >> gpio & 1]
+        for future in woken:
+            del self._waiters[future]
+            if not future.done():
                 future.set_result(1 << gpio)
-            else:
-                waiting.append((bits, future))
-        self._waiters = waiting
 
     def _edge(self, gpio: int, level: int, tick: int) -> None:
         if self._waiters:
