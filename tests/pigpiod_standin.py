@@ -78,24 +78,23 @@ COMMANDS: dict[int, tuple[str, Args]] = {
 
 
 class _Notifier:
-    """One notification socket (after ``NOIB``): reports for the GPIOs in its bits."""
+    """One notification socket (after ``NOIB``): reports for the GPIOs in its bits.
+    As pigpiod's, each report carries the levels of all of GPIO 0-31 at that time,
+    those nobody watches included: the notifier follows every GPIO of the chip."""
 
     def __init__(self, standin: "PigpiodStandIn", conn: socket.socket, handle: int) -> None:
         self.standin = standin
         self.conn = conn
         self.handle = handle
-        self.levels = standin.client.command("br1")
+        self.bits = 0
         self.seq = 0
-        self.callbacks: dict[int, Any] = {}
         self.lock = threading.Lock()
+        client = standin.client
+        self.levels = client.command("br1")
+        self.callbacks = [client.callback(gpio, 2, self.report) for gpio in range(32)]
 
     def set_bits(self, bits: int) -> None:
-        client = self.standin.client
-        for gpio in range(32):
-            if bits >> gpio & 1 and gpio not in self.callbacks:
-                self.callbacks[gpio] = client.callback(gpio, 2, self.report)
-            elif not bits >> gpio & 1 and gpio in self.callbacks:
-                client.cancel_callback(self.callbacks.pop(gpio))
+        self.bits = bits
 
     def report(self, gpio: int, level: int, tick: int) -> None:
         if level == pigpio.TIMEOUT:
@@ -103,6 +102,8 @@ class _Notifier:
         else:
             flags = 0
             self.levels = self.levels | 1 << gpio if level else self.levels & ~(1 << gpio)
+        if not self.bits >> gpio & 1:
+            return
         with self.lock:
             self.seq = (self.seq + 1) & 0xFFFF
             try:
@@ -111,7 +112,9 @@ class _Notifier:
                 pass  # the socket was closed: the next NB or close tidies up
 
     def close(self) -> None:
-        self.set_bits(0)
+        self.bits = 0
+        for callback in self.callbacks:
+            self.standin.client.cancel_callback(callback)
 
 
 class PigpiodStandIn:

@@ -363,3 +363,30 @@ def test_a_daemon_dying_halfway_through_an_answer(pi, relay, daemon):
     assert pi.script_status(sid) == (pigpio.PI_SOCK_READ_FAILED, ())  # pigpio never raises
     assert time.monotonic() - start < 1.5
     wait_until(lambda: not relay.backend.connected)
+
+
+def test_the_first_edge_after_a_callback_starts_is_not_missed(pi, relay, sim, on_chip):
+    """GPIO 20 changes while nobody watches it (no report comes), then a callback
+    starts: pigpio's own callback thread compares the first report with its stale
+    level and misses that edge; the relay reads the level when the GPIO joins."""
+    assert on_chip("r", 20) == 0  # pulled down after reset
+    sim.drive(20, 1)  # straight on the chip: the daemon reports nothing
+    got = []
+    pi.callback(20, pigpio.EITHER_EDGE, lambda g, level, tick: got.append((level, tick)))
+    first = sim.inject(20, 4, 100)
+    wait_until(lambda: len(got) == 4)
+    assert got == [(0, first), (1, first + 100), (0, first + 200), (1, first + 300)]
+
+
+def test_a_gpio_watched_again_after_it_changed_unwatched(pi, sim):
+    got = []
+    cb = pi.callback(21, pigpio.EITHER_EDGE, lambda g, level, tick: got.append(level))
+    sim.inject(21, 2, 100)  # pulled down: up and down again, both seen
+    wait_until(lambda: got == [1, 0])
+    cb.cancel()
+    sim.drive(21, 1)  # unwatched
+    other = pi.callback(22, pigpio.EITHER_EDGE)  # another GPIO's reports keep coming
+    pi.callback(21, pigpio.EITHER_EDGE, lambda g, level, tick: got.append(level))
+    sim.inject(21, 3, 100)
+    wait_until(lambda: len(got) == 5)
+    assert got == [1, 0, 0, 1, 0] and other.tally() == 0

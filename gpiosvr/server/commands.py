@@ -17,6 +17,7 @@ from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES
 
 log = logging.getLogger(__name__)
 
@@ -424,9 +425,10 @@ def _sim_float(session: Session, gpio: int):
 @command("siminject", "gpio", "int", "int", "int?")
 def _sim_inject(session: Session, gpio: int, count: int, interval: int,
                 start_tick: int | None = None):
-    """Play ``count`` alternating edges ``interval`` µs apart from ``start_tick``."""
-    if not 0 <= count <= 10_000_000 or not 0 <= interval <= 0xFFFFFFFF:
-        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: count 0-10000000, "
+    """Play ``count`` alternating edges ``interval`` µs apart from ``start_tick``
+    (handed on a bounded chunk per turn of the loop: see SimulatedChip.inject)."""
+    if not 0 <= count <= SIM_MAX_INJECT_EDGES or not 0 <= interval <= 0xFFFFFFFF:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: count 0-{SIM_MAX_INJECT_EDGES}, "
                                                "interval 0-4294967295")
     if start_tick is not None and not 0 <= start_tick <= 0xFFFFFFFF:
         raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: tick 0-4294967295")

@@ -76,4 +76,19 @@ SCRIPT_TURN_INSTRUCTIONS = 2000
 
 # -- the simulated chip -------------------------------------------------------------
 
+#: Most edges one ``siminject`` may ask for.
+SIM_MAX_INJECT_EDGES = 10_000_000
+#: Edges the simulated chip hands on in one turn of the loop (an injected burst's
+#: chunk, or the waveforms' edges of one step); the rest follow on later turns, so
+#: other clients are answered in between.
+SIM_EDGES_PER_TURN = 4096
+#: Injected edges that may wait to be handed on, all GPIOs together; a ``siminject``
+#: that would pass it is refused.
+SIM_MAX_QUEUED_EDGES = 20_000_000
+#: Edges per second all simulated waveforms (PWM, servo, hardware PWM) may make
+#: together; a waveform that does not fit when it is set holds a level instead.
+SIM_WAVEFORM_EDGES_PER_SECOND = 400_000
+#: Faster waveforms are not simulated edge by edge: their GPIO holds a level.
+SIM_MAX_WAVEFORM_HZ = 100_000
+
 # -- GPIO permissions ---------------------------------------------------------------

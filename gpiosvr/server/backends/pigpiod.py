@@ -10,9 +10,14 @@ hangs.
 How it keeps the server's loop free and the daemon's failures visible:
 
 * The ``pigpio`` package blocks on its socket, so one worker thread makes every call,
-  in the order the server received the commands; the loop gets a future. The
-  package's own notification thread reports edges; they are handed to the loop in
-  batches.
+  in the order the server received the commands; the loop gets a future.
+* Edges come on a notification socket of the backend's own (pigpiod's ``NOIB``),
+  read on the loop: each report carries the levels of GPIO 0-31, and the backend
+  derives the edges from them against levels it keeps itself. When a GPIO joins the
+  set clients watch, its level is read from the daemon first (``BR1``), so an edge
+  right after is not missed because the GPIO changed while nobody watched it.
+  (pigpio's own callback thread compares against the levels of its last report, and
+  misses that edge.)
 * The command socket gets a timeout (``call_timeout``): a daemon that stops
   answering fails the call instead of holding it for ever.
 * An idle TCP connection to the daemon tells at once when it goes away (the kernel
@@ -31,7 +36,6 @@ import io
 import logging
 import socket
 import struct
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -68,6 +72,15 @@ for _code, _text in ERRORS:
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 8888
 
+#: pigpiod's command frame (cmd, p1, p2, p3 / result) and notification report (seq,
+#: flags, tick, levels of GPIO 0-31), as in pigpio.py.
+_CMD = struct.Struct("<IIII")
+_REPORT = struct.Struct("<HHII")
+_PI_CMD_NOIB = 99
+_NTFY_FLAGS_WDOG = 1 << 5
+_NTFY_FLAGS_GPIO = 31
+_TIMEOUT = 2
+
 
 class PigpiodBackend(Backend):
     """The GPIOs of the machine a pigpio daemon runs on, at ``host:port``."""
@@ -90,17 +103,18 @@ class PigpiodBackend(Backend):
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="gpiosvr-pigpiod")
         self._pi: Any = None  # pigpio.pi; only the worker calls it
         self._hardware_revision = 0
-        self._callbacks: dict[int, Any] = {}  # gpio -> pigpio callback (worker only)
         self._monitor = 0  # the GPIOs clients want edges of (set on the loop)
+        self._asked = 0  # the GPIOs the daemon was asked to report (worker only)
+        self._notify_sock: socket.socket | None = None  # opened by the worker
+        self._notify_handle: int | None = None
+        self._reports: asyncio.Transport | None = None  # that socket, on the loop
+        self._levels = 0  # GPIO 0-31 as last known (loop only)
         self._down_reason: str | None = "not connected yet"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lost: asyncio.Event | None = None
         self._supervisor: asyncio.Task | None = None
         self._closed = False
         self._on_change: Callable[[int, int, int], None] | None = None
-        self._edges: list[tuple[int, int, int]] = []
-        self._edges_lock = threading.Lock()
-        self._drain_scheduled = False
 
     # -- Backend ------------------------------------------------------------------
 
@@ -127,7 +141,7 @@ class PigpiodBackend(Backend):
         self._monitor = bits
         if self._loop is None:
             return None
-        return self._loop.run_in_executor(self._worker, self._sync_callbacks)
+        return self._loop.run_in_executor(self._worker, self._sync_monitor)
 
     def run_native(self, name: str, args: list[Any]) -> asyncio.Future:
         if name in _PARAM_LISTS:
@@ -172,6 +186,8 @@ class PigpiodBackend(Backend):
             self._worker.submit(self._disconnect).result(timeout=self.call_timeout)
         except Exception as exc:  # closing must not fail; say why it was not clean
             log.warning("pigpiod at %s: not closed cleanly: %s", self._where, exc)
+        if self._reports is not None:
+            self._reports.close()
         self._worker.shutdown(wait=False)
 
     # -- calls ----------------------------------------------------------------------
@@ -227,6 +243,7 @@ class PigpiodBackend(Backend):
                     self._down_reason, first = reason, False
                     await asyncio.sleep(self.retry_interval)
                     continue
+                await self._attach_reports()
                 self._lost.clear()
                 log.info("connected to pigpiod at %s (hardware revision %#x)",
                          self._where, self._hardware_revision)
@@ -287,13 +304,50 @@ class PigpiodBackend(Backend):
         pi.sl.s.settimeout(self.call_timeout)  # pigpio 1.78 would wait for ever
         try:
             self._hardware_revision = pi.get_hardware_revision()
+            sock, handle = self._open_reports()
         except (OSError, struct.error) as exc:
             _stop(pi)
             return f"{type(exc).__name__}: {exc}"
         self._pi, self._down_reason = pi, None
-        self._callbacks.clear()
-        self._sync_callbacks()
+        self._notify_sock, self._notify_handle, self._asked = sock, handle, 0
+        self._sync_monitor(refresh=0xFFFFFFFF)
         return None
+
+    def _open_reports(self) -> tuple[socket.socket, int]:
+        """On the worker: a notification socket of our own (``NOIB``) and its handle;
+        the loop reads it once :meth:`_attach_reports` has handed it over."""
+        sock = socket.create_connection((self.host, self.port), self.call_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(_CMD.pack(_PI_CMD_NOIB, 0, 0, 0))
+            answer = b""
+            while len(answer) < _CMD.size:
+                chunk = sock.recv(_CMD.size - len(answer))
+                if not chunk:
+                    raise ConnectionError("the daemon closed the notification socket")
+                answer += chunk
+            handle = struct.unpack_from("<i", answer, 12)[0]
+            if handle < 0:
+                raise ConnectionError(f"no notification handle: {errors.error_text(handle)}")
+        except BaseException:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock, handle
+
+    async def _attach_reports(self) -> None:
+        """On the loop: read the notification socket :meth:`_connect` opened."""
+        assert self._loop is not None
+        sock, self._notify_sock = self._notify_sock, None
+        if sock is None:
+            return
+        try:
+            self._reports, _ = await self._loop.create_connection(
+                lambda: _Reports(self), sock=sock)
+        except OSError as exc:
+            sock.close()
+            await self._loop.run_in_executor(
+                self._worker, self._connection_lost, f"notification socket: {exc}")
 
     def _connection_lost(self, reason: str) -> None:
         """On the worker: forget the daemon's connection and have the loop reconnect."""
@@ -308,51 +362,91 @@ class PigpiodBackend(Backend):
 
     def _disconnect(self) -> None:
         pi, self._pi = self._pi, None
-        self._callbacks.clear()
+        self._notify_handle, self._asked = None, 0
         if pi is not None:
             _stop(pi)
+        reports = self._reports
+        sock = reports.get_extra_info("socket") if reports is not None else self._notify_sock
+        if sock is not None:  # the loop sees the end and closes it
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     # -- edges ----------------------------------------------------------------------------
 
-    def _sync_callbacks(self) -> None:
-        """On the worker: have pigpio report the GPIOs in ``self._monitor``, no more."""
+    def _sync_monitor(self, refresh: int = 0) -> None:
+        """On the worker: have the daemon report the GPIOs in ``self._monitor``, no
+        more. The levels of those joining the set (and of ``refresh``) are read first
+        and handed to the loop before the daemon is asked, so the first report of a
+        joining GPIO is compared with its level now, not with a stale one."""
         import pigpio
 
-        pi = self._pi
-        if pi is None:
+        pi, handle = self._pi, self._notify_handle
+        if pi is None or handle is None:
             return
         wanted = self._monitor
         try:
-            for gpio in range(NUM_USER_GPIOS):
-                has = gpio in self._callbacks
-                if wanted >> gpio & 1 and not has:
-                    self._callbacks[gpio] = pi.callback(gpio, pigpio.EITHER_EDGE,
-                                                        self._edge)
-                elif not wanted >> gpio & 1 and has:
-                    self._callbacks.pop(gpio).cancel()
+            joining = (wanted & ~self._asked) | refresh
+            if joining:
+                levels = pi.read_bank_1()
+                self._on_loop(self._refresh_levels, joining, levels)
+            if wanted != self._asked:
+                pi.notify_begin(handle, wanted)
+                self._asked = wanted
         except (OSError, struct.error) as exc:
             self._connection_lost(f"{type(exc).__name__}: {exc}")
+        except pigpio.error as exc:
+            log.error("pigpiod at %s refused to report GPIOs %#x: %s", self._where,
+                      wanted, exc)
 
-    def _edge(self, gpio: int, level: int, tick: int) -> None:
-        """On pigpio's notification thread: queue an edge (or a watchdog timeout,
-        level 2) for the loop, waking it once per batch."""
-        with self._edges_lock:
-            self._edges.append((gpio, level, tick))
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
+    def _on_loop(self, func: Callable[..., None], *args: Any) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._drain_edges)
+            loop.call_soon_threadsafe(func, *args)
 
-    def _drain_edges(self) -> None:
-        with self._edges_lock:
-            edges, self._edges = self._edges, []
-            self._drain_scheduled = False
-        on_change = self._on_change
-        if on_change is not None:
-            for gpio, level, tick in edges:
-                on_change(gpio, level, tick)
+    def _refresh_levels(self, bits: int, levels: int) -> None:
+        self._levels = (self._levels & ~bits) | (levels & bits)
+
+    def _reports_in(self, data: bytes) -> None:
+        """On the loop: whole reports from the daemon, turned into edges of the GPIOs
+        clients watch (level 2: a watchdog timeout)."""
+        on_change, monitor, levels = self._on_change, self._monitor, self._levels
+        for _seq, flags, tick, level in _REPORT.iter_unpack(data):
+            if flags == 0:
+                changed = (level ^ levels) & monitor
+                levels = level
+                while changed and on_change is not None:
+                    bit = changed & -changed
+                    changed ^= bit
+                    on_change(bit.bit_length() - 1, 1 if level & bit else 0, tick)
+            elif flags & _NTFY_FLAGS_WDOG:
+                gpio = flags & _NTFY_FLAGS_GPIO
+                if monitor >> gpio & 1 and on_change is not None:
+                    on_change(gpio, _TIMEOUT, tick)
+        self._levels = levels
+
+
+class _Reports(asyncio.Protocol):
+    """The read side of the backend's notification socket: whole 12-byte reports."""
+
+    def __init__(self, backend: PigpiodBackend) -> None:
+        self.backend = backend
+        self.rest = b""
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.rest:
+            data = self.rest + data
+        end = len(data) - len(data) % _REPORT.size
+        self.rest = data[end:]
+        if end:
+            self.backend._reports_in(data[:end] if self.rest else data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.backend._reports is self.transport:
+            self.backend._reports = None
 
 
 def _uint32(value: Any) -> Any:

@@ -10,23 +10,33 @@ Tests, examples and other processes drive it from outside (the ``sim*`` commands
 
 * :meth:`SimulatedChip.drive` sets an input's external level (None lets go);
 * :meth:`SimulatedChip.inject` plays a burst of alternating edges with exact ticks,
-  computed in one go rather than timed one by one;
+  computed in bulk rather than timed one by one, and handed on
+  :data:`~gpiosvr.server.limits.SIM_EDGES_PER_TURN` at a time so that a big burst
+  never holds up other clients;
 * :meth:`SimulatedChip.wire` connects an output to an input like a jumper wire.
 
 PWM and servo outputs really toggle (:meth:`SimulatedChip.set_waveform`): their
-edges are computed from the waveform every few milliseconds, in one go per GPIO,
-with exact ticks, and ``read`` samples the waveform at the moment it is called.
+edges are computed from the waveform every few milliseconds, in bulk per GPIO, with
+exact ticks, and ``read`` samples the waveform at the moment it is called. All
+waveforms together make at most
+:data:`~gpiosvr.server.limits.SIM_WAVEFORM_EDGES_PER_SECOND` edges: one that would
+pass it when it is set holds a level instead, as one faster than
+:data:`~gpiosvr.server.limits.SIM_MAX_WAVEFORM_HZ` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from array import array
-from typing import Callable
+from collections import deque
+from typing import Callable, Union
 
-from gpiosvr.protocol import pack_edge_burst, pack_edges
+from gpiosvr.protocol import pack_edges
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+from gpiosvr.server.limits import (SIM_EDGES_PER_TURN, SIM_MAX_QUEUED_EDGES,
+                                   SIM_MAX_WAVEFORM_HZ, SIM_WAVEFORM_EDGES_PER_SECOND)
 
 INPUT, OUTPUT = 0, 1
 PUD_OFF, PUD_DOWN, PUD_UP = 0, 1, 2
@@ -39,47 +49,83 @@ LevelListener = Callable[[int, int, int], None]
 
 #: How often waveform edges are computed and handed on, in seconds.
 WAVEFORM_STEP = 0.005
-#: Faster waveforms are not simulated edge by edge: their GPIO holds a level.
-MAX_WAVEFORM_HZ = 100_000
+
+_MASK = 0xFFFFFFFF
 
 
 class Waveform:
-    """A periodic output: high for ``high_us`` of every ``period_us``, from ``start``."""
+    """A periodic output: high for ``high`` of every ``period`` µs from ``start`` (a
+    tick that does not wrap), with the number of the next edge to hand on."""
 
-    __slots__ = ("start", "period", "high", "done_until")
+    __slots__ = ("start", "period", "high", "next_edge")
 
     def __init__(self, start: int, period: float, high: float) -> None:
         self.start = start
         self.period = period
         self.high = high
-        self.done_until = start  # edges before this tick were handed on
+        self.next_edge = 0  # edge 2k rises at k * period, edge 2k + 1 falls `high` later
 
-    def level_at(self, tick: int) -> int:
-        return 1 if ((tick - self.start) & 0xFFFFFFFF) % self.period < self.high else 0
+    @property
+    def rate(self) -> float:
+        """Edges per second."""
+        return 2e6 / self.period
 
-    def edges(self, until: int) -> tuple[int, "array[int]"]:
-        """Edges in [done_until, until): the first one's level and all their ticks."""
+    def level_at(self, now: int) -> int:
+        return 1 if (now - self.start) % self.period < self.high else 0
+
+    def due(self, now: int) -> int:
+        """How many edges the waveform has made before ``now``."""
+        elapsed = now - self.start
+        if elapsed <= 0:
+            return 0
+        rises = math.ceil(elapsed / self.period)
+        falls = max(0, math.ceil((elapsed - self.high) / self.period))
+        return rises + falls
+
+    def edges(self, now: int, limit: int) -> tuple[int, "array[int]"]:
+        """The next edges made before ``now``, at most ``limit`` of them: the first
+        one's level and all their ticks (exact, computed in bulk)."""
+        first, last = self.next_edge, min(self.due(now), self.next_edge + limit)
+        if last <= first:
+            return 1, array("I")
         start, period, high = self.start, self.period, self.high
-        begin = (self.done_until - start) & 0xFFFFFFFF
-        end = (until - start) & 0xFFFFFFFF
-        ticks = array("I")
-        first_level = 1
-        k = int(begin // period)
-        while True:
-            rise, fall = k * period, k * period + high
-            if rise >= begin and rise < end:
-                if not ticks:
-                    first_level = 1
-                ticks.append((start + round(rise)) & 0xFFFFFFFF)
-            if fall >= end:
-                break
-            if fall >= begin:
-                if not ticks:
-                    first_level = 0
-                ticks.append((start + round(fall)) & 0xFFFFFFFF)
-            k += 1
-        self.done_until = until
-        return first_level, ticks
+        ks = range(first >> 1, (last + 1) >> 1)
+        ticks = [0] * (2 * len(ks))
+        ticks[0::2] = [(start + round(k * period)) & _MASK for k in ks]
+        ticks[1::2] = [(start + round(k * period + high)) & _MASK for k in ks]
+        skip = first & 1
+        self.next_edge = last
+        return 1 - skip, array("I", ticks[skip:skip + last - first])
+
+
+class _Burst:
+    """What is left of an injected burst: its next edge's level and tick."""
+
+    __slots__ = ("level", "tick", "interval", "left")
+
+    def __init__(self, level: int, tick: int, interval: int, count: int) -> None:
+        self.level, self.tick, self.interval, self.left = level, tick, interval, count
+
+    def take(self, limit: int) -> tuple[int, "array[int]"]:
+        """The next ``limit`` edges (or fewer): the first one's level and the ticks."""
+        count = min(limit, self.left)
+        tick, interval = self.tick, self.interval
+        if interval == 0:
+            ticks = array("I", [tick]) * count
+        elif tick + (count - 1) * interval <= _MASK:
+            ticks = array("I", range(tick, tick + (count - 1) * interval + 1, interval))
+        else:  # wraps at 2**32
+            ticks = array("I", [(tick + i * interval) & _MASK for i in range(count)])
+        level = self.level
+        self.level ^= count & 1
+        self.tick = (tick + count * interval) & _MASK
+        self.left -= count
+        return level, ticks
+
+
+#: What waits to be handed on for one GPIO, in order: the rest of a burst, packed
+#: edges (a waveform's, into a wired input), or one level change (level, tick).
+_Queued = Union[_Burst, bytes, tuple]
 
 
 class SimulatedChip(Backend):
@@ -98,8 +144,12 @@ class SimulatedChip(Backend):
         self._levels = [self._computed(g, 0) for g in range(NUM_GPIOS)]
         self._wires: dict[int, set[int]] = {}  # output -> inputs it drives
         self._waveforms: dict[int, Waveform] = {}
+        self._wave_turn = 0  # which waveform goes first in a step, in turn
+        self._queued: dict[int, deque[_Queued]] = {}  # gpio -> not handed on yet
+        self._queued_edges = 0  # edges of bursts in self._queued
+        self._pump_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clock: asyncio.TimerHandle | None = None
+        self._clock: asyncio.Handle | None = None
         self.listeners: list[LevelListener] = []
         self.burst_listeners: list[Callable[[int, bytes], None]] = []
 
@@ -108,7 +158,11 @@ class SimulatedChip(Backend):
         return self._hwrev
 
     def tick(self) -> int:
-        return (time.monotonic_ns() // 1000 + self._tick_offset) & 0xFFFFFFFF
+        return self._now() & _MASK
+
+    def _now(self) -> int:
+        """Microseconds, as ``tick`` but without wrapping."""
+        return time.monotonic_ns() // 1000 + self._tick_offset
 
     # -- the Backend interface ---------------------------------------------
 
@@ -126,7 +180,7 @@ class SimulatedChip(Backend):
     def read(self, gpio: int) -> int:
         wave = self._waveforms.get(gpio)
         if wave is not None:
-            return wave.level_at(self.tick())
+            return wave.level_at(self._now())
         return self._levels[gpio]
 
     def write(self, gpio: int, level: int) -> None:
@@ -153,49 +207,73 @@ class SimulatedChip(Backend):
     def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
         """Make output ``gpio`` toggle: high ``high_us`` of every ``period_us`` µs
         (None: stop; the GPIO keeps the level it has then). A waveform that is
-        always high or always low, or faster than :data:`MAX_WAVEFORM_HZ`, just sets
-        the level (for the fast one: high when at least half the time high)."""
+        always high or always low, faster than :data:`SIM_MAX_WAVEFORM_HZ`, or one
+        whose edges would take the waveforms past
+        :data:`SIM_WAVEFORM_EDGES_PER_SECOND` together, just sets the level (for the
+        fast ones: high when at least half the time high)."""
         old = self._waveforms.pop(gpio, None)
         if old is not None:
-            self._step_one(gpio, old, self.tick())
+            self._step_one(gpio, old, self._now(), None)
             self._latch[gpio] = self._levels[gpio]
         if period_us is None:
             return
         self._modes[gpio] = OUTPUT
-        if high_us <= 0 or high_us >= period_us or period_us < 1e6 / MAX_WAVEFORM_HZ:
+        rate = 2e6 / period_us
+        busy = sum(wave.rate for wave in self._waveforms.values())
+        if (high_us <= 0 or high_us >= period_us or period_us < 1e6 / SIM_MAX_WAVEFORM_HZ
+                or busy + rate > SIM_WAVEFORM_EDGES_PER_SECOND):
             self._latch[gpio] = 1 if high_us * 2 >= period_us and high_us > 0 else 0
             self._update(gpio)
             return
-        self._waveforms[gpio] = Waveform(self.tick(), float(period_us), float(high_us))
+        self._waveforms[gpio] = Waveform(self._now(), float(period_us), float(high_us))
         if self._clock is None and self._loop is not None:
             self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
 
-    def _step(self) -> None:
-        """Hand on the edges every waveform made since the last step."""
-        self._clock = None
-        now = self.tick()
-        for gpio, wave in list(self._waveforms.items()):
-            self._step_one(gpio, wave, now)
-        if self._waveforms and self._loop is not None:
-            self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
+    def toggling(self) -> list[int]:
+        """The GPIOs whose waveform is simulated edge by edge now."""
+        return sorted(self._waveforms)
 
-    def _step_one(self, gpio: int, wave: Waveform, now: int) -> None:
-        first, ticks = wave.edges(now)
-        if ticks and first == self._levels[gpio]:  # not a change: no edge
+    def _step(self) -> None:
+        """Hand on the edges the waveforms made since the last step, at most
+        :data:`SIM_EDGES_PER_TURN`; when some are left (the loop was late), the
+        next step follows at once instead of after :data:`WAVEFORM_STEP`."""
+        self._clock = None
+        now, room, behind = self._now(), SIM_EDGES_PER_TURN, False
+        waves = list(self._waveforms.items())
+        if waves:
+            turn = self._wave_turn = (self._wave_turn + 1) % len(waves)
+            waves = waves[turn:] + waves[:turn]  # who waits when there is no room
+        for gpio, wave in waves:
+            if room <= 0:
+                behind = True
+                break
+            room -= self._step_one(gpio, wave, now, room)
+            behind = behind or wave.next_edge < wave.due(now)
+        if self._waveforms and self._loop is not None:
+            if behind:
+                self._clock = self._loop.call_soon(self._step)
+            else:
+                self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
+
+    def _step_one(self, gpio: int, wave: Waveform, now: int, room: int | None) -> int:
+        """Hand on the edges of one waveform made before ``now``, at most ``room``
+        records (None: all); returns the records handed on."""
+        targets = [gpio] + [t for t in self._wires.get(gpio, ()) if self._modes[t] != OUTPUT]
+        limit = wave.due(now) if room is None else max(1, room // len(targets))
+        at_start = wave.next_edge == 0
+        first, ticks = wave.edges(now, limit)
+        if at_start and ticks and first == self._levels[gpio]:  # not a change: no edge
             first, ticks = first ^ 1, ticks[1:]
         if not ticks:
-            return
+            return 0
         last = first if len(ticks) % 2 else first ^ 1
         self._levels[gpio] = last
-        for target in [gpio, *self._wires.get(gpio, ())]:
+        for target in targets:
             if target != gpio:
-                if self._modes[target] == OUTPUT:
-                    continue
                 self._external[target] = last
                 self._levels[target] = last
-            packed = pack_edges(target, first, ticks)
-            for listener in self.burst_listeners:
-                listener(target, packed)
+            self._hand_on_packed(target, pack_edges(target, first, ticks))
+        return len(ticks) * len(targets)
 
     def add_listener(self, on_change, on_burst) -> None:
         self.listeners.append(on_change)
@@ -213,24 +291,41 @@ class SimulatedChip(Backend):
         """Drive ``gpio`` through ``count`` alternating edges, ``interval_us`` apart,
         the first at ``start_tick`` (default: now); the ticks are exact.
 
-        The edges are computed in one go and handed to the burst listeners packed
-        (see :func:`gpiosvr.protocol.pack_edge_burst`); the GPIO is left driven to
-        the last edge's level. Returns the first edge's tick.
+        The GPIO is driven to the last edge's level at once. The edges go to the
+        burst listeners packed (see :func:`gpiosvr.protocol.pack_edges`), in order,
+        :data:`SIM_EDGES_PER_TURN` at a time: the first chunk before this returns,
+        the rest on later turns of the loop. A burst injected while an earlier one
+        (or a level change queued behind it) is still being handed on follows it.
+        Raises ValueError for an output, or when more than
+        :data:`SIM_MAX_QUEUED_EDGES` edges would wait. Returns the first edge's tick.
         """
         if self._modes[gpio] == OUTPUT:
             raise ValueError(f"GPIO {gpio} is an output; only inputs can be driven")
+        if self._queued_edges + count > SIM_MAX_QUEUED_EDGES:
+            raise ValueError(
+                f"{self._queued_edges} injected edges are still waiting to be handed "
+                f"on; {count} more would pass the {SIM_MAX_QUEUED_EDGES} that may wait "
+                f"(SIM_MAX_QUEUED_EDGES): inject again once they are delivered")
         start = self.tick() if start_tick is None else start_tick
         if count > 0:
             first = self._levels[gpio] ^ 1
-            packed = pack_edge_burst(gpio, first, start, interval_us, count)
             level = first if count % 2 else first ^ 1
             self._external[gpio] = level
             self._levels[gpio] = level
-            for listener in self.burst_listeners:
-                listener(gpio, packed)
+            idle = gpio not in self._queued
+            self._queued.setdefault(gpio, deque()).append(
+                _Burst(first, start, interval_us, count))
+            self._queued_edges += count
+            if idle:
+                self._hand_on(gpio, SIM_EDGES_PER_TURN if self._loop is not None else count)
+            self._schedule_pump()
             for target in self._wires.get(gpio, ()):
                 self.drive(target, level)
         return start
+
+    def queued_edges(self) -> int:
+        """Injected edges still waiting to be handed on."""
+        return self._queued_edges
 
     def wire(self, output: int, input_: int) -> None:
         """Connect ``output`` to ``input_``: the input is driven to the output's level
@@ -273,9 +368,67 @@ class SimulatedChip(Backend):
         new = self._computed(gpio, old)
         if new != old:
             self._levels[gpio] = new
-            if self.listeners:
+            queued = self._queued.get(gpio)
+            if queued is not None:  # after the edges still to come
+                queued.append((new, self.tick()))
+            elif self.listeners:
                 tick = self.tick()
                 for listener in self.listeners:
                     listener(gpio, new, tick)
             for target in self._wires.get(gpio, ()):
                 self.drive(target, new)
+
+    # -- handing on what is queued, a bounded amount per turn of the loop ----------
+
+    def _hand_on_packed(self, gpio: int, packed: bytes) -> None:
+        queued = self._queued.get(gpio)
+        if queued is not None:
+            queued.append(packed)
+        else:
+            for listener in self.burst_listeners:
+                listener(gpio, packed)
+
+    def _hand_on(self, gpio: int, room: int) -> int:
+        """Hand on what is queued for ``gpio``, in order, up to ``room`` edges (a
+        queued item that is not a burst goes whole); returns the edges handed on."""
+        queued = self._queued[gpio]
+        used = 0
+        while queued and used < room:
+            item = queued[0]
+            if type(item) is _Burst:
+                level, ticks = item.take(room - used)
+                used += len(ticks)
+                self._queued_edges -= len(ticks)
+                packed = pack_edges(gpio, level, ticks)
+                for listener in self.burst_listeners:
+                    listener(gpio, packed)
+                if item.left:
+                    break
+            elif type(item) is bytes:
+                used += len(item) // 6
+                for listener in self.burst_listeners:
+                    listener(gpio, item)
+            else:
+                used += 1
+                for listener in self.listeners:
+                    listener(gpio, *item)
+            queued.popleft()
+        if not queued:
+            del self._queued[gpio]
+        return used
+
+    def _schedule_pump(self) -> None:
+        if self._queued and self._pump_handle is None and self._loop is not None:
+            self._pump_handle = self._loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        """One turn's worth of what is queued, GPIO after GPIO in turn."""
+        self._pump_handle = None
+        room = SIM_EDGES_PER_TURN
+        while room > 0 and self._queued:
+            gpio = next(iter(self._queued))
+            room -= max(1, self._hand_on(gpio, room))
+            queued = self._queued.pop(gpio, None)
+            if queued is not None:
+                self._queued[gpio] = queued  # to the back: the others go first
+        self._schedule_pump()
