@@ -11,7 +11,7 @@ import pytest
 from gpiosvr import protocol
 from gpiosvr.server import notify
 
-from conftest import wait_until
+from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
 
 RECORD = struct.Struct("<BBI")
 
@@ -34,6 +34,18 @@ class RawClient:
                 self.notes.append(protocol.decode_notification(frame))
                 continue
             return protocol.decode_response(frame)[1][0]
+
+    def ask_many(self, lines: list[str]) -> list:
+        """Send every frame at once (pipelined), then read their answers in order."""
+        self.sock.sendall("".join(line + "\n" for line in lines).encode())
+        answers = []
+        while len(answers) < len(lines):
+            frame = self.file.readline().decode()
+            if frame.startswith("*"):
+                self.notes.append(protocol.decode_notification(frame))
+            else:
+                answers.append(protocol.decode_response(frame)[1][0])
+        return answers
 
     def read_note(self) -> protocol.Command:
         if self.notes:
@@ -205,3 +217,93 @@ def test_injecting_into_an_output_is_refused(raw):
     c.ask("w 16 1")
     answer = c.ask("siminject 16 2 1")
     assert answer.exceptions[0].code == -41 and "output" in str(answer.exceptions[0])
+
+
+def open_handles(client: RawClient, count: int) -> list:
+    """Open ``count`` handles on ``client``: the answers, handles or errors."""
+    return [a.value if not a.exceptions else a.exceptions[0].code
+            for a in client.ask_many(["no"] * count)]
+
+
+def set_handle_caps(monkeypatch, per_connection: int, per_uid: int, total: int) -> None:
+    monkeypatch.setattr(notify, "MAX_HANDLES_PER_CONNECTION", per_connection)
+    monkeypatch.setattr(notify, "MAX_HANDLES_PER_UID", per_uid)
+    monkeypatch.setattr(notify, "MAX_HANDLES", total)
+
+
+def test_handles_are_capped_per_connection_and_per_uid(raw, monkeypatch):
+    set_handle_caps(monkeypatch, per_connection=3, per_uid=5, total=100)
+    first, second = raw(), raw()
+    mine = open_handles(first, 4)
+    assert all(h > 0 for h in mine[:3]) and mine[3] == -24  # PI_NO_HANDLE, as pigpio
+    answer = first.ask("no")
+    assert "connection holds 3" in str(answer.exceptions[0])
+    got = open_handles(second, 3)
+    assert all(h > 0 for h in got[:2]) and got[2] == -24  # the uid holds 5
+    assert "holds 5" in str(second.ask("no").exceptions[0])
+    assert first.ask(f"nc {mine[0]}").value == 0  # the uid gives one back...
+    assert second.ask("no").value > 0  # ...which its other connection may take
+
+
+@needs_root
+def test_the_total_cap_counts_every_uid_and_a_gone_client_gives_its_handles_back(
+        server, raw, monkeypatch):
+    set_handle_caps(monkeypatch, per_connection=3, per_uid=4, total=6)
+    first, second = raw(), raw()
+    assert open_handles(first, 3)[-1] > 0
+    assert open_handles(second, 2)[-1] == -24  # root's 4
+    open_to_all(server.socket_path)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 no", "@2 no", "@3 no")
+    assert [a.split()[1].isdigit() for a in answers] == [True, True, False]
+    assert "PigpioError:-24:" in answers[2] and "server holds 6" in answers[2]
+    first.close()  # its 3 handles go back to root's and the server's counts
+    wait_until(lambda: server.call(lambda: len(server.server.hub.subscriptions)) == 1)
+    got = open_handles(second, 3)
+    assert all(h > 0 for h in got[:2]) and got[2] == -24  # per connection again
+
+
+class CountingSubscription(notify.Subscription):
+    """A subscription that counts how often the hub looks at whom it wants."""
+
+    looks = 0
+
+    def __getattribute__(self, name: str):
+        if name in ("bits", "active"):
+            CountingSubscription.looks += 1
+        return object.__getattribute__(self, name)
+
+
+def test_closing_a_connection_with_many_handles_is_one_pass(server, raw, monkeypatch):
+    count = 2000
+    set_handle_caps(monkeypatch, count, count, count)
+    monkeypatch.setattr(notify, "Subscription", CountingSubscription)
+    many = raw()
+    handles = open_handles(many, count)
+    assert all(h > 0 for h in handles)
+    assert all(a.value == 0 for a in many.ask_many(
+        [f"nb {h} {1 << (i % 32) | 1 << 20}" for i, h in enumerate(handles)]))
+    CountingSubscription.looks = 0
+    many.close()
+    wait_until(lambda: server.call(lambda: len(server.server.hub.subscriptions)) == 0,
+               timeout=60)
+    # each handle is looked at a bounded number of times, not once per other handle
+    assert CountingSubscription.looks <= 4 * count
+
+
+def test_edges_and_handle_commands_visit_only_the_handles_they_concern(server, raw,
+                                                                      monkeypatch):
+    count = 1000
+    set_handle_caps(monkeypatch, count + 1, count + 1, count + 1)
+    monkeypatch.setattr(notify, "Subscription", CountingSubscription)
+    many, watcher, driver = raw(), raw(), raw()
+    handles = open_handles(many, count)
+    many.ask_many([f"nb {h} {1 << 5}" for h in handles])
+    CountingSubscription.looks = 0
+    handle = subscribe(watcher, 6)
+    driver.ask("siminject 6 3 10 100")
+    assert watcher.reports(3) == [(6, 0, 100), (6, 1, 110), (6, 0, 120)]  # pulled up
+    assert watcher.ask(f"np {handle}").value == 0
+    assert watcher.ask(f"nc {handle}").value == 0
+    assert CountingSubscription.looks <= 20
+    driver.ask("siminject 5 1 1 7")  # the others still get theirs
+    assert many.reports(count) == [(5, 0, 7)] * count

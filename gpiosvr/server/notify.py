@@ -2,7 +2,10 @@
 
 A client opens a notification handle (``no``), picks GPIOs with a bit mask
 (``nb HANDLE BITS``), pauses (``np HANDLE``) and closes it (``nc HANDLE``), as with
-pigpio. Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS``
+pigpio. A connection, a uid and the server as a whole hold at most
+:data:`MAX_HANDLES_PER_CONNECTION`, :data:`MAX_HANDLES_PER_UID` and :data:`MAX_HANDLES`
+handles (past them ``no`` answers ``PI_NO_HANDLE``). Subscriptions are indexed by GPIO,
+so an edge visits only the handles that want its GPIO. Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS``
 frames: ``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several
 per frame. Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS`
 and by the socket's write buffer; reports that do not fit are dropped and counted,
@@ -22,8 +25,11 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
+from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
-from gpiosvr.server.limits import MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME, MAX_WRITE_BUFFER
+from gpiosvr.server.limits import (
+    MAX_HANDLES, MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_UID, MAX_QUEUED_REPORTS,
+    MAX_REPORTS_PER_FRAME, MAX_WRITE_BUFFER)
 
 if TYPE_CHECKING:
     from gpiosvr.server.app import ClientConnection
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
 #: One report: gpio, level (0, 1 or 2 for a watchdog timeout), tick.
 RECORD = protocol.EDGE_RECORD
 TIMEOUT_LEVEL = 2
+#: pigpio's answer when no notification handle is free.
+PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
 
 _handles = itertools.count(1)
 
@@ -38,11 +46,13 @@ _handles = itertools.count(1)
 class Subscription:
     """One client's notification handle: which GPIOs, what is queued, what was lost."""
 
-    __slots__ = ("client", "handle", "bits", "active", "queue", "queued", "lost", "seq")
+    __slots__ = ("client", "handle", "uid", "bits", "active", "queue", "queued", "lost",
+                 "seq")
 
     def __init__(self, client: "ClientConnection") -> None:
         self.client = client
         self.handle = next(_handles)
+        self.uid = client.session.uid
         self.bits = 0
         self.active = False
         self.queue = bytearray()
@@ -57,7 +67,13 @@ class EdgeHub:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.subscriptions: dict[int, Subscription] = {}
-        self._wanted = 0  # union of the active subscriptions' bits
+        #: The active subscriptions wanting each user GPIO (dicts: ordered sets), so
+        #: that an edge visits only those and ``nb``/``np``/``nc`` touch only the
+        #: GPIOs of their own handle.
+        self._by_gpio: list[dict[Subscription, None]] = [{} for _ in range(32)]
+        self._wanted = 0  # bit g set: _by_gpio[g] is not empty
+        self._told = 0  # the wanted bits the backend was last told
+        self._handles_of_uid: dict[int | None, int] = {}
         self._dirty: set[Subscription] = set()
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -79,8 +95,21 @@ class EdgeHub:
     # -- handles ------------------------------------------------------------------
 
     def open(self, client: "ClientConnection") -> int:
+        """A new handle of ``client``: ``PI_NO_HANDLE`` past the handle caps."""
+        uid = client.session.uid
+        if len(client.subscriptions) >= MAX_HANDLES_PER_CONNECTION:
+            raise PigpioError(PI_NO_HANDLE, "no handle available: this connection "
+                              f"holds {MAX_HANDLES_PER_CONNECTION} notification handles")
+        held = self._handles_of_uid.get(uid, 0)
+        if held >= MAX_HANDLES_PER_UID:
+            raise PigpioError(PI_NO_HANDLE, f"no handle available: uid {uid} "
+                              f"holds {MAX_HANDLES_PER_UID} notification handles")
+        if len(self.subscriptions) >= MAX_HANDLES:
+            raise PigpioError(PI_NO_HANDLE, "no handle available: the server "
+                              f"holds {MAX_HANDLES} notification handles")
         sub = Subscription(client)
         self.subscriptions[sub.handle] = sub
+        self._handles_of_uid[uid] = held + 1
         client.subscriptions.add(sub.handle)
         return sub.handle
 
@@ -95,23 +124,31 @@ class EdgeHub:
 
     def begin(self, client: "ClientConnection", handle: int, bits: int) -> Any:
         sub = self._own(client, handle)
+        self._unindex(sub)
         sub.bits, sub.active = bits, True
-        return self._recompute()
+        self._index(sub)
+        return self._monitor()
 
     def pause(self, client: "ClientConnection", handle: int) -> Any:
-        self._own(client, handle).active = False
-        return self._recompute()
+        sub = self._own(client, handle)
+        self._unindex(sub)
+        sub.active = False
+        return self._monitor()
 
     def close(self, client: "ClientConnection", handle: int) -> Any:
-        sub = self._own(client, handle)
-        return self._drop(sub)
+        self._forget(self._own(client, handle))
+        return self._monitor()
 
     def client_gone(self, client: "ClientConnection") -> None:
-        """Forget every handle and watchdog of a client that disconnected."""
-        for handle in list(client.subscriptions):
-            sub = self.subscriptions.get(handle)
+        """Forget every handle and watchdog of a client that disconnected, in one
+        pass: each handle costs the GPIOs it wanted, whatever the others hold."""
+        subscriptions = self.subscriptions
+        for handle in client.subscriptions:
+            sub = subscriptions.get(handle)
             if sub is not None:
-                self._drop(sub)
+                self._forget(sub, keep_handle=True)
+        client.subscriptions.clear()
+        self._monitor()
         owners = self.settings.watchdog_owner
         for gpio, owner in enumerate(owners):
             if owner is client:
@@ -119,21 +156,47 @@ class EdgeHub:
                 self.settings.watchdog[gpio] = 0
                 self._arm_watchdog(gpio)
 
-    def _drop(self, sub: Subscription) -> Any:
+    def _forget(self, sub: Subscription, keep_handle: bool = False) -> None:
+        """Drop ``sub`` from every index (``keep_handle``: the caller clears the
+        client's own set of handles)."""
+        self._unindex(sub)
         self.subscriptions.pop(sub.handle, None)
-        sub.client.subscriptions.discard(sub.handle)
+        left = self._handles_of_uid.get(sub.uid, 1) - 1
+        if left:
+            self._handles_of_uid[sub.uid] = left
+        else:
+            self._handles_of_uid.pop(sub.uid, None)
+        if not keep_handle:
+            sub.client.subscriptions.discard(sub.handle)
         self._dirty.discard(sub)
-        return self._recompute()
 
-    def _recompute(self) -> Any:
-        wanted = 0
-        for sub in self.subscriptions.values():
-            if sub.active:
-                wanted |= sub.bits
+    def _index(self, sub: Subscription) -> None:
+        bits = sub.bits & 0xFFFFFFFF if sub.active else 0
+        by_gpio = self._by_gpio
+        while bits:
+            low = bits & -bits
+            by_gpio[low.bit_length() - 1][sub] = None
+            self._wanted |= low
+            bits ^= low
+
+    def _unindex(self, sub: Subscription) -> None:
+        bits = sub.bits & 0xFFFFFFFF if sub.active else 0
+        by_gpio = self._by_gpio
+        while bits:
+            low = bits & -bits
+            wanting = by_gpio[low.bit_length() - 1]
+            wanting.pop(sub, None)
+            if not wanting:
+                self._wanted &= ~low
+            bits ^= low
+
+    def _monitor(self) -> Any:
+        """Tell the backend the GPIOs now wanted, if they changed; 0, or a future."""
+        wanted = self._wanted
         pending = None
-        if wanted != self._wanted and self._backend is not None:
+        if wanted != self._told and self._backend is not None:
             pending = self._backend.monitor(wanted)
-        self._wanted = wanted
+        self._told = wanted
         return 0 if pending is None else pending
 
     # -- level changes in ---------------------------------------------------------
@@ -171,9 +234,7 @@ class EdgeHub:
         a frame's worth at a time, so that only a client that is behind loses any."""
         size = RECORD.size
         step = MAX_REPORTS_PER_FRAME * size
-        for sub in list(self.subscriptions.values()):
-            if not (sub.active and sub.bits >> gpio & 1):
-                continue
+        for sub in tuple(self._by_gpio[gpio]):
             for start in range(0, len(packed), step):
                 piece = packed[start:start + step]
                 count = len(piece) // size
@@ -331,17 +392,16 @@ class EdgeHub:
 
     def _report(self, gpio: int, level: int, tick: int) -> None:
         record = RECORD.pack(gpio, level, tick)
-        for sub in self.subscriptions.values():
-            if sub.active and sub.bits >> gpio & 1:
-                if sub.queued >= MAX_QUEUED_REPORTS:
-                    sub.lost += 1
-                    continue
-                sub.queue += record
-                sub.queued += 1
-                if sub.queued >= MAX_REPORTS_PER_FRAME:
-                    self._flush_one(sub)  # a full frame goes out at once
-                else:
-                    self._dirty.add(sub)
+        for sub in self._by_gpio[gpio]:
+            if sub.queued >= MAX_QUEUED_REPORTS:
+                sub.lost += 1
+                continue
+            sub.queue += record
+            sub.queued += 1
+            if sub.queued >= MAX_REPORTS_PER_FRAME:
+                self._flush_one(sub)  # a full frame goes out at once
+            else:
+                self._dirty.add(sub)
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
