@@ -307,3 +307,71 @@ def test_edges_and_handle_commands_visit_only_the_handles_they_concern(server, r
     assert CountingSubscription.looks <= 20
     driver.ask("siminject 5 1 1 7")  # the others still get theirs
     assert many.reports(count) == [(5, 0, 7)] * count
+
+
+def watchdog_of(server, gpio: int) -> tuple[int, bool]:
+    """The watchdog time of ``gpio`` and whether its timer runs."""
+    hub = server.server.hub
+    return server.call(lambda: (server.server.edge_settings.watchdog[gpio],
+                                gpio in hub._watchdogs))
+
+
+def test_a_watchdog_stays_while_any_client_that_set_it_is_connected(server, raw):
+    first, second, third = raw(), raw(), raw()
+    assert first.ask("wdog 14 1000").value == 0
+    assert second.ask("wdog 14 1000").value == 0
+    third.ask("r 4")
+    second.close()  # the last one to set it leaves; the first still wants it
+    wait_until(lambda: server.call(lambda: server.server.client_count) == 2)
+    assert watchdog_of(server, 14) == (1000, True)
+    first.close()
+    wait_until(lambda: watchdog_of(server, 14) == (0, False))
+
+
+def test_wdog_0_turns_a_watchdog_off_for_every_client_that_set_it(server, raw):
+    first, second = raw(), raw()
+    first.ask("wdog 9 1000")
+    second.ask("wdog 9 2000")
+    assert watchdog_of(server, 9) == (2000, True)  # one watchdog per GPIO, as pigpio
+    assert first.ask("wdog 9 0").value == 0
+    assert watchdog_of(server, 9) == (0, False)
+    assert first.ask("wdog 9 500").value == 0
+    second.close()  # it no longer keeps the watchdog on: the first does
+    wait_until(lambda: server.call(lambda: server.server.client_count) == 1)
+    assert watchdog_of(server, 9) == (500, True)
+
+
+def test_watchdog_timeouts_come_exactly_one_period_apart(raw):
+    watcher, driver = raw(), raw()
+    subscribe(watcher, 11)
+    assert driver.ask("wdog 11 20").value == 0
+    got = watcher.reports(5)
+    assert [level for _, level, _ in got] == [2] * 5
+    ticks = [tick for _, _, tick in got]
+    # each deadline follows from the last, not from when the loop got to it
+    assert [(b - a) % 2**32 for a, b in zip(ticks, ticks[1:])] == [20_000] * 4
+    driver.ask("wdog 11 0")
+
+
+@needs_root
+def test_another_uid_may_not_change_a_users_watchdogs_and_filters(server, raw):
+    owner, same_uid = raw(), raw()
+    for line in ("wdog 12 1000", "fg 13 100", "fn 15 100 200"):
+        assert owner.ask(line).value == 0
+    open_to_all(server.socket_path)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 wdog 12 0", "@2 wdog 12 50",
+                     "@3 fg 13 0", "@4 fn 15 0 0", "@5 wdog 16 100", "@6 fg 16 10")
+    refused = [f"@{n} null !PigpioError:-41:" for n in range(1, 5)]
+    assert [a[:len(r)] for a, r in zip(answers, refused)] == refused
+    assert "watchdog of GPIO 12 belongs to uid 0" in answers[0]
+    assert "glitch filter of GPIO 13" in answers[2]
+    assert answers[4:] == ["@5 0", "@6 0"]  # nobody's: anyone may set them
+    settings = server.server.edge_settings
+    assert server.call(lambda: (settings.watchdog[12], settings.glitch[13],
+                                settings.noise[15])) == (1000, 100, (100, 200))
+    # the same uid on another connection (pigs) may; root may change anyone's
+    assert [same_uid.ask(line).value for line in
+            ("wdog 12 0", "fg 13 0", "fn 15 0 0", "fg 16 0")] == [0, 0, 0, 0]
+    assert server.call(lambda: (settings.watchdog[12], settings.glitch[13],
+                                settings.noise[15], settings.glitch[16])) \
+        == (0, 0, (0, 0), 0)

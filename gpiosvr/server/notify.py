@@ -140,8 +140,9 @@ class EdgeHub:
         return self._monitor()
 
     def client_gone(self, client: "ClientConnection") -> None:
-        """Forget every handle and watchdog of a client that disconnected, in one
-        pass: each handle costs the GPIOs it wanted, whatever the others hold."""
+        """Forget every handle of a client that disconnected, in one pass (each handle
+        costs the GPIOs it wanted, whatever the others hold), and the watchdogs only
+        it kept on."""
         subscriptions = self.subscriptions
         for handle in client.subscriptions:
             sub = subscriptions.get(handle)
@@ -149,11 +150,10 @@ class EdgeHub:
                 self._forget(sub, keep_handle=True)
         client.subscriptions.clear()
         self._monitor()
-        owners = self.settings.watchdog_owner
-        for gpio, owner in enumerate(owners):
-            if owner is client:
-                owners[gpio] = None
-                self.settings.watchdog[gpio] = 0
+        settings = self.settings
+        for gpio, setters in enumerate(settings.watchdog_setters):
+            if setters.pop(client, None) is not None and not setters:
+                settings.watchdog[gpio] = 0  # the last one that set it is gone
                 self._arm_watchdog(gpio)
 
     def _forget(self, sub: Subscription, keep_handle: bool = False) -> None:
@@ -374,19 +374,36 @@ class EdgeHub:
         self._arm_watchdog(gpio)
 
     def _arm_watchdog(self, gpio: int) -> None:
+        """Start the watchdog of ``gpio`` afresh from now (set, or an edge came)."""
         old = self._watchdogs.pop(gpio, None)
         if old is not None:
             old.cancel()
         timeout_ms = self.settings.watchdog[gpio]
         if timeout_ms and self._loop is not None:
-            self._watchdogs[gpio] = self._loop.call_later(
-                timeout_ms / 1000, self._watchdog_fired, gpio)
+            tick = self._tick()
+            if type(tick) is not int:  # a backend whose ticks come later keeps its own
+                tick = 0
+            self._schedule_watchdog(gpio, self._loop.time() + timeout_ms / 1000,
+                                    tick + timeout_ms * 1000)
 
-    def _watchdog_fired(self, gpio: int) -> None:
+    def _schedule_watchdog(self, gpio: int, when: float, tick: int) -> None:
+        assert self._loop is not None
+        self._watchdogs[gpio] = self._loop.call_at(when, self._watchdog_fired, gpio,
+                                                   when, tick)
+
+    def _watchdog_fired(self, gpio: int, when: float, tick: int) -> None:
+        # The report carries the deadline's tick and the next deadline follows from
+        # this one, not from when the loop got round to it: no drift, exact periods.
         self._watchdogs.pop(gpio, None)
+        timeout_ms = self.settings.watchdog[gpio]
+        if not timeout_ms:
+            return
         if self._wanted >> gpio & 1:
-            self._report(gpio, TIMEOUT_LEVEL, self._tick())
-        self._arm_watchdog(gpio)  # pigpio repeats the timeout while no edge comes
+            self._report(gpio, TIMEOUT_LEVEL, tick & 0xFFFFFFFF)
+        # pigpio repeats the timeout while no edge comes; a loop late by several
+        # periods catches up one report per turn
+        self._schedule_watchdog(gpio, when + timeout_ms / 1000,
+                                (tick + timeout_ms * 1000) & 0xFFFFFFFF)
 
     # -- reports out ----------------------------------------------------------------------
 
