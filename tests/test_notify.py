@@ -375,3 +375,37 @@ def test_another_uid_may_not_change_a_users_watchdogs_and_filters(server, raw):
     assert server.call(lambda: (settings.watchdog[12], settings.glitch[13],
                                 settings.noise[15], settings.glitch[16])) \
         == (0, 0, (0, 0), 0)
+
+
+@pytest.mark.parametrize("budget", ["MAX_QUEUED_NOTIFY_BYTES", "MAX_QUEUED_NOTIFY_BYTES_PER_UID"])
+def test_stalled_subscribers_share_one_budget_and_a_reader_loses_nothing(
+        server, raw, monkeypatch, budget):
+    limit = 256 * 1024
+    monkeypatch.setattr(notify, budget, limit)
+    stalled = [raw() for _ in range(3)]
+    reader, driver = raw(), raw()
+    for client in stalled:
+        subscribe(client, 7)
+    subscribe(reader, 7)
+    rounds, per_round = 120, 5000
+    for n in range(rounds):
+        assert driver.ask(f"siminject 7 {per_round} 3 {n * per_round * 3}").value >= 0
+        got = reader.reports(per_round)  # a reader that keeps up gets every one
+        assert got[0][2] == n * per_round * 3 and got[-1][2] == (n * per_round + per_round - 1) * 3
+    assert all(note.args[1] == 0 for note in reader.notes)
+    hub = server.server.hub
+    buffered = server.call(lambda: sum(c.transport.get_write_buffer_size()
+                                       for c in server.server.clients if c.subscriptions))
+    # at most the budget, plus what each client may hold before it counts as behind
+    # (the transport's high-water mark, 64 KiB) and the frames of one flush
+    frame = len(protocol.encode_notification("e", 2**31, 2**31, bytes(6 * 8192)))
+    assert buffered <= limit + len(stalled) * (64 * 1024 + 2 * frame)
+    assert server.call(hub.queued_bytes) <= limit + len(stalled) * (64 * 1024 + 2 * frame)
+    total = rounds * per_round
+    for client in stalled:  # once they read, they learn what they lost
+        received = lost = 0
+        while received + lost < total:
+            note = client.read_note()
+            received += len(note.args[2]) // RECORD.size
+            lost += note.args[1]
+        assert lost > 0 and received + lost == total

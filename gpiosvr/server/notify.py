@@ -5,17 +5,21 @@ A client opens a notification handle (``no``), picks GPIOs with a bit mask
 pigpio. A connection, a uid and the server as a whole hold at most
 :data:`MAX_HANDLES_PER_CONNECTION`, :data:`MAX_HANDLES_PER_UID` and :data:`MAX_HANDLES`
 handles (past them ``no`` answers ``PI_NO_HANDLE``). Subscriptions are indexed by GPIO,
-so an edge visits only the handles that want its GPIO. Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS``
-frames: ``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several
-per frame. Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS`
-and by the socket's write buffer; reports that do not fit are dropped and counted,
-and the count goes out in the next frame's ``LOST``, so loss is never silent and a
-slow client never makes the server grow or wait.
+so an edge visits only the handles that want its GPIO.
+
+Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS`` frames:
+``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several per frame.
+Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS` and by its
+socket's write buffer (:data:`MAX_WRITE_BUFFER`), and all clients' together by
+:data:`MAX_QUEUED_NOTIFY_BYTES` (one uid's by :data:`MAX_QUEUED_NOTIFY_BYTES_PER_UID`);
+reports that do not fit are dropped and counted, and the count goes out in the next
+frame's ``LOST``, so loss is never silent and a slow client never makes the server grow
+or wait.
 
 Watchdogs (``wdog``) add level-2 (TIMEOUT) reports when a GPIO saw no edge for the
 set time; glitch filters (``fg``) hold back a level change until it has been steady
 for the set microseconds and drop it if it reverts sooner. Both are per GPIO, as in
-pigpio.
+pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from gpiosvr import errors, protocol
 from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
 from gpiosvr.server.limits import (
-    MAX_HANDLES, MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_UID, MAX_QUEUED_REPORTS,
-    MAX_REPORTS_PER_FRAME, MAX_WRITE_BUFFER)
+    MAX_HANDLES, MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_UID, MAX_QUEUED_NOTIFY_BYTES,
+    MAX_QUEUED_NOTIFY_BYTES_PER_UID, MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME,
+    MAX_WRITE_BUFFER)
 
 if TYPE_CHECKING:
     from gpiosvr.server.app import ClientConnection
@@ -39,6 +44,9 @@ RECORD = protocol.EDGE_RECORD
 TIMEOUT_LEVEL = 2
 #: pigpio's answer when no notification handle is free.
 PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
+
+#: Seconds between re-reads of the write buffers counted against the budget.
+_REFRESH_SECONDS = 0.02
 
 _handles = itertools.count(1)
 
@@ -75,6 +83,11 @@ class EdgeHub:
         self._told = 0  # the wanted bits the backend was last told
         self._handles_of_uid: dict[int | None, int] = {}
         self._dirty: set[Subscription] = set()
+        self._queued_bytes = 0  # in the subscriptions' queues
+        self._buffered: dict["ClientConnection", int] = {}  # write buffers, last seen
+        self._buffered_bytes = 0
+        self._uid_bytes: dict[int | None, int] = {}  # both, per uid
+        self._refreshed_at = float("-inf")
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdogs: dict[int, asyncio.TimerHandle] = {}
@@ -149,6 +162,7 @@ class EdgeHub:
             if sub is not None:
                 self._forget(sub, keep_handle=True)
         client.subscriptions.clear()
+        self._note_buffered(client, 0)
         self._monitor()
         settings = self.settings
         for gpio, setters in enumerate(settings.watchdog_setters):
@@ -169,6 +183,7 @@ class EdgeHub:
         if not keep_handle:
             sub.client.subscriptions.discard(sub.handle)
         self._dirty.discard(sub)
+        self._unqueue(sub)
 
     def _index(self, sub: Subscription) -> None:
         bits = sub.bits & 0xFFFFFFFF if sub.active else 0
@@ -234,16 +249,23 @@ class EdgeHub:
         a frame's worth at a time, so that only a client that is behind loses any."""
         size = RECORD.size
         step = MAX_REPORTS_PER_FRAME * size
+        uid_bytes = self._uid_bytes
         for sub in tuple(self._by_gpio[gpio]):
             for start in range(0, len(packed), step):
                 piece = packed[start:start + step]
                 count = len(piece) // size
                 room = max(0, MAX_QUEUED_REPORTS - sub.queued)
+                if room and self._spent(sub.uid) and self._behind(sub.client):
+                    room = 0
                 if room < count:
                     sub.lost += count - room
                     piece, count = piece[:room * size], room
+                if not count:
+                    continue
                 sub.queue += piece
                 sub.queued += count
+                self._queued_bytes += len(piece)
+                uid_bytes[sub.uid] = uid_bytes.get(sub.uid, 0) + len(piece)
                 if sub.queued >= MAX_REPORTS_PER_FRAME:
                     self._flush_one(sub)
             if sub.queued:
@@ -406,20 +428,94 @@ class EdgeHub:
                                 (tick + timeout_ms * 1000) & 0xFFFFFFFF)
 
     # -- reports out ----------------------------------------------------------------------
+    #
+    # The bytes of edge reports waiting in subscriptions' queues and in clients' write
+    # buffers are counted, in all and per uid. While either count is over its budget,
+    # a client that is behind (more in its write buffer than the transport's
+    # high-water mark, where the server pauses it) gets no more: its reports are
+    # dropped and counted, and the count goes out in the next frame's LOST. A client
+    # that keeps up is never held back by others that do not.
 
     def _report(self, gpio: int, level: int, tick: int) -> None:
         record = RECORD.pack(gpio, level, tick)
+        size = len(record)
+        uid_bytes = self._uid_bytes
         for sub in self._by_gpio[gpio]:
-            if sub.queued >= MAX_QUEUED_REPORTS:
+            if sub.queued >= MAX_QUEUED_REPORTS or (
+                    self._spent(sub.uid) and self._behind(sub.client)):
                 sub.lost += 1
                 continue
             sub.queue += record
             sub.queued += 1
+            self._queued_bytes += size
+            uid_bytes[sub.uid] = uid_bytes.get(sub.uid, 0) + size
             if sub.queued >= MAX_REPORTS_PER_FRAME:
                 self._flush_one(sub)  # a full frame goes out at once
             else:
                 self._dirty.add(sub)
         self._schedule_flush()
+
+    def _unqueue(self, sub: Subscription) -> None:
+        """Empty ``sub``'s queue (sent or dropped) and uncount its bytes."""
+        size = len(sub.queue)
+        if size:
+            self._queued_bytes -= size
+            self._add_uid_bytes(sub.uid, -size)
+        sub.queue = bytearray()
+        sub.queued = 0
+
+    def _add_uid_bytes(self, uid: int | None, delta: int) -> None:
+        left = self._uid_bytes.get(uid, 0) + delta
+        if left:
+            self._uid_bytes[uid] = left
+        else:
+            self._uid_bytes.pop(uid, None)
+
+    def _note_buffered(self, client: "ClientConnection", size: int) -> None:
+        """Record how many bytes ``client``'s write buffer holds now."""
+        old = self._buffered.get(client, 0)
+        if size == old:
+            return
+        if size:
+            self._buffered[client] = size
+        else:
+            del self._buffered[client]
+        self._buffered_bytes += size - old
+        self._add_uid_bytes(client.session.uid, size - old)
+
+    def queued_bytes(self) -> int:
+        """Bytes of reports queued and in write buffers, as last seen (all clients)."""
+        return self._queued_bytes + self._buffered_bytes
+
+    def _spent(self, uid: int | None) -> bool:
+        """Whether the budget, in all or ``uid``'s share, is used up."""
+        if (self._queued_bytes + self._buffered_bytes <= MAX_QUEUED_NOTIFY_BYTES
+                and self._uid_bytes.get(uid, 0) <= MAX_QUEUED_NOTIFY_BYTES_PER_UID):
+            return False
+        if not self._refresh():
+            return True
+        return (self._queued_bytes + self._buffered_bytes > MAX_QUEUED_NOTIFY_BYTES
+                or self._uid_bytes.get(uid, 0) > MAX_QUEUED_NOTIFY_BYTES_PER_UID)
+
+    def _refresh(self) -> bool:
+        """Read again the write buffers recorded as not empty (they drain unseen),
+        at most every :data:`_REFRESH_SECONDS`; whether it did."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        if now - self._refreshed_at < _REFRESH_SECONDS:
+            return False
+        self._refreshed_at = now
+        for client in list(self._buffered):
+            transport = client.transport
+            closed = transport is None or transport.is_closing()
+            self._note_buffered(client, 0 if closed else transport.get_write_buffer_size())
+        return True
+
+    @staticmethod
+    def _behind(client: "ClientConnection") -> bool:
+        transport = client.transport
+        if transport is None or transport.is_closing():
+            return True
+        return transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
 
     def _schedule_flush(self) -> None:
         """Flush what is dirty at the end of this turn of the loop (once)."""
@@ -435,6 +531,8 @@ class EdgeHub:
 
     def client_drained(self, client: "ClientConnection") -> None:
         """A slow client reads again: tell it what it lost, even with nothing new."""
+        if client.transport is not None:
+            self._note_buffered(client, client.transport.get_write_buffer_size())
         for handle in client.subscriptions:
             sub = self.subscriptions.get(handle)
             if sub is not None and (sub.lost or sub.queued):
@@ -443,15 +541,19 @@ class EdgeHub:
 
     def _flush_one(self, sub: Subscription) -> None:
         self._dirty.discard(sub)
-        transport = sub.client.transport
+        client = sub.client
+        transport = client.transport
         if transport is None or transport.is_closing():
+            self._unqueue(sub)  # the client is going: nobody to tell
             return
-        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+        buffered = transport.get_write_buffer_size()
+        self._note_buffered(client, buffered)
+        if buffered > MAX_WRITE_BUFFER or (
+                buffered > transport.get_write_buffer_limits()[1] and self._spent(sub.uid)):
             # The client is not reading: drop what is queued and count it; the count
             # goes out with the next frame once it reads again.
             sub.lost += sub.queued
-            sub.queue.clear()
-            sub.queued = 0
+            self._unqueue(sub)
             return
         data, size = sub.queue, RECORD.size
         frames = []
@@ -460,6 +562,6 @@ class EdgeHub:
             sub.seq += 1
             frames.append(protocol.encode_notification("e", sub.seq, sub.lost, chunk))
             sub.lost = 0
-        sub.queue = bytearray()
-        sub.queued = 0
+        self._unqueue(sub)
         transport.write("".join(frames).encode("ascii"))
+        self._note_buffered(client, transport.get_write_buffer_size())
