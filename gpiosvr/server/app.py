@@ -41,8 +41,8 @@ class EdgeSettings:
     apply them.
 
     A watchdog stays on while any connection that set it is connected (the facade's
-    callback connection sets it; pigs from the same user may set it too); ``wdog G 0``
-    turns it off for all. Filters stay until changed, as in pigpio.
+    callback connection sets it; another connection of the same uid may change it);
+    ``wdog G 0`` turns it off for all. Filters stay until changed, as in pigpio.
     """
 
     def __init__(self) -> None:
