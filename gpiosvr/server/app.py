@@ -25,6 +25,7 @@ from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
 from gpiosvr.server.limits import LISTEN_BACKLOG
 from gpiosvr.server.notify import EdgeHub
+from gpiosvr.server.ownership import Owner
 from gpiosvr.server.pwm import PwmController
 from gpiosvr.server.scripts import ScriptEngine
 
@@ -36,13 +37,22 @@ SOCKET_MODE = 0o660
 
 class EdgeSettings:
     """Per-GPIO watchdog and filter settings (pigpio keeps them per GPIO, not per
-    client). Edge notifications apply them."""
+    client), and who set them (:mod:`gpiosvr.server.ownership`). Edge notifications
+    apply them.
+
+    A watchdog stays on while any connection that set it is connected (the facade's
+    callback connection sets it; another connection of the same uid may change it);
+    ``wdog G 0`` turns it off for all. Filters stay until changed, as in pigpio.
+    """
 
     def __init__(self) -> None:
         self.watchdog = [0] * 32
-        self.watchdog_owner: list[object | None] = [None] * 32  # who set it
+        #: The connections that set each GPIO's watchdog to a time, and as whom.
+        self.watchdog_setters: list[dict[object, Owner]] = [{} for _ in range(32)]
         self.glitch = [0] * 32
+        self.glitch_owner: list[Owner | None] = [None] * 32
         self.noise = [(0, 0)] * 32
+        self.noise_owner: list[Owner | None] = [None] * 32
 
 
 #: Commands the short path runs by calling their handler directly: quick GPIO calls

@@ -16,6 +16,7 @@ import gpiosvr
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
+from gpiosvr.server import ownership
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES
 
@@ -344,10 +345,16 @@ _bank_commands(2)
 
 @command("wdog", "user_gpio", "wdog_ms")
 def _watchdog(session: Session, gpio: int, timeout_ms: int):
-    """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off)."""
+    """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off, for all)."""
     settings = session.server.edge_settings
+    setters = settings.watchdog_setters[gpio]
+    for owner in setters.values():
+        ownership.check(session, owner, f"the watchdog of GPIO {gpio}")
     settings.watchdog[gpio] = timeout_ms
-    settings.watchdog_owner[gpio] = session.connection if timeout_ms else None
+    if timeout_ms:
+        setters[session.connection] = ownership.owner_of(session)
+    else:
+        setters.clear()
     session.server.hub.watchdog_changed(gpio)
     return 0
 
@@ -355,9 +362,12 @@ def _watchdog(session: Session, gpio: int, timeout_ms: int):
 @command("fg", "user_gpio", "steady_us")
 def _glitch_filter(session: Session, gpio: int, steady: int):
     """Glitch filter: ignore level changes shorter than ``steady`` µs (0: off)."""
+    settings = session.server.edge_settings
+    ownership.check(session, settings.glitch_owner[gpio], f"the glitch filter of GPIO {gpio}")
+    settings.glitch_owner[gpio] = ownership.owner_of(session) if steady else None
     if session.backend.set_debounce(gpio, steady):
         steady = 0  # the kernel filters: the server's own filter stays off
-    session.server.edge_settings.glitch[gpio] = steady
+    settings.glitch[gpio] = steady
     session.server.hub.glitch_changed(gpio)
     return 0
 
@@ -365,7 +375,10 @@ def _glitch_filter(session: Session, gpio: int, steady: int):
 @command("fn", "user_gpio", "steady_us", "active_us")
 def _noise_filter(session: Session, gpio: int, steady: int, active: int):
     """Noise filter: after ``steady`` µs stable, report edges for ``active`` µs."""
-    session.server.edge_settings.noise[gpio] = (steady, active)
+    settings = session.server.edge_settings
+    ownership.check(session, settings.noise_owner[gpio], f"the noise filter of GPIO {gpio}")
+    settings.noise_owner[gpio] = ownership.owner_of(session) if steady else None
+    settings.noise[gpio] = (steady, active)
     session.server.hub.noise_changed(gpio)
     return 0
 

@@ -54,8 +54,11 @@ MAX_HANDLES_PER_UID = 1024
 #: Notification handles, all users together.
 MAX_HANDLES = 4096
 #: Bytes of queued edge reports and unsent notification frames, all clients
-#: together; past it new reports are dropped and counted.
-MAX_QUEUED_NOTIFY_BYTES = 256 << 20
+#: together; past it, clients that are behind get no more reports (they are dropped
+#: and counted). An eighth of a 512 MiB Raspberry Pi's memory.
+MAX_QUEUED_NOTIFY_BYTES = 64 << 20
+#: The share of :data:`MAX_QUEUED_NOTIFY_BYTES` one uid's clients may take.
+MAX_QUEUED_NOTIFY_BYTES_PER_UID = 32 << 20
 
 # -- scripts -------------------------------------------------------------------------
 

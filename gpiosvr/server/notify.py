@@ -2,17 +2,24 @@
 
 A client opens a notification handle (``no``), picks GPIOs with a bit mask
 (``nb HANDLE BITS``), pauses (``np HANDLE``) and closes it (``nc HANDLE``), as with
-pigpio. Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS``
-frames: ``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several
-per frame. Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS`
-and by the socket's write buffer; reports that do not fit are dropped and counted,
-and the count goes out in the next frame's ``LOST``, so loss is never silent and a
-slow client never makes the server grow or wait.
+pigpio. A connection, a uid and the server as a whole hold at most
+:data:`MAX_HANDLES_PER_CONNECTION`, :data:`MAX_HANDLES_PER_UID` and :data:`MAX_HANDLES`
+handles (past them ``no`` answers ``PI_NO_HANDLE``). Subscriptions are indexed by GPIO,
+so an edge visits only the handles that want its GPIO.
+
+Reports are sent on the client's connection as ``*e SEQ LOST %RECORDS`` frames:
+``RECORDS`` are little-endian ``<BBI`` (gpio, level, tick) records, several per frame.
+Each client's pending reports are bounded by :data:`MAX_QUEUED_REPORTS` and by its
+socket's write buffer (:data:`MAX_WRITE_BUFFER`), and all clients' together by
+:data:`MAX_QUEUED_NOTIFY_BYTES` (one uid's by :data:`MAX_QUEUED_NOTIFY_BYTES_PER_UID`);
+reports that do not fit are dropped and counted, and the count goes out in the next
+frame's ``LOST``, so loss is never silent and a slow client never makes the server grow
+or wait.
 
 Watchdogs (``wdog``) add level-2 (TIMEOUT) reports when a GPIO saw no edge for the
 set time; glitch filters (``fg``) hold back a level change until it has been steady
 for the set microseconds and drop it if it reverts sooner. Both are per GPIO, as in
-pigpio.
+pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`.
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
+from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
-from gpiosvr.server.limits import MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME, MAX_WRITE_BUFFER
+from gpiosvr.server.limits import (
+    MAX_HANDLES, MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_UID, MAX_QUEUED_NOTIFY_BYTES,
+    MAX_QUEUED_NOTIFY_BYTES_PER_UID, MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME,
+    MAX_WRITE_BUFFER)
 
 if TYPE_CHECKING:
     from gpiosvr.server.app import ClientConnection
@@ -31,6 +42,11 @@ if TYPE_CHECKING:
 #: One report: gpio, level (0, 1 or 2 for a watchdog timeout), tick.
 RECORD = protocol.EDGE_RECORD
 TIMEOUT_LEVEL = 2
+#: pigpio's answer when no notification handle is free.
+PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
+
+#: Seconds between re-reads of the write buffers counted against the budget.
+_REFRESH_SECONDS = 0.02
 
 _handles = itertools.count(1)
 
@@ -38,11 +54,13 @@ _handles = itertools.count(1)
 class Subscription:
     """One client's notification handle: which GPIOs, what is queued, what was lost."""
 
-    __slots__ = ("client", "handle", "bits", "active", "queue", "queued", "lost", "seq")
+    __slots__ = ("client", "handle", "uid", "bits", "active", "queue", "queued", "lost",
+                 "seq")
 
     def __init__(self, client: "ClientConnection") -> None:
         self.client = client
         self.handle = next(_handles)
+        self.uid = client.session.uid
         self.bits = 0
         self.active = False
         self.queue = bytearray()
@@ -57,8 +75,19 @@ class EdgeHub:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.subscriptions: dict[int, Subscription] = {}
-        self._wanted = 0  # union of the active subscriptions' bits
+        #: The active subscriptions wanting each user GPIO (dicts: ordered sets), so
+        #: that an edge visits only those and ``nb``/``np``/``nc`` touch only the
+        #: GPIOs of their own handle.
+        self._by_gpio: list[dict[Subscription, None]] = [{} for _ in range(32)]
+        self._wanted = 0  # bit g set: _by_gpio[g] is not empty
+        self._told = 0  # the wanted bits the backend was last told
+        self._handles_of_uid: dict[int | None, int] = {}
         self._dirty: set[Subscription] = set()
+        self._queued_bytes = 0  # in the subscriptions' queues
+        self._buffered: dict["ClientConnection", int] = {}  # write buffers, last seen
+        self._buffered_bytes = 0
+        self._uid_bytes: dict[int | None, int] = {}  # both, per uid
+        self._refreshed_at = float("-inf")
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdogs: dict[int, asyncio.TimerHandle] = {}
@@ -79,8 +108,21 @@ class EdgeHub:
     # -- handles ------------------------------------------------------------------
 
     def open(self, client: "ClientConnection") -> int:
+        """A new handle of ``client``: ``PI_NO_HANDLE`` past the handle caps."""
+        uid = client.session.uid
+        if len(client.subscriptions) >= MAX_HANDLES_PER_CONNECTION:
+            raise PigpioError(PI_NO_HANDLE, "no handle available: this connection "
+                              f"holds {MAX_HANDLES_PER_CONNECTION} notification handles")
+        held = self._handles_of_uid.get(uid, 0)
+        if held >= MAX_HANDLES_PER_UID:
+            raise PigpioError(PI_NO_HANDLE, f"no handle available: uid {uid} "
+                              f"holds {MAX_HANDLES_PER_UID} notification handles")
+        if len(self.subscriptions) >= MAX_HANDLES:
+            raise PigpioError(PI_NO_HANDLE, "no handle available: the server "
+                              f"holds {MAX_HANDLES} notification handles")
         sub = Subscription(client)
         self.subscriptions[sub.handle] = sub
+        self._handles_of_uid[uid] = held + 1
         client.subscriptions.add(sub.handle)
         return sub.handle
 
@@ -95,45 +137,81 @@ class EdgeHub:
 
     def begin(self, client: "ClientConnection", handle: int, bits: int) -> Any:
         sub = self._own(client, handle)
+        self._unindex(sub)
         sub.bits, sub.active = bits, True
-        return self._recompute()
+        self._index(sub)
+        return self._monitor()
 
     def pause(self, client: "ClientConnection", handle: int) -> Any:
-        self._own(client, handle).active = False
-        return self._recompute()
+        sub = self._own(client, handle)
+        self._unindex(sub)
+        sub.active = False
+        return self._monitor()
 
     def close(self, client: "ClientConnection", handle: int) -> Any:
-        sub = self._own(client, handle)
-        return self._drop(sub)
+        self._forget(self._own(client, handle))
+        return self._monitor()
 
     def client_gone(self, client: "ClientConnection") -> None:
-        """Forget every handle and watchdog of a client that disconnected."""
-        for handle in list(client.subscriptions):
-            sub = self.subscriptions.get(handle)
+        """Forget every handle of a client that disconnected, in one pass (each handle
+        costs the GPIOs it wanted, whatever the others hold), and the watchdogs only
+        it kept on."""
+        subscriptions = self.subscriptions
+        for handle in client.subscriptions:
+            sub = subscriptions.get(handle)
             if sub is not None:
-                self._drop(sub)
-        owners = self.settings.watchdog_owner
-        for gpio, owner in enumerate(owners):
-            if owner is client:
-                owners[gpio] = None
-                self.settings.watchdog[gpio] = 0
+                self._forget(sub, keep_handle=True)
+        client.subscriptions.clear()
+        self._note_buffered(client, 0)
+        self._monitor()
+        settings = self.settings
+        for gpio, setters in enumerate(settings.watchdog_setters):
+            if setters.pop(client, None) is not None and not setters:
+                settings.watchdog[gpio] = 0  # the last one that set it is gone
                 self._arm_watchdog(gpio)
 
-    def _drop(self, sub: Subscription) -> Any:
+    def _forget(self, sub: Subscription, keep_handle: bool = False) -> None:
+        """Drop ``sub`` from every index (``keep_handle``: the caller clears the
+        client's own set of handles)."""
+        self._unindex(sub)
         self.subscriptions.pop(sub.handle, None)
-        sub.client.subscriptions.discard(sub.handle)
+        left = self._handles_of_uid.get(sub.uid, 1) - 1
+        if left:
+            self._handles_of_uid[sub.uid] = left
+        else:
+            self._handles_of_uid.pop(sub.uid, None)
+        if not keep_handle:
+            sub.client.subscriptions.discard(sub.handle)
         self._dirty.discard(sub)
-        return self._recompute()
+        self._unqueue(sub)
 
-    def _recompute(self) -> Any:
-        wanted = 0
-        for sub in self.subscriptions.values():
-            if sub.active:
-                wanted |= sub.bits
+    def _index(self, sub: Subscription) -> None:
+        bits = sub.bits & 0xFFFFFFFF if sub.active else 0
+        by_gpio = self._by_gpio
+        while bits:
+            low = bits & -bits
+            by_gpio[low.bit_length() - 1][sub] = None
+            self._wanted |= low
+            bits ^= low
+
+    def _unindex(self, sub: Subscription) -> None:
+        bits = sub.bits & 0xFFFFFFFF if sub.active else 0
+        by_gpio = self._by_gpio
+        while bits:
+            low = bits & -bits
+            wanting = by_gpio[low.bit_length() - 1]
+            wanting.pop(sub, None)
+            if not wanting:
+                self._wanted &= ~low
+            bits ^= low
+
+    def _monitor(self) -> Any:
+        """Tell the backend the GPIOs now wanted, if they changed; 0, or a future."""
+        wanted = self._wanted
         pending = None
-        if wanted != self._wanted and self._backend is not None:
+        if wanted != self._told and self._backend is not None:
             pending = self._backend.monitor(wanted)
-        self._wanted = wanted
+        self._told = wanted
         return 0 if pending is None else pending
 
     # -- level changes in ---------------------------------------------------------
@@ -171,18 +249,23 @@ class EdgeHub:
         a frame's worth at a time, so that only a client that is behind loses any."""
         size = RECORD.size
         step = MAX_REPORTS_PER_FRAME * size
-        for sub in list(self.subscriptions.values()):
-            if not (sub.active and sub.bits >> gpio & 1):
-                continue
+        uid_bytes = self._uid_bytes
+        for sub in tuple(self._by_gpio[gpio]):
             for start in range(0, len(packed), step):
                 piece = packed[start:start + step]
                 count = len(piece) // size
                 room = max(0, MAX_QUEUED_REPORTS - sub.queued)
+                if room and self._spent(sub.uid) and self._behind(sub.client):
+                    room = 0
                 if room < count:
                     sub.lost += count - room
                     piece, count = piece[:room * size], room
+                if not count:
+                    continue
                 sub.queue += piece
                 sub.queued += count
+                self._queued_bytes += len(piece)
+                uid_bytes[sub.uid] = uid_bytes.get(sub.uid, 0) + len(piece)
                 if sub.queued >= MAX_REPORTS_PER_FRAME:
                     self._flush_one(sub)
             if sub.queued:
@@ -318,36 +401,126 @@ class EdgeHub:
         self._arm_watchdog(gpio)
 
     def _arm_watchdog(self, gpio: int) -> None:
+        """Start the watchdog of ``gpio`` afresh from now (set, or an edge came)."""
         old = self._watchdogs.pop(gpio, None)
         if old is not None:
             old.cancel()
         timeout_ms = self.settings.watchdog[gpio]
         if timeout_ms and self._loop is not None:
-            self._watchdogs[gpio] = self._loop.call_later(
-                timeout_ms / 1000, self._watchdog_fired, gpio)
+            tick = self._tick()
+            if type(tick) is not int:  # a backend whose ticks come later keeps its own
+                tick = 0
+            self._schedule_watchdog(gpio, self._loop.time() + timeout_ms / 1000,
+                                    tick + timeout_ms * 1000)
 
-    def _watchdog_fired(self, gpio: int) -> None:
+    def _schedule_watchdog(self, gpio: int, when: float, tick: int) -> None:
+        assert self._loop is not None
+        self._watchdogs[gpio] = self._loop.call_at(when, self._watchdog_fired, gpio,
+                                                   when, tick)
+
+    def _watchdog_fired(self, gpio: int, when: float, tick: int) -> None:
+        # The report carries the deadline's tick and the next deadline follows from
+        # this one, not from when the loop got round to it: no drift, exact periods.
         self._watchdogs.pop(gpio, None)
+        timeout_ms = self.settings.watchdog[gpio]
+        if not timeout_ms:
+            return
         if self._wanted >> gpio & 1:
-            self._report(gpio, TIMEOUT_LEVEL, self._tick())
-        self._arm_watchdog(gpio)  # pigpio repeats the timeout while no edge comes
+            self._report(gpio, TIMEOUT_LEVEL, tick & 0xFFFFFFFF)
+        # pigpio repeats the timeout while no edge comes; a loop late by several
+        # periods catches up one report per turn
+        self._schedule_watchdog(gpio, when + timeout_ms / 1000,
+                                (tick + timeout_ms * 1000) & 0xFFFFFFFF)
 
     # -- reports out ----------------------------------------------------------------------
+    #
+    # The bytes of edge reports waiting in subscriptions' queues and in clients' write
+    # buffers are counted, in all and per uid. While either count is over its budget,
+    # a client that is behind (more in its write buffer than the transport's
+    # high-water mark, where the server pauses it) gets no more: its reports are
+    # dropped and counted, and the count goes out in the next frame's LOST. A client
+    # that keeps up is never held back by others that do not.
 
     def _report(self, gpio: int, level: int, tick: int) -> None:
         record = RECORD.pack(gpio, level, tick)
-        for sub in self.subscriptions.values():
-            if sub.active and sub.bits >> gpio & 1:
-                if sub.queued >= MAX_QUEUED_REPORTS:
-                    sub.lost += 1
-                    continue
-                sub.queue += record
-                sub.queued += 1
-                if sub.queued >= MAX_REPORTS_PER_FRAME:
-                    self._flush_one(sub)  # a full frame goes out at once
-                else:
-                    self._dirty.add(sub)
+        size = len(record)
+        uid_bytes = self._uid_bytes
+        for sub in self._by_gpio[gpio]:
+            if sub.queued >= MAX_QUEUED_REPORTS or (
+                    self._spent(sub.uid) and self._behind(sub.client)):
+                sub.lost += 1
+                continue
+            sub.queue += record
+            sub.queued += 1
+            self._queued_bytes += size
+            uid_bytes[sub.uid] = uid_bytes.get(sub.uid, 0) + size
+            if sub.queued >= MAX_REPORTS_PER_FRAME:
+                self._flush_one(sub)  # a full frame goes out at once
+            else:
+                self._dirty.add(sub)
         self._schedule_flush()
+
+    def _unqueue(self, sub: Subscription) -> None:
+        """Empty ``sub``'s queue (sent or dropped) and uncount its bytes."""
+        size = len(sub.queue)
+        if size:
+            self._queued_bytes -= size
+            self._add_uid_bytes(sub.uid, -size)
+        sub.queue = bytearray()
+        sub.queued = 0
+
+    def _add_uid_bytes(self, uid: int | None, delta: int) -> None:
+        left = self._uid_bytes.get(uid, 0) + delta
+        if left:
+            self._uid_bytes[uid] = left
+        else:
+            self._uid_bytes.pop(uid, None)
+
+    def _note_buffered(self, client: "ClientConnection", size: int) -> None:
+        """Record how many bytes ``client``'s write buffer holds now."""
+        old = self._buffered.get(client, 0)
+        if size == old:
+            return
+        if size:
+            self._buffered[client] = size
+        else:
+            del self._buffered[client]
+        self._buffered_bytes += size - old
+        self._add_uid_bytes(client.session.uid, size - old)
+
+    def queued_bytes(self) -> int:
+        """Bytes of reports queued and in write buffers, as last seen (all clients)."""
+        return self._queued_bytes + self._buffered_bytes
+
+    def _spent(self, uid: int | None) -> bool:
+        """Whether the budget, in all or ``uid``'s share, is used up."""
+        if (self._queued_bytes + self._buffered_bytes <= MAX_QUEUED_NOTIFY_BYTES
+                and self._uid_bytes.get(uid, 0) <= MAX_QUEUED_NOTIFY_BYTES_PER_UID):
+            return False
+        if not self._refresh():
+            return True
+        return (self._queued_bytes + self._buffered_bytes > MAX_QUEUED_NOTIFY_BYTES
+                or self._uid_bytes.get(uid, 0) > MAX_QUEUED_NOTIFY_BYTES_PER_UID)
+
+    def _refresh(self) -> bool:
+        """Read again the write buffers recorded as not empty (they drain unseen),
+        at most every :data:`_REFRESH_SECONDS`; whether it did."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        if now - self._refreshed_at < _REFRESH_SECONDS:
+            return False
+        self._refreshed_at = now
+        for client in list(self._buffered):
+            transport = client.transport
+            closed = transport is None or transport.is_closing()
+            self._note_buffered(client, 0 if closed else transport.get_write_buffer_size())
+        return True
+
+    @staticmethod
+    def _behind(client: "ClientConnection") -> bool:
+        transport = client.transport
+        if transport is None or transport.is_closing():
+            return True
+        return transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
 
     def _schedule_flush(self) -> None:
         """Flush what is dirty at the end of this turn of the loop (once)."""
@@ -363,6 +536,8 @@ class EdgeHub:
 
     def client_drained(self, client: "ClientConnection") -> None:
         """A slow client reads again: tell it what it lost, even with nothing new."""
+        if client.transport is not None:
+            self._note_buffered(client, client.transport.get_write_buffer_size())
         for handle in client.subscriptions:
             sub = self.subscriptions.get(handle)
             if sub is not None and (sub.lost or sub.queued):
@@ -371,15 +546,19 @@ class EdgeHub:
 
     def _flush_one(self, sub: Subscription) -> None:
         self._dirty.discard(sub)
-        transport = sub.client.transport
+        client = sub.client
+        transport = client.transport
         if transport is None or transport.is_closing():
+            self._unqueue(sub)  # the client is going: nobody to tell
             return
-        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+        buffered = transport.get_write_buffer_size()
+        self._note_buffered(client, buffered)
+        if buffered > MAX_WRITE_BUFFER or (
+                buffered > transport.get_write_buffer_limits()[1] and self._spent(sub.uid)):
             # The client is not reading: drop what is queued and count it; the count
             # goes out with the next frame once it reads again.
             sub.lost += sub.queued
-            sub.queue.clear()
-            sub.queued = 0
+            self._unqueue(sub)
             return
         data, size = sub.queue, RECORD.size
         frames = []
@@ -388,6 +567,6 @@ class EdgeHub:
             sub.seq += 1
             frames.append(protocol.encode_notification("e", sub.seq, sub.lost, chunk))
             sub.lost = 0
-        sub.queue = bytearray()
-        sub.queued = 0
+        self._unqueue(sub)
         transport.write("".join(frames).encode("ascii"))
+        self._note_buffered(client, transport.get_write_buffer_size())
