@@ -82,6 +82,7 @@ class _Runtime:
             loop.run_forever()
         finally:
             try:
+                _finish_tasks(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
@@ -117,6 +118,20 @@ class _Runtime:
             pass  # the loop closed already
         self.thread.join(timeout)
         self.dispatcher.stop(timeout)
+
+
+def _finish_tasks(loop: asyncio.AbstractEventLoop, timeout: float = 1.0) -> None:
+    """Cancel the tasks still pending on the stopped ``loop`` and let them end
+    (bounded), as ``asyncio.run`` does: a task destroyed while pending is a warning
+    at exit, and one that connects after the close would leak its connection."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: ending with an error is no news at close
 
 
 class _Resources:

@@ -363,8 +363,11 @@ class SocketClient:
 
     def _shutdown(self) -> "_Connection | None":
         self._closed = True
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
+        # Both, or a connection being made would outlive the client (and its task be
+        # destroyed pending when the loop ends).
+        for task in (self._reconnecting, self._connecting):
+            if task is not None:
+                task.cancel()
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.close()
@@ -449,7 +452,14 @@ class SocketClient:
             return self._conn
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._connect_and_greet())
-        return await asyncio.shield(self._connecting)
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if connecting.cancelled() and not (task is not None and task.cancelling()):
+                raise ConnectionFailed("client closed") from None  # not our cancel
+            raise
 
     async def _connect_and_greet(self) -> _Connection:
         _, conn = await self._open(lambda: _Connection(self))
