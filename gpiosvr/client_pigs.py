@@ -213,8 +213,11 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
     By default they run on the client's event loop; set :attr:`edge_sink` to a
     callable taking the packed reports to run them elsewhere (the blocking client
     hands them to a dispatcher thread). After a reconnection the notification handle
-    is opened again and the GPIOs are subscribed again.
+    is opened again and the GPIOs are subscribed again; the edges of the gap are
+    lost, which :attr:`reconnects` counts and a WARNING log line says.
     """
+
+    GAP_NOTE = "edges in between were not seen"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
