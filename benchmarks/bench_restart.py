@@ -2,9 +2,8 @@
 
 Run: ``python benchmarks/bench_restart.py [--restarts 20] [--outage 0.3] [--before REV]``
 
-For each code tree (this one, and ``--before``, default ``5d9da22``, the code before this
-work, exported with
-``git archive``), in a process of its own: a facade ``pi`` with a callback on GPIO 20;
+For each code tree (this one, and ``--before``, default ``5d9da22``, the code
+before this work, exported with ``git archive``), in a process of its own: a facade ``pi`` with a callback on GPIO 20;
 ``--restarts`` times the server (own process) is SIGKILLed, left down ``--outage``
 seconds and started again on the same socket. A driver (a process of its own)
 tries to connect every 0.2 ms meanwhile and, from the moment the new server takes
