@@ -82,6 +82,7 @@ class _Runtime:
             loop.run_forever()
         finally:
             try:
+                _finish_tasks(loop)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
@@ -117,6 +118,20 @@ class _Runtime:
             pass  # the loop closed already
         self.thread.join(timeout)
         self.dispatcher.stop(timeout)
+
+
+def _finish_tasks(loop: asyncio.AbstractEventLoop, timeout: float = 1.0) -> None:
+    """Cancel the tasks still pending on the stopped ``loop`` and let them end
+    (bounded), as ``asyncio.run`` does: a task destroyed while pending is a warning
+    at exit, and one that connects after the close would leak its connection."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: ending with an error is no news at close
 
 
 class _Resources:
@@ -323,7 +338,24 @@ class BlockingClient:
         if self._closed:  # closed while we connected
             channel.close()
             raise ConnectionFailed("client is closed")
+        if runtime is not None and not runtime.closed:
+            self._await_restored(channel)
         return channel
+
+    def _await_restored(self, channel: Channel) -> None:
+        """Return once the callback connection is back too, with its callbacks,
+        watchdogs and filters: this thread's new connection may be to a server that
+        just restarted, and a call that succeeds must not return while edges still
+        go unseen. Bounded by the connect timeout; the new channel is closed again
+        when it runs out, so that the next call waits again."""
+        try:
+            self.call_async(lambda c: c.ensure_restored(self.connect_timeout),
+                            timeout=self.connect_timeout + _GRACE)
+        except GpioServerError as exc:
+            channel.close()
+            raise ConnectionFailed(
+                f"connected to {self._path}, but the callbacks are not back: {exc}"
+            ) from exc
 
     # -- edge callbacks ------------------------------------------------------------
 
@@ -336,6 +368,13 @@ class BlockingClient:
     def cancel_callback(self, cb: EdgeCallback) -> None:
         """Stop ``cb``; reports already queued for it are not delivered to it."""
         self.call_async(lambda c: c.cancel_callback(cb))
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the callback connection was lost and made again; each time
+        the edges in between were not seen (and levels may have changed)."""
+        runtime = self._resources.runtime
+        return 0 if runtime is None else runtime.client.reconnects
 
     @property
     def lost_reports(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from gpiosvr import config, peercred, protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 from gpiosvr.protocol import Command, RequestDelimiters
+from gpiosvr.reconnect import RECONNECT_RETRY_SECONDS, SocketWatch
 
 __all__ = [
     "Response", "SocketClient", "GpioDirection", "GpioLevel", "GpioPull",
@@ -276,6 +277,12 @@ class SocketClient:
         #: the on_connect handlers restore); off by default.
         self.auto_reconnect = False
         self._reconnecting: asyncio.Future | None = None
+        self._watch = SocketWatch(self.socketPath)
+        #: When the keep-alive connection was lost (loop time), while reconnecting.
+        self._lost_at: float | None = None
+        #: How many times the keep-alive connection was lost and made again (with
+        #: the on_connect handlers' state restored); see :meth:`_reconnected`.
+        self.reconnects = 0
 
     # -- public ------------------------------------------------------------
 
@@ -320,6 +327,44 @@ class SocketClient:
         """Await ``handler()`` after each (re)connection's handshake, before use."""
         self._connection_handlers.append(handler)
 
+    async def ensure_restored(self, timeout: float) -> None:
+        """Return once the keep-alive connection is open, greeted, restored by the
+        on_connect handlers, and answers; connect or reconnect at once if need be.
+
+        For a caller whose own connection to the server just came back (the blocking
+        client's): the server may be a new one, which the keep-alive connection may
+        not have reached yet. Raises :class:`ConnectionFailed` after ``timeout``
+        seconds.
+        """
+        if not self.isKeepAlive:
+            return
+        self._watch.retry_now()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    if self._closed:
+                        raise ConnectionFailed("client is closed")
+                    connecting = self._connecting
+                    if connecting is not None and not connecting.done():
+                        try:
+                            await asyncio.shield(connecting)
+                        except (ConnectionFailed, ResponseTimeout, ProtocolError):
+                            pass
+                        continue
+                    try:
+                        conn = await self._ensure_connection()
+                        # It may still be the old server's connection, its loss not
+                        # yet seen: only a live one answers.
+                        await self._exchange(conn, (("t",),), timeout)
+                        return
+                    except (ConnectionFailed, ProtocolError):
+                        await asyncio.sleep(0)  # a loss being noticed: try again
+        except TimeoutError:
+            raise ConnectionFailed(
+                f"the connection to {self.socketPath} that restores callbacks, "
+                f"watchdogs and filters was not back within {timeout * 1000:.0f} ms"
+            ) from None
+
     async def close(self) -> None:
         """Close the connection; requests still waiting fail with ConnectionFailed."""
         conn = self._shutdown()
@@ -363,8 +408,11 @@ class SocketClient:
 
     def _shutdown(self) -> "_Connection | None":
         self._closed = True
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
+        # Both, or a connection being made would outlive the client (and its task be
+        # destroyed pending when the loop ends).
+        for task in (self._reconnecting, self._connecting):
+            if task is not None:
+                task.cancel()
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.close()
@@ -382,6 +430,10 @@ class SocketClient:
             self._conn = None
             self._fail_waiting(exc)
             if self.auto_reconnect and not self._closed:
+                if self._lost_at is None and self.server_info is not None:
+                    self._lost_at = asyncio.get_running_loop().time()
+                    log.warning("lost the connection to the GPIO server at %s: %s; "
+                                "reconnecting", self.socketPath, exc)
                 self._start_reconnecting()
 
     def _start_reconnecting(self) -> None:
@@ -390,16 +442,31 @@ class SocketClient:
 
     async def _reconnect(self) -> None:
         """Reconnect (restoring state through the on_connect handlers) until it works
-        or the client is closed; sleeps between tries, so it costs no CPU."""
+        or the client is closed. It connects the moment the socket takes connections
+        again (:class:`~gpiosvr.reconnect.SocketWatch`), and idles meanwhile."""
+        last_problem = None
         while not self._closed and self._conn is None:
+            await self._watch.until_connectable()
             try:
                 await self._ensure_connection()
             except (ConnectionFailed, ResponseTimeout, ProtocolError) as exc:
-                log.warning("reconnecting to %s: %s", self.socketPath, exc)
-                await asyncio.sleep(0.05)
+                if str(exc) != last_problem:  # not the same line ten times a second
+                    log.warning("reconnecting to %s: %s", self.socketPath, exc)
+                    last_problem = str(exc)
+                await asyncio.sleep(RECONNECT_RETRY_SECONDS)
             except Exception:
                 log.exception("reconnecting to %s failed", self.socketPath)
                 await asyncio.sleep(0.5)
+
+    def _reconnected(self, gap: float) -> None:
+        """The keep-alive connection is back, ``gap`` seconds after it was lost:
+        count it and say so, since what the server sent meanwhile is gone."""
+        self.reconnects += 1
+        log.warning("reconnected to the GPIO server at %s after %.0f ms: %s",
+                    self.socketPath, gap * 1000, self.GAP_NOTE)
+
+    #: What a reconnection lost, for the log line of :meth:`_reconnected`.
+    GAP_NOTE = "notifications in between were not seen"
 
     def _frame_received(self, text: str) -> None:
         if text.startswith("*"):
@@ -462,7 +529,14 @@ class SocketClient:
             return self._conn
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._connect_and_greet())
-        return await asyncio.shield(self._connecting)
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if connecting.cancelled() and not (task is not None and task.cancelling()):
+                raise ConnectionFailed("client closed") from None  # not our cancel
+            raise
 
     async def _connect_and_greet(self) -> _Connection:
         _, conn = await self._open(lambda: _Connection(self))
@@ -473,6 +547,9 @@ class SocketClient:
             self.server_info = Response._from_answer(answers[0]).result()
             for handler in self._connection_handlers:
                 await handler()
+            if self._lost_at is not None:
+                lost_at, self._lost_at = self._lost_at, None
+                self._reconnected(asyncio.get_running_loop().time() - lost_at)
         except BaseException:
             self._connection_failed(conn, ConnectionFailed("handshake failed"))
             if conn.transport is not None:

@@ -213,8 +213,11 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
     By default they run on the client's event loop; set :attr:`edge_sink` to a
     callable taking the packed reports to run them elsewhere (the blocking client
     hands them to a dispatcher thread). After a reconnection the notification handle
-    is opened again and the GPIOs are subscribed again.
+    is opened again and the GPIOs are subscribed again; the edges of the gap are
+    lost, which :attr:`reconnects` counts and a WARNING log line says.
     """
+
+    GAP_NOTE = "edges in between were not seen"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -263,7 +266,13 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
             raise PigpioError(errors.PI_BAD_EDGE)
         cb = EdgeCallback(self, user_gpio, edge, func)
         self.callbacks[user_gpio] = (*self.callbacks.get(user_gpio, ()), cb)
-        await self._sync_bits()
+        try:
+            await self._sync_bits()
+        except BaseException:
+            # The caller got an error, not a callback it could cancel: it must never
+            # fire, nor come back with a reconnection.
+            self._remove_callback(cb)
+            raise
         return cb
 
     def _remove_callback(self, cb: EdgeCallback) -> None:
@@ -273,7 +282,16 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
         else:
             self.callbacks.pop(cb.gpio, None)
         if self._bits_task is None or self._bits_task.done():
-            self._bits_task = asyncio.ensure_future(self._sync_bits())
+            self._bits_task = asyncio.ensure_future(self._sync_bits_later())
+
+    async def _sync_bits_later(self) -> None:
+        """:meth:`_sync_bits` for a task nobody awaits: a failure is logged, and the
+        next change of the callbacks tries again."""
+        try:
+            await self._sync_bits()
+        except (errors.GpioServerError, OSError) as exc:
+            log.warning("could not update the edge subscription at %s: %s",
+                        self.socketPath, exc)
 
     async def cancel_callback(self, cb: EdgeCallback) -> None:
         """Remove ``cb`` and wait until the server stopped reporting what nobody wants."""
@@ -287,11 +305,18 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
         async with self._bits_lock:
             await self._ensure_connection()  # a new connection resubscribes itself
             bits = self._wanted_bits()
-            if bits == self._bits and (self._handle is not None or not bits):
+            if self._handle is None and not bits:
+                self._bits = 0
                 return
-            if self._handle is None:
-                self._handle = await self.command("no")
-            await self.command("nb", self._handle, bits)
+            if bits == self._bits and self._handle is not None:
+                return
+            try:
+                if self._handle is None:
+                    self._handle = await self.command("no")
+                await self.command("nb", self._handle, bits)
+            except BaseException:
+                self._bits = -1  # the server may or may not have taken it: send again
+                raise
             self._bits = bits
 
     def _wanted_bits(self) -> int:

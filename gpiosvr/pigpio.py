@@ -368,6 +368,15 @@ class pi:  # noqa: N801 - pigpio's name
         finally:
             self._async(lambda c: c.cancel_callback(cb))
 
+    @property
+    def reconnects(self):
+        """How many times this pi reconnected to a GPIO server that went away (a
+        gpiosvr addition). Callbacks, watchdogs and filters come back by themselves,
+        but the edges in between were not seen and levels may have changed: each
+        time is also logged at WARNING ("reconnected to the GPIO server ...")."""
+        client = self.sl.s
+        return 0 if client is None else client.reconnects
+
     def _async(self, func):
         client = self._client
         try:

@@ -1,6 +1,7 @@
 """``pigs``: pigpio's command-line tool, for a gpiosvr server.
 
-``pigs w 18 1 r 18`` runs the commands in order (one request, one round trip) and
+``pigs w 18 1 r 18`` runs the commands in order (one request, one round trip; a
+longer line than one request may carry goes as several, one after the other) and
 prints what pigpio's ``pigs`` prints: nothing for a command that only sets
 something, a number for one that reads (``br1``/``br2`` as 8 hex digits), and for a
 failed command its negative code on stdout and ``ERROR: <pigpio's text>`` on stderr.
@@ -16,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from gpiosvr import config
+from gpiosvr import config, protocol
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import GpioServerError, error_text
 from gpiosvr.server.commands import COMMANDS
@@ -101,14 +102,49 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def requests(commands: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """``commands`` cut into requests the server takes: at most
+    ``MAX_COMMANDS_PER_REQUEST`` commands and ``MAX_FRAME_BYTES`` bytes each (a
+    single command too long for a frame goes alone, and the server refuses it)."""
+    # room for the request id and the newline, which encode_command leaves out
+    room = protocol.MAX_FRAME_BYTES - len("@%d \n" % protocol.MAX_ID)
+    chunks: list[list[tuple[Any, ...]]] = []
+    chunk: list[tuple[Any, ...]] = []
+    size = 0
+    for command in commands:
+        length = len(protocol.encode_command(*command).encode("utf-8")) + 1  # and ";"
+        if chunk and (len(chunk) == protocol.MAX_COMMANDS_PER_REQUEST
+                      or size + length > room):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(command)
+        size += length
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
 def _run(socket_path: str | None, commands: list[tuple[Any, ...]]) -> int:
-    """Run ``commands`` in one request and print their results; the exit status."""
+    """Run ``commands``, printing their results as each request is answered (as
+    pigs, a failing command does not stop the later ones); the exit status."""
+    status = EXIT_OK
+    answered = False
     try:
         with BlockingClient(socket_path, name="pigs", connect_timeout=1.0) as client:
-            responses = client.request(commands)
+            for chunk in requests(commands):
+                status = max(status, _print_results(chunk, client.request(chunk)))
+                answered = True
     except GpioServerError as exc:
-        print(f"socket connect failed: {exc}", file=sys.stderr)
+        sys.stdout.flush()
+        what = "receive" if answered else "connect"
+        print(f"socket {what} failed: {exc}", file=sys.stderr)
         return EXIT_CONNECT
+    sys.stdout.flush()
+    return status
+
+
+def _print_results(commands: list[tuple[Any, ...]], responses: list[Any]) -> int:
+    """Print what pigs prints for each answered command; their exit status."""
     status = EXIT_OK
     for command, response in zip(commands, responses):
         exc = response.exception()
@@ -124,7 +160,6 @@ def _run(socket_path: str | None, commands: list[tuple[Any, ...]]) -> int:
         else:
             print(f"ERROR: {exc}", file=sys.stderr)
         status = EXIT_COMMAND
-    sys.stdout.flush()
     return status
 
 

@@ -7,6 +7,8 @@ import os
 import resource
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +17,7 @@ import pytest
 from gpiosvr.blocking import BlockingClient, LoopThreadCallError
 from gpiosvr.errors import ConnectionFailed, PigpioError, ResponseTimeout
 
-from conftest import wait_until
+from conftest import ServerProcess, wait_until
 
 
 @pytest.fixture
@@ -254,3 +256,34 @@ def test_an_idle_client_uses_no_cpu(client):
     used = (cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
     assert used < 0.05, f"loop thread used {used:.3f} s of CPU while idle"
     assert resource.getrusage(resource.RUSAGE_SELF)  # sanity: rusage works here
+
+
+STOP_AND_EXIT = r"""
+import os, signal, sys, time
+import gpiosvr.pigpio as pigpio
+path, server_pid, kill = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "kill"
+pi = pigpio.pi(path)
+pi.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: None)
+pi.set_watchdog(21, 100)
+pi.callback(22).cancel()
+if kill:  # stop() while the callback connection is reconnecting
+    os.kill(server_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while pi.sl.s._resources.runtime.client.is_connected and time.monotonic() < deadline:
+        time.sleep(0.005)
+pi.stop()
+"""
+
+
+@pytest.mark.parametrize("kill", ["kill", "keep"])
+def test_stop_then_exit_leaves_no_pending_task_behind(sock_path, kill):
+    server = ServerProcess(sock_path).start()
+    try:
+        out = subprocess.run([sys.executable, "-X", "dev", "-c", STOP_AND_EXIT, sock_path,
+                              str(server.proc.pid), kill],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    assert "Task was destroyed" not in out.stderr
+    assert "Traceback" not in out.stderr and "Exception" not in out.stderr, out.stderr

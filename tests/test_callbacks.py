@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 import time
 
 import pytest
 
 import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
 from gpiosvr.client_pigs import PigpioCallbackClient
+from gpiosvr.errors import ResponseTimeout
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
@@ -165,3 +168,25 @@ def test_callbacks_watchdogs_and_filters_come_back_after_a_server_restart(sock_p
             second.stop()
     finally:
         p.stop()
+
+
+def test_a_callback_whose_registration_timed_out_never_fires(server_process):
+    path = server_process.socket_path
+    client = BlockingClient(path, response_timeout=0.3)
+    try:
+        first, late, second = [], [], []
+        client.callback(21, pigpio.EITHER_EDGE, lambda g, lvl, t: first.append(t))
+        server_process.signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(ResponseTimeout):  # the server never answers the "nb"
+                client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: late.append(t))
+        finally:
+            server_process.signal(signal.SIGCONT)
+        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: second.append(t))
+        with Simulator(path) as sim:
+            sim.inject(20, 3, 10, 500)
+            sim.inject(21, 1, 1, 900)
+        wait_until(lambda: second == [500, 510, 520] and first == [900])
+        assert late == []  # reports come in order: it had its chance before 900
+    finally:
+        client.close()

@@ -87,3 +87,27 @@ def test_scripts_from_the_shell(server):
     assert out.stdout.split() == ["1", "41", "42"] + ["0"] * 8
     out = pigs("proc", "bogus 1", socket_path=server.socket_path)
     assert out.returncode == 253 and "ERROR: illegal script command" in out.stderr
+
+
+def test_more_commands_than_one_request_carries_all_run(server):
+    # 3,000 commands, three requests of at most MAX_COMMANDS_PER_REQUEST (1,024),
+    # each read printed in order; then a failure, which does not stop pigs
+    words = ["w", "4", "1", "r", "4", "w", "4", "0", "r", "4"] * 750
+    words += ["w", "60", "1", "r", "5"]
+    out = pigs(*words, socket_path=server.socket_path)
+    assert out.returncode == 253, out.stderr
+    assert out.stdout.splitlines() == ["1", "0"] * 750 + ["-3", "1"]
+    assert out.stderr.strip() == "ERROR: GPIO not 0-53"
+
+
+def test_requests_keep_to_the_protocols_limits():
+    from gpiosvr import protocol
+    from gpiosvr.pigs import requests
+
+    chunks = requests([("w", 4, i % 2) for i in range(3000)])
+    assert [len(c) for c in chunks] == [1024, 1024, 952]
+    script = "tag 1 " + "x" * 100_000
+    chunks = requests([("proc", script)] * 25)  # 2.5 MB: three frames of 1 MiB at most
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert all(len(protocol.encode_request(c, protocol.MAX_ID)) <= protocol.MAX_FRAME_BYTES
+               for c in chunks)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import grp
+import logging
 import os
 import random
+import re
 import resource
 import signal
 import socket
@@ -69,6 +71,51 @@ def test_sigkill_and_restart(sock_path, monkeypatch):
     finally:
         pi.stop()
         server.stop()
+
+
+def restart(server: ServerProcess) -> None:
+    """SIGKILL the server, then start a new one on the same socket."""
+    server.kill()
+    server.proc.stdout.close()
+    server.proc.stderr.close()
+    server.start()
+
+
+def first_successful_read(pi, gpio: int) -> int:
+    """Call ``pi.read(gpio)`` until it no longer fails; return what it read."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return pi.read(gpio)
+        except pigpio.error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+
+
+def test_the_first_call_after_a_restart_returns_with_the_callbacks_back(
+        server_process, monkeypatch, caplog):
+    monkeypatch.setenv("GPIOSVR_CONNECT_TIMEOUT", "5")
+    pi = pigpio.pi(server_process.socket_path)
+    try:
+        got = []
+        pi.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
+        pi.set_watchdog(21, 60000)
+        assert pi.reconnects == 0
+        with caplog.at_level(logging.WARNING, logger="gpiosvr"):
+            restart(server_process)
+            assert first_successful_read(pi, 4) == 1
+            # At once: every edge from now on reaches the callback
+            with BlockingClient(server_process.socket_path) as other:
+                other.command("siminject", 20, 50, 10, 1000)
+                assert other.command("info")["notify_handles"] == 1
+            wait_until(lambda: len(got) >= 50)
+        assert got == [((i + 1) % 2, 1000 + 10 * i) for i in range(50)]
+        assert pi.reconnects == 1
+        assert re.search(r"reconnected to the GPIO server at \S+ after \d+ ms: "
+                         r"edges in between were not seen", caplog.text), caplog.text
+    finally:
+        pi.stop()
 
 
 def test_watchdogs_and_filters_are_restored_on_the_new_server(sock_path):
