@@ -22,8 +22,9 @@ from gpiosvr.errors import PigpioError
 from gpiosvr.server import limits
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 
-#: Every GPIO, 0-53 (``--permit -1``).
-ALL_GPIOS = (1 << NUM_GPIOS) - 1
+#: Every GPIO: all 64 bits of the mask, as ``--permit -1`` (pigpio keeps all 64, so a
+#: bank 2 command naming GPIO 54-63, which do not exist, is permitted only then).
+ALL_GPIOS = (1 << 64) - 1
 
 _MASKS_BY_MODEL = {  # the model field of a new-style revision code (pigpio 1.78)
     0: limits.PERMIT_MASK_A_B2, 1: limits.PERMIT_MASK_A_B2,
@@ -75,7 +76,7 @@ def parse_mask(text: str) -> int:
 class Permits:
     """The GPIOs clients of one server may change, and the check of them.
 
-    ``mask`` (bit n: GPIO n; bits above 53 are ignored) fixes them; None takes pigpio's
+    ``mask`` (bit n: GPIO n; 64 bits, as pigpio keeps) fixes them; None takes pigpio's
     default for the backend's hardware revision, read when needed (the pigpiod backend
     learns its board only once it reaches the daemon).
     """
@@ -102,7 +103,7 @@ class Permits:
         if type(gpio) is int and 0 <= gpio < NUM_GPIOS and not self.mask >> gpio & 1:
             raise PigpioError(errors.PI_NOT_PERMITTED,
                               f"no permission to update GPIO {gpio}: the permitted "
-                              f"GPIOs are {self.mask:#x} (gpiosvr-server --permit)")
+                              f"GPIOs are 0x{self.mask:X} (gpiosvr-server --permit)")
 
     def bank_bits(self, bank: int, bits: int) -> int:
         """The permitted GPIOs among ``bits`` of bank 1 (GPIO 0-31) or 2 (32-53)."""
@@ -117,7 +118,7 @@ class Permits:
         shown = ", ".join(map(str, gpios[:8])) + (", ..." if len(gpios) > 8 else "")
         return PigpioError(errors.PI_SOME_PERMITTED,
                            f"no permission to update one or more GPIO: GPIO {shown} "
-                           f"left as they were; the permitted GPIOs are {self.mask:#x} "
+                           f"left as they were; the permitted GPIOs are 0x{self.mask:X} "
                            f"(gpiosvr-server --permit)")
 
 
