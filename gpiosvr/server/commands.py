@@ -168,7 +168,7 @@ def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
             raise PigpioError(errors.PI_UNKNOWN_COMMAND)
         if spec.updates == "gpio" and cmd.args:
             # as pigpio: a GPIO that may not change is refused before other arguments
-            permits.of(session).check(cmd.args[0])
+            permits.of(session).check_argument(cmd.args[0])
         args = _convert(spec, cmd.args)
         if spec.name in backend.native_commands:
             result = _run_native(session, spec, args)

@@ -17,6 +17,8 @@ as pigpio does:
 
 from __future__ import annotations
 
+import functools
+
 from gpiosvr import errors
 from gpiosvr.errors import PigpioError
 from gpiosvr.server import limits
@@ -36,6 +38,11 @@ _MASKS_BY_MODEL = {  # the model field of a new-style revision code (pigpio 1.78
     9: limits.PERMIT_MASK_ZERO, 12: limits.PERMIT_MASK_ZERO,
     17: limits.PERMIT_MASK_PI4B,
 }
+
+
+@functools.lru_cache(maxsize=16)
+def _default_mask(hardware_revision: int) -> int:
+    return default_mask(hardware_revision)
 
 
 def default_mask(hardware_revision: int) -> int:
@@ -77,33 +84,40 @@ class Permits:
     """The GPIOs clients of one server may change, and the check of them.
 
     ``mask`` (bit n: GPIO n; 64 bits, as pigpio keeps) fixes them; None takes pigpio's
-    default for the backend's hardware revision, read when needed (the pigpiod backend
-    learns its board only once it reaches the daemon).
+    default for the backend's hardware revision: once, for a backend that knows its
+    board when it is built; at each check for one that relays to a daemon (its
+    :attr:`~Backend.native_commands`), which learns the board only once it reaches it.
     """
 
     def __init__(self, backend: Backend, mask: int | None = None) -> None:
         self._backend = backend
+        if mask is None and not backend.native_commands:
+            mask = default_mask(backend.hardware_revision)
         self._fixed = None if mask is None else mask & ALL_GPIOS
-        self._revision: int | None = None
-        self._default = 0
 
     @property
     def mask(self) -> int:
         """The GPIOs that may be changed now, as a bit mask."""
         if self._fixed is not None:
             return self._fixed
-        revision = self._backend.hardware_revision
-        if revision != self._revision:
-            self._revision, self._default = revision, default_mask(revision)
-        return self._default
+        return _default_mask(self._backend.hardware_revision)
 
-    def check(self, gpio: object) -> None:
-        """Raise ``PI_NOT_PERMITTED`` if a command may not change ``gpio``. A value that
-        is no GPIO passes, as in pigpio: the command's own check refuses it."""
-        if type(gpio) is int and 0 <= gpio < NUM_GPIOS and not self.mask >> gpio & 1:
+    def check(self, gpio: int) -> None:
+        """Raise ``PI_NOT_PERMITTED`` if a command may not change GPIO ``gpio`` (0-53)."""
+        mask = self._fixed
+        if mask is None:
+            mask = self.mask
+        if not mask >> gpio & 1:
             raise PigpioError(errors.PI_NOT_PERMITTED,
                               f"no permission to update GPIO {gpio}: the permitted "
-                              f"GPIOs are 0x{self.mask:X} (gpiosvr-server --permit)")
+                              f"GPIOs are 0x{mask:X} (gpiosvr-server --permit)")
+
+    def check_argument(self, value: object) -> None:
+        """:meth:`check` a command's GPIO argument before it is converted, as pigpio
+        checks permission first; a value that is no GPIO passes, as in pigpio (the
+        command's own check refuses it)."""
+        if type(value) is int and 0 <= value < NUM_GPIOS:
+            self.check(value)
 
     def bank_bits(self, bank: int, bits: int) -> int:
         """The permitted GPIOs among ``bits`` of bank 1 (GPIO 0-31) or 2 (32-53)."""
@@ -125,8 +139,7 @@ class Permits:
 def of(session: object) -> Permits:
     """The :class:`Permits` of the server ``session`` is connected to (pigpio's
     default for its backend when it has no server)."""
-    server = getattr(session, "server", None)
-    permits = getattr(server, "permits", None)
-    if permits is None:
-        permits = Permits(session.backend)  # type: ignore[attr-defined]
-    return permits
+    try:
+        return session.server.permits  # type: ignore[attr-defined]
+    except AttributeError:
+        return Permits(session.backend)  # type: ignore[attr-defined]
