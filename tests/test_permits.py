@@ -241,10 +241,10 @@ def test_the_pigpiod_relay_is_held_to_its_own_mask(sock_dir):
                       permit=-1) as chip:
         standin = PigpiodStandIn(chip.socket_path)
         backend = PigpiodBackend("127.0.0.1", standin.port, retry_interval=0.05,
-                                 call_timeout=2)
+                                 call_timeout=5)
         try:
             with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
-                wait_until(lambda: backend.connected)
+                wait_until(lambda: backend.connected, timeout=10)
                 c, on_chip = BlockingClient(relay.socket_path), BlockingClient(chip.socket_path)
                 for gpio in (5, 30):
                     on_chip.command("w", gpio, 0)
