@@ -32,10 +32,19 @@ def sock_path(sock_dir: str) -> str:
     return os.path.join(sock_dir, "gpio.sock")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "permit(mask): the `server` fixture lets clients change the GPIOs of "
+                   "mask (as --permit), for tests about something else than permissions")
+
+
 @pytest.fixture
-def server(sock_path: str) -> Iterator[ServerThread]:
-    """A real server on the simulated chip, serving ``server.socket_path``."""
-    with ServerThread(sock_path, SimulatedChip()) as srv:
+def server(sock_path: str, request: pytest.FixtureRequest) -> Iterator[ServerThread]:
+    """A real server on the simulated chip, serving ``server.socket_path``; a test
+    marked ``@pytest.mark.permit(mask)`` gets a server started with that mask."""
+    marker = request.node.get_closest_marker("permit")
+    permit = marker.args[0] if marker is not None else None
+    with ServerThread(sock_path, SimulatedChip(), permit=permit) as srv:
         yield srv
 
 

@@ -51,6 +51,7 @@ def test_minimal_api(client_run):
     client_run(body)
 
 
+@pytest.mark.permit(-1)  # GPIO 40, in bank 2
 def test_banks(client_run):
     async def body(c):
         await c.write(5, 0)

@@ -57,6 +57,7 @@ def test_pi_methods_have_pigpios_signatures():
                [(p.name, p.default, p.kind) for p in theirs.parameters.values()], name
 
 
+@pytest.mark.permit(-1)  # GPIO 40, in bank 2
 def test_basic_calls(pi):
     assert pi.set_mode(18, pigpio.OUTPUT) == 0
     assert pi.get_mode(18) == pigpio.OUTPUT

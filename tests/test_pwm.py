@@ -41,7 +41,7 @@ def test_pwm_settings_follow_pigpio(pi):
 
 
 @pytest.mark.parametrize("call,code", [
-    (lambda p: p.set_PWM_dutycycle(40, 1), real_pigpio.PI_BAD_USER_GPIO),
+    (lambda p: p.set_PWM_dutycycle(60, 1), real_pigpio.PI_BAD_USER_GPIO),
     (lambda p: p.set_PWM_dutycycle(4, 256), real_pigpio.PI_BAD_DUTYCYCLE),
     (lambda p: p.set_PWM_range(4, 24), real_pigpio.PI_BAD_DUTYRANGE),
     (lambda p: p.set_PWM_range(4, 40001), real_pigpio.PI_BAD_DUTYRANGE),

@@ -26,6 +26,7 @@ from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # no
 from gpiosvr.server.limits import LISTEN_BACKLOG
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.ownership import Owner
+from gpiosvr.server.permits import Permits
 from gpiosvr.server.pwm import PwmController
 from gpiosvr.server.scripts import ScriptEngine
 
@@ -303,7 +304,7 @@ class GpioServer:
 
     def __init__(self, socket_path: str | None = None, backend: Backend | None = None,
                  group: str | int | None = None, log_requests: bool = False,
-                 admin_group: str | int | None = None) -> None:
+                 admin_group: str | int | None = None, permit: int | None = None) -> None:
         self.socket_path = config.server_socket_path(socket_path)
         self.backend = backend if backend is not None else create("sim")
         self.group = group
@@ -317,6 +318,8 @@ class GpioServer:
         self.hub = EdgeHub(self.edge_settings)
         self.pwm = PwmController(self.backend)
         self.scripts = ScriptEngine(self)
+        #: The GPIOs clients may change: ``permit`` (``--permit``), else the board's.
+        self.permits = Permits(self.backend, permit)
         self._server: asyncio.base_events.Server | None = None
         self._instance: instance.Instance | None = None  # the socket's lock and file
 

@@ -12,6 +12,14 @@ from gpiosvr import config
 from gpiosvr.server.app import GpioServer, ServerStartError
 from gpiosvr.server.backends import NAMES, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
+from gpiosvr.server.permits import parse_mask
+
+
+def _permit_mask(text: str) -> int:
+    try:
+        return parse_mask(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "client's scripts, watchdogs, filters and handles (root "
                              "and the server's own user always may; others only "
                              "their own)")
+    parser.add_argument("--permit", type=_permit_mask, default=None, metavar="MASK",
+                        help="the GPIOs clients may change, as pigpiod -x MASK: bit n "
+                             "is GPIO n (e.g. 0x0FFFFFFC: GPIO 2-27), -1 or 'all' for "
+                             "every one; writes to others answer PI_NOT_PERMITTED. "
+                             "Default: pigpio's user GPIOs of the board, from its "
+                             "hardware revision (GPIO 2-27 for a board pigpio does not "
+                             "know: give --permit on other boards). Any GPIO may be read")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop: uvloop when installed (auto, the default) "
                              "roughly doubles requests per second")
@@ -85,7 +100,8 @@ async def serve(args: argparse.Namespace) -> None:
     except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
         raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
-                        log_requests=args.log_requests, admin_group=args.admin_group)
+                        log_requests=args.log_requests, admin_group=args.admin_group,
+                        permit=args.permit)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ import gpiosvr
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import ownership
+from gpiosvr.server import ownership, permits
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES
 
@@ -117,7 +117,12 @@ PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """A command's name, parameter kinds (``"?"`` suffix: optional) and handler."""
+    """A command's name, parameter kinds (``"?"`` suffix: optional) and handler.
+
+    ``updates`` says what of the chip it changes, for :mod:`~gpiosvr.server.permits`:
+    ``"gpio"`` (its first argument), ``"bank1"`` or ``"bank2"`` (the GPIOs whose bits
+    its first argument sets), or None.
+    """
 
     name: str
     params: tuple[str, ...]
@@ -125,6 +130,7 @@ class CommandSpec:
     doc: str
     required: int = 0
     converters: tuple[Callable[[Any], Any], ...] = ()
+    updates: str | None = None
 
     @property
     def usage(self) -> str:
@@ -134,8 +140,10 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 
 
-def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``handler(session, *args)`` as the pigs command ``name``."""
+def command(name: str, *params: str, updates: str | None = None
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``handler(session, *args)`` as the pigs command ``name``; ``updates``:
+    see :class:`CommandSpec`."""
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         for p in params:
@@ -143,7 +151,8 @@ def command(name: str, *params: str) -> Callable[[Callable[..., Any]], Callable[
         COMMANDS[name] = CommandSpec(
             name, params, handler, (handler.__doc__ or "").strip(),
             required=sum(1 for p in params if not p.endswith("?")),
-            converters=tuple(PARAM_KINDS[p.rstrip("?")] for p in params))
+            converters=tuple(PARAM_KINDS[p.rstrip("?")] for p in params),
+            updates=updates)
         return handler
 
     return register
@@ -158,9 +167,12 @@ def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
         spec = COMMANDS.get(cmd.name)
         if spec is None:
             raise PigpioError(errors.PI_UNKNOWN_COMMAND)
+        if spec.updates == "gpio" and cmd.args:
+            # as pigpio: a GPIO that may not change is refused before other arguments
+            permits.of(session).check_argument(cmd.args[0])
         args = _convert(spec, cmd.args)
         if spec.name in backend.native_commands:
-            result = backend.run_native(spec.name, args)
+            result = _run_native(session, spec, args)
         else:
             result = spec.handler(session, *args)
         if isinstance(result, asyncio.Future):
@@ -168,6 +180,33 @@ def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
         return protocol.encode_answer(result)
     except Exception as exc:
         return _encode_error(exc, cmd)
+
+
+def _run_native(session: Session, spec: CommandSpec, args: list[Any]) -> Any:
+    """Have the backend carry out ``spec`` itself, on the permitted GPIOs of a bank
+    command only (a single GPIO's permission was checked by :func:`execute`)."""
+    backend = session.backend
+    if spec.updates not in ("bank1", "bank2"):
+        return backend.run_native(spec.name, args)
+    bank, bits = int(spec.updates[-1]), args[0]
+    allowed = permits.of(session).bank_bits(bank, bits)
+    result = backend.run_native(spec.name, [allowed])
+    if allowed == bits:
+        return result
+    refusal = permits.of(session).some_permitted(bank, bits)
+    if not isinstance(result, asyncio.Future):
+        raise refusal
+    answer = result.get_loop().create_future()
+
+    def done(result: asyncio.Future) -> None:
+        if not answer.cancelled():
+            if result.cancelled():
+                answer.cancel()
+            else:
+                answer.set_exception(result.exception() or refusal)
+
+    result.add_done_callback(done)
+    return answer
 
 
 def _encode_error(exc: BaseException, cmd: Command) -> str:
@@ -256,9 +295,10 @@ def server_info(session: Session) -> dict[str, Any]:
 # --------------------------------------------------------------- basic GPIO
 
 
-@command("m", "gpio", "mode")
+@command("m", "gpio", "mode", updates="gpio")
 def _set_mode(session: Session, gpio: int, mode: int):
     """Set mode: r (input), w (output), 0-5 (ALT0-ALT5)."""
+    permits.of(session).check(gpio)  # also here: the short path skips execute()
     if mode != 1:  # as pigpio: PWM and servo pulses end when a GPIO stops being an output
         _stop_pulses(session, gpio)
     session.backend.set_mode(gpio, mode)
@@ -278,7 +318,7 @@ def _get_mode(session: Session, gpio: int):
     return session.backend.get_mode(gpio)
 
 
-@command("pud", "gpio", "pud")
+@command("pud", "gpio", "pud", updates="gpio")
 def _set_pull(session: Session, gpio: int, pud: int):
     """Set pull: u (up), d (down), o (off)."""
     session.backend.set_pull(gpio, pud)
@@ -291,9 +331,10 @@ def _read(session: Session, gpio: int):
     return session.backend.read(gpio)
 
 
-@command("w", "gpio", "level")
+@command("w", "gpio", "level", updates="gpio")
 def _write(session: Session, gpio: int, level: int):
     """Write a level; the GPIO becomes an output (PWM and servo pulses on it end)."""
+    permits.of(session).check(gpio)  # also here: the short path skips execute()
     _stop_pulses(session, gpio)
     session.backend.write(gpio, level)
     return 0
@@ -323,16 +364,24 @@ def _bank_commands(bank: int) -> None:
         """Read the bank's levels as a bit mask (bank 1: GPIO 0-31, bank 2: 32-53)."""
         return session.backend.read_bank(bank)
 
-    @command(f"bs{bank}", "bits")
+    @command(f"bs{bank}", "bits", updates=f"bank{bank}")
     def _set_bank(session: Session, bits: int):
-        """Set the output latch of the GPIOs whose bits are set."""
-        session.backend.set_bank(bank, bits)
+        """Set the output latch of the GPIOs whose bits are set (the permitted ones:
+        naming others answers PI_SOME_PERMITTED)."""
+        allowed = permits.of(session).bank_bits(bank, bits)
+        session.backend.set_bank(bank, allowed)
+        if allowed != bits:
+            raise permits.of(session).some_permitted(bank, bits)
         return 0
 
-    @command(f"bc{bank}", "bits")
+    @command(f"bc{bank}", "bits", updates=f"bank{bank}")
     def _clear_bank(session: Session, bits: int):
-        """Clear the output latch of the GPIOs whose bits are set."""
-        session.backend.clear_bank(bank, bits)
+        """Clear the output latch of the GPIOs whose bits are set (the permitted ones:
+        naming others answers PI_SOME_PERMITTED)."""
+        allowed = permits.of(session).bank_bits(bank, bits)
+        session.backend.clear_bank(bank, allowed)
+        if allowed != bits:
+            raise permits.of(session).some_permitted(bank, bits)
         return 0
 
 
@@ -468,7 +517,7 @@ def _sim_unwire(session: Session, input_: int):
 # ------------------------------------------------------------- PWM and servos
 
 
-@command("p", "user_gpio", "int")
+@command("p", "user_gpio", "int", updates="gpio")
 def _pwm(session: Session, gpio: int, dutycycle: int):
     """PWM: set the dutycycle (0-range) and start PWM."""
     session.server.pwm.set_dutycycle(gpio, dutycycle)
@@ -481,7 +530,7 @@ def _get_dutycycle(session: Session, gpio: int):
     return session.server.pwm.get_dutycycle(gpio)
 
 
-@command("prs", "user_gpio", "int")
+@command("prs", "user_gpio", "int", updates="gpio")
 def _pwm_range(session: Session, gpio: int, range_: int):
     """Set the PWM dutycycle range (25-40000); answers the real range."""
     return session.server.pwm.set_range(gpio, range_)
@@ -499,7 +548,7 @@ def _get_real_range(session: Session, gpio: int):
     return session.server.pwm.get_real_range(gpio)
 
 
-@command("pfs", "user_gpio", "int")
+@command("pfs", "user_gpio", "int", updates="gpio")
 def _pwm_frequency(session: Session, gpio: int, frequency: int):
     """Set the PWM frequency: the closest one pigpio offers, which is answered."""
     return session.server.pwm.set_frequency(gpio, frequency)
@@ -511,7 +560,7 @@ def _get_pwm_frequency(session: Session, gpio: int):
     return session.server.pwm.get_frequency(gpio)
 
 
-@command("s", "user_gpio", "int")
+@command("s", "user_gpio", "int", updates="gpio")
 def _servo(session: Session, gpio: int, pulsewidth: int):
     """Servo pulses of ``pulsewidth`` µs (500-2500) at 50 Hz; 0 stops them."""
     session.server.pwm.set_servo(gpio, pulsewidth)
@@ -524,7 +573,7 @@ def _get_servo(session: Session, gpio: int):
     return session.server.pwm.get_servo(gpio)
 
 
-@command("hp", "gpio", "int", "int")
+@command("hp", "gpio", "int", "int", updates="gpio")
 def _hardware_pwm(session: Session, gpio: int, frequency: int, duty: int):
     """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M."""
     session.server.pwm.set_hardware(gpio, frequency, duty)

@@ -95,3 +95,26 @@ SIM_WAVEFORM_EDGES_PER_SECOND = 400_000
 SIM_MAX_WAVEFORM_HZ = 100_000
 
 # -- GPIO permissions ---------------------------------------------------------------
+
+# The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says
+# otherwise: pigpio 1.78's PI_DEFAULT_UPDATE_MASK_* for each board type, chosen from
+# the hardware revision by :func:`gpiosvr.server.permits.default_mask`.
+
+#: A board pigpio does not know (and Pi 5, 400, CM4, Zero 2 W): GPIO 2-27.
+PERMIT_MASK_UNKNOWN = 0x0FFFFFFC
+#: Revision 1 Model B (26-pin header), and the ACT LED (GPIO 16).
+PERMIT_MASK_B1 = 0x03E7CF93
+#: Revision 2 Models A and B (26-pin header and P5), and the ACT LED (GPIO 16).
+PERMIT_MASK_A_B2 = 0xFBC7CF9C
+#: Models A+ and B+: GPIO 2-27, the PWR LED (35), USB high power (38), ACT LED (47).
+PERMIT_MASK_APLUS_BPLUS = 0x0080480FFFFFFC
+#: Pi Zero and Zero W: GPIO 2-27 and the ACT LED (47).
+PERMIT_MASK_ZERO = 0x0080000FFFFFFC
+#: Pi 2B: as the A+ and B+.
+PERMIT_MASK_PI2B = 0x0080480FFFFFFC
+#: Pi 3B, 3B+, 3A+: GPIO 2-27 (the LEDs are not on the SoC's GPIOs).
+PERMIT_MASK_PI3B = 0x0FFFFFFC
+#: Pi 4B: GPIO 2-27.
+PERMIT_MASK_PI4B = 0x0FFFFFFC
+#: Compute Modules 1, 3 and 3+: GPIO 0-47.
+PERMIT_MASK_COMPUTE = 0x00FFFFFFFFFFFF

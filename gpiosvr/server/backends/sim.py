@@ -1,9 +1,12 @@
 """A simulated GPIO chip with pigpio's semantics, the default backend.
 
 GPIOs 0-53 start as inputs; 0-8 are pulled up and the rest down, as on a BCM283x
-after reset. An output reads back what was written; an input reads what drives it
-from outside or else follows its pull. With the pull off an undriven input keeps its
-last level, a stand-in for a floating pin.
+after reset, except the SD card's lines, GPIO 48-53 (:data:`SD_CARD_GPIOS`), which
+are pulled up and read high as on a running Pi: bank 2 reads ``0x3F0000``, the value
+of pigpio's ``pigs br2`` example, not 0 (pigpio's own tests expect it non-zero). An
+output reads back what was written; an input reads what drives it from outside or
+else follows its pull. With the pull off an undriven input keeps its last level, a
+stand-in for a floating pin.
 
 Tests, examples and other processes drive it from outside (the ``sim*`` commands in
 ``docs/protocol.md`` call these methods):
@@ -43,6 +46,10 @@ PUD_OFF, PUD_DOWN, PUD_UP = 0, 1, 2
 
 #: Raspberry Pi 3 Model B, revision 1.2 (Sony UK): a real board pigpio and gpiozero know.
 DEFAULT_HARDWARE_REVISION = 0xA02082
+
+#: The SD card's clock, command and data lines: high on a running Pi (the card and
+#: the board pull them up), so they start pulled up here.
+SD_CARD_GPIOS = range(48, 54)
 
 #: Called as ``listener(gpio, level, tick)`` whenever a GPIO's level changes.
 LevelListener = Callable[[int, int, int], None]
@@ -138,7 +145,8 @@ class SimulatedChip(Backend):
         self._hwrev = int(hardware_revision)
         self._tick_offset = int(tick_offset)
         self._modes = [INPUT] * NUM_GPIOS
-        self._pulls = [PUD_UP if g <= 8 else PUD_DOWN for g in range(NUM_GPIOS)]
+        self._pulls = [PUD_UP if g <= 8 or g in SD_CARD_GPIOS else PUD_DOWN
+                       for g in range(NUM_GPIOS)]
         self._latch = [0] * NUM_GPIOS
         self._external: list[int | None] = [None] * NUM_GPIOS
         self._levels = [self._computed(g, 0) for g in range(NUM_GPIOS)]
