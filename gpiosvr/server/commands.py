@@ -16,7 +16,9 @@ import gpiosvr
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
+from gpiosvr.server import logsafe
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+from gpiosvr.server.limits import MAX_CLIENT_NAME_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,8 @@ def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
 def _hello(session: Session, version: int, name: str = "?", pid: int | None = None):
     """Handshake: the client's protocol version, name and pid; answers server info.
 
+    The name is kept (and logged, escaped) up to :data:`MAX_CLIENT_NAME_CHARS`.
+
     The pid a client claims is not trusted: the session keeps the kernel's (SO_PEERCRED).
     """
     if version != protocol.PROTOCOL_VERSION:
@@ -226,8 +230,10 @@ def _hello(session: Session, version: int, name: str = "?", pid: int | None = No
             f"{protocol.PROTOCOL_VERSION}"
         )
     session.protocol_version = version
-    session.name = name
-    log.info("client hello: name=%s pid=%s uid=%s", name, session.pid, session.uid)
+    session.name = logsafe.cut(name, MAX_CLIENT_NAME_CHARS)
+    conn_log = getattr(session.server, "conn_log", None)
+    (conn_log or log).info("client hello: name=%s pid=%s uid=%s",
+                           logsafe.printable(session.name), session.pid, session.uid)
     return server_info(session)
 
 
