@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import resource
@@ -15,7 +16,8 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import OTHER_UID, needs_root, open_to_all, wait_until
-from gpiosvr import protocol
+import gpiosvr.pigpio as pigpio
+from gpiosvr import config, protocol
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.channel import Channel
 from gpiosvr.client import SocketClient
@@ -270,7 +272,8 @@ def run_as(uid: int, func: Callable[[], str]) -> str:
 
 
 @needs_root
-@pytest.mark.parametrize("how", ["channel", "blocking", "async keep-alive", "async one-shot"])
+@pytest.mark.parametrize("how", ["channel", "blocking", "async keep-alive", "async one-shot",
+                                 "pigpio facade"])
 def test_a_refused_client_is_shown_the_reason(server, monkeypatch, how):
     monkeypatch.setattr(quotas, "MAX_CONNECTIONS_PER_UID", 0)
     open_to_all(server.socket_path)
@@ -278,6 +281,12 @@ def test_a_refused_client_is_shown_the_reason(server, monkeypatch, how):
 
     def attempt() -> str:
         try:
+            if how == "pigpio facade":
+                os.environ[config.SOCKET_ENV] = path
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    pi = pigpio.pi()
+                return "served" if pi.connected else f"ConnectionFailed, printed: {printed.getvalue()}"
             if how == "channel":
                 Channel(path, "refused", 5.0, 5.0)
             elif how == "blocking":

@@ -23,7 +23,8 @@ from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands, logsafe
 from gpiosvr.server.backends import Backend, create
-from gpiosvr.server.limits import ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PARTIAL_FRAME_SECONDS
+from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
+                                   MAX_LINGERING, PARTIAL_FRAME_SECONDS)
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.pwm import PwmController
 from gpiosvr.server.quotas import ConnectionQuotas
@@ -149,6 +150,7 @@ class ClientConnection(asyncio.Protocol):
         self._held = False  # the write buffer is past high water: execute nothing
         self._partial_since: float | None = None  # loop time the unfinished frame began
         self._partial_timer: asyncio.TimerHandle | None = None
+        self._lingering = False  # told *bye, closing soon (see close_with)
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -177,6 +179,9 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_partial_timer()
+        if self._lingering:
+            self._lingering = False
+            self.server.lingering -= 1
         if not self._admitted:
             return
         self._admitted = False
@@ -346,15 +351,31 @@ class ClientConnection(asyncio.Protocol):
             self._partial_timer = None
 
     def close_with(self, reason: str) -> None:
-        """Tell the client why (a ``*bye`` notification) and close the connection."""
+        """Tell the client why (a ``*bye`` notification) and close the connection.
+
+        The server stops executing its requests but, for up to
+        :data:`BYE_LINGER_SECONDS`, reads and drops what it still sends, with the
+        sending side shut: closing at once could make the client's next send fail
+        (EPIPE, ECONNRESET) before it reads the ``*bye``, and lose the reason.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
         self.send(protocol.encode_notification("bye", reason))
         self._buffer.clear()
-        transport = self.transport
-        if transport is not None:
-            if transport.get_write_buffer_size():
-                transport.abort()  # it does not read: waiting for it to would keep the fd
-            else:
-                transport.close()
+        self._stop_partial_timer()
+        self._held = True  # nothing more is executed
+        server = self.server
+        if (transport.get_write_buffer_size()  # it does not read: it would not see it
+                or server.lingering >= MAX_LINGERING or not transport.can_write_eof()):
+            transport.abort()
+            return
+        server.lingering += 1
+        self._lingering = True
+        self.data_received = self.eof_received = _drop  # type: ignore[method-assign]
+        transport.write_eof()
+        transport.resume_reading()
+        asyncio.get_running_loop().call_later(BYE_LINGER_SECONDS, transport.abort)
 
     def handle_frame(self, line: bytes) -> "str | asyncio.Future[str]":
         """Execute one request frame and return its encoded response frame (or a
@@ -373,6 +394,11 @@ class ClientConnection(asyncio.Protocol):
         """Send a frame (an answer or a notification) to this client."""
         if self.transport is not None and not self.transport.is_closing():
             self._write(frame.encode("ascii"))
+
+
+def _drop(*_: object) -> None:
+    """Reading a connection that is being closed: what it sends is dropped (and at
+    its end of file the transport closes)."""
 
 
 def _response_later(answers: list, request_id: Any) -> "asyncio.Future[str]":
@@ -422,6 +448,8 @@ class GpioServer:
         self.scripts = ScriptEngine(self)
         #: Connections per uid and in total (:mod:`gpiosvr.server.quotas`).
         self.quotas = ConnectionQuotas()
+        #: Connections told ``*bye`` and closing (``ClientConnection.close_with``).
+        self.lingering = 0
         #: Connect, handshake and disconnect lines, rate-limited.
         self.conn_log = logsafe.RateLimitedLog(log, "connection")
         #: Lines about refused and closed connections (a cap reached), rate-limited.

@@ -30,6 +30,12 @@ RESERVED_FDS = 64
 ANSWER_BATCH_BYTES = 16 * 1024
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
+#: Seconds a connection refused or closed by the server (told why in a ``*bye``)
+#: stays half-open, its input dropped, so that the client reads the reason before
+#: its own sends fail.
+BYE_LINGER_SECONDS = 1.0
+#: Connections lingering so, at most; past it they are closed at once.
+MAX_LINGERING = RESERVED_FDS // 4
 #: Characters of a client's ``hello`` name that are kept and logged.
 MAX_CLIENT_NAME_CHARS = 100
 #: Log lines about connections (connect, disconnect, a cap reached) per second, at
