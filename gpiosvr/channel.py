@@ -73,6 +73,26 @@ def frame_template(name: str, count: int) -> bytes:
     return template
 
 
+def bye_reason(line: bytes | bytearray) -> str | None:
+    """The reason in a ``*bye "<reason>"`` frame (the server's last word before it
+    closes the connection), or None if ``line`` is not one."""
+    if not line.startswith(b"*bye"):
+        return None
+    try:
+        note = protocol.decode_notification(protocol.frame_text(bytes(line)))
+    except ProtocolError:
+        return bytes(line[5:]).decode("ascii", "replace")
+    return " ".join(map(str, note.args))
+
+
+def lost_message(path: str, exc: BaseException | None, bye: str | None) -> str:
+    """What to tell the user when the connection to ``path`` ended: the server's
+    reason when it gave one."""
+    if bye is not None:
+        return f"connection to {path} closed by the server: {bye}"
+    return f"connection to {path} lost" + (f": {exc}" if exc else "")
+
+
 def connect_unix(path: str, timeout: float) -> socket.socket:
     """Connect to the server at ``path``, retrying while it is not there yet, up to
     ``timeout`` seconds, and check who serves it (:func:`peercred.check_server`).
@@ -132,6 +152,7 @@ class Channel:
         self._timeout: float | None = None
         self._buffer = b""
         self._next_id = 1
+        self._bye: str | None = None  # the reason the server gave for closing
         _channels.add(self)
         global _open_count
         with _open_lock:
@@ -276,6 +297,8 @@ class Channel:
                 if line.startswith(prefix):
                     return line
                 # a notification, or a late answer to an abandoned request: drop it
+                if line.startswith(b"*bye"):
+                    self._bye = bye_reason(line)
         except ResponseTimeout:
             raise
         except ProtocolError:
@@ -283,7 +306,7 @@ class Channel:
             raise
         except OSError as exc:
             self.close()
-            raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
+            raise ConnectionFailed(lost_message(self.path, exc, self._bye)) from exc
         finally:
             self.ready = (self._sock is not None and not self._buffer
                           and self._timeout == self.response_timeout

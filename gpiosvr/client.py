@@ -18,6 +18,7 @@ from enum import IntEnum
 from typing import Any, Callable, Sequence
 
 from gpiosvr import config, peercred, protocol
+from gpiosvr.channel import bye_reason, lost_message
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 from gpiosvr.protocol import Command, RequestDelimiters
 from gpiosvr.reconnect import RECONNECT_RETRY_SECONDS, SocketWatch
@@ -197,6 +198,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._pending = bytearray()
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_running_loop().create_future()
+        self.bye: str | None = None  # the reason the server gave for closing
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -214,6 +216,8 @@ class _Connection(asyncio.BufferedProtocol):
         *lines, rest = self._pending.split(b"\n")
         self._pending = rest
         for line in lines:
+            if line.startswith(b"*bye"):
+                self.bye = bye_reason(line)
             try:
                 self._client._frame_received(protocol.frame_text(bytes(line)))
             except ProtocolError as exc:
@@ -228,9 +232,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc) -> None:
         self._client._connection_failed(
-            self, ConnectionFailed(f"connection to {self._client.socketPath} lost"
-                                   + (f": {exc}" if exc else ""))
-        )
+            self, ConnectionFailed(lost_message(self._client.socketPath, exc, self.bye)))
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -604,6 +606,7 @@ class _OneShot(asyncio.BufferedProtocol):
         self._chunk = bytearray(buffer_size)
         self._data = bytearray()
         self.line = asyncio.get_running_loop().create_future()
+        self.bye: str | None = None  # the reason the server gave for closing
 
     def get_buffer(self, sizehint: int) -> bytearray:
         return self._chunk
@@ -611,6 +614,10 @@ class _OneShot(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self._data += self._chunk[:nbytes]
         end = self._data.find(b"\n")
+        while end >= 0 and self._data.startswith(b"*"):  # a notification: not the answer
+            self.bye = bye_reason(self._data[:end]) or self.bye
+            del self._data[:end + 1]
+            end = self._data.find(b"\n")
         if end >= 0 and not self.line.done():
             self.line.set_result(bytes(self._data[:end]))
         elif len(self._data) > protocol.MAX_FRAME_BYTES and not self.line.done():
@@ -618,5 +625,6 @@ class _OneShot(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc) -> None:
         if not self.line.done():
-            self.line.set_exception(ConnectionFailed("server closed the connection "
-                                                     "before answering"))
+            self.line.set_exception(ConnectionFailed(
+                f"server closed the connection before answering: {self.bye}" if self.bye
+                else "server closed the connection before answering"))

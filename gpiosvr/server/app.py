@@ -19,15 +19,16 @@ from typing import Any
 from gpiosvr import config, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import commands
-from gpiosvr.server import instance
+from gpiosvr.server import commands, instance, logsafe
 from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
-from gpiosvr.server.limits import LISTEN_BACKLOG
+from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
+                                   MAX_LINGERING, PARTIAL_FRAME_SECONDS)
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.ownership import Owner
 from gpiosvr.server.permits import Permits
 from gpiosvr.server.pwm import PwmController
+from gpiosvr.server.quotas import ConnectionQuotas
 from gpiosvr.server.scripts import ScriptEngine
 
 log = logging.getLogger("gpiosvr.server")
@@ -130,7 +131,14 @@ def _parse_short(tail: bytes) -> Any:
 
 
 class ClientConnection(asyncio.Protocol):
-    """One connected client: frames in, answers and notifications out."""
+    """One connected client: frames in, answers and notifications out.
+
+    A client that does not read its answers gets no more of them made: once its
+    write buffer is past the high-water mark, the frames it sent are kept unexecuted
+    (reading it is paused, so they are at most one read) and run when the buffer
+    drains. A frame begun and not finished within :data:`PARTIAL_FRAME_SECONDS`
+    closes the connection, with a ``*bye`` saying why.
+    """
 
     def __init__(self, server: "GpioServer") -> None:
         self.server = server
@@ -138,12 +146,17 @@ class ClientConnection(asyncio.Protocol):
                                         connection=self)
         self.transport: asyncio.Transport | None = None
         self.subscriptions: set[int] = set()  # notification handles it opened
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # the unfinished frame; while held, whole ones too
         self._discarding = False  # skipping the rest of an over-long frame
         self._pending: collections.deque = collections.deque()  # frames not sent yet
         # The short path calls handlers directly: only for backends that answer at once.
         self._short = not server.backend.native_commands
         self._waiting_on: asyncio.Future | None = None
+        self._admitted = False  # counted by the server's quotas
+        self._held = False  # the write buffer is past high water: execute nothing
+        self._partial_since: float | None = None  # loop time the unfinished frame began
+        self._partial_timer: asyncio.TimerHandle | None = None
+        self._lingering = False  # told *bye, closing soon (see close_with)
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -159,30 +172,61 @@ class ClientConnection(asyncio.Protocol):
             except OSError:
                 pass
         self.session.pid, self.session.uid, self.session.gid = pid, uid, gid
-        self.server.clients.add(self)
-        log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
+        server = self.server
+        refused = server.quotas.admit(uid)
+        if refused is not None:
+            server.cap_log.warning("refused a connection from pid=%s uid=%s: %s",
+                                   pid, uid, refused)
+            self.close_with(refused)
+            return
+        self._admitted = True
+        server.clients.add(self)
+        server.conn_log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.clients.discard(self)
-        self.server.hub.client_gone(self)
-        self.server.backend.user_gone(self.session)
-        log.info("client disconnected: %s pid=%s", self.session.name, self.session.pid)
+        self._stop_partial_timer()
+        if self._lingering:
+            self._lingering = False
+            self.server.lingering -= 1
+        if not self._admitted:
+            return
+        self._admitted = False
+        server = self.server
+        server.quotas.release(self.session.uid)
+        server.clients.discard(self)
+        server.hub.client_gone(self)
+        server.backend.user_gone(self.session)
+        server.conn_log.info("client disconnected: %s pid=%s",
+                             logsafe.printable(self.session.name), self.session.pid)
 
     def pause_writing(self) -> None:
-        # The client is not reading its answers: stop reading its requests.
+        # The client is not reading its answers: stop reading and executing its
+        # requests; what it sent already waits in the buffer.
+        self._held = True
+        self._stop_partial_timer()
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        self._held = False
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.server.hub.client_drained(self)
+        if b"\n" in self._buffer:  # whole frames held back: their turn now
+            self.server.backend.user = self.session
+            buffer, self._buffer = self._buffer, bytearray()
+            self._run_frames(buffer)
+        else:
+            self._watch_partial(True)
+        if not self._held:
             self.transport.resume_reading()
-            self.server.hub.client_drained(self)
 
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
-            log.debug("%s pid=%s <- %r", self.session.name, self.session.pid, bytes(data))
+            log.debug("%s pid=%s <- %r", logsafe.printable(self.session.name),
+                      self.session.pid, bytes(data))
         self.server.backend.user = self.session  # the short path skips execute()
-        if self._short and not self._buffer and not self._discarding:
+        if self._short and not self._buffer and not self._discarding and not self._held:
             answer = short_answer(self.session, data)
             if answer is not None:  # one whole everyday frame: the short way, same answers
                 self._write(answer)
@@ -190,28 +234,50 @@ class ClientConnection(asyncio.Protocol):
         if b"\n" not in data:
             self._buffer += data
             self._check_length()
+            self._watch_partial(False)
             return
-        buffer = self._buffer + data if self._buffer else data
-        *lines, rest = buffer.split(b"\n")
-        self._buffer = bytearray(rest)
+        self._run_frames(self._buffer + data if self._buffer else data)
+
+    def _run_frames(self, buffer: bytes | bytearray) -> None:
+        """Execute the whole frames at the start of ``buffer`` in order, sending their
+        answers in batches, until the client's write buffer is past high water; keep
+        the rest (frames not executed, the unfinished one) for later."""
         out: list = []  # answer frames (bytes), or futures of them (str)
+        size = 0
         session, short = self.session, self._short
-        for line in lines:
+        start = 0
+        find = buffer.find
+        while not self._held:  # pause_writing came: keep the rest for later
+            end = find(b"\n", start)
+            if end < 0:
+                break
+            line = buffer[start:end]
+            start = end + 1
             if self._discarding:
                 self._discarding = False
                 continue
             if len(line) >= protocol.MAX_FRAME_BYTES:
-                out.append(_too_long(line).encode("ascii"))
+                answer = _too_long(line).encode("ascii")
             elif line:  # several frames in one read (pipelined requests): short ways too
                 answer = short_answer(session, bytes(line) + b"\n") if short else None
                 if answer is None:
                     answer = self.handle_frame(line)
                     if type(answer) is str:
                         answer = answer.encode("ascii")
-                out.append(answer)
+            else:
+                continue
+            out.append(answer)
+            if type(answer) is bytes:
+                size += len(answer)
+                if size >= ANSWER_BATCH_BYTES:
+                    self._emit(out)
+                    out, size = [], 0
         if out:
             self._emit(out)
-        self._check_length()
+        self._buffer = bytearray(buffer[start:]) if start < len(buffer) else bytearray()
+        if not self._held:
+            self._check_length()
+        self._watch_partial(start > 0)
 
     def _emit(self, frames: list) -> None:
         """Send answer frames (bytes) in order; a frame still being answered by the
@@ -242,7 +308,8 @@ class ClientConnection(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         if self.server.log_requests:
-            log.debug("%s pid=%s -> %r", self.session.name, self.session.pid, data)
+            log.debug("%s pid=%s -> %r", logsafe.printable(self.session.name),
+                      self.session.pid, data)
         self.transport.write(data)
 
     # -- frames ------------------------------------------------------------------
@@ -253,6 +320,68 @@ class ClientConnection(asyncio.Protocol):
                 self._discarding = True
                 self.send(_too_long(self._buffer))
             self._buffer.clear()
+
+    def _watch_partial(self, restart: bool) -> None:
+        """Time the unfinished frame, if there is one and the client may send the
+        rest; ``restart``: a frame was finished, so the clock starts again."""
+        if not (self._buffer or self._discarding) or self._held:
+            self._partial_since = None
+            return
+        loop = asyncio.get_running_loop()
+        if restart or self._partial_since is None:
+            self._partial_since = loop.time()
+        if self._partial_timer is None:
+            self._partial_timer = loop.call_at(self._partial_since + PARTIAL_FRAME_SECONDS,
+                                               self._partial_check)
+
+    def _partial_check(self) -> None:
+        self._partial_timer = None
+        since = self._partial_since
+        if since is None or self._held:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - since < PARTIAL_FRAME_SECONDS:  # finished one, began another
+            self._partial_timer = loop.call_at(since + PARTIAL_FRAME_SECONDS,
+                                               self._partial_check)
+            return
+        reason = (f"frame not finished within {PARTIAL_FRAME_SECONDS:g} s "
+                  f"(limit PARTIAL_FRAME_SECONDS); closing the connection")
+        self.server.cap_log.warning("closing the connection of %s pid=%s uid=%s: %s",
+                                    logsafe.printable(self.session.name),
+                                    self.session.pid, self.session.uid, reason)
+        self.close_with(reason)
+
+    def _stop_partial_timer(self) -> None:
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
+            self._partial_timer = None
+
+    def close_with(self, reason: str) -> None:
+        """Tell the client why (a ``*bye`` notification) and close the connection.
+
+        The server stops executing its requests but, for up to
+        :data:`BYE_LINGER_SECONDS`, reads and drops what it still sends, with the
+        sending side shut: closing at once could make the client's next send fail
+        (EPIPE, ECONNRESET) before it reads the ``*bye``, and lose the reason.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.send(protocol.encode_notification("bye", reason))
+        self._buffer.clear()
+        self._stop_partial_timer()
+        self._held = True  # nothing more is executed
+        server = self.server
+        if (transport.get_write_buffer_size()  # it does not read: it would not see it
+                or server.lingering >= MAX_LINGERING or not transport.can_write_eof()):
+            transport.abort()
+            return
+        server.lingering += 1
+        self._lingering = True
+        self.data_received = self.eof_received = _drop  # type: ignore[method-assign]
+        transport.write_eof()
+        transport.resume_reading()
+        asyncio.get_running_loop().call_later(BYE_LINGER_SECONDS, transport.abort)
 
     def handle_frame(self, line: bytes) -> "str | asyncio.Future[str]":
         """Execute one request frame and return its encoded response frame (or a
@@ -271,6 +400,11 @@ class ClientConnection(asyncio.Protocol):
         """Send a frame (an answer or a notification) to this client."""
         if self.transport is not None and not self.transport.is_closing():
             self._write(frame.encode("ascii"))
+
+
+def _drop(*_: object) -> None:
+    """Reading a connection that is being closed: what it sends is dropped (and at
+    its end of file the transport closes)."""
 
 
 def _response_later(answers: list, request_id: Any) -> "asyncio.Future[str]":
@@ -320,6 +454,14 @@ class GpioServer:
         self.scripts = ScriptEngine(self)
         #: The GPIOs clients may change: ``permit`` (``--permit``), else the board's.
         self.permits = Permits(self.backend, permit)
+        #: Connections per uid and in total (:mod:`gpiosvr.server.quotas`).
+        self.quotas = ConnectionQuotas()
+        #: Connections told ``*bye`` and closing (``ClientConnection.close_with``).
+        self.lingering = 0
+        #: Connect, handshake and disconnect lines, rate-limited.
+        self.conn_log = logsafe.RateLimitedLog(log, "connection")
+        #: Lines about refused and closed connections (a cap reached), rate-limited.
+        self.cap_log = logsafe.RateLimitedLog(log, "connection refusal")
         self._server: asyncio.base_events.Server | None = None
         self._instance: instance.Instance | None = None  # the socket's lock and file
 
@@ -333,6 +475,7 @@ class GpioServer:
         stale socket), bind it and start accepting clients; raises
         :class:`ServerStartError` saying why it cannot, leaving nothing behind."""
         gid = _gid(self.group) if self.group is not None else None
+        self.quotas.start()
         self._instance = instance.claim(self.socket_path)
         try:
             loop = asyncio.get_running_loop()
@@ -395,6 +538,8 @@ class GpioServer:
             self._instance.release()
             self._instance = None
         self.backend.close()
+        self.conn_log.close()
+        self.cap_log.close()
 
     async def __aenter__(self) -> "GpioServer":
         await self.start()

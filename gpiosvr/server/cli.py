@@ -13,6 +13,7 @@ from gpiosvr.server.app import GpioServer, ServerStartError
 from gpiosvr.server.backends import NAMES, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
 from gpiosvr.server.permits import parse_mask
+from gpiosvr.server.sdnotify import SystemdNotifier
 
 
 def _permit_mask(text: str) -> int:
@@ -94,7 +95,8 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    """Run the server described by ``args`` until SIGINT or SIGTERM."""
+    """Run the server described by ``args`` until SIGINT or SIGTERM, telling systemd
+    (``$NOTIFY_SOCKET``) when it is ready, alive and stopping."""
     try:
         backend = create(args.backend, **backend_options(args))
     except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
@@ -110,10 +112,16 @@ async def serve(args: argparse.Namespace) -> None:
     loop_name = type(loop).__module__.split(".")[0]
     print(f"gpiosvr: serving {backend.name} on {server.socket_path} ({loop_name} loop)",
           flush=True)
+    systemd = SystemdNotifier()
+    systemd.ready()
     try:
         await stop.wait()
     finally:
-        await server.close()
+        systemd.stopping()
+        try:
+            await server.close()
+        finally:
+            systemd.close()
 
 
 def run(coro, loop: str = "auto") -> None:

@@ -16,9 +16,9 @@ import gpiosvr
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import ownership, permits
+from gpiosvr.server import logsafe, ownership, permits
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
-from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES
+from gpiosvr.server.limits import MAX_CLIENT_NAME_CHARS, SIM_MAX_INJECT_EDGES
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,8 @@ def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
 def _hello(session: Session, version: int, name: str = "?", pid: int | None = None):
     """Handshake: the client's protocol version, name and pid; answers server info.
 
+    The name is kept (and logged, escaped) up to :data:`MAX_CLIENT_NAME_CHARS`.
+
     The pid a client claims is not trusted: the session keeps the kernel's (SO_PEERCRED).
     """
     if version != protocol.PROTOCOL_VERSION:
@@ -267,8 +269,10 @@ def _hello(session: Session, version: int, name: str = "?", pid: int | None = No
             f"{protocol.PROTOCOL_VERSION}"
         )
     session.protocol_version = version
-    session.name = name
-    log.info("client hello: name=%s pid=%s uid=%s", name, session.pid, session.uid)
+    session.name = logsafe.cut(name, MAX_CLIENT_NAME_CHARS)
+    conn_log = getattr(session.server, "conn_log", None)
+    (conn_log or log).info("client hello: name=%s pid=%s uid=%s",
+                           logsafe.printable(session.name), session.pid, session.uid)
     return server_info(session)
 
 

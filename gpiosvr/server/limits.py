@@ -30,8 +30,18 @@ MAX_CONNECTIONS = 4096
 MAX_CONNECTIONS_PER_UID = 1024
 #: File descriptors kept free for root, the backend and the server itself.
 RESERVED_FDS = 64
+#: Answers to pipelined requests are sent in batches of this many bytes; between
+#: batches, the requests of a client whose write buffer is past its high-water mark
+#: are held, unexecuted, until it reads (back-pressure).
+ANSWER_BATCH_BYTES = 16 * 1024
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
+#: Seconds a connection refused or closed by the server (told why in a ``*bye``)
+#: stays half-open, its input dropped, so that the client reads the reason before
+#: its own sends fail.
+BYE_LINGER_SECONDS = 1.0
+#: Connections lingering so, at most; past it they are closed at once.
+MAX_LINGERING = RESERVED_FDS // 4
 #: Characters of a client's ``hello`` name that are kept and logged.
 MAX_CLIENT_NAME_CHARS = 100
 #: Log lines about connections (connect, disconnect, a cap reached) per second, at
