@@ -155,9 +155,10 @@ def ask_as(uid: int, socket_path: str, *frames: str) -> list[str]:
                 sock.sendall(frame.encode() + b"\n")
                 data = b""
                 while True:
-                    data += sock.recv(65536)
+                    chunk = sock.recv(65536)
+                    data += chunk
                     lines = [x for x in data.split(b"\n")[:-1] if not x.startswith(b"*")]
-                    if lines or not data:
+                    if lines or not chunk:  # an answer, or the server closed
                         break
                 out += b"\n".join(lines) + b"\n"
             os.write(write_end, out)
