@@ -25,7 +25,7 @@ from gpiosvr.server.app import ClientConnection, GpioServer, short_answer
 
 
 def unchecked_write(session, gpio: int, level: int):
-    commands._stop_pulses(session, gpio)
+    commands.gpio._stop_pulses(session, gpio)
     session.backend.write(gpio, level)
     return 0
 

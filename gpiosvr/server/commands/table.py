@@ -1,0 +1,252 @@
+"""The command table itself: :data:`COMMANDS`, how a command is registered
+(:func:`command`) and run (:func:`execute`), and the parameter kinds.
+
+Each command names its parameters by kind; :func:`execute` checks the arguments
+against those kinds (answering with pigpio's error code when one is bad) and calls
+the handler with plain ints. The commands themselves live in the
+other modules of this package, one per concern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gpiosvr import errors, protocol
+from gpiosvr.errors import PigpioError, ProtocolError
+from gpiosvr.protocol import Command
+from gpiosvr.server import permits
+from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+
+log = logging.getLogger(__name__)
+
+#: The pigpio daemon version ``pigpv`` reports (pigpio 79 pairs with pigpio.py 1.78).
+PIGPIO_VERSION = 79
+
+#: pigs mode letters (and their pigpio mode numbers).
+MODE_LETTERS = {"r": 0, "w": 1, "0": 4, "1": 5, "2": 6, "3": 7, "4": 3, "5": 2}
+#: pigs pull letters.
+PUD_LETTERS = {"o": 0, "d": 1, "u": 2}
+
+
+@dataclass
+class Session:
+    """What the server knows of one connected client."""
+
+    server: Any
+    backend: Backend
+    connection: Any = None
+    name: str = "?"
+    pid: int | None = None
+    uid: int | None = None  # from SO_PEERCRED: who owns what this session makes
+    gid: int | None = None
+    protocol_version: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _gpio(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < NUM_GPIOS:
+        raise PigpioError(errors.PI_BAD_GPIO)
+    return value
+
+
+def _user_gpio(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < 32:
+        raise PigpioError(errors.PI_BAD_USER_GPIO)
+    return value
+
+
+def _level(value: Any) -> int:
+    if type(value) is not int or value not in (0, 1):
+        raise PigpioError(errors.PI_BAD_LEVEL)
+    return value
+
+
+def _mode(value: Any) -> int:
+    key = value.lower() if isinstance(value, str) else str(value) if type(value) is int else None
+    mode = MODE_LETTERS.get(key) if key is not None else None
+    if mode is None:
+        raise PigpioError(errors.PI_BAD_MODE)
+    return mode
+
+
+def _pud(value: Any) -> int:
+    pud = PUD_LETTERS.get(value.lower()) if isinstance(value, str) else None
+    if pud is None:
+        raise PigpioError(errors.PI_BAD_PUD)
+    return pud
+
+
+def _bits(value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: bits must be 0-0xFFFFFFFF")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not an integer")
+    return value
+
+
+def _ranged(low: int, high: int, code: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise PigpioError(code)
+        return value
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not text")
+    return value
+
+
+PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
+    "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
+    "pud": _pud, "bits": _bits, "int": _int, "text": _text,
+    "wdog_ms": _ranged(0, 60000, errors.PI_BAD_WDOG_TIMEOUT),
+    "steady_us": _ranged(0, 300000, errors.PI_BAD_FILTER),
+    "active_us": _ranged(0, 1000000, errors.PI_BAD_FILTER),
+}
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command's name, parameter kinds (``"?"`` suffix: optional) and handler.
+
+    ``updates`` says what of the chip it changes, for :mod:`~gpiosvr.server.permits`:
+    ``"gpio"`` (its first argument), ``"bank1"`` or ``"bank2"`` (the GPIOs whose bits
+    its first argument sets), or None.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    handler: Callable[..., Any]
+    doc: str
+    required: int = 0
+    converters: tuple[Callable[[Any], Any], ...] = ()
+    updates: str | None = None
+
+    @property
+    def usage(self) -> str:
+        return " ".join([self.name, *self.params])
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+
+def command(name: str, *params: str, updates: str | None = None
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``handler(session, *args)`` as the pigs command ``name``; ``updates``:
+    see :class:`CommandSpec`."""
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        for p in params:
+            assert p.rstrip("?") in PARAM_KINDS, p
+        COMMANDS[name] = CommandSpec(
+            name, params, handler, (handler.__doc__ or "").strip(),
+            required=sum(1 for p in params if not p.endswith("?")),
+            converters=tuple(PARAM_KINDS[p.rstrip("?")] for p in params),
+            updates=updates)
+        return handler
+
+    return register
+
+
+def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
+    """Run one command and return its encoded answer, or a future of it when the
+    backend answers later (see :attr:`Backend.native_commands`); never raises."""
+    backend = session.backend
+    backend.user = session
+    try:
+        spec = COMMANDS.get(cmd.name)
+        if spec is None:
+            raise PigpioError(errors.PI_UNKNOWN_COMMAND)
+        if spec.updates == "gpio" and cmd.args:
+            # as pigpio: a GPIO that may not change is refused before other arguments
+            permits.of(session).check_argument(cmd.args[0])
+        args = _convert(spec, cmd.args)
+        if spec.name in backend.native_commands:
+            result = _run_native(session, spec, args)
+        else:
+            result = spec.handler(session, *args)
+        if isinstance(result, asyncio.Future):
+            return _encode_later(result, cmd)
+        return protocol.encode_answer(result)
+    except Exception as exc:
+        return _encode_error(exc, cmd)
+
+
+def _run_native(session: Session, spec: CommandSpec, args: list[Any]) -> Any:
+    """Have the backend carry out ``spec`` itself, on the permitted GPIOs of a bank
+    command only (a single GPIO's permission was checked by :func:`execute`)."""
+    backend = session.backend
+    if spec.updates not in ("bank1", "bank2"):
+        return backend.run_native(spec.name, args)
+    bank, bits = int(spec.updates[-1]), args[0]
+    allowed = permits.of(session).bank_bits(bank, bits)
+    result = backend.run_native(spec.name, [allowed])
+    if allowed == bits:
+        return result
+    refusal = permits.of(session).some_permitted(bank, bits)
+    if not isinstance(result, asyncio.Future):
+        raise refusal
+    answer = result.get_loop().create_future()
+
+    def done(result: asyncio.Future) -> None:
+        if not answer.cancelled():
+            if result.cancelled():
+                answer.cancel()
+            else:
+                answer.set_exception(result.exception() or refusal)
+
+    result.add_done_callback(done)
+    return answer
+
+
+def _encode_error(exc: BaseException, cmd: Command) -> str:
+    if isinstance(exc, (PigpioError, ProtocolError)):
+        return protocol.encode_answer(None, (exc,))
+    # a bug in a handler or a backend must not reach the connection
+    log.error("command %r failed", cmd, exc_info=exc)
+    return protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+
+
+def _encode_later(result: asyncio.Future, cmd: Command) -> "asyncio.Future[str]":
+    """A future of the encoded answer ``result`` will give (it never fails)."""
+    answer = result.get_loop().create_future()
+
+    def done(result: asyncio.Future) -> None:
+        if answer.cancelled():
+            return
+        if result.cancelled():
+            answer.set_result(_encode_error(PigpioError(
+                errors.PI_CMD_INTERRUPTED, "command interrupted"), cmd))
+        elif result.exception() is not None:
+            answer.set_result(_encode_error(result.exception(), cmd))
+        else:
+            value = result.result()
+            answer.set_result(protocol.encode_answer(0 if value is None else value))
+
+    result.add_done_callback(done)
+    return answer
+
+
+def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
+    converters = spec.converters
+    if len(args) == len(converters) == 1:
+        return [converters[0](args[0])]
+    required = spec.required
+    if not required <= len(args) <= len(spec.params):
+        raise PigpioError(
+            errors.PI_BAD_PARAM,
+            f"bad parameter count: {spec.usage!r} takes "
+            f"{required if required == len(spec.params) else f'{required}-{len(spec.params)}'}"
+            f" argument(s), got {len(args)}",
+        )
+    return [convert(a) for convert, a in zip(spec.converters, args)]
