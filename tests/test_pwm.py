@@ -11,10 +11,11 @@ import pigpio as real_pigpio
 import pytest
 
 import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
 from gpiosvr.server.pwm import FREQUENCIES, closest_frequency
 from gpiosvr.simulator import Simulator
 
-from conftest import wait_until
+from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
 
 
 @pytest.fixture
@@ -141,3 +142,25 @@ def test_gpiozero_pwmled_and_servo(server, tmp_path):
     # gpiozero drives a servo with 50 Hz PWM: 1.5 ms and 2 ms of a 20 ms period
     assert lines[1:] in (["servo 0.0 50 750", "servo max 1.0 1000"],
                          ["servo -0.0 50 750", "servo max 1.0 1000"])  # gpiozero rounds
+
+
+@needs_root
+def test_only_the_uid_that_started_pulses_may_change_or_stop_them(server):
+    open_to_all(server.socket_path)
+    with BlockingClient(server.socket_path) as root:
+        root.command("s", 18, 1500)
+        answers = ask_as(OTHER_UID, server.socket_path,
+                         "@1 s 18 1000", "@2 p 18 10", "@3 w 18 0", "@4 m 18 r",
+                         "@5 prs 18 100", "@6 pfs 18 100", "@7 hp 18 1000 500000",
+                         "@8 gpw 18")
+        assert all("!PigpioError:-41:" in a for a in answers[:7]), answers
+        assert "belongs to uid 0" in answers[0]
+        assert answers[7] == "@8 1500"  # reading is for everyone
+        assert root.command("gpw", 18) == 1500
+        # pulses another uid started are its own: the same uid changes them (a second
+        # process, as pigs would), root may too
+        assert ask_as(OTHER_UID, server.socket_path, "@1 s 17 1500") == ["@1 0"]
+        assert ask_as(OTHER_UID, server.socket_path, "@1 s 17 1200") == ["@1 0"]
+        assert root.command("gpw", 17) == 1200
+        root.command("w", 17, 0)  # root stops them; then anyone may start pulses
+        assert ask_as(OTHER_UID, server.socket_path, "@1 p 17 10") == ["@1 0"]

@@ -21,6 +21,7 @@ from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands, instance, logsafe
 from gpiosvr.server.backends import Backend, create
+from gpiosvr.server.handles import HandleTables
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
                                    MAX_LINGERING, PARTIAL_FRAME_SECONDS)
@@ -181,6 +182,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self._admitted = True
         server.clients.add(self)
+        server.handles.connected(self.session)
         server.conn_log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -194,6 +196,7 @@ class ClientConnection(asyncio.Protocol):
         server = self.server
         server.quotas.release(self.session.uid)
         server.clients.discard(self)
+        server.handles.disconnected(self.session)
         server.hub.client_gone(self)
         server.backend.user_gone(self.session)
         server.conn_log.info("client disconnected: %s pid=%s",
@@ -456,6 +459,9 @@ class GpioServer:
         self.permits = Permits(self.backend, permit)
         #: Connections per uid and in total (:mod:`gpiosvr.server.quotas`).
         self.quotas = ConnectionQuotas()
+        #: Numbered handles of every kind (:mod:`gpiosvr.server.handles`); a client's
+        #: close when its last connection goes.
+        self.handles = HandleTables()
         #: Connections told ``*bye`` and closing (``ClientConnection.close_with``).
         self.lingering = 0
         #: Connect, handshake and disconnect lines, rate-limited.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gpiosvr.errors import PigpioError
+from gpiosvr.server import ownership
+from gpiosvr.server.ownership import Owner
 
 PI_BAD_PULSEWIDTH, PI_BAD_DUTYCYCLE, PI_BAD_DUTYRANGE = -7, -8, -21
 PI_NOT_PWM_GPIO, PI_NOT_SERVO_GPIO = -92, -93
@@ -56,6 +58,8 @@ class PwmController:
     def __init__(self, backend) -> None:
         self.backend = backend
         self.states: dict[int, PwmState] = {}
+        #: Who started the pulses running on a GPIO (:mod:`gpiosvr.server.ownership`).
+        self.owners: dict[int, Owner] = {}
 
     def _state(self, gpio: int) -> PwmState:
         state = self.states.get(gpio)
@@ -68,6 +72,25 @@ class PwmController:
         state = self.states.get(gpio)
         if state is not None:
             state.pwm, state.servo, state.hw_frequency = False, 0, 0
+        self.owners.pop(gpio, None)
+
+    def pulsing(self, gpio: int) -> bool:
+        """True while PWM, servo or hardware PWM pulses run on ``gpio``."""
+        state = self.states.get(gpio)
+        return state is not None and bool(state.pwm or state.servo or state.hw_frequency)
+
+    def check_owner(self, session, gpio: int) -> None:
+        """``PI_NOT_PERMITTED`` unless ``session`` may change or stop the pulses
+        running on ``gpio`` (none running: anyone may start some)."""
+        if self.pulsing(gpio):
+            ownership.check(session, self.owners.get(gpio), f"the pulses on GPIO {gpio}")
+
+    def record_owner(self, session, gpio: int) -> None:
+        """After a change by ``session``: it owns the pulses that run now, if any."""
+        if self.pulsing(gpio):
+            self.owners[gpio] = ownership.owner_of(session)
+        else:
+            self.owners.pop(gpio, None)
 
     # -- software PWM ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ def _set_mode(session: Session, gpio: int, mode: int):
 def _stop_pulses(session: Session, gpio: int) -> None:
     pwm = session.server.pwm if session.server is not None else None
     if pwm is not None and gpio in pwm.states:
+        pwm.check_owner(session, gpio)  # stopping another user's pulses is a change
         pwm.stopped(gpio)
         session.backend.set_waveform(gpio, None)
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from gpiosvr.server.commands.table import Session, command
 
 
+def _changing(session: Session, gpio: int, change, *args):
+    """Make ``change`` to the pulses of ``gpio`` if ``session`` may (only the uid that
+    started running pulses, root or an admin may change them); it then owns them."""
+    pwm = session.server.pwm
+    pwm.check_owner(session, gpio)
+    try:
+        return change(gpio, *args)
+    finally:
+        pwm.record_owner(session, gpio)
+
+
 @command("p", "user_gpio", "int", updates="gpio")
 def _pwm(session: Session, gpio: int, dutycycle: int):
     """PWM: set the dutycycle (0-range) and start PWM."""
-    session.server.pwm.set_dutycycle(gpio, dutycycle)
+    _changing(session, gpio, session.server.pwm.set_dutycycle, dutycycle)
     return 0
 
 
@@ -21,7 +32,7 @@ def _get_dutycycle(session: Session, gpio: int):
 @command("prs", "user_gpio", "int", updates="gpio")
 def _pwm_range(session: Session, gpio: int, range_: int):
     """Set the PWM dutycycle range (25-40000); answers the real range."""
-    return session.server.pwm.set_range(gpio, range_)
+    return _changing(session, gpio, session.server.pwm.set_range, range_)
 
 
 @command("prg", "user_gpio")
@@ -39,7 +50,7 @@ def _get_real_range(session: Session, gpio: int):
 @command("pfs", "user_gpio", "int", updates="gpio")
 def _pwm_frequency(session: Session, gpio: int, frequency: int):
     """Set the PWM frequency: the closest one pigpio offers, which is answered."""
-    return session.server.pwm.set_frequency(gpio, frequency)
+    return _changing(session, gpio, session.server.pwm.set_frequency, frequency)
 
 
 @command("pfg", "user_gpio")
@@ -51,7 +62,7 @@ def _get_pwm_frequency(session: Session, gpio: int):
 @command("s", "user_gpio", "int", updates="gpio")
 def _servo(session: Session, gpio: int, pulsewidth: int):
     """Servo pulses of ``pulsewidth`` µs (500-2500) at 50 Hz; 0 stops them."""
-    session.server.pwm.set_servo(gpio, pulsewidth)
+    _changing(session, gpio, session.server.pwm.set_servo, pulsewidth)
     return 0
 
 
@@ -64,5 +75,5 @@ def _get_servo(session: Session, gpio: int):
 @command("hp", "gpio", "int", "int", updates="gpio")
 def _hardware_pwm(session: Session, gpio: int, frequency: int, duty: int):
     """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M."""
-    session.server.pwm.set_hardware(gpio, frequency, duty)
+    _changing(session, gpio, session.server.pwm.set_hardware, frequency, duty)
     return 0
