@@ -176,3 +176,19 @@ def ask_as(uid: int, socket_path: str, *frames: str) -> list[str]:
     text = b"".join(chunks).decode()
     assert status == 0, text
     return text.splitlines()
+
+
+def peer(name: str) -> str:
+    """The path of the real peer program ``name`` (``pigs``, ``sigrok-cli``, ...,
+    installed by ``tools/install_peers.py`` from ``tools/peers.toml``, or
+    ``tests/peers/node_modules/.bin/NAME``); skips the test when it is missing, or
+    fails it under ``GPIOSVR_REQUIRE_PEERS=1`` (as ``.ci/run`` sets)."""
+    found = shutil.which(name, path=os.pathsep.join(
+        [os.path.join(os.path.dirname(__file__), "peers", "node_modules", ".bin"),
+         "/usr/bin", "/usr/sbin", "/bin", "/sbin"]))
+    if found is None:
+        message = f"{name} is not installed: run python3 tools/install_peers.py"
+        if os.environ.get("GPIOSVR_REQUIRE_PEERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
