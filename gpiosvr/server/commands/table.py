@@ -106,9 +106,20 @@ def _text(value: Any) -> str:
     return value
 
 
+def _data(value: Any) -> bytes:
+    """Data for a device or a file: bytes on the wire (``%00ff``), or text."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("latin-1", errors="strict") if value.isascii() else \
+            value.encode("utf-8")
+    raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not data "
+                                           f"(bytes, e.g. %00ff, or text)")
+
+
 PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
     "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
-    "pud": _pud, "bits": _bits, "int": _int, "text": _text,
+    "pud": _pud, "bits": _bits, "int": _int, "text": _text, "data": _data,
     "wdog_ms": _ranged(0, 60000, errors.PI_BAD_WDOG_TIMEOUT),
     "steady_us": _ranged(0, 300000, errors.PI_BAD_FILTER),
     "active_us": _ranged(0, 1000000, errors.PI_BAD_FILTER),
