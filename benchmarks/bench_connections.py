@@ -158,7 +158,7 @@ def main() -> None:
     per = (idle_rss - start_rss) / max(1, args.idle)
     print(f"server RSS: {start_rss} KiB at start, {idle_rss} KiB with {args.idle} idle "
           f"connections: {per:.1f} KiB per connection")
-    print(f"br1 round trip, us      median     p99")
+    print("br1 round trip, us      median     p99")
     print(f"  no other connection  {quiet[0]:7.1f} {quiet[1]:7.1f}")
     print(f"  {args.idle:5d} idle ones      {busy[0]:7.1f} {busy[1]:7.1f}")
     print(f"a client that does not read, {args.requests} pipelined 'info': the server "

@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from common import export_tree
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs the server with the notification handle caps raised (harmless for code that
@@ -153,14 +155,6 @@ def close_seconds(tree: str, handles: int, as_limit_mib: int) -> str:
         server.stop()
 
 
-def export(rev: str) -> str:
-    """The tree of git revision ``rev`` of this repository, in a temporary directory."""
-    where = tempfile.mkdtemp(prefix="bench-before-")
-    archive = subprocess.run(["git", "-C", ROOT, "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
-    return where
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -178,7 +172,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
     trees = {"after": ROOT}
     if args.before:
-        trees = {"before": export(args.before), **trees}
+        trees = {"before": export_tree(args.before), **trees}
     counts = [int(c) for c in args.clients.split(",")]
     names = list(trees)
     print(f"{'':32}" + "".join(f"{name:>30}" for name in names))

@@ -26,7 +26,8 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
+
+from common import BEFORE_HARDENING, export_tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -134,22 +135,14 @@ print(f"{med(r[0] for r in rows):.1f} {max(r[0] for r in rows):.1f} "
 """
 
 
-def export(rev: str) -> str:
-    """A copy of the tree at ``rev``, for PYTHONPATH."""
-    path = tempfile.mkdtemp(prefix="bench-rev-")
-    archive = subprocess.run(["git", "-C", ROOT, "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
-    return path
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--restarts", type=int, default=20)
     parser.add_argument("--outage", type=float, default=0.3)
-    parser.add_argument("--before", default="5d9da22")
+    parser.add_argument("--before", default=BEFORE_HARDENING)
     args = parser.parse_args()
-    trees = [("this tree", ROOT), (args.before, export(args.before))]
+    trees = [("this tree", ROOT), (args.before, export_tree(args.before))]
     print(f"{args.restarts} restarts, {args.outage * 1000:.0f} ms outage each\n")
     print(f"{'code':<12} {'back ms':>16} {'lost edges':>11} {'lost after ok':>18} "
           f"{'gap ms (n)':>11} {'cpu %':>6}")

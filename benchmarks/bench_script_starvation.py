@@ -29,10 +29,12 @@ import sys
 import tempfile
 import time
 
+from common import BEFORE_HARDENING, export_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(HERE)
 #: The last commit before the script scheduler (issue #12).
-BEFORE = "5d9da2233a75c09b8775a8611594c8c2ded6c977"
+BEFORE = BEFORE_HARDENING
 SCRIPT = "tag 0 w 4 1 w 4 0 inr p0 jmp 0"
 SCRIPTS = 32
 
@@ -131,11 +133,8 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help="git revision of 'before'")
     args = parser.parse_args()
 
-    old = tempfile.mkdtemp(prefix="bench-before-")
+    old = export_tree(args.before)
     try:
-        archive = subprocess.run(["git", "-C", TREE, "archive", args.before],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
         rows = [("idle", TREE, 0), (f"before ({args.before[:7]})", old, SCRIPTS),
                 ("after (this tree)", TREE, SCRIPTS)]
         for name, tree, _ in rows[1:]:

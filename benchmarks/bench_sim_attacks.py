@@ -33,19 +33,12 @@ import threading
 import time
 
 from gpiosvr.blocking import BlockingClient
+from common import BEFORE_HARDENING, export_tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HARDWARE_PWM_GPIOS = (12, 13, 18, 19, 40, 41, 45, 52, 53)
 
-
-def export(revision: str) -> str:
-    """The ``gpiosvr`` package of ``revision``, in a temporary directory."""
-    path = tempfile.mkdtemp(prefix="bench-rev-")
-    archive = subprocess.run(["git", "-C", ROOT, "archive", revision, "gpiosvr"],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
-    return path
 
 
 class Server:
@@ -142,10 +135,10 @@ def measure(code_path: str, attack, seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", default="5d9da22", help="git revision of 'before'")
+    parser.add_argument("--before", default=BEFORE_HARDENING, help="git revision of 'before'")
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
-    before = export(args.before)
+    before = export_tree(args.before, "gpiosvr")
     try:
         print(f"victim: 'r 4' back to back for {args.seconds:g} s; latency in ms")
         print(f"{'attack':<10} {'code':<16} {'answers':>8} {'p50':>8} {'p99':>8} "

@@ -11,6 +11,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+#: The last commit before the hardening work (issue #12): the "before" of the
+#: benchmarks that compare against it.
+BEFORE_HARDENING = "5d9da22"
 
 _STANDIN_MAIN = """
 import sys
@@ -44,6 +48,17 @@ class StandinProcess:
     def stop(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(10)
+
+
+def export_tree(revision: str, *paths: str) -> str:
+    """The tree of git ``revision`` of this repository (only ``paths`` if given) in a
+    new temporary directory, to run the code as it was: ``PYTHONPATH=<it>``. The
+    caller removes it."""
+    where = tempfile.mkdtemp(prefix="bench-rev-")
+    archive = subprocess.run(["git", "-C", ROOT, "archive", revision, *paths],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
+    return where
 
 
 def quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
