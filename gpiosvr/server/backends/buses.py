@@ -24,9 +24,13 @@ from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
 
 
+#: pigpio.h codes the Python package has no constant for.
+_C_ONLY = {"PI_BAD_POINTER": -90, "PI_BAD_I2C_SEG": -106}
+
+
 def code(name: str) -> int:
     """pigpio's error code called ``name`` (e.g. ``"PI_I2C_READ_FAILED"``)."""
-    return int(CONSTANTS[name])
+    return int(CONSTANTS[name]) if name in CONSTANTS else _C_ONLY[name]
 
 #: The SMBus operations an :class:`I2CDevice` carries out (pigpio's i2c_* calls
 #: without ``_data``), by name.
