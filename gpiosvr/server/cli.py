@@ -101,14 +101,13 @@ def backend_options(args: argparse.Namespace) -> dict:
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM, telling systemd
     (``$NOTIFY_SOCKET``) when it is ready, alive and stopping."""
+    if args.board is not None and args.backend != "sim":
+        raise SystemExit(f"gpiosvr-server: --board is for the sim backend, not {args.backend}")
     try:
         backend = create(args.backend, **backend_options(args))
     except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
         raise SystemExit(f"gpiosvr-server: {exc}") from None
     if args.board is not None:
-        if args.backend != "sim":
-            raise SystemExit(f"gpiosvr-server: --board is for the sim backend, not "
-                             f"{args.backend}")
         from gpiosvr.server.sim.board import BoardError, load
 
         try:
