@@ -275,18 +275,20 @@ def test_the_handle_cap_answers_no_handle(server, stub, monkeypatch):
         p.stop()
 
 
-def test_gpiod_backend_says_it_has_no_buses_yet():
+@pytest.mark.parametrize("module, cls", [("gpiod", "GpiodChip"), ("pigpiod", "PigpiodBackend")])
+def test_backends_without_buses_say_so(module, cls):
+    import importlib
     from types import SimpleNamespace
 
     from gpiosvr.server.backends.base import Backend
-    from gpiosvr.server.backends.gpiod import GpiodChip
 
-    assert GpiodChip.buses is Backend.buses  # no buses of its own this wave
-    gpiod = SimpleNamespace(name=GpiodChip.name, bus_provider=None)
+    chip = getattr(importlib.import_module(f"gpiosvr.server.backends.{module}"), cls)
+    assert chip.buses is Backend.buses  # no buses of its own this wave
+    gpiod = SimpleNamespace(name=chip.name, bus_provider=None)
     for open_, args, code in [("open_i2c", (1, 0x48, 0), C.PI_I2C_OPEN_FAILED),
                               ("open_spi", (0, 1000000, 0), C.PI_SPI_OPEN_FAILED),
                               ("open_serial", ("/dev/serial0", 9600, 0), C.PI_SER_OPEN_FAILED)]:
         with pytest.raises(PigpioError) as info:
             getattr(Backend.buses(gpiod), open_)(*args)
         assert info.value.code == code
-        assert "the gpiod backend has no I2C, SPI or serial buses yet" in str(info.value)
+        assert f"the {chip.name} backend has no I2C, SPI or serial buses yet" in str(info.value)
