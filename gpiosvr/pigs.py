@@ -27,7 +27,10 @@ EXIT_OK, EXIT_COMMAND, EXIT_CONNECT = 0, 253, 255
 #: Commands that only set something: pigs prints nothing when they succeed.
 QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
          "nc", "simdrive", "simfloat", "simwire", "simunwire", "p", "s", "hp", "procr",
-         "procu", "procs", "procd"}
+         "procu", "procs", "procd",
+         "i2cc", "i2cwq", "i2cws", "i2cwb", "i2cww", "i2cwk", "i2cwi", "i2cwd", "spic",
+         "spiw",
+         "serc", "serwb", "serw", "simi2cset", "simi2cword", "simadc", "simserw"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 
@@ -49,6 +52,13 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
         i += 1
         args: list[Any] = []
         while len(args) < len(spec.params):
+            if spec.params[len(args)].rstrip("?") == "bvs":
+                values = []  # byte values, as pigs: the run of numbers 0-255 from here
+                while i < len(words) and 0 <= _byte(words[i]) <= 255:
+                    values.append(_byte(words[i]))
+                    i += 1
+                args.append(bytes(values))
+                continue
             optional = spec.params[len(args)].endswith("?")
             if i >= len(words) or optional and words[i].lower() in COMMANDS:
                 break
@@ -58,6 +68,14 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
             return commands, UsageError(f"{name}: bad parameter, pigs h for help")
         commands.append((name, *args))
     return commands, None
+
+
+def _byte(word: str) -> int:
+    """A pigs byte value, or -1 for a word that is not one."""
+    try:
+        return int(word, 0)
+    except ValueError:
+        return -1
 
 
 def _arg(word: str) -> Any:
@@ -73,6 +91,8 @@ def format_result(name: str, value: Any) -> str | None:
         return None
     if name in HEX:
         return f"{value:08X}"
+    if isinstance(value, (bytes, bytearray)):  # i2crd, spix, serr...: count, then bytes
+        return " ".join([str(len(value)), *map(str, value)])
     if isinstance(value, list):  # procp: status and the 10 parameters
         return " ".join(str(v) for v in value)
     if isinstance(value, dict):

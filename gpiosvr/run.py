@@ -2,7 +2,8 @@
 
 The script's ``import pigpio`` gets :mod:`gpiosvr.pigpio` (and so does gpiozero's
 pigpio pin factory). With ``--sim`` a GPIO server on a simulated chip is started for
-the script's lifetime on a temporary socket; otherwise the script talks to the
+the script's lifetime on a temporary socket (``--board FILE``: with the devices and
+wires of that board file, ``docs/board.md``); otherwise the script talks to the
 server at ``--socket``, ``$GPIO_SOCKET_PATH`` or the default socket.
 """
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("--sim", action="store_true",
                         help="start a server on a simulated chip for the script's lifetime")
+    parser.add_argument("--board", default=None, metavar="FILE",
+                        help="with --sim: the simulated board's TOML file (docs/board.md)")
     parser.add_argument("script", help="the pigpio script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     return parser
@@ -46,13 +49,28 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isfile(args.script):
         print(f"gpiosvr-run: no such script: {args.script}", file=sys.stderr)
         return 2
+    if args.board is not None and not args.sim:
+        print("gpiosvr-run: --board needs --sim (a board is simulated)", file=sys.stderr)
+        return 2
     with ExitStack() as stack:
         if args.sim:
+            from gpiosvr.server.backends.sim import SimulatedChip
+            from gpiosvr.server.cli import board_lines
+            from gpiosvr.server.sim.board import BoardError, load
             from gpiosvr.server.thread import ServerThread
 
+            chip = SimulatedChip()
+            if args.board is not None:
+                try:
+                    load(args.board).attach(chip)
+                except BoardError as exc:
+                    print(f"gpiosvr-run: {exc}", file=sys.stderr)
+                    return 2
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="gpiosvr-"))
             path = args.socket or os.path.join(tmp, "gpio.sock")
-            stack.enter_context(ServerThread(path))
+            stack.enter_context(ServerThread(path, chip))
+            for line in board_lines(chip):
+                print(f"gpiosvr-run: {line}", file=sys.stderr)
             os.environ[config.SOCKET_ENV] = path
         elif args.socket:
             os.environ[config.SOCKET_ENV] = args.socket

@@ -9,8 +9,20 @@ The simulated chip's inputs are driven from outside like real buttons and sensor
         sim.inject(17, 1000, 100)       # 1000 alternating edges, 100 µs apart
         sim.wire(18, 27)                # jumper wire: GPIO 27 follows output 18
 
+The simulated board's devices are driven the same way (``docs/board.md``)::
+
+        sim.i2c_set(1, 0x48, 0, [0x19, 0x80])   # registers 0 and 1 of an I2C device
+        sim.set_adc_voltage(0, 0, 2, 1.65)      # 1.65 V on MCP3008 channel 2, SPI 0 CE0
+        sim.serial_write("/dev/serial0", b"$GPGGA...\r\n")  # the far end talks
+        sim.serial_read("/dev/serial0")          # what the Pi sent
+
+and, with the server in this process (``Simulator(server=thread)``), a device model
+written in Python is attached with :meth:`Simulator.attach_i2c` or
+:meth:`Simulator.attach_spi`.
+
 The same commands exist on the wire for any other language (``simdrive``,
-``simfloat``, ``siminject``, ``simwire``, ``simunwire``; see ``docs/protocol.md``).
+``simfloat``, ``siminject``, ``simwire``, ``simunwire``, ``simboard``, ``simi2cset``,
+``simadc``, ``simserw``, ``simserr``...; see ``docs/protocol.md``).
 """
 
 from __future__ import annotations
@@ -23,8 +35,12 @@ from gpiosvr.blocking import BlockingClient
 class Simulator:
     """A client for the ``sim*`` commands of a server on the simulated chip."""
 
-    def __init__(self, socket_path: str | None = None, name: str = "simulator") -> None:
+    def __init__(self, socket_path: str | None = None, name: str = "simulator",
+                 server: Any = None) -> None:
+        if socket_path is None and server is not None:
+            socket_path = server.socket_path
         self._client = BlockingClient(socket_path, name=name)
+        self._server = server  # a ServerThread of this process, for Python models
 
     def drive(self, gpio: int, level: int) -> None:
         """Drive input ``gpio`` to ``level`` (0 or 1) from outside."""
@@ -50,6 +66,63 @@ class Simulator:
     def unwire(self, input_: int) -> None:
         """Remove the wire into ``input_``."""
         self._client.command("simunwire", input_)
+
+    # -- the simulated board ----------------------------------------------------------
+
+    def board(self) -> dict:
+        """The board: its buses, what is attached, serial ports (pty paths), wires."""
+        return self._client.command("simboard")
+
+    def i2c_set(self, bus: int, address: int, reg: int, data: Any) -> None:
+        """Set registers ``reg``, ``reg + 1``, ... of the register device at
+        ``address`` of I2C ``bus`` to ``data`` (bytes or a list of ints 0-255)."""
+        self._client.command("simi2cset", bus, address, reg, bytes(data))
+
+    def i2c_set_word(self, bus: int, address: int, reg: int, word: int) -> None:
+        """Set the 16-bit word of register ``reg`` (i2c-stub keeps words)."""
+        self._client.command("simi2cword", bus, address, reg, word)
+
+    def i2c_get(self, bus: int, address: int, reg: int, count: int = 1) -> bytes:
+        """The bytes of ``count`` registers from ``reg`` on, as the device holds them."""
+        return self._client.command("simi2cget", bus, address, reg, count)
+
+    def set_adc_voltage(self, bus: int, cs: int, channel: int, volts: float) -> None:
+        """Put ``volts`` on input ``channel`` of the ADC on SPI ``bus`` CE``cs``
+        (to the microvolt)."""
+        self._client.command("simadc", bus, cs, channel, round(volts * 1e6))
+
+    def serial_write(self, port: str, data: Any) -> None:
+        """Send ``data`` (bytes, or text as UTF-8) to the Pi from the far end of
+        serial ``port`` (e.g. ``/dev/serial0``)."""
+        if isinstance(data, str):
+            data = data.encode()
+        self._client.command("simserw", port, bytes(data))
+
+    def serial_read(self, port: str, count: int = 65536) -> bytes:
+        """Take what the Pi sent on serial ``port`` (at most ``count`` bytes)."""
+        return self._client.command("simserr", port, count)
+
+    def serial_info(self, port: str) -> dict:
+        """A serial port's names, far end and pty path."""
+        return self._client.command("simserinfo", port)
+
+    def attach_i2c(self, bus: int, address: int, model: Any) -> None:
+        """Put ``model`` (a :class:`gpiosvr.server.sim.devices.I2CModel`) at
+        ``address`` of I2C ``bus``; the server must run in this process."""
+        self._local().call(lambda: self._local().backend.buses().attach_i2c(
+            bus, address, model))
+
+    def attach_spi(self, bus: int, cs: int, model: Any) -> None:
+        """Put ``model`` (a :class:`gpiosvr.server.sim.devices.SPIModel`) on chip
+        select ``cs`` of SPI ``bus``; the server must run in this process."""
+        self._local().call(lambda: self._local().backend.buses().attach_spi(bus, cs, model))
+
+    def _local(self) -> Any:
+        if self._server is None:
+            raise RuntimeError("a Python device model runs inside the server: give "
+                               "Simulator(server=thread) a ServerThread of this process, "
+                               "or name the model's class in the board file")
+        return self._server
 
     def is_simulated(self) -> bool:
         """True when the server's backend is the simulated chip (others refuse sim*)."""

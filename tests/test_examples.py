@@ -51,8 +51,69 @@ def test_async_quickstart():
     assert "GPIO 18 -> 1, reads back 1" in proc.stdout
 
 
+#: The bus examples and what each prints on examples/board.toml.
+BUS_EXAMPLES = {
+    "i2c_sensor.py": ["TMP102: 21.50 C", "ADXL345 device id: 0xE5",
+                      "ADXL345 x=10 y=-20 z=256", "nothing at 0x77: 'I2C read failed'"],
+    "spi_adc.py": ["channel 0:    0 = 0.00 V", "channel 1:  512 = 1.65 V",
+                   "channel 2: 1023 = 3.30 V"],
+    "serial_echo.py": ["sent 'hello', read back 'hello\\n'",
+                       "sent 'pigpio on gpiosvr', read back 'pigpio on gpiosvr\\n'"],
+}
+
+
+@pytest.mark.parametrize("way", ["one-line import", "PYTHONPATH=compat", "gpiosvr-run"])
+@pytest.mark.parametrize("name", sorted(BUS_EXAMPLES))
+def test_bus_examples_unchanged_three_ways(name, way, sock_path, tmp_path):
+    from gpiosvr.server.backends.sim import SimulatedChip
+    from gpiosvr.server.sim.board import load
+    from gpiosvr.server.thread import ServerThread
+
+    script = os.path.join(ROOT, "examples", name)
+    board = os.path.join(ROOT, "examples", "board.toml")
+    env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
+    if way == "gpiosvr-run":
+        proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", board,
+                               script], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env=env)
+    else:
+        if way == "one-line import":
+            with open(script) as f:
+                text = f.read()
+            assert text.count("\nimport pigpio\n") == 1
+            script = str(tmp_path / name)
+            with open(script, "w") as f:
+                f.write(text.replace("\nimport pigpio\n", "\nimport gpiosvr.pigpio as pigpio\n"))
+        else:
+            env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "compat"),
+                                                 env.get("PYTHONPATH", "")])
+        chip = SimulatedChip()
+        load(board).attach(chip)
+        with ServerThread(sock_path, chip):
+            env["GPIO_SOCKET_PATH"] = sock_path
+            proc = subprocess.run([sys.executable, script], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == BUS_EXAMPLES[name]
+
+
+def test_gpiosvr_run_prints_the_board_pty(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board",
+                           os.path.join("examples", "board.toml"),
+                           os.path.join("examples", "spi_adc.py")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "serial port /dev/ttyUSB0: far end /dev/pts/" in proc.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[i2c]]\nbus = 1\naddress = 0x80\nmodel = \"register\"\n")
+    proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", str(bad),
+                           os.path.join("examples", "spi_adc.py")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"{bad}: i2c[0]: I2C address 0x80 is not 0-0x7F" in proc.stderr
+
+
 @pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "examples"))))
 def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
-              "async_quickstart.py", "pigpio_notebook.ipynb"}  # the notebook: test_notebook
+              "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
+              "board.toml", *BUS_EXAMPLES}
     assert name in tested, f"examples/{name} has no test"

@@ -28,8 +28,11 @@ from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
 from gpiosvr.pigpio.gpio import GpioPart
+from gpiosvr.pigpio.i2c import I2CPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
+from gpiosvr.pigpio.serial import SerialPart
+from gpiosvr.pigpio.spi import SPIPart
 
 globals().update(CONSTANTS)
 
@@ -39,9 +42,10 @@ VERSION = "1.78"
 exceptions = True
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, I2CPart, SPIPart, SerialPart,
+         PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
-    ``pwm``, ``scripts``, ``callbacks``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``pwm``, ``scripts``, ``callbacks``, ``i2c``, ``spi``, ``serial``); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

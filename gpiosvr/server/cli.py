@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
                         help="sim, gpiod: the hardware revision reported to clients "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
+    parser.add_argument("--board", default=None, metavar="FILE",
+                        help="sim: the simulated board's TOML file: the devices on its "
+                             "I2C and SPI buses and serial ports, and jumper wires "
+                             "(docs/board.md); default: a bare Raspberry Pi")
     parser.add_argument("--pihost", default="localhost",
                         help="pigpiod: host the pigpio daemon runs on (default: localhost)")
     parser.add_argument("--piport", type=int, default=8888,
@@ -97,10 +101,19 @@ def backend_options(args: argparse.Namespace) -> dict:
 async def serve(args: argparse.Namespace) -> None:
     """Run the server described by ``args`` until SIGINT or SIGTERM, telling systemd
     (``$NOTIFY_SOCKET``) when it is ready, alive and stopping."""
+    if args.board is not None and args.backend != "sim":
+        raise SystemExit(f"gpiosvr-server: --board is for the sim backend, not {args.backend}")
     try:
         backend = create(args.backend, **backend_options(args))
     except (ValueError, RuntimeError) as exc:  # no daemon package, no such chip: say so
         raise SystemExit(f"gpiosvr-server: {exc}") from None
+    if args.board is not None:
+        from gpiosvr.server.sim.board import BoardError, load
+
+        try:
+            load(args.board).attach(backend)
+        except BoardError as exc:
+            raise SystemExit(f"gpiosvr-server: {exc}") from None
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests, admin_group=args.admin_group,
                         permit=args.permit)
@@ -112,6 +125,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop_name = type(loop).__module__.split(".")[0]
     print(f"gpiosvr: serving {backend.name} on {server.socket_path} ({loop_name} loop)",
           flush=True)
+    for line in board_lines(backend):
+        print(f"gpiosvr: {line}", flush=True)
     systemd = SystemdNotifier()
     systemd.ready()
     try:
@@ -122,6 +137,15 @@ async def serve(args: argparse.Namespace) -> None:
             await server.close()
         finally:
             systemd.close()
+
+
+def board_lines(backend) -> list[str]:
+    """What to tell a person about the simulated board: the far end of each serial
+    port that is a pty (nothing for other backends)."""
+    if backend.name != "sim" or backend.bus_provider is None:
+        return []
+    return [f"serial port {' '.join(port.names)}: far end {port.pty_path}"
+            for port in backend.bus_provider.serial if port.pty_path]
 
 
 def run(coro, loop: str = "auto") -> None:

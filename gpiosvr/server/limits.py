@@ -104,6 +104,26 @@ SIM_WAVEFORM_EDGES_PER_SECOND = 400_000
 #: Faster waveforms are not simulated edge by edge: their GPIO holds a level.
 SIM_MAX_WAVEFORM_HZ = 100_000
 
+# -- buses: I2C, SPI, serial ----------------------------------------------------------
+
+#: Open I2C handles, all users together (pigpio's PI_I2C_SLOTS).
+I2C_HANDLES = 512
+#: Open SPI handles, all users together (pigpio's PI_SPI_SLOTS).
+SPI_HANDLES = 32
+#: Open serial handles, all users together (pigpio's PI_SER_SLOTS).
+SERIAL_HANDLES = 16
+#: The share of each kind's handles one uid may hold (root included).
+I2C_HANDLES_PER_UID = I2C_HANDLES // 2
+SPI_HANDLES_PER_UID = SPI_HANDLES // 2
+SERIAL_HANDLES_PER_UID = SERIAL_HANDLES // 2
+#: Most bytes one I2C or SPI transfer or serial read moves (pigpio's
+#: PI_MAX_I2C_DEVICE_COUNT and PI_MAX_SPI_DEVICE_COUNT); a serial read asks for at
+#: most this many.
+BUS_MAX_TRANSFER_BYTES = 1 << 16
+#: Bytes each direction of a simulated serial port's far-end buffer holds; a write
+#: that would pass it fails (PI_SER_WRITE_FAILED) and nothing of it is kept.
+SIM_SERIAL_BUFFER_BYTES = 1 << 16
+
 # -- GPIO permissions ---------------------------------------------------------------
 
 # The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says

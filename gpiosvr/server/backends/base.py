@@ -115,6 +115,19 @@ class Backend(ABC):
         it does; False (the default) leaves the glitch filter to the server."""
         return False
 
+    #: The I2C, SPI and serial buses this backend provides (a
+    #: :class:`~gpiosvr.server.backends.buses.Buses`); None: it has none yet.
+    bus_provider: Any = None
+
+    def buses(self) -> Any:
+        """The backend's buses (:mod:`gpiosvr.server.backends.buses`); a backend
+        without any gives one whose every open says so."""
+        if self.bus_provider is None:
+            from gpiosvr.server.backends.buses import NoBuses
+
+            return NoBuses(f"the {self.name} backend has no I2C, SPI or serial buses yet")
+        return self.bus_provider
+
     def user_gone(self, user: object) -> None:
         """``user`` (a :attr:`user` value) disconnected and needs nothing any more."""
 

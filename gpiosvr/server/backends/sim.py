@@ -283,6 +283,19 @@ class SimulatedChip(Backend):
             self._hand_on_packed(target, pack_edges(target, first, ticks))
         return len(ticks) * len(targets)
 
+    def buses(self):
+        """The simulated board (:mod:`gpiosvr.server.sim.board`): a bare Pi unless
+        a board file's :class:`~gpiosvr.server.sim.board.Board` was attached."""
+        if self.bus_provider is None:
+            from gpiosvr.server.sim.board import Board
+
+            Board.bare().attach(self)
+        return self.bus_provider
+
+    def close(self) -> None:
+        if self.bus_provider is not None:
+            self.bus_provider.close()
+
     def add_listener(self, on_change, on_burst) -> None:
         self.listeners.append(on_change)
         self.burst_listeners.append(on_burst)

@@ -58,3 +58,97 @@ def _sim_unwire(session: Session, input_: int):
     """Remove the wire into ``input_``."""
     _sim(session).unwire(input_)
     return 0
+
+
+# -- the simulated board: its devices, driven from outside (docs/board.md) ---------
+
+
+def _board(session: Session):
+    return _sim(session).buses()
+
+
+def _on_board(action):
+    """Run ``action()``; what the board refuses (ValueError) answers PI_BAD_PARAM
+    with the board's reason."""
+    try:
+        return action()
+    except ValueError as exc:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {exc}") from None
+
+
+def _register_device(session: Session, bus: int, address: int):
+    model = _board(session).i2c_model(bus, address)
+    if not hasattr(model, "set_bytes"):
+        raise ValueError(f"the device at {address:#04x} of I2C bus {bus} is a "
+                         f"{type(model).__name__}, not a register device")
+    return model
+
+
+@command("simboard")
+def _sim_board(session: Session):
+    """The simulated board: its buses, what is on them, serial ports (and their pty
+    paths), wires."""
+    return _board(session).describe()
+
+
+@command("simi2cset", "int", "int", "int", "bvs")
+def _sim_i2c_set(session: Session, bus: int, address: int, reg: int, data: bytes):
+    """Set the (low) bytes of registers ``reg``... of the register device at
+    ``address`` of I2C ``bus``."""
+    return _on_board(lambda: _register_device(session, bus, address).set_bytes(reg, data)) or 0
+
+
+@command("simi2cword", "int", "int", "int", "int")
+def _sim_i2c_word(session: Session, bus: int, address: int, reg: int, word: int):
+    """Set the whole 16-bit word of register ``reg`` of a register device."""
+    return _on_board(lambda: _register_device(session, bus, address).set_word(reg, word)) or 0
+
+
+@command("simi2cget", "int", "int", "int", "int")
+def _sim_i2c_get(session: Session, bus: int, address: int, reg: int, count: int):
+    """The (low) bytes of ``count`` registers from ``reg`` on, of a register device."""
+    return _on_board(lambda: _register_device(session, bus, address).get_bytes(reg, count))
+
+
+@command("simadc", "int", "int", "int", "int")
+def _sim_adc(session: Session, bus: int, cs: int, channel: int, microvolts: int):
+    """Put ``microvolts`` µV on input ``channel`` of the ADC on SPI ``bus`` CE``cs``."""
+    def set_voltage():
+        model = _board(session).spi_model(bus, cs)
+        if not hasattr(model, "set_voltage"):
+            raise ValueError(f"SPI {bus} CE{cs} holds a {type(model).__name__}, not an ADC")
+        model.set_voltage(channel, microvolts / 1e6)
+
+    return _on_board(set_voltage) or 0
+
+
+@command("simserw", "text", "bvs")
+def _sim_serial_write(session: Session, port: str, data: bytes):
+    """Send bytes to the Pi from the far end of serial port ``port``."""
+    from gpiosvr.server.backends.buses import BusError, code
+
+    try:
+        return _on_board(lambda: _board(session).serial_port(port).far_write(data)) or 0
+    except BusError as exc:
+        raise PigpioError(code("PI_SER_WRITE_FAILED"), f"ser write failed: {exc}") from None
+
+
+@command("simserr", "text", "int?")
+def _sim_serial_read(session: Session, port: str, count: int = 65536):
+    """Take up to ``count`` bytes the Pi sent on serial port ``port`` (at its far
+    end); answers them (maybe none)."""
+    from gpiosvr.server.backends.buses import BusError, code
+    from gpiosvr.server.limits import BUS_MAX_TRANSFER_BYTES
+
+    if not 0 < count <= BUS_MAX_TRANSFER_BYTES:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: count 1-{BUS_MAX_TRANSFER_BYTES}")
+    try:
+        return _on_board(lambda: _board(session).serial_port(port).far_read(count))
+    except BusError as exc:
+        raise PigpioError(code("PI_SER_READ_FAILED"), f"ser read failed: {exc}") from None
+
+
+@command("simserinfo", "text")
+def _sim_serial_info(session: Session, port: str):
+    """A serial port's names, far end and pty path (null unless the far end is one)."""
+    return _on_board(lambda: _board(session).serial_port(port).describe())

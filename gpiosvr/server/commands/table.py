@@ -117,9 +117,27 @@ def _data(value: Any) -> bytes:
                                            f"(bytes, e.g. %00ff, or text)")
 
 
+def _byte_values(value: Any) -> bytes:
+    """pigs' ``bvs``, bytes for a device: bytes (``%00ff``), text (as pigpio sends a
+    str: latin-1), or a list of ints 0-255 (``pigs i2cwd 0 1 2 3``)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} has "
+                                                   f"characters past latin-1") from None
+    if isinstance(value, list) and all(type(v) is int and 0 <= v <= 255 for v in value):
+        return bytes(value)
+    raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not byte values "
+                                           f"(bytes, e.g. %00ff, text, or ints 0-255)")
+
+
 PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
     "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
     "pud": _pud, "bits": _bits, "int": _int, "text": _text, "data": _data,
+    "bvs": _byte_values,
     "wdog_ms": _ranged(0, 60000, errors.PI_BAD_WDOG_TIMEOUT),
     "steady_us": _ranged(0, 300000, errors.PI_BAD_FILTER),
     "active_us": _ranged(0, 1000000, errors.PI_BAD_FILTER),
