@@ -27,7 +27,8 @@ EXIT_OK, EXIT_COMMAND, EXIT_CONNECT = 0, 253, 255
 #: Commands that only set something: pigs prints nothing when they succeed.
 QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", "np",
          "nc", "simdrive", "simfloat", "simwire", "simunwire", "p", "s", "hp", "procr",
-         "procu", "procs", "procd"}
+         "procu", "procs", "procd", "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig",
+         "hc"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 
@@ -49,6 +50,11 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
         i += 1
         args: list[Any] = []
         while len(args) < len(spec.params):
+            if spec.params[len(args)].endswith("*"):  # as pigs: the numbers that follow
+                while i < len(words) and isinstance(_arg(words[i]), int):
+                    args.append(_arg(words[i]))
+                    i += 1
+                break
             optional = spec.params[len(args)].endswith("?")
             if i >= len(words) or optional and words[i].lower() in COMMANDS:
                 break

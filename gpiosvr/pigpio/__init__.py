@@ -30,6 +30,7 @@ from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
+from gpiosvr.pigpio.waves import WavesPart, pulse  # noqa: F401 - pulse: pigpio's API
 
 globals().update(CONSTANTS)
 
@@ -39,9 +40,9 @@ VERSION = "1.78"
 exceptions = True
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
-    ``pwm``, ``scripts``, ``callbacks``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``pwm``, ``scripts``, ``waves``, ``callbacks``); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

@@ -3,7 +3,7 @@
 :mod:`~gpiosvr.server.commands.table` holds the table (:data:`COMMANDS`), the
 parameter kinds and :func:`execute`; each other module of this package registers the
 commands of one concern into it (``session``, ``gpio``, ``edges``, ``notifications``,
-``simulator``, ``pwm``, ``scripts``), so the table stays the single list of commands.
+``simulator``, ``pwm``, ``scripts``, ``waves``), so the table stays the single list of commands.
 ``docs/protocol.md`` lists the commands for users.
 """
 
@@ -11,5 +11,5 @@ from gpiosvr.server.commands.table import (  # noqa: F401 - the package's API
     COMMANDS, MODE_LETTERS, PARAM_KINDS, PIGPIO_VERSION, PUD_LETTERS, CommandSpec, Session,
     command, execute, log)
 from gpiosvr.server.commands import (  # noqa: F401 - each registers its commands
-    session, gpio, edges, notifications, simulator, pwm, scripts)
+    session, gpio, edges, notifications, simulator, pwm, scripts, waves)
 from gpiosvr.server.commands.session import server_info  # noqa: F401
