@@ -112,13 +112,14 @@ class Builder:
 
     pulses: list[Pulse] = field(default_factory=list)
     micros: int = 0
+    count: int = 0  # pulses, as wave_get_pulses answers (kept when created)
     cbs: int = 0
     high_micros: int = 0
     high_pulses: int = 0
     high_cbs: int = 0
 
     def clear(self) -> None:
-        self.pulses, self.micros, self.cbs = [], 0, 0
+        self.pulses, self.micros, self.count, self.cbs = [], 0, 0, 0
 
     def merge(self, new: list[Pulse], lite: bool) -> int:
         """pigpio's rawWaveAddGeneric: interleave ``new`` with the pulses so far in
@@ -162,7 +163,7 @@ class Builder:
         if len(out) >= WAVE_MAX_PULSES:
             return PI_TOO_MANY_PULSES
         self.pulses = [tuple(p) for p in out]
-        self.micros, self.cbs = t_now, cbs
+        self.micros, self.count, self.cbs = t_now, len(out), cbs
         self.high_micros = max(self.high_micros, t_now)
         self.high_pulses = max(self.high_pulses, len(out))
         self.high_cbs = max(self.high_cbs, cbs)
@@ -328,8 +329,6 @@ class WaveEngine:
         if not count:
             return 0
         chars = [int.from_bytes(data[i * size:(i + 1) * size], "little") for i in range(count)]
-        if size == 1:  # as pigpio's signed char: bits past the data bits do not matter
-            chars = [c - 256 if c > 127 else c for c in chars]
         return self._merge(session, serial_pulses(gpio, baud, bits, stops, offset, chars))
 
     def _merge(self, session, pulses: list[Pulse]) -> int:
@@ -348,7 +347,7 @@ class WaveEngine:
         if which == "micros":
             return (b.micros, b.high_micros, MAX_MICROS)[selector]
         if which == "pulses":
-            return (len(b.pulses), b.high_pulses, WAVE_MAX_PULSES)[selector]
+            return (b.count, b.high_pulses, WAVE_MAX_PULSES)[selector]
         return (b.cbs, b.high_cbs, MAX_CBS)[selector]
 
     # -- creating ----------------------------------------------------------------------
@@ -481,10 +480,15 @@ class WaveEngine:
         lite = self._lite
         size, i = len(buf), 0
 
-        def take(n: int) -> None:
+        def take(n: int, and_next: bool = False) -> None:
+            """Use ``n`` chain CBs (and check the one after, as pigpio does for some)."""
             nonlocal cb
-            cb += n
-            if cb - 1 >= WAVE_CHAIN_CBS or cb >= WAVE_CHAIN_CBS:
+            for _ in range(n):
+                if cb >= WAVE_CHAIN_CBS:
+                    raise fail(PI_CHAIN_TOO_BIG, f"chain is too long ({cb} CBs, pigpio "
+                                                 f"has {WAVE_CHAIN_CBS})")
+                cb += 1
+            if and_next and cb >= WAVE_CHAIN_CBS:
                 raise fail(PI_CHAIN_TOO_BIG, f"chain is too long ({cb} CBs, pigpio has "
                                              f"{WAVE_CHAIN_CBS})")
 
@@ -511,7 +515,7 @@ class WaveEngine:
                     cycles = buf[i + 2] + 256 * buf[i + 3]
                     i += 4
                     if cycles > 1:
-                        take(1)
+                        take(1, and_next=True)
                         counters += 1
                     block = current
                     current = body
@@ -541,7 +545,7 @@ class WaveEngine:
                 if wave is None:
                     raise fail(PI_BAD_WAVE_ID, f"undefined wave ({wid})")
                 ownership.check(session, wave.owner, f"wave {wid}")
-                take(1)
+                take(1, and_next=True)
                 current.append(("wave", wid, wave))
                 i += 1
         take(1)
