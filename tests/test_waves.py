@@ -368,3 +368,88 @@ def test_waves_belong_to_the_uid_that_made_them(pi, server):
     assert pi.wave_delete(mine) == 0  # root may touch everything, as admins
     assert pi.hardware_clock(4, 0) == 0  # and stop its clock
     pi.wave_tx_stop()
+
+
+# -- through pigpiod: the real pigpio package, and gpiosvr's pigpiod backend ------------
+
+
+@pytest.fixture
+def standin(server):
+    """A pigpiod stand-in in front of the simulated chip of ``server``."""
+    from pigpiod_standin import PigpiodStandIn
+
+    daemon = PigpiodStandIn(server.socket_path)
+    yield daemon
+    daemon.close()
+
+
+def _send_and_watch(p, module, edges) -> list[tuple[int, int, int]]:
+    p.set_mode(G1, module.OUTPUT)
+    p.write(G1, 0)
+    p.wave_clear()
+    assert p.wave_add_generic([module.pulse(1 << G1, 0, 40), module.pulse(0, 1 << G1, 60)]) == 2
+    assert p.wave_get_micros() == 100 and p.wave_get_max_pulses() == 12_000
+    a = p.wave_create()
+    assert p.wave_add_serial(G1, 19200, b"\x0f") == 5
+    b = p.wave_create()
+    assert p.wave_chain([a, 255, 0, a, 255, 1, 2, 0, 255, 2, 0x10, 0x27, b]) == 0
+    wait_until(lambda: not p.wave_tx_busy())
+    assert p.wave_tx_at() == module.NO_TX_WAVE
+    p.write(G1, 0)  # serial leaves the line high
+    assert p.gpio_trigger(G1, 20, 1) == 0
+    assert p.wave_send_using_mode(a, module.WAVE_MODE_ONE_SHOT) == 5
+    with pytest.raises(module.error) as info:
+        p.wave_delete(9)
+    assert "non existent wave id" in str(info.value)
+    first = next(i for i, e in enumerate(edges) if e[1] == 1)  # before: set_mode, write
+    wait_until(lambda: len(edges) >= first + 16)
+    t0 = edges[first][2]
+    return [(g, lv, (t - t0) & 0xFFFFFFFF) for g, lv, t in edges[first:]]
+
+
+def _expected_chain_edges() -> list[tuple[int, int, int]]:
+    # a three times (100 µs each), 10,000 µs, b: 0x0f at 19200 baud from an idle bit
+    bit = [((i + 1) * (10**9 // 19200) + 500) // 1000 for i in range(10)]
+    b0 = 300 + 10_000 + bit[0]  # b's start bit, after its first (idle, high) bit
+    return [(G1, 1, 0), (G1, 0, 40), (G1, 1, 100), (G1, 0, 140), (G1, 1, 200),
+            (G1, 0, 240), (G1, 1, 300 + 10_000), (G1, 0, b0), (G1, 1, b0 + bit[0]),
+            (G1, 0, b0 + bit[4]), (G1, 1, b0 + bit[8])]
+
+
+def test_the_real_pigpio_package_sends_waves_through_the_standin(standin, server):
+    with BlockingClient(server.socket_path) as c:  # low before pigpio reads the levels
+        c.command("w", G1, 0)
+    p = real_pigpio.pi("127.0.0.1", standin.port)
+    try:
+        edges: list = []
+        p.set_mode(G1, real_pigpio.OUTPUT)
+        cb = p.callback(G1, real_pigpio.EITHER_EDGE, lambda g, lv, t: edges.append((g, lv, t)))
+        got = _send_and_watch(p, real_pigpio, edges)
+        assert got[:11] == _expected_chain_edges()
+        assert [lv for _, lv, _ in got[11:16]] == [0, 1, 0, 1, 0]  # write, trigger, a
+        assert got[13][2] - got[12][2] == 20 and got[15][2] - got[14][2] == 40
+        cb.cancel()
+    finally:
+        p.stop()
+
+
+def test_gpiosvr_relays_waves_to_pigpiod(standin, sock_dir):
+    from gpiosvr.server.backends.pigpiod import PigpiodBackend
+    from gpiosvr.server.thread import ServerThread
+
+    backend = PigpiodBackend("127.0.0.1", standin.port, retry_interval=0.05, call_timeout=2)
+    with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
+        wait_until(lambda: backend.connected)
+        p = pigpio.pi(relay.socket_path)
+        try:
+            edges = Edges(p, G1)
+            got = _send_and_watch(p, pigpio, edges.seen)
+            assert got[:11] == _expected_chain_edges()
+            with BlockingClient(relay.socket_path) as c:  # the "high" counters, raw
+                assert c.command("wvsp", 1) >= 4 and c.command("wvsm", 2) == 1_800_000_000
+            assert p.hardware_clock(0x5A000000 | 5, 5000) == 0
+            with pytest.raises(pigpio.error) as info:
+                p.hardware_clock(5, 5000)  # clock 1 without its password
+            assert info.value.code == real_pigpio.PI_BAD_HCLK_PASS
+        finally:
+            p.stop()
