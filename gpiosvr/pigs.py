@@ -30,7 +30,8 @@ QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", 
          "procu", "procs", "procd",
          "i2cc", "i2cwq", "i2cws", "i2cwb", "i2cww", "i2cwk", "i2cwi", "i2cwd", "spic",
          "spiw",
-         "serc", "serwb", "serw", "simi2cset", "simi2cword", "simadc", "simserw"}
+         "serc", "serwb", "serw", "simi2cset", "simi2cword", "simadc", "simserw",
+         "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig", "hc"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 
@@ -59,6 +60,11 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
                     i += 1
                 args.append(bytes(values))
                 continue
+            if spec.params[len(args)].endswith("*"):  # as pigs: the numbers that follow
+                while i < len(words) and isinstance(_arg(words[i]), int):
+                    args.append(_arg(words[i]))
+                    i += 1
+                break
             optional = spec.params[len(args)].endswith("?")
             if i >= len(words) or optional and words[i].lower() in COMMANDS:
                 break

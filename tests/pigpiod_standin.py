@@ -4,7 +4,8 @@ backed by a gpiosvr server on the simulated chip.
 The real ``pigpio`` package talks to it as it would to pigpiod. Each pigpiod command
 becomes the gpiosvr command that does the same (:data:`COMMANDS`), so modes, levels,
 banks, PWM, servo, hardware PWM, scripts, watchdogs, glitch and noise filters all
-behave as they do in gpiosvr's own simulator, and tests drive inputs through that
+and waves, chains, triggers and hardware clocks behave as they do in gpiosvr's own
+simulator, and tests drive inputs through that
 server's :class:`gpiosvr.simulator.Simulator`. Notification sockets (``NOIB``) get
 pigpiod's 12-byte reports: ``<HHII`` seq, flags, tick, levels of GPIO 0-31.
 
@@ -74,6 +75,28 @@ COMMANDS: dict[int, tuple[str, Args]] = {
     pigpio._PI_CMD_PROCP: ("procp", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_PROCS: ("procs", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_PROCD: ("procd", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVCLR: ("wvclr", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVNEW: ("wvnew", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVAG: ("wvag", lambda p1, p2, e: (e,)),  # <III per pulse, as we take
+    pigpio._PI_CMD_WVAS: ("wvas", lambda p1, p2, e: (p1, p2, *struct.unpack("<III", e[:12]),
+                                                     e[12:])),
+    pigpio._PI_CMD_WVCRE: ("wvcre", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVCAP: ("wvcap", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVDEL: ("wvdel", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVTX: ("wvtx", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVTXR: ("wvtxr", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVTXM: ("wvtxm", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_WVCHA: ("wvcha", lambda p1, p2, e: (e,)),
+    pigpio._PI_CMD_WVTAT: ("wvtat", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVBSY: ("wvbsy", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVHLT: ("wvhlt", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVGO: ("wvgo", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVGOR: ("wvgor", lambda p1, p2, e: ()),
+    pigpio._PI_CMD_WVSM: ("wvsm", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVSP: ("wvsp", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_WVSC: ("wvsc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_TRIG: ("trig", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_HC: ("hc", lambda p1, p2, e: (p1, p2)),
 }
 
 

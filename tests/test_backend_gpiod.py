@@ -475,3 +475,18 @@ def test_an_unknown_chip_is_a_clear_error(tmp_path):
          str(tmp_path / "nochip"), "--socket", str(tmp_path / "g.sock")],
         capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "no GPIO chip at" in out.stderr
+
+
+def test_waves_triggers_and_clocks_are_refused_on_gpiod(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    pi.set_mode(9, pigpio.OUTPUT)
+    assert pi.wave_add_generic([pigpio.pulse(1 << 9, 0, 10), pigpio.pulse(0, 1 << 9, 10)]) == 2
+    wid = pi.wave_create()  # building is the server's own: it works
+    for call in (lambda: pi.wave_send_once(wid), lambda: pi.wave_chain([wid]),
+                 lambda: pi.gpio_trigger(9, 10), lambda: pi.hardware_clock(4, 5000)):
+        with pytest.raises(pigpio.error) as refused:
+            call()
+        assert refused.value.code == pigpio.PI_NOT_PERMITTED
+        assert "gpiod backend" in str(refused.value.__cause__)
+    assert pi.wave_tx_busy() == 0

@@ -44,6 +44,12 @@ def test_stored_script():
     assert "edges seen by a callback: 10" in out
 
 
+def test_wave_serial():
+    out = run_example("wave_serial.py")
+    assert "wave 0: 81 pulses, 13650 us" in out
+    assert "80 edges, decoded: b'Hello, waves!'" in out
+
+
 def test_async_quickstart():
     proc = subprocess.run([sys.executable, os.path.join("examples", "async_quickstart.py")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -115,5 +121,5 @@ def test_gpiosvr_run_prints_the_board_pty(tmp_path):
 def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
               "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
-              "board.toml", *BUS_EXAMPLES}
+              "board.toml", "wave_serial.py", *BUS_EXAMPLES}
     assert name in tested, f"examples/{name} has no test"

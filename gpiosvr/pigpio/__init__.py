@@ -33,6 +33,7 @@ from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
 from gpiosvr.pigpio.serial import SerialPart
 from gpiosvr.pigpio.spi import SPIPart
+from gpiosvr.pigpio.waves import WavesPart, pulse  # noqa: F401 - pulse: pigpio's API
 
 globals().update(CONSTANTS)
 
@@ -42,10 +43,11 @@ VERSION = "1.78"
 exceptions = True
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, I2CPart, SPIPart, SerialPart,
-         PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, I2CPart, SPIPart,
+         SerialPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
-    ``pwm``, ``scripts``, ``callbacks``, ``i2c``, ``spi``, ``serial``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``pwm``, ``scripts``, ``waves``, ``callbacks``, ``i2c``, ``spi``, ``serial``);
+    :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

@@ -21,6 +21,7 @@ from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands, instance, logsafe
 from gpiosvr.server.backends import Backend, create
+from gpiosvr.server.clocks import HardwareClocks
 from gpiosvr.server.handles import HandleTables
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
@@ -31,6 +32,7 @@ from gpiosvr.server.permits import Permits
 from gpiosvr.server.pwm import PwmController
 from gpiosvr.server.quotas import ConnectionQuotas
 from gpiosvr.server.scripts import ScriptEngine
+from gpiosvr.server.waves import WaveEngine
 
 log = logging.getLogger("gpiosvr.server")
 
@@ -455,6 +457,10 @@ class GpioServer:
         self.hub = EdgeHub(self.edge_settings)
         self.pwm = PwmController(self.backend)
         self.scripts = ScriptEngine(self)
+        #: Waves, chains and the transmission (:mod:`gpiosvr.server.waves`).
+        self.waves = WaveEngine(self.backend)
+        #: The hardware clocks (:mod:`gpiosvr.server.clocks`).
+        self.clocks = HardwareClocks(self.backend)
         #: The GPIOs clients may change: ``permit`` (``--permit``), else the board's.
         self.permits = Permits(self.backend, permit)
         #: Connections per uid and in total (:mod:`gpiosvr.server.quotas`).

@@ -124,6 +124,32 @@ BUS_MAX_TRANSFER_BYTES = 1 << 16
 #: that would pass it fails (PI_SER_WRITE_FAILED) and nothing of it is kept.
 SIM_SERIAL_BUFFER_BYTES = 1 << 16
 
+# -- waves (pigpio's numbers, and each uid's share) -----------------------------------
+
+#: Pulses in a wave, merged (pigpio's PI_WAVE_MAX_PULSES; it refuses this many).
+WAVE_MAX_PULSES = 12_000
+#: Bytes one ``wave_add_serial`` may send (pigpio's PI_WAVE_MAX_CHARS).
+WAVE_MAX_CHARS = 1_200
+#: Created waves, ids 0-249, all users together (pigpio's PI_MAX_WAVES).
+WAVE_MAX_WAVES = 250
+#: DMA control blocks all created waves may take together (pigpio's, after the
+#: pages it keeps for chains).
+WAVE_CBS = 4 * 53 * 118 - 10 * 118
+#: Out-of-line words (one per GPIO switch) all created waves may take together.
+WAVE_OOLS = 4 * 53 * 79 - 10 * 79
+#: CBs of one chain (pigpio's chain pages), its loop counters and loop nesting.
+WAVE_CHAIN_CBS = 600
+WAVE_CHAIN_COUNTERS = 20
+WAVE_CHAIN_NESTING = 10
+#: Created waves one uid may have (root, the server's uid and admins: all of them).
+MAX_WAVES_PER_UID = WAVE_MAX_WAVES // 2
+#: CBs one uid's waves may take (root, the server's uid and admins: all of them).
+MAX_WAVE_CBS_PER_UID = WAVE_CBS // 2
+#: Wave pulses the simulated chip plays in one turn of the loop, all transmissions
+#: and triggers together; when more are due (a wave faster than the sim), the rest
+#: follow on the next turns, late but at their exact ticks.
+SIM_WAVE_PULSES_PER_TURN = 4096
+
 # -- GPIO permissions ---------------------------------------------------------------
 
 # The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says

@@ -109,6 +109,26 @@ class Backend(ABC):
 
         raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no PWM")
 
+    def play_pulses(self, pulses: Any) -> Any:
+        """Play wave pulses from now (waves, chains, ``gpio_trigger``): each
+        ``(set bits, clear bits, delay µs)`` of GPIO 0-31 changes their output
+        latches, and the next one follows ``delay`` µs later. ``pulses`` is an
+        iterator read only as each pulse falls due (it may be endless). Returns a
+        handle with ``busy()`` (True until the last delay has passed or it is
+        stopped) and ``stop()``. Backends that cannot refuse with a PigpioError."""
+        from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
+
+        raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend cannot play waves "
+                                            f"or triggers (not implemented there yet)")
+
+    def hardware_clock(self, gpio: int, frequency: int) -> None:
+        """Run ``gpio``'s hardware clock at ``frequency`` Hz (0: stop it). Backends
+        that cannot refuse with a PigpioError."""
+        from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
+
+        raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend has no hardware "
+                                            f"clock")
+
     def set_debounce(self, gpio: int, steady_us: int) -> bool:
         """Have the chip (or its kernel driver) hold back level changes of ``gpio``
         shorter than ``steady_us`` (0: off), as pigpio's glitch filter does. True if

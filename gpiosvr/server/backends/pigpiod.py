@@ -60,7 +60,23 @@ RELAYS: dict[str, str] = {
     "hp": "hardware_PWM",
     "proc": "store_script", "procr": "run_script", "procu": "update_script",
     "procp": "script_status", "procs": "stop_script", "procd": "delete_script",
+    "wvclr": "wave_clear", "wvnew": "wave_add_new", "wvag": "wave_add_generic",
+    "wvas": "wave_add_serial", "wvcre": "wave_create", "wvcap": "wave_create_and_pad",
+    "wvdel": "wave_delete", "wvtx": "wave_send_once", "wvtxr": "wave_send_repeat",
+    "wvtxm": "wave_send_using_mode", "wvcha": "wave_chain", "wvtat": "wave_tx_at",
+    "wvbsy": "wave_tx_busy", "wvhlt": "wave_tx_stop", "wvgo": "wave_tx_start",
+    "wvgor": "wave_tx_repeat", "wvsm": "", "wvsp": "", "wvsc": "",
+    "trig": "gpio_trigger", "hc": "hardware_clock",
 }
+#: Commands whose arguments pigpio takes in another shape (its method's order).
+_SHAPES: dict[str, Callable[[list[Any]], list[Any]]] = {
+    "wvag": lambda a: [[_pulse(*p) for p in a[0]]],
+    "wvas": lambda a: [a[0], a[1], a[5], a[4], a[2], a[3]],  # gpio baud data offset bits stops
+    "wvcha": lambda a: [list(a[0])],
+    "wvcap": lambda a: [a[0]],
+}
+#: Commands pigpio.py has no method for (the "high" wave counters): sent as they are.
+_RAW = {"wvsm": 34, "wvsp": 35, "wvsc": 36}  # pigpio's _PI_CMD_WVSM, WVSP, WVSC
 #: Commands whose trailing arguments pigpio takes as one list (script parameters).
 _PARAM_LISTS = {"procr", "procu"}
 
@@ -144,7 +160,9 @@ class PigpiodBackend(Backend):
         return self._loop.run_in_executor(self._worker, self._sync_monitor)
 
     def run_native(self, name: str, args: list[Any]) -> asyncio.Future:
-        if name in _PARAM_LISTS:
+        if name in _SHAPES:
+            args = _SHAPES[name](args)
+        elif name in _PARAM_LISTS:
             args = [args[0], [_uint32(a) for a in args[1:]]]
         elif name != "proc":
             args = [_uint32(a) for a in args]
@@ -210,7 +228,10 @@ class PigpiodBackend(Backend):
                               f"pigpiod at {self._where} is unreachable "
                               f"({self._down_reason}); gpiosvr keeps retrying")
         try:
-            result = getattr(pi, method)(*args)
+            if name in _RAW:
+                result = pigpio._u2i(pigpio._pigpio_command(pi.sl, _RAW[name], args[0], 0))
+            else:
+                result = getattr(pi, method)(*args)
         except pigpio.error as exc:
             text = str(exc.value)
             raise PigpioError(_CODES.get(text, errors.PI_BAD_PARAM), text) from None
@@ -447,6 +468,12 @@ class _Reports(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.backend._reports is self.transport:
             self.backend._reports = None
+
+
+def _pulse(on: int, off: int, delay: int) -> Any:
+    import pigpio
+
+    return pigpio.pulse(on, off, delay)
 
 
 def _uint32(value: Any) -> Any:

@@ -25,6 +25,12 @@ waveforms together make at most
 :data:`~gpiosvr.server.limits.SIM_WAVEFORM_EDGES_PER_SECOND` edges: one that would
 pass it when it is set holds a level instead, as one faster than
 :data:`~gpiosvr.server.limits.SIM_MAX_WAVEFORM_HZ` does.
+
+Wave pulses (:meth:`SimulatedChip.play_pulses`: waves, chains, triggers) change the
+output latches of GPIO 0-31 at their exact ticks: an output's edges are handed on
+with those ticks, ``read`` first plays what is due, and at most
+:data:`~gpiosvr.server.limits.SIM_WAVE_PULSES_PER_TURN` pulses play per turn of the
+loop (a wave faster than that is late, never wrong).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from typing import Callable, Union
 from gpiosvr.protocol import pack_edges
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 from gpiosvr.server.limits import (SIM_EDGES_PER_TURN, SIM_MAX_QUEUED_EDGES,
-                                   SIM_MAX_WAVEFORM_HZ, SIM_WAVEFORM_EDGES_PER_SECOND)
+                                   SIM_MAX_WAVEFORM_HZ, SIM_WAVE_PULSES_PER_TURN,
+                                   SIM_WAVEFORM_EDGES_PER_SECOND)
 
 INPUT, OUTPUT = 0, 1
 PUD_OFF, PUD_DOWN, PUD_UP = 0, 1, 2
@@ -105,6 +112,31 @@ class Waveform:
         return 1 - skip, array("I", ticks[skip:skip + last - first])
 
 
+class PulsePlayer:
+    """Pulses being played on the simulated chip (see :meth:`SimulatedChip.play_pulses`)."""
+
+    __slots__ = ("chip", "pulses", "next_tick", "done")
+
+    def __init__(self, chip: "SimulatedChip", pulses, start: int) -> None:
+        self.chip = chip
+        self.pulses = pulses
+        self.next_tick = start  # when the next pulse is due (a tick that does not wrap)
+        self.done = False
+
+    def busy(self) -> bool:
+        """True until the last pulse's delay has passed (or :meth:`stop`)."""
+        if not self.done:
+            self.chip.play_due()
+        return not self.done
+
+    def stop(self) -> None:
+        """Stop now: the GPIOs keep the levels they have."""
+        self.chip.play_due()
+        if not self.done:
+            self.done = True
+            self.chip._players.remove(self)
+
+
 class _Burst:
     """What is left of an injected burst: its next edge's level and tick."""
 
@@ -128,6 +160,10 @@ class _Burst:
         self.tick = (tick + count * interval) & _MASK
         self.left -= count
         return level, ticks
+
+
+def _next_tick(player: PulsePlayer) -> int:
+    return player.next_tick
 
 
 #: What waits to be handed on for one GPIO, in order: the rest of a burst, packed
@@ -158,6 +194,8 @@ class SimulatedChip(Backend):
         self._pump_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.Handle | None = None
+        self._players: list[PulsePlayer] = []
+        self._player_timer: asyncio.Handle | None = None
         self.listeners: list[LevelListener] = []
         self.burst_listeners: list[Callable[[int, bytes], None]] = []
 
@@ -186,6 +224,8 @@ class SimulatedChip(Backend):
         self._update(gpio)
 
     def read(self, gpio: int) -> int:
+        if self._players:
+            self.play_due()
         wave = self._waveforms.get(gpio)
         if wave is not None:
             return wave.level_at(self._now())
@@ -199,6 +239,8 @@ class SimulatedChip(Backend):
         self._update(gpio)
 
     def read_bank(self, bank: int) -> int:
+        if self._players:
+            self.play_due()
         first, last = (0, 32) if bank == 1 else (32, NUM_GPIOS)
         levels = self._levels
         return sum(levels[g] << (g - first) for g in range(first, last))
@@ -236,6 +278,81 @@ class SimulatedChip(Backend):
         self._waveforms[gpio] = Waveform(self._now(), float(period_us), float(high_us))
         if self._clock is None and self._loop is not None:
             self._clock = self._loop.call_later(WAVEFORM_STEP, self._step)
+
+    def play_pulses(self, pulses) -> PulsePlayer:
+        """Play wave pulses from now (see :meth:`Backend.play_pulses`): each changes
+        the latches of GPIO 0-31 at its exact tick; outputs show it, with an edge
+        at that tick (and the inputs wired to them). Those due play at once."""
+        player = PulsePlayer(self, pulses, self._now())
+        self._players.append(player)
+        self.play_due()
+        return player
+
+    def play_due(self) -> None:
+        """Play the pulses due by now, at most :data:`SIM_WAVE_PULSES_PER_TURN`, in
+        tick order over all players; then wait for the next one."""
+        now = self._now()
+        players = self._players
+        room = SIM_WAVE_PULSES_PER_TURN
+        latch, modes = self._latch, self._modes
+        edges: dict[int, tuple[int, list[int]]] = {}
+        while players and room > 0:
+            player = min(players, key=_next_tick) if len(players) > 1 else players[0]
+            tick = player.next_tick
+            if tick > now:
+                break
+            try:
+                on, off, delay = next(player.pulses)
+            except StopIteration:
+                player.done = True
+                players.remove(player)
+                continue
+            room -= 1
+            player.next_tick = tick + delay
+            bits = (on | off) & _MASK
+            while bits:
+                low = bits & -bits
+                bits ^= low
+                gpio = low.bit_length() - 1
+                level = 0 if off & low else 1
+                if latch[gpio] != level:
+                    latch[gpio] = level
+                    if modes[gpio] == OUTPUT and gpio not in self._waveforms:
+                        seen = edges.get(gpio)
+                        if seen is None:
+                            edges[gpio] = (level, [tick & _MASK])
+                        else:
+                            seen[1].append(tick & _MASK)
+        for gpio, (first, ticks) in edges.items():
+            last = first if len(ticks) % 2 else first ^ 1
+            self._levels[gpio] = last
+            targets = [gpio] + [t for t in self._wires.get(gpio, ())
+                                if self._modes[t] != OUTPUT]
+            for target in targets:
+                if target != gpio:
+                    self._external[target] = last
+                    self._levels[target] = last
+                self._hand_on_packed(target, pack_edges(target, first, array("I", ticks)))
+        self._wait_for_pulses(room <= 0)
+
+    def _wait_for_pulses(self, behind: bool) -> None:
+        if self._player_timer is not None:
+            self._player_timer.cancel()
+            self._player_timer = None
+        if not self._players or self._loop is None:
+            return
+        if behind:
+            self._player_timer = self._loop.call_soon(self.play_due)
+            return
+        wait = (min(p.next_tick for p in self._players) - self._now()) / 1e6
+        self._player_timer = self._loop.call_later(max(wait, 0.0005), self.play_due)
+
+    def hardware_clock(self, gpio: int, frequency: int) -> None:
+        """A clock is a square waveform (held high when too fast to simulate)."""
+        if frequency:
+            self.set_waveform(gpio, 1e6 / frequency, 5e5 / frequency)
+        else:
+            self.set_waveform(gpio, None)
 
     def toggling(self) -> list[int]:
         """The GPIOs whose waveform is simulated edge by edge now."""

@@ -3,7 +3,8 @@
 :mod:`~gpiosvr.server.commands.table` holds the table (:data:`COMMANDS`), the
 parameter kinds and :func:`execute`; each other module of this package registers the
 commands of one concern into it (``session``, ``gpio``, ``edges``, ``notifications``,
-``simulator``, ``pwm``, ``scripts``, ``i2c``, ``spi``, ``serial``), so the table stays the single list of commands.
+``simulator``, ``pwm``, ``scripts``, ``waves``, ``i2c``, ``spi``, ``serial``), so the table
+stays the single list of commands.
 ``docs/protocol.md`` lists the commands for users.
 """
 
@@ -11,6 +12,6 @@ from gpiosvr.server.commands.table import (  # noqa: F401 - the package's API
     COMMANDS, MODE_LETTERS, PARAM_KINDS, PIGPIO_VERSION, PUD_LETTERS, CommandSpec, Session,
     command, execute, log)
 from gpiosvr.server.commands import (  # noqa: F401 - each registers its commands
-    session, gpio, edges, notifications, simulator, pwm, scripts)
+    session, gpio, edges, notifications, simulator, pwm, scripts, waves)
 from gpiosvr.server.commands import i2c, spi, serial  # noqa: F401,E402 - the buses
 from gpiosvr.server.commands.session import server_info  # noqa: F401

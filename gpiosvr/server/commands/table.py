@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -134,6 +135,41 @@ def _byte_values(value: Any) -> bytes:
                                            f"(bytes, e.g. %00ff, text, or ints 0-255)")
 
 
+def _uint32s(values: Any, what: str) -> list[int]:
+    """Ints 0-0xFFFFFFFF: a list of ints, or bytes packed as little-endian uint32s."""
+    if isinstance(values, (bytes, bytearray)):
+        if len(values) % 4:
+            raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {what} as bytes must "
+                                                   f"be whole 4-byte words, got {len(values)}")
+        return list(struct.unpack(f"<{len(values) // 4}I", values))
+    for value in values:
+        if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+            raise PigpioError(errors.PI_BAD_PARAM,
+                              f"bad parameter: {value!r} in {what} is not 0-0xFFFFFFFF")
+    return list(values)
+
+
+def _pulses(values: Any) -> list[tuple[int, int, int]]:
+    """Wave pulses: (gpio_on, gpio_off, delay) triplets, as flat ints (pigs) or
+    packed as pigpiod's ``<III`` per pulse (bytes)."""
+    words = _uint32s(values, "pulses")
+    if len(words) % 3:
+        raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: pulses come in triplets "
+                                               f"(on, off, delay), got {len(words)} values")
+    return list(zip(words[0::3], words[1::3], words[2::3]))
+
+
+def _byte_list(values: Any) -> bytes:
+    """Bytes: ints 0-255 (pigs), or bytes, or text."""
+    if isinstance(values, (bytes, bytearray, str)):
+        return _data(values)
+    for value in values:
+        if type(value) is not int or not 0 <= value <= 255:
+            raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not a "
+                                                   f"byte (0-255)")
+    return bytes(values)
+
+
 PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
     "gpio": _gpio, "user_gpio": _user_gpio, "level": _level, "mode": _mode,
     "pud": _pud, "bits": _bits, "int": _int, "text": _text, "data": _data,
@@ -141,12 +177,16 @@ PARAM_KINDS: dict[str, Callable[[Any], Any]] = {
     "wdog_ms": _ranged(0, 60000, errors.PI_BAD_WDOG_TIMEOUT),
     "steady_us": _ranged(0, 300000, errors.PI_BAD_FILTER),
     "active_us": _ranged(0, 1000000, errors.PI_BAD_FILTER),
+    # variadic kinds (``kind*``, last): the rest of the arguments, or one list/bytes
+    "pulses": _pulses, "bytes": _byte_list,
 }
 
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """A command's name, parameter kinds (``"?"`` suffix: optional) and handler.
+    """A command's name, parameter kinds (``"?"`` suffix: optional; ``"*"`` suffix,
+    last only: all the remaining arguments, or one list or bytes value, as one
+    argument) and handler.
 
     ``updates`` says what of the chip it changes, for :mod:`~gpiosvr.server.permits`:
     ``"gpio"`` (its first argument), ``"bank1"`` or ``"bank2"`` (the GPIOs whose bits
@@ -160,6 +200,7 @@ class CommandSpec:
     required: int = 0
     converters: tuple[Callable[[Any], Any], ...] = ()
     updates: str | None = None
+    variadic: bool = False
 
     @property
     def usage(self) -> str:
@@ -176,12 +217,13 @@ def command(name: str, *params: str, updates: str | None = None
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         for p in params:
-            assert p.rstrip("?") in PARAM_KINDS, p
+            assert p.rstrip("?*") in PARAM_KINDS, p
+            assert not p.endswith("*") or p is params[-1], p
         COMMANDS[name] = CommandSpec(
             name, params, handler, (handler.__doc__ or "").strip(),
-            required=sum(1 for p in params if not p.endswith("?")),
-            converters=tuple(PARAM_KINDS[p.rstrip("?")] for p in params),
-            updates=updates)
+            required=sum(1 for p in params if not p.endswith(("?", "*"))),
+            converters=tuple(PARAM_KINDS[p.rstrip("?*")] for p in params),
+            updates=updates, variadic=bool(params) and params[-1].endswith("*"))
         return handler
 
     return register
@@ -268,6 +310,17 @@ def _encode_later(result: asyncio.Future, cmd: Command) -> "asyncio.Future[str]"
 
 def _convert(spec: CommandSpec, args: tuple[Any, ...]) -> list[Any]:
     converters = spec.converters
+    if spec.variadic:
+        fixed = len(converters) - 1
+        if len(args) < fixed:
+            raise PigpioError(errors.PI_BAD_PARAM,
+                              f"bad parameter count: {spec.usage!r} takes at least "
+                              f"{fixed} argument(s), got {len(args)}")
+        rest = args[fixed:]
+        if len(rest) == 1 and isinstance(rest[0], (list, bytes, bytearray, str)):
+            rest = rest[0]
+        return [convert(a) for convert, a in zip(converters, args[:fixed])] + \
+            [converters[-1](rest)]
     if len(args) == len(converters) == 1:
         return [converters[0](args[0])]
     required = spec.required

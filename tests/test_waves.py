@@ -1,0 +1,455 @@
+"""Waves, chains, triggers and hardware clocks: pigpio 1.78's API and errors, every
+edge at its exact tick on the simulated chip, ownership between users."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pigpio as real_pigpio
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.server.waves import _bit_delays
+from gpiosvr.simulator import Simulator
+
+from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
+
+G1, G2, RX = 4, 5, 17
+
+
+@pytest.fixture
+def pi(server):
+    p = pigpio.pi(server.socket_path)
+    p.wave_clear()
+    p.set_mode(G1, pigpio.OUTPUT)
+    p.set_mode(G2, pigpio.OUTPUT)
+    p.write(G1, 0)
+    p.write(G2, 0)
+    yield p
+    p.wave_tx_stop()
+    p.stop()
+
+
+class Edges:
+    """Every edge callbacks see on some GPIOs, as (gpio, level, tick)."""
+
+    def __init__(self, pi, *gpios: int) -> None:
+        self.seen: list[tuple[int, int, int]] = []
+        self.cbs = [pi.callback(g, pigpio.EITHER_EDGE, self._edge) for g in gpios]
+
+    def _edge(self, gpio: int, level: int, tick: int) -> None:
+        self.seen.append((gpio, level, tick))
+
+    def wait(self, count: int) -> list[tuple[int, int, int]]:
+        wait_until(lambda: len(self.seen) >= count)
+        return self.seen[:count]
+
+    def relative(self, count: int) -> list[tuple[int, int, int]]:
+        """The first ``count`` edges, ticks counted from the first one's, in tick order
+        (then GPIO order)."""
+        edges = sorted(self.wait(count),
+                       key=lambda e: ((e[2] - self.seen[0][2]) & 0xFFFFFFFF, e[0]))
+        t0 = edges[0][2]
+        return [(g, lv, (t - t0) & 0xFFFFFFFF) for g, lv, t in edges]
+
+
+def _code(call) -> int:
+    with pytest.raises(pigpio.error) as info:
+        call()
+    return info.value.code
+
+
+# -- building: pigpio's merge and counters ---------------------------------------------
+
+
+def test_pulses_merge_in_time_order_and_the_counters_follow(pi):
+    assert pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10), pigpio.pulse(0, 1 << G1, 10)]) == 2
+    assert (pi.wave_get_micros(), pi.wave_get_pulses(), pi.wave_get_cbs()) == (20, 2, 4)
+    # a second stream starting 5 µs in is interleaved with the first, as pigpio does
+    assert pi.wave_add_generic([pigpio.pulse(0, 0, 5), pigpio.pulse(1 << G2, 0, 10),
+                                pigpio.pulse(0, 1 << G2, 10)]) == 4
+    assert (pi.wave_get_micros(), pi.wave_get_pulses(), pi.wave_get_cbs()) == (25, 4, 8)
+    assert pi.wave_get_max_micros() == 1_800_000_000
+    assert pi.wave_get_max_pulses() == 12_000 and pi.wave_get_max_cbs() == 25_016
+    wid = pi.wave_create()
+    assert wid == 0
+    assert pi.wave_get_pulses() == 4  # the counters stay; the pulses were consumed
+    assert _code(pi.wave_create) == real_pigpio.PI_EMPTY_WAVEFORM
+    assert pi.wave_add_new() == 0 and pi.wave_get_pulses() == 0
+    with BlockingClient(pi.sl.s.socket_path) as c:
+        assert c.command("wvsp", 1) == 4 and c.command("wvsm", 1) == 25  # the highs
+        assert c.command("wvsc", 1) == 8
+
+
+def test_serial_pulses_are_pigpios(pi):
+    # 'U' (0x55) at 9600 baud: an idle bit, start, 8 alternating data bits, stop
+    assert pi.wave_add_serial(G1, 9600, b"U") == 11
+    delays = _bit_delays(9600, 8, 2)
+    assert delays[:3] == [104, 104, 104] and sum(delays) == 1042
+    assert pi.wave_get_micros() == 104 + 1042
+    pi.wave_add_new()
+    assert pi.wave_add_serial(G1, 300, "Hello world", offset=5000) > 0
+    assert pi.wave_add_serial(G1, 300, []) == 0  # nothing to send: not even asked
+
+
+# -- transmission, at the exact ticks ----------------------------------------------
+
+
+def test_every_edge_of_a_wave_comes_at_its_exact_tick(pi):
+    edges = Edges(pi, G1, G2)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 100), pigpio.pulse(1 << G2, 1 << G1, 250),
+                         pigpio.pulse(1 << G1, 1 << G2, 30), pigpio.pulse(0, 1 << G1, 1000)])
+    wid = pi.wave_create()
+    assert pi.wave_send_once(wid) == 1 + 4 + 4  # its CBs, as pigpio answers
+    assert edges.relative(6) == [(G1, 1, 0), (G1, 0, 100), (G2, 1, 100), (G1, 1, 350),
+                                 (G2, 0, 350), (G1, 0, 380)]
+    wait_until(lambda: not pi.wave_tx_busy())
+    assert pi.wave_tx_at() == pigpio.NO_TX_WAVE
+    assert pi.read(G1) == 0 and pi.read(G2) == 0
+
+
+def test_busy_is_decided_by_the_ticks_of_the_simulated_chip(pi):
+    edges = Edges(pi, G1)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 100_000), pigpio.pulse(0, 1 << G1, 200_000)])
+    wid = pi.wave_create()
+    pi.wave_send_once(wid)
+    assert pi.wave_tx_busy() == 1 and pi.wave_tx_at() == wid
+    start = edges.wait(1)[0][2]
+    wait_until(lambda: not pi.wave_tx_busy())
+    assert pigpio.tickDiff(start, pi.get_current_tick()) >= 300_000  # no sooner
+    assert edges.relative(2) == [(G1, 1, 0), (G1, 0, 100_000)]
+
+
+def test_serial_at_9600_baud_reaches_a_wired_input_at_the_exact_bit_times(pi, server):
+    with Simulator(server.socket_path) as sim:
+        sim.wire(G1, RX)
+        pi.write(G1, 1)  # the line idles high
+        edges = Edges(pi, RX)
+        data = bytes(random.Random(9600).randrange(256) for _ in range(40))
+        pi.wave_add_serial(G1, 9600, data)
+        pi.wave_send_once(pi.wave_create())
+        expected = _serial_edges(data, 9600)
+        got = [(lv, t) for _, lv, t in edges.relative(len(expected))]
+        assert got == expected
+        assert _decode(got, 9600) == data  # the levels read back, bit by bit
+
+
+def _serial_edges(data: bytes, baud: int) -> list[tuple[int, int]]:
+    """The edges 8N1 serial makes, counted from the first start bit: each bit starts
+    at the µs nearest its exact time within the character, as pigpio rounds."""
+    full = 10**9 // baud  # ns
+    char = (10 * full + 500) // 1000
+    level, edges = 1, []
+    for n, byte in enumerate(data):
+        for i, v in enumerate([0] + [byte >> b & 1 for b in range(8)] + [1]):
+            if v != level:
+                edges.append((v, n * char + (i * full + 500) // 1000))
+                level = v
+    return edges
+
+
+def _decode(edges: list[tuple[int, int]], baud: int) -> bytes:
+    bit = 1e6 / baud
+    out, i = bytearray(), 0
+    level_at = lambda t: next((lv for lv, tt in reversed(edges) if tt <= t), 1)  # noqa: E731
+    start = 0
+    while i < len(edges):
+        start = edges[i][1]
+        out.append(sum(level_at(start + (b + 1.5) * bit) << b for b in range(8)))
+        stop = start + 9.5 * bit
+        i = next((j for j, (lv, t) in enumerate(edges) if lv == 0 and t > stop), len(edges))
+    return bytes(out)
+
+
+def test_a_chain_with_nested_loops_and_delays_makes_the_exact_edges(pi):
+    edges = Edges(pi, G1)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 20), pigpio.pulse(0, 1 << G1, 80)])
+    a = pi.wave_create()
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 50), pigpio.pulse(0, 1 << G1, 50)])
+    b = pi.wave_create()
+    assert pi.wave_chain([a, 255, 0, a, 255, 0, b, 255, 1, 2, 0, 255, 2, 0xE8, 0x03,
+                          255, 1, 3, 0, b]) == 0
+    # a; then 3 x (a, 2 x b, 1000 µs); then b
+    expected, t = [], 0
+    for wave in ["a"] + (["a", "b", "b", 1000] * 3) + ["b"]:
+        if wave == 1000:
+            t += 1000
+            continue
+        high = 20 if wave == "a" else 50
+        expected += [(G1, 1, t), (G1, 0, t + high)]
+        t += 100
+    assert edges.relative(len(expected)) == expected
+    wait_until(lambda: not pi.wave_tx_busy())
+    assert len(edges.seen) == len(expected) == 2 + 3 * 2 * 3 + 2
+
+
+def test_repeat_loop_forever_stop_and_sync(pi):
+    edges = Edges(pi, G1, G2)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 300), pigpio.pulse(0, 1 << G1, 700)])
+    a = pi.wave_create()
+    pi.wave_add_generic([pigpio.pulse(1 << G2, 0, 100), pigpio.pulse(0, 1 << G2, 100)])
+    b = pi.wave_create()
+    pi.wave_send_repeat(a)
+    edges.wait(6)
+    assert pi.wave_send_using_mode(b, pigpio.WAVE_MODE_ONE_SHOT_SYNC) == 5
+    wait_until(lambda: not pi.wave_tx_busy())
+    ticks = edges.relative(len(edges.seen))
+    a_edges = [e for e in ticks if e[0] == G1]
+    b_edges = [e for e in ticks if e[0] == G2]
+    assert [t % 1000 for _, _, t in a_edges] == [0, 300] * (len(a_edges) // 2)
+    first_b = b_edges[0][2]
+    assert first_b % 1000 == 0 and first_b == a_edges[-1][2] + 700  # at the cycle's end
+    assert b_edges == [(G2, 1, first_b), (G2, 0, first_b + 100)]
+    # loop forever until stopped
+    pi.wave_chain([255, 0, a, b, 255, 3])
+    wait_until(lambda: len(edges.seen) > len(ticks) + 20)
+    assert pi.wave_tx_busy() == 1 and pi.wave_tx_at() in (a, b)
+    assert pi.wave_tx_stop() == 0 and pi.wave_tx_busy() == 0
+    assert pi.wave_tx_at() == pigpio.NO_TX_WAVE
+
+
+def test_a_fast_endless_wave_does_not_stall_other_clients(pi, server):
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 1), pigpio.pulse(0, 1 << G1, 1)])
+    pi.wave_send_repeat(pi.wave_create())  # 1 MHz of edges: more than the sim plays
+    with BlockingClient(server.socket_path) as other:
+        for _ in range(200):
+            assert other.command("r", 20) in (0, 1)
+    assert pi.wave_tx_busy() == 1
+    pi.wave_tx_stop()
+
+
+def test_a_trigger_pulse_and_a_hardware_clock_are_exact(pi):
+    edges = Edges(pi, G1)
+    assert pi.gpio_trigger(G1, 10, 1) == 0
+    assert edges.relative(2) == [(G1, 1, 0), (G1, 0, 10)]
+    assert pi.gpio_trigger(G1, 100) == 0
+    (_, rise, t1), (_, fall, t2) = edges.relative(4)[2:]
+    assert (rise, fall, t2 - t1) == (1, 0, 100)
+    clock = Edges(pi, 6)
+    assert pi.hardware_clock(6, 5000) == 0  # clock 2: a real 5 kHz square wave
+    ticks = [t for _, _, t in clock.relative(20)]
+    assert ticks == [100 * i for i in range(20)]
+    assert pi.hardware_clock(6, 40_000_000) == 0  # faster than the sim: held high
+    assert pi.read(6) == 1
+    assert pi.hardware_clock(6, 0) == 0
+
+
+@pytest.mark.parametrize("call,code", [
+    (lambda p: p.wave_send_once(7), real_pigpio.PI_BAD_WAVE_ID),
+    (lambda p: p.wave_delete(0), real_pigpio.PI_BAD_WAVE_ID),
+    (lambda p: p.wave_add_serial(60, 9600, b"x"), real_pigpio.PI_BAD_USER_GPIO),
+    (lambda p: p.wave_add_serial(4, 49, b"x"), real_pigpio.PI_BAD_WAVE_BAUD),
+    (lambda p: p.wave_add_serial(4, 9600, b"x", bb_bits=33), real_pigpio.PI_BAD_DATABITS),
+    (lambda p: p.wave_add_serial(4, 9600, b"x", bb_stop=1), real_pigpio.PI_BAD_STOPBITS),
+    (lambda p: p.wave_add_serial(4, 9600, b"x" * 1201), real_pigpio.PI_TOO_MANY_CHARS),
+    (lambda p: p.wave_add_serial(4, 9600, b"x", 1_800_000_001), real_pigpio.PI_BAD_SER_OFFSET),
+    (lambda p: p.wave_add_generic([pigpio.pulse(0, 0, 1)] * 12001),
+     real_pigpio.PI_TOO_MANY_PULSES),
+    (lambda p: p.wave_add_generic([pigpio.pulse(0, 0, 1)] * 12000),
+     real_pigpio.PI_TOO_MANY_PULSES),  # pigpio refuses a wave of exactly 12000 too
+    (lambda p: p.wave_create_and_pad(101), real_pigpio.PI_BAD_PARAM),
+    (lambda p: p.wave_tx_start(), real_pigpio.PI_DEPRECATED),
+    (lambda p: p.wave_tx_repeat(), real_pigpio.PI_DEPRECATED),
+    (lambda p: p.wave_chain([3]), real_pigpio.PI_BAD_WAVE_ID),
+    (lambda p: p.wave_chain([255]), real_pigpio.PI_BAD_CHAIN_CMD),
+    (lambda p: p.wave_chain([255, 9]), real_pigpio.PI_BAD_CHAIN_CMD),
+    (lambda p: p.wave_chain([255, 1, 2, 0]), real_pigpio.PI_BAD_CHAIN_LOOP),
+    (lambda p: p.wave_chain([255, 0, 255, 1, 2, 0]), real_pigpio.PI_BAD_CHAIN_LOOP),
+    (lambda p: p.wave_chain([255, 0] * 11), real_pigpio.PI_CHAIN_NESTING),
+    (lambda p: p.wave_chain([255, 3]), real_pigpio.PI_BAD_CHAIN_LOOP),
+    (lambda p: p.gpio_trigger(4, 0), real_pigpio.PI_BAD_PULSELEN),
+    (lambda p: p.gpio_trigger(4, 101), real_pigpio.PI_BAD_PULSELEN),
+    (lambda p: p.gpio_trigger(4, 10, 2), real_pigpio.PI_BAD_LEVEL),
+    (lambda p: p.gpio_trigger(60, 10), real_pigpio.PI_BAD_USER_GPIO),
+    (lambda p: p.gpio_trigger(32, 10), real_pigpio.PI_NOT_PERMITTED),  # permission first
+    (lambda p: p.hardware_clock(7, 5000), real_pigpio.PI_NOT_HCLK_GPIO),
+    (lambda p: p.hardware_clock(4, 4688), real_pigpio.PI_BAD_HCLK_FREQ),
+    (lambda p: p.hardware_clock(4, 250_000_001), real_pigpio.PI_BAD_HCLK_FREQ),
+    (lambda p: p.hardware_clock(5, 5000), real_pigpio.PI_BAD_HCLK_PASS),
+    (lambda p: p.hardware_clock(3, 5000), real_pigpio.PI_NOT_HCLK_GPIO),
+])
+def test_errors_are_pigpios(pi, call, code):
+    assert _code(lambda: call(pi)) == code
+
+
+def test_chain_errors_that_need_waves(pi):
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10), pigpio.pulse(0, 1 << G1, 10)])
+    w = pi.wave_create()
+    assert _code(lambda: pi.wave_chain([255, 0, w, 255, 3, w])) == real_pigpio.PI_BAD_FOREVER
+    assert _code(lambda: pi.wave_chain([w] * 599)) == real_pigpio.PI_CHAIN_TOO_BIG
+    assert pi.wave_chain([w] * 598) == 0  # with the start's delay and the end's CB: 600
+    loops = [255, 0, w, 255, 1, 2, 0] * 21
+    assert _code(lambda: pi.wave_chain(loops)) == real_pigpio.PI_CHAIN_COUNTER
+    assert pi.wave_send_using_mode(w, 3) == 5
+    assert _code(lambda: pi.wave_send_using_mode(w, 4)) == -33  # PI_BAD_WAVE_MODE
+    for which in ("wvsm", "wvsp", "wvsc"):
+        with BlockingClient(pi.sl.s.socket_path) as c:
+            with pytest.raises(Exception) as info:
+                c.command(which, 3)
+        assert info.value.code in (-43, -44, -45)
+
+
+def test_waves_are_numbered_as_pigpio_and_space_runs_out(pi):
+    ids = []
+    for _ in range(3):
+        pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10), pigpio.pulse(0, 1 << G1, 10)])
+        ids.append(pi.wave_create())
+    assert ids == [0, 1, 2]
+    assert pi.wave_delete(1) == 0
+    assert _code(lambda: pi.wave_delete(1)) == real_pigpio.PI_BAD_WAVE_ID
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10)])
+    assert pi.wave_create() == 1
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10)])
+    assert pi.wave_create_and_pad(50) == 3
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10)])
+    assert _code(lambda: pi.wave_create_and_pad(50)) == real_pigpio.PI_TOO_MANY_CBS
+    pi.wave_clear()
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 10)])
+    assert pi.wave_create() == 0
+
+
+def test_pulses_on_gpios_not_permitted_are_masked_as_pigpiod_does(pi):
+    # GPIO 0 and 1 are not permitted on this board: they are masked off, the rest added
+    assert _code(lambda: pi.wave_add_generic(
+        [pigpio.pulse(1 << G1 | 1, 2, 10), pigpio.pulse(0, 1 << G1, 10)])) == \
+        real_pigpio.PI_SOME_PERMITTED
+    assert pi.wave_get_pulses() == 2
+    assert _code(lambda: pi.wave_add_serial(1, 9600, b"x")) == real_pigpio.PI_NOT_PERMITTED
+    assert _code(lambda: pi.gpio_trigger(0, 10)) == real_pigpio.PI_NOT_PERMITTED
+    assert _code(lambda: pi.hardware_clock(0x5A000000 | 44, 5000)) == \
+        real_pigpio.PI_NOT_PERMITTED
+
+
+# -- pigs, users --------------------------------------------------------------------
+
+
+def _pigs(socket_path: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gpiosvr.pigs", "--socket", socket_path,
+                           *args], capture_output=True, text=True, timeout=30)
+
+
+def test_pigs_builds_a_wave_over_several_calls_as_pigpios_docs_do(server):
+    path = server.socket_path
+    assert _pigs(path, "wvclr", "m", "4", "w").stdout == ""
+    assert _pigs(path, "wvag", "16", "0", "10000", "0", "16", "30000").stdout == "2\n"
+    assert _pigs(path, "wvsm", "0", "wvsp", "0", "wvsc", "0").stdout.split() == \
+        ["40000", "2", "4"]
+    assert _pigs(path, "wvcre").stdout == "0\n"
+    assert _pigs(path, "wvas", "4", "9600", "8", "2", "0", "72", "105").stdout == "15\n"
+    out = _pigs(path, "wvcre", "wvtx", "0", "wvbsy", "wvcha", "0", "1", "255", "0", "0",
+                "255", "1", "3", "0", "wvhlt", "wvbsy", "wvgo")
+    assert out.stdout.split()[:5] == ["1", "5", "1", "0", "-120"], out
+    assert "ERROR: deprecated function removed" in out.stderr
+    bad = _pigs(path, "wvag", "1", "2")
+    assert bad.stdout.strip() == "-81"
+    assert _pigs(path, "trig", "4", "10", "1", "hc", "4", "5000", "hc", "4", "0").stdout == ""
+
+
+@needs_root
+def test_waves_belong_to_the_uid_that_made_them(pi, server):
+    open_to_all(server.socket_path)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 1000), pigpio.pulse(0, 1 << G1, 1000)])
+    mine = pi.wave_create()
+    pi.wave_send_repeat(mine)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 wvdel 0", "@2 wvtx 0", "@3 wvhlt",
+                     "@4 wvcha 0", "@5 wvbsy", "@6 wvtat", "@7 wvag 16 0 5",
+                     "@8 wvsp 0", "@9 wvcre", "@10 wvclr", "@11 hc 4 5000")
+    assert all("!PigpioError:-41:" in a for a in answers[:4]), answers
+    assert "belongs to uid 0" in answers[0]
+    assert answers[4:9] == ["@5 1", "@6 0", "@7 1", "@8 1", "@9 1"]  # its own wave
+    assert answers[9:] == ["@10 0", "@11 0"]
+    assert pi.wave_get_pulses() == 2  # its wave being built was its own: mine is as it was
+    assert pi.wave_tx_busy() == 1  # its wvclr left mine alone
+    assert _code(lambda: pi.wave_delete(5)) == real_pigpio.PI_BAD_WAVE_ID
+    assert pi.wave_delete(mine) == 0  # root may touch everything, as admins
+    assert pi.hardware_clock(4, 0) == 0  # and stop its clock
+    pi.wave_tx_stop()
+
+
+# -- through pigpiod: the real pigpio package, and gpiosvr's pigpiod backend ------------
+
+
+@pytest.fixture
+def standin(server):
+    """A pigpiod stand-in in front of the simulated chip of ``server``."""
+    from pigpiod_standin import PigpiodStandIn
+
+    daemon = PigpiodStandIn(server.socket_path)
+    yield daemon
+    daemon.close()
+
+
+def _send_and_watch(p, module, edges) -> list[tuple[int, int, int]]:
+    p.set_mode(G1, module.OUTPUT)
+    p.write(G1, 0)
+    p.wave_clear()
+    assert p.wave_add_generic([module.pulse(1 << G1, 0, 40), module.pulse(0, 1 << G1, 60)]) == 2
+    assert p.wave_get_micros() == 100 and p.wave_get_max_pulses() == 12_000
+    a = p.wave_create()
+    assert p.wave_add_serial(G1, 19200, b"\x0f") == 5
+    b = p.wave_create()
+    assert p.wave_chain([a, 255, 0, a, 255, 1, 2, 0, 255, 2, 0x10, 0x27, b]) == 0
+    wait_until(lambda: not p.wave_tx_busy())
+    assert p.wave_tx_at() == module.NO_TX_WAVE
+    p.write(G1, 0)  # serial leaves the line high
+    assert p.gpio_trigger(G1, 20, 1) == 0
+    assert p.wave_send_using_mode(a, module.WAVE_MODE_ONE_SHOT) == 5
+    with pytest.raises(module.error) as info:
+        p.wave_delete(9)
+    assert "non existent wave id" in str(info.value)
+    first = next(i for i, e in enumerate(edges) if e[1] == 1)  # before: set_mode, write
+    wait_until(lambda: len(edges) >= first + 16)
+    t0 = edges[first][2]
+    return [(g, lv, (t - t0) & 0xFFFFFFFF) for g, lv, t in edges[first:]]
+
+
+def _expected_chain_edges() -> list[tuple[int, int, int]]:
+    # a three times (100 µs each), 10,000 µs, b: 0x0f at 19200 baud from an idle bit
+    bit = [((i + 1) * (10**9 // 19200) + 500) // 1000 for i in range(10)]
+    b0 = 300 + 10_000 + bit[0]  # b's start bit, after its first (idle, high) bit
+    return [(G1, 1, 0), (G1, 0, 40), (G1, 1, 100), (G1, 0, 140), (G1, 1, 200),
+            (G1, 0, 240), (G1, 1, 300 + 10_000), (G1, 0, b0), (G1, 1, b0 + bit[0]),
+            (G1, 0, b0 + bit[4]), (G1, 1, b0 + bit[8])]
+
+
+def test_the_real_pigpio_package_sends_waves_through_the_standin(standin, server):
+    with BlockingClient(server.socket_path) as c:  # low before pigpio reads the levels
+        c.command("w", G1, 0)
+    p = real_pigpio.pi("127.0.0.1", standin.port)
+    try:
+        edges: list = []
+        p.set_mode(G1, real_pigpio.OUTPUT)
+        cb = p.callback(G1, real_pigpio.EITHER_EDGE, lambda g, lv, t: edges.append((g, lv, t)))
+        got = _send_and_watch(p, real_pigpio, edges)
+        assert got[:11] == _expected_chain_edges()
+        assert [lv for _, lv, _ in got[11:16]] == [0, 1, 0, 1, 0]  # write, trigger, a
+        assert got[13][2] - got[12][2] == 20 and got[15][2] - got[14][2] == 40
+        cb.cancel()
+    finally:
+        p.stop()
+
+
+def test_gpiosvr_relays_waves_to_pigpiod(standin, sock_dir):
+    from gpiosvr.server.backends.pigpiod import PigpiodBackend
+    from gpiosvr.server.thread import ServerThread
+
+    backend = PigpiodBackend("127.0.0.1", standin.port, retry_interval=0.05, call_timeout=2)
+    with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
+        wait_until(lambda: backend.connected)
+        p = pigpio.pi(relay.socket_path)
+        try:
+            edges = Edges(p, G1)
+            got = _send_and_watch(p, pigpio, edges.seen)
+            assert got[:11] == _expected_chain_edges()
+            with BlockingClient(relay.socket_path) as c:  # the "high" counters, raw
+                assert c.command("wvsp", 1) >= 4 and c.command("wvsm", 2) == 1_800_000_000
+            assert p.hardware_clock(0x5A000000 | 5, 5000) == 0
+            with pytest.raises(pigpio.error) as info:
+                p.hardware_clock(5, 5000)  # clock 1 without its password
+            assert info.value.code == real_pigpio.PI_BAD_HCLK_PASS
+        finally:
+            p.stop()
