@@ -39,6 +39,12 @@ VERSION = "1.78"
 exceptions = True
 
 
+def xref():
+    """pigpio's glossary of parameter names (what ``active``, ``bits``, ``handle``
+    ... mean): a function that does nothing, kept for ``help(pigpio.xref)``; see
+    pigpio 1.78's own docstring for the text."""
+
+
 class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
