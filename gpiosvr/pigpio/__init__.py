@@ -27,6 +27,7 @@ from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio AP
 from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
+from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
@@ -45,9 +46,9 @@ def xref():
     pigpio 1.78's own docstring for the text."""
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, EventsPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
-    ``pwm``, ``scripts``, ``callbacks``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``pwm``, ``scripts``, ``callbacks``, ``events`` ...); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""
