@@ -74,6 +74,8 @@ COMMANDS: dict[int, tuple[str, Args]] = {
     pigpio._PI_CMD_PROCP: ("procp", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_PROCS: ("procs", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_PROCD: ("procd", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PADG: ("padg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PADS: ("pads", lambda p1, p2, e: (p1, p2)),
 }
 
 

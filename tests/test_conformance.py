@@ -40,9 +40,9 @@ NOT_YET = {
     "bb_serial_read_close", "bb_serial_read_open", "bb_spi_close", "bb_spi_open",
     "bb_spi_xfer",
     # this issue (#16), still to come
-    "bsc_i2c", "bsc_xfer", "custom_1", "custom_2",
+    "bsc_i2c", "bsc_xfer",
     "file_close", "file_list", "file_open", "file_read", "file_seek", "file_write",
-    "get_pad_strength", "set_pad_strength", "notify_begin", "notify_close",
+    "notify_begin", "notify_close",
     "notify_open", "notify_pause", "shell",
 }
 

@@ -29,6 +29,7 @@ from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
 from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
 from gpiosvr.pigpio.gpio import GpioPart
+from gpiosvr.pigpio.misc import MiscPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
 
@@ -46,7 +47,8 @@ def xref():
     pigpio 1.78's own docstring for the text."""
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, EventsPart, PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, EventsPart, MiscPart,
+         PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,

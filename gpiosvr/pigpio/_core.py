@@ -88,6 +88,22 @@ def _int(value: Any) -> Any:
         return value
 
 
+def _data(data: Any) -> Any:
+    """Data bytes as pigpio sends them: a str as latin-1, bytes and bytearrays as
+    they are, a list (or tuple) of 0-255 ints as those bytes; anything else goes on
+    unchanged, for the server to name the problem."""
+    if isinstance(data, str):
+        return data.encode("latin-1")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if isinstance(data, (list, tuple)):
+        try:
+            return bytes(bytearray(data))
+        except (TypeError, ValueError) as exc:
+            raise error(f"bad data {data!r}: {exc}", None) from None
+    return data
+
+
 NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
 
 
@@ -168,6 +184,19 @@ class PiBase:
             return client.command(name, *map(_plain, args))
         except GpioServerError as exc:
             return _failed(exc)
+
+    def _cmd_code(self, name: str, *args: Any) -> Any:
+        """The answer, or the negative pigpio code of a failure (never raised: for
+        the calls pigpio answers with ``u2i``, not ``_u2i``)."""
+        client = self.sl.s
+        if client is None:
+            raise error("not connected to a gpiosvr server", None)
+        try:
+            return client.command(name, *map(_plain, args))
+        except PigpioError as exc:
+            return exc.code
+        except GpioServerError as exc:
+            raise error(str(exc), getattr(exc, "code", None)) from exc
 
     def _ints(self, template: bytes, name: str, *args: Any) -> Any:
         """``_u2i(self._cmd(name, *args))``, the short way when all ``args`` are ints

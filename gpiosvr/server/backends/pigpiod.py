@@ -60,6 +60,7 @@ RELAYS: dict[str, str] = {
     "hp": "hardware_PWM",
     "proc": "store_script", "procr": "run_script", "procu": "update_script",
     "procp": "script_status", "procs": "stop_script", "procd": "delete_script",
+    "padg": "get_pad_strength", "pads": "set_pad_strength",
 }
 #: Commands whose trailing arguments pigpio takes as one list (script parameters).
 _PARAM_LISTS = {"procr", "procu"}

@@ -1,0 +1,33 @@
+"""Pads and custom functions of :class:`gpiosvr.pigpio.pi`: pad drive strength,
+``custom_1`` and ``custom_2``."""
+
+from __future__ import annotations
+
+from gpiosvr.pigpio._core import _data, _u2i, u2i
+
+
+class MiscPart:
+    """pigpio's get/set_pad_strength, custom_1 and custom_2."""
+
+    def get_pad_strength(self, pad):
+        """Returns the pad drive strength in mA (pad 0: GPIO 0-27, 1: 28-45, 2: 46-53)."""
+        return _u2i(self._cmd("padg", pad))
+
+    def set_pad_strength(self, pad, pad_strength):
+        """Sets the pad drive strength (1-16 mA) of a pad (0-2)."""
+        return _u2i(self._cmd("pads", pad, pad_strength))
+
+    def custom_1(self, arg1=0, arg2=0, argx=[]):  # noqa: B006 - pigpio's default
+        """Calls a pigpio function customised by the user; without custom code (as
+        here) it returns the largest of arg1, arg2 and the bytes of argx. As pigpio,
+        an error is returned (a negative value), not raised."""
+        return u2i(self._cmd_code("cf1", arg1, arg2, _data(argx)))
+
+    def custom_2(self, arg1=0, argx=[], retMax=8192):  # noqa: B006,N803 - pigpio's
+        """Calls a pigpio function customised by the user; without custom code (as
+        here) it returns ``(count, data)``: argx reversed, at most retMax bytes. On
+        error ``(negative code, "")``, as pigpio."""
+        result = self._cmd_code("cf2", arg1, retMax, _data(argx))
+        if isinstance(result, int) or not result:
+            return (result if isinstance(result, int) else 0), ""
+        return len(result), bytearray(result)
