@@ -41,7 +41,6 @@ NOT_YET = {
     "bb_spi_xfer",
     # this issue (#16), still to come
     "bsc_i2c", "bsc_xfer",
-    "file_close", "file_list", "file_open", "file_read", "file_seek", "file_write",
     "notify_begin", "notify_close",
     "notify_open", "notify_pause", "shell",
 }

@@ -28,6 +28,7 @@ from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
 from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
+from gpiosvr.pigpio.files import FilesPart
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.misc import MiscPart
 from gpiosvr.pigpio.pwm import PwmPart
@@ -48,7 +49,7 @@ def xref():
 
 
 class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, EventsPart, MiscPart,
-         PiBase):  # noqa: N801
+         FilesPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
