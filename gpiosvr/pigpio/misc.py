@@ -1,13 +1,30 @@
-"""Pads and custom functions of :class:`gpiosvr.pigpio.pi`: pad drive strength,
-``custom_1`` and ``custom_2``."""
+"""Pads, shell and custom functions of :class:`gpiosvr.pigpio.pi`: pad drive
+strength, ``shell``, ``custom_1`` and ``custom_2``."""
 
 from __future__ import annotations
 
-from gpiosvr.pigpio._core import _data, _u2i, u2i
+from gpiosvr.errors import GpioServerError
+from gpiosvr.pigpio._core import _data, _failed, _plain, _u2i, u2i
+from gpiosvr.server.limits import SHELL_SECONDS
+
+#: Seconds ``shell`` waits for its answer: the server kills the program before.
+_SHELL_WAIT = SHELL_SECONDS + 10
 
 
 class MiscPart:
-    """pigpio's get/set_pad_strength, custom_1 and custom_2."""
+    """pigpio's get/set_pad_strength, shell, custom_1 and custom_2."""
+
+    def shell(self, shellscr, pstring=""):
+        """Runs program shellscr of the server's shell directory (``gpiosvr-server
+        --shell-dir``; pigpio's /opt/pigpio/cgi) with the words of pstring (quotes
+        group them; nothing else is interpreted). Returns its exit status x 256, as
+        pigpio (32512: no such program)."""
+        client = self._client
+        try:
+            return _u2i(client.command("shell", _plain(shellscr), _plain(pstring),
+                                       timeout=_SHELL_WAIT))
+        except GpioServerError as exc:
+            return _failed(exc)
 
     def get_pad_strength(self, pad):
         """Returns the pad drive strength in mA (pad 0: GPIO 0-27, 1: 28-45, 2: 46-53)."""
