@@ -108,3 +108,33 @@ def test_at_most_so_many_at_once(server, pi, cgi, monkeypatch, tmp_path):
     finally:
         other.stop()
     assert os.path.exists(tmp_path / "started")
+
+
+def test_the_server_command_line_sets_the_permits_file_and_the_shell_dir(
+        sock_path, cgi, tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello.txt").write_bytes(b"hi")
+    access = tmp_path / "access"
+    access.write_text(f"{data}/*.txt r\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpiosvr.server", "--socket", sock_path, "--log-level",
+         "WARNING", "--file-access", str(access), "--shell-dir", str(cgi[0])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in proc.stdout.readline()
+        p = pigpio.pi(sock_path)
+        try:
+            h = p.file_open(str(data / "hello.txt"), pigpio.FILE_READ)
+            assert p.file_read(h, 10) == (2, bytearray(b"hi"))
+            assert p.shell("fail") == 768
+        finally:
+            p.stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
