@@ -41,8 +41,6 @@ NOT_YET = {
     "bb_spi_xfer",
     # this issue (#16), still to come
     "bsc_i2c", "bsc_xfer",
-    "notify_begin", "notify_close",
-    "notify_open", "notify_pause",
 }
 
 #: Extra trailing parameters gpiosvr adds (each with a default, so pigpio's calls

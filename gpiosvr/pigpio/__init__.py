@@ -31,6 +31,7 @@ from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
 from gpiosvr.pigpio.files import FilesPart
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.misc import MiscPart
+from gpiosvr.pigpio.notify import NotifyPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
 
@@ -49,7 +50,7 @@ def xref():
 
 
 class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, EventsPart, MiscPart,
-         FilesPart, PiBase):  # noqa: N801
+         FilesPart, NotifyPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,

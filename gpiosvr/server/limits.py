@@ -70,6 +70,11 @@ MAX_QUEUED_NOTIFY_BYTES = 64 << 20
 #: The share of :data:`MAX_QUEUED_NOTIFY_BYTES` one uid's clients may take.
 MAX_QUEUED_NOTIFY_BYTES_PER_UID = 32 << 20
 
+#: Notification pipes (pigpio's /dev/pigpioN), all clients together (pigpio's
+#: PI_NOTIFY_SLOTS), and per uid.
+MAX_PIPE_HANDLES = 32
+MAX_PIPE_HANDLES_PER_UID = 16
+
 # -- scripts -------------------------------------------------------------------------
 
 #: Stored scripts, all users together (pigpio's number).

@@ -75,7 +75,8 @@ _INSTRUCTIONS: dict[str, str] = {
 }
 #: Server commands a script may not use: they act on the connection or on scripts.
 _NOT_IN_SCRIPTS = frozenset(("hello", "proc", "procr", "procu", "procp", "procs",
-                             "procd", "no", "nb", "np", "nc"))
+                             "procd", "no", "nb", "np", "nc", "evm", "pno", "pnb", "pnp",
+                             "pnc", "pevm"))
 
 
 def int32(value: int) -> int:
