@@ -39,8 +39,6 @@ NOT_YET = {
     "bb_i2c_close", "bb_i2c_open", "bb_i2c_zip", "bb_serial_invert", "bb_serial_read",
     "bb_serial_read_close", "bb_serial_read_open", "bb_spi_close", "bb_spi_open",
     "bb_spi_xfer",
-    # this issue (#16), still to come
-    "bsc_i2c", "bsc_xfer",
 }
 
 #: Extra trailing parameters gpiosvr adds (each with a default, so pigpio's calls

@@ -1,5 +1,5 @@
-"""Pads, shell and custom functions of :class:`gpiosvr.pigpio.pi`: pad drive
-strength, ``shell``, ``custom_1`` and ``custom_2``."""
+"""Pads, shell, BSC and custom functions of :class:`gpiosvr.pigpio.pi`: pad drive
+strength, ``shell``, ``bsc_xfer``/``bsc_i2c``, ``custom_1`` and ``custom_2``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,26 @@ _SHELL_WAIT = SHELL_SECONDS + 10
 
 
 class MiscPart:
-    """pigpio's get/set_pad_strength, shell, custom_1 and custom_2."""
+    """pigpio's get/set_pad_strength, shell, bsc_xfer, bsc_i2c, custom_1, custom_2."""
+
+    def bsc_xfer(self, bsc_control, data):
+        """BSC I2C/SPI slave transfer: sets the mode, queues data to transmit and
+        returns ``(status, count, bytearray)`` of what was received; on error
+        ``(negative code, 0, bytearray())``, as pigpio."""
+        result = self._cmd_code("bscx", bsc_control, _data(data))
+        if isinstance(result, int):
+            return result, 0, bytearray(b"")
+        status = int.from_bytes(result[:4], "little")
+        return status, len(result) - 4, bytearray(result[4:])
+
+    def bsc_i2c(self, i2c_address, data=[]):  # noqa: B006 - pigpio's default
+        """The BSC peripheral as an I2C slave at i2c_address (0: off); see
+        :meth:`bsc_xfer`."""
+        if i2c_address:
+            control = (i2c_address << 16) | 0x305
+        else:
+            control = 0
+        return self.bsc_xfer(control, data)
 
     def shell(self, shellscr, pstring=""):
         """Runs program shellscr of the server's shell directory (``gpiosvr-server

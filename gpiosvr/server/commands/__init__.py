@@ -12,5 +12,5 @@ from gpiosvr.server.commands.table import (  # noqa: F401 - the package's API
     command, execute, log)
 from gpiosvr.server.commands import (  # noqa: F401 - each registers its commands
     session, gpio, edges, notifications, simulator, pwm, scripts)
-from gpiosvr.server.commands import events, misc, files, shell, pipes  # noqa: F401,E402 - #16
+from gpiosvr.server.commands import events, misc, files, shell, pipes, bsc  # noqa: F401,E402 - #16
 from gpiosvr.server.commands.session import server_info  # noqa: F401
