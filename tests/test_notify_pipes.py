@@ -62,7 +62,7 @@ class Reader:
 def test_reports_come_on_a_fifo_next_to_the_socket(server, pi, sim):
     h = pi.notify_open()
     assert h == 0
-    path = pi.notify_path(h)
+    path = pigpio.notify_path(pi, h)
     assert path == os.path.join(os.path.dirname(server.socket_path), "pigpio0")
     info = os.stat(path)
     assert stat.S_ISFIFO(info.st_mode) and info.st_mode & 0o777 == 0o600
@@ -91,7 +91,7 @@ def test_reports_come_on_a_fifo_next_to_the_socket(server, pi, sim):
 
 def test_watchdogs_and_events_in_the_flags(pi):
     h = pi.notify_open()
-    reader = Reader(pi.notify_path(h))
+    reader = Reader(pigpio.notify_path(pi, h))
     try:
         pi.notify_begin(h, 1 << 5)
         pi.set_watchdog(5, 20)
@@ -114,7 +114,7 @@ def test_watchdogs_and_events_in_the_flags(pi):
 
 def test_a_reader_that_does_not_read_loses_reports_and_holds_nothing_up(pi, sim):
     h = pi.notify_open()
-    reader = Reader(pi.notify_path(h))  # open, never read: the pipe fills (64 KiB)
+    reader = Reader(pigpio.notify_path(pi, h))  # open, never read: the pipe fills (64 KiB)
     try:
         pi.notify_begin(h, 1 << 20)
         sim.inject(20, 20_000, 10)
@@ -132,7 +132,7 @@ def test_the_handle_belongs_to_the_process_and_closes_with_it(server, monkeypatc
     monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
     p = pigpio.pi()
     h = p.notify_open()
-    path = p.notify_path(h)
+    path = pigpio.notify_path(p, h)
     table = server.server._pipes.handles
     stranger = type("S", (), {"pid": os.getpid() + 1, "uid": 0, "connection": None})()
     with pytest.raises(PigpioError) as err:

@@ -31,7 +31,7 @@ from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
 from gpiosvr.pigpio.files import FilesPart
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.misc import MiscPart
-from gpiosvr.pigpio.notify import NotifyPart
+from gpiosvr.pigpio.notify import NotifyPart, notify_path  # noqa: F401 - an addition
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
 

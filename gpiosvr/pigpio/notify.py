@@ -3,7 +3,7 @@
 As in pigpio, ``notify_open`` returns a handle N whose reports a program reads, 12
 bytes each (``struct.unpack('HHII', ...)``: seq, flags, tick, levels), from a pipe:
 here the FIFO ``pigpioN`` in the server's runtime directory, next to its socket
-(pigpio's ``/dev/pigpioN``); :meth:`NotifyPart.notify_path` gives its path. The
+(pigpio's ``/dev/pigpioN``); ``gpiosvr.pigpio.notify_path(pi, handle)`` gives its path. The
 handle belongs to this process and closes when it disconnects.
 """
 
@@ -32,7 +32,9 @@ class NotifyPart:
         """Stops notifications on a handle and releases it (the FIFO is removed)."""
         return _u2i(self._cmd("pnc", handle))
 
-    def notify_path(self, handle):
-        """The FIFO the reports of ``handle`` are read from (a gpiosvr addition:
-        pigpio's is always /dev/pigpioN)."""
-        return self._cmd("pnpath", handle)
+
+def notify_path(pi, handle):
+    """The FIFO the reports of notification ``handle`` of ``pi`` are read from (a
+    gpiosvr addition, not a method, so that ``pi`` stays pigpio's: pigpio's path is
+    always /dev/pigpioN)."""
+    return pi._cmd("pnpath", handle)
