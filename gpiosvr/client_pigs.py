@@ -93,6 +93,7 @@ class PigpioSocketClient(SocketClient, PigpioMinimalApi):
 
 RISING_EDGE, FALLING_EDGE, EITHER_EDGE = 0, 1, 2
 TIMEOUT = 2
+PI_BAD_EVENT_ID = -143
 #: One edge report on the wire: gpio, level, tick (see docs/protocol.md).
 RECORD = protocol.EDGE_RECORD
 
@@ -130,6 +131,26 @@ class EdgeCallback:
     def reset_tally(self) -> None:
         """Set the tally back to zero."""
         self.count = 0
+
+
+#: An event's report carries this bit in its gpio byte, the event in the low 5 bits.
+EVENT_FLAG = 0x80
+
+
+class EventCallback(EdgeCallback):
+    """A registered event callback: ``func(event, tick)`` for each trigger of
+    ``event`` (0-31); without ``func`` it only counts (:meth:`tally`), as pigpio's.
+
+    It rides with the edge callbacks, under the report key ``EVENT_FLAG | event``.
+    """
+
+    def __init__(self, owner: "PigpioSocketClient", event: int,
+                 func: Callable[[int, int], Any] | None) -> None:
+        super().__init__(owner, EVENT_FLAG | event, EITHER_EDGE, None)
+        self.event = event
+        self.event_func = func
+        if func is not None:
+            self.func = lambda key, level, tick: func(key & 31, tick)
 
 
 def run_callbacks(callbacks: dict[int, tuple[EdgeCallback, ...]],
@@ -226,6 +247,7 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
         self.lost_reports = 0
         self._handle: int | None = None
         self._bits = 0
+        self._events = 0
         self._seq = 0
         self._bits_task: asyncio.Task | None = None
         self._bits_lock: asyncio.Lock | None = None
@@ -293,6 +315,26 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
             log.warning("could not update the edge subscription at %s: %s",
                         self.socketPath, exc)
 
+    async def event_callback(self, event: int,
+                             func: Callable[[int, int], Any] | None = None) -> EventCallback:
+        """Call ``func(event, tick)`` each time ``event`` (0-31) is triggered."""
+        if not self.isKeepAlive:
+            raise ConnectionFailed("event callbacks need a keep-alive client (isKeepAlive=True)")
+        if type(event) is not int or not 0 <= event < 32:
+            raise PigpioError(PI_BAD_EVENT_ID, f"event not 0-31 (got {event!r})")
+        cb = EventCallback(self, event, func)
+        self.callbacks[cb.gpio] = (*self.callbacks.get(cb.gpio, ()), cb)
+        try:
+            await self._sync_bits()
+        except BaseException:
+            self._remove_callback(cb)
+            raise
+        return cb
+
+    async def event_trigger(self, event: int) -> int:
+        """Trigger ``event`` (0-31) for every client monitoring it."""
+        return await self.command("evt", event)
+
     async def cancel_callback(self, cb: EdgeCallback) -> None:
         """Remove ``cb`` and wait until the server stopped reporting what nobody wants."""
         self._remove_callback(cb)
@@ -304,44 +346,61 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
             self._bits_lock = asyncio.Lock()
         async with self._bits_lock:
             await self._ensure_connection()  # a new connection resubscribes itself
-            bits = self._wanted_bits()
-            if self._handle is None and not bits:
-                self._bits = 0
+            bits, events = self._wanted_bits(), self._wanted_events()
+            if self._handle is None and not bits and not events:
+                self._bits = self._events = 0
                 return
-            if bits == self._bits and self._handle is not None:
+            if bits == self._bits and events == self._events and self._handle is not None:
                 return
             try:
                 if self._handle is None:
                     self._handle = await self.command("no")
-                await self.command("nb", self._handle, bits)
+                    self._bits = self._events = -1
+                if bits != self._bits:
+                    await self.command("nb", self._handle, bits)
+                    self._bits = bits
+                if events != self._events:
+                    await self.command("evm", self._handle, events)
+                    self._events = events
             except BaseException:
-                self._bits = -1  # the server may or may not have taken it: send again
+                # the server may or may not have taken it: send again
+                self._bits = self._events = -1
                 raise
-            self._bits = bits
 
     def _wanted_bits(self) -> int:
         bits = 0
         for gpio in self.callbacks:
-            bits |= 1 << gpio
+            if gpio < 32:
+                bits |= 1 << gpio
+        return bits
+
+    def _wanted_events(self) -> int:
+        bits = 0
+        for key in self.callbacks:
+            if key & EVENT_FLAG:
+                bits |= 1 << (key & 31)
         return bits
 
     async def _resubscribe(self) -> None:
         """On each new connection: restore watchdogs and filters, open a handle and
         subscribe to what the callbacks want."""
         self._handle = None
-        self._bits = 0
+        self._bits = self._events = 0
         self._seq = 0
         conn, timeout = self._conn, self.responseTimeout_ms / 1000
         restore = [(name, gpio, *values) for (name, gpio), values in self.settings.items()]
         if restore:
             await self._exchange(conn, restore, timeout)
-        bits = self._wanted_bits()
-        if bits:
+        bits, events = self._wanted_bits(), self._wanted_events()
+        if bits or events:
             answers = await self._exchange(conn, (("no",),), timeout)
             handle = Response._from_answer(answers[0]).result()
             answers = await self._exchange(conn, (("nb", handle, bits),), timeout)
             Response._from_answer(answers[0]).result()
-            self._handle, self._bits = handle, bits
+            if events:
+                answers = await self._exchange(conn, (("evm", handle, events),), timeout)
+                Response._from_answer(answers[0]).result()
+            self._handle, self._bits, self._events = handle, bits, events
 
     def _notified(self, note: Command) -> None:
         if note.name == "bye":

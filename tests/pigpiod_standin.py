@@ -97,6 +97,8 @@ COMMANDS: dict[int, tuple[str, Args]] = {
     pigpio._PI_CMD_WVSC: ("wvsc", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_TRIG: ("trig", lambda p1, p2, e: (p1, p2, *_u32s(e))),
     pigpio._PI_CMD_HC: ("hc", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_PADG: ("padg", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_PADS: ("pads", lambda p1, p2, e: (p1, p2)),
 }
 
 

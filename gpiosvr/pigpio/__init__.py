@@ -27,8 +27,12 @@ from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio AP
 from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
+from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
+from gpiosvr.pigpio.files import FilesPart
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.i2c import I2CPart
+from gpiosvr.pigpio.misc import MiscPart
+from gpiosvr.pigpio.notify import NotifyPart, notify_path  # noqa: F401 - an addition
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
 from gpiosvr.pigpio.serial import SerialPart
@@ -43,11 +47,17 @@ VERSION = "1.78"
 exceptions = True
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, I2CPart, SPIPart,
-         SerialPart, PiBase):  # noqa: N801
+def xref():
+    """pigpio's glossary of parameter names (what ``active``, ``bits``, ``handle``
+    ... mean): a function that does nothing, kept for ``help(pigpio.xref)``; see
+    pigpio 1.78's own docstring for the text."""
+
+
+class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, EventsPart, I2CPart,
+         SPIPart, SerialPart, MiscPart, FilesPart, NotifyPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
-    ``pwm``, ``scripts``, ``waves``, ``callbacks``, ``i2c``, ``spi``, ``serial``);
-    :class:`~gpiosvr.pigpio._core.PiBase`
+    ``pwm``, ``scripts``, ``waves``, ``callbacks``, ``events``, ``i2c``, ``spi``,
+    ``serial``, ``misc``, ``files``, ``notify``); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

@@ -5,6 +5,7 @@ which holds the connection and sends commands."""
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from typing import Any
@@ -63,6 +64,44 @@ def _failed(exc: GpioServerError) -> Any:
             raise error(error_text(exc.code), exc.code) from exc
         return exc.code
     raise error(str(exc), getattr(exc, "code", None)) from exc
+
+
+def _plain(value: Any) -> Any:
+    """An argument as pigpio would send it: anything that is an integer to
+    ``struct.pack`` (a bool, an IntEnum, a numpy integer: ``__index__``) becomes an
+    int; a float stays a float (pigpio refuses it too, unless its method calls
+    ``int()``, which the method here does as well)."""
+    if type(value) is int or isinstance(value, (str, bytes, bytearray, list, tuple)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
+def _int(value: Any) -> Any:
+    """``int(value)`` where pigpio calls it (a float is truncated, as there); what
+    ``int()`` refuses goes on unchanged, for the server to name the problem."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _data(data: Any) -> Any:
+    """Data bytes as pigpio sends them: a str as latin-1, bytes and bytearrays as
+    they are, a list (or tuple) of 0-255 ints as those bytes; anything else goes on
+    unchanged, for the server to name the problem."""
+    if isinstance(data, str):
+        return data.encode("latin-1")
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if isinstance(data, (list, tuple)):
+        try:
+            return bytes(bytearray(data))
+        except (TypeError, ValueError) as exc:
+            raise error(f"bad data {data!r}: {exc}", None) from None
+    return data
 
 
 NO_THREADS = ThreadState()  # a pi that is not connected never has a channel
@@ -142,9 +181,22 @@ class PiBase:
         if client is None:
             raise error("not connected to a gpiosvr server", None)
         try:
-            return client.command(name, *args)
+            return client.command(name, *map(_plain, args))
         except GpioServerError as exc:
             return _failed(exc)
+
+    def _cmd_code(self, name: str, *args: Any) -> Any:
+        """The answer, or the negative pigpio code of a failure (never raised: for
+        the calls pigpio answers with ``u2i``, not ``_u2i``)."""
+        client = self.sl.s
+        if client is None:
+            raise error("not connected to a gpiosvr server", None)
+        try:
+            return client.command(name, *map(_plain, args))
+        except PigpioError as exc:
+            return exc.code
+        except GpioServerError as exc:
+            raise error(str(exc), getattr(exc, "code", None)) from exc
 
     def _ints(self, template: bytes, name: str, *args: Any) -> Any:
         """``_u2i(self._cmd(name, *args))``, the short way when all ``args`` are ints

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from gpiosvr._pigpio_tables import CONSTANTS
-from gpiosvr.pigpio._core import _exceptions, _u2i, error
+from gpiosvr.pigpio._core import _exceptions, _int, _plain, _u2i, error
 
 RISING_EDGE = CONSTANTS["RISING_EDGE"]
 
@@ -21,6 +21,7 @@ class CallbacksPart:
         ``func(gpio, level, tick)`` runs on the client's callback thread, in edge
         order; it may call this ``pi`` again.
         """
+        user_gpio, edge = _plain(user_gpio), _plain(edge)
         return _callback(self, self._async(lambda c: c.callback(user_gpio, edge, func)))
 
     def wait_for_edge(self, user_gpio, edge=RISING_EDGE, wait_timeout=60.0):
@@ -29,6 +30,7 @@ class CallbacksPart:
         Returns True if the edge was detected, otherwise False.
         """
         seen = threading.Event()
+        user_gpio, edge = _plain(user_gpio), _plain(edge)
         cb = self._async(lambda c: c.callback(user_gpio, edge, lambda g, lvl, t: seen.set()))
         try:
             return seen.wait(max(0.0, float(wait_timeout)))
@@ -52,14 +54,17 @@ class CallbacksPart:
 
     def set_watchdog(self, user_gpio, wdog_timeout):
         """Sets a watchdog timeout (0-60000 ms, 0 = off) for a GPIO."""
+        user_gpio, wdog_timeout = _plain(user_gpio), _int(wdog_timeout)  # pigpio: int()
         return _u2i(self._setting(lambda c: c.set_watchdog(user_gpio, wdog_timeout)))
 
     def set_glitch_filter(self, user_gpio, steady):
         """Sets a glitch filter (0-300000 µs, 0 = off) on a GPIO."""
+        user_gpio, steady = _plain(user_gpio), _plain(steady)
         return _u2i(self._setting(lambda c: c.set_glitch_filter(user_gpio, steady)))
 
     def set_noise_filter(self, user_gpio, steady, active):
         """Sets a noise filter (steady 0-300000 µs, active 0-1000000 µs) on a GPIO."""
+        user_gpio, steady, active = _plain(user_gpio), _plain(steady), _plain(active)
         return _u2i(self._setting(lambda c: c.set_noise_filter(user_gpio, steady, active)))
 
     def _setting(self, func):

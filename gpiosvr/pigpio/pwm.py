@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpiosvr.pigpio._core import _u2i
+from gpiosvr.pigpio._core import _int, _u2i
 
 
 class PwmPart:
@@ -10,7 +10,7 @@ class PwmPart:
 
     def set_PWM_dutycycle(self, user_gpio, dutycycle):
         """Starts (non-zero dutycycle) or stops (0) PWM pulses on the GPIO."""
-        return _u2i(self._cmd("p", user_gpio, int(dutycycle)))
+        return _u2i(self._cmd("p", user_gpio, _int(dutycycle)))
 
     def get_PWM_dutycycle(self, user_gpio):
         """Returns the PWM dutycycle being used on the GPIO."""
@@ -38,7 +38,7 @@ class PwmPart:
 
     def set_servo_pulsewidth(self, user_gpio, pulsewidth):
         """Starts (500-2500) or stops (0) servo pulses on the GPIO."""
-        return _u2i(self._cmd("s", user_gpio, int(pulsewidth)))
+        return _u2i(self._cmd("s", user_gpio, _int(pulsewidth)))
 
     def get_servo_pulsewidth(self, user_gpio):
         """Returns the servo pulsewidth being used on the GPIO."""

@@ -89,6 +89,8 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
         if parsed is None:
             return None
         if type(parsed) is Command:  # not a short command: the general table
+            if parsed.name in commands.ANSWERS_LATER:
+                return None  # its answer may be a future: the general way waits for it
             answer = commands.execute(session, parsed)
             return b"%s %s\n" % (head, answer.encode("ascii"))
     handler, args = parsed

@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "Default: pigpio's user GPIOs of the board, from its "
                              "hardware revision (GPIO 2-27 for a board pigpio does not "
                              "know: give --permit on other boards). Any GPIO may be read")
+    parser.add_argument("--file-access", default="/opt/pigpio/access", metavar="PATH",
+                        help="pigpio's permits file for file_open and file_list: lines of "
+                             "'PATTERN r|w|u|n'; without it no file may be opened "
+                             "(default: pigpio's %(default)s; 'none': files off)")
+    parser.add_argument("--shell-dir", default=None, metavar="DIR",
+                        help="the programs pigpio's shell() may run (pigpio: "
+                             "/opt/pigpio/cgi); without it shell() is refused")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop: uvloop when installed (auto, the default) "
                              "roughly doubles requests per second")
@@ -117,6 +124,8 @@ async def serve(args: argparse.Namespace) -> None:
     server = GpioServer(args.socket, backend, group=args.group,
                         log_requests=args.log_requests, admin_group=args.admin_group,
                         permit=args.permit)
+    server.file_access = None if args.file_access == "none" else args.file_access
+    server.shell_dir = args.shell_dir
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

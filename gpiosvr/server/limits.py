@@ -70,6 +70,11 @@ MAX_QUEUED_NOTIFY_BYTES = 64 << 20
 #: The share of :data:`MAX_QUEUED_NOTIFY_BYTES` one uid's clients may take.
 MAX_QUEUED_NOTIFY_BYTES_PER_UID = 32 << 20
 
+#: Notification pipes (pigpio's /dev/pigpioN), all clients together (pigpio's
+#: PI_NOTIFY_SLOTS), and per uid.
+MAX_PIPE_HANDLES = 32
+MAX_PIPE_HANDLES_PER_UID = 16
+
 # -- scripts -------------------------------------------------------------------------
 
 #: Stored scripts, all users together (pigpio's number).
@@ -86,6 +91,24 @@ MAX_SCRIPT_STACK = 256
 SCRIPT_TURN_SECONDS = 0.0002
 #: Script instructions in one turn, all scripts together, however fast the machine.
 SCRIPT_TURN_INSTRUCTIONS = 2000
+
+# -- files and shell (pigpio's file_* and shell) ---------------------------------------
+
+#: Open file handles, all clients together (pigpio's PI_FILE_SLOTS).
+MAX_FILE_HANDLES = 16
+#: Open file handles one uid may hold (root included).
+MAX_FILE_HANDLES_PER_UID = 8
+#: Most bytes one ``fr`` reads, and one ``fl`` lists (pigpio's command buffer).
+MAX_FILE_READ_BYTES = 65535
+#: Longest permits file (pigpio's ``/opt/pigpio/access``) read; past it the rest is
+#: ignored (and logged).
+MAX_ACCESS_FILE_BYTES = 1 << 20
+#: Seconds a ``shell`` command may run before it is killed (its status: SIGKILL's).
+SHELL_SECONDS = 60.0
+#: ``shell`` commands running at once, all users together, and per uid; past them
+#: ``shell`` answers PI_BAD_SHELL_STATUS at once.
+MAX_SHELLS = 8
+MAX_SHELLS_PER_UID = 4
 
 # -- the simulated chip -------------------------------------------------------------
 

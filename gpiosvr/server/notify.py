@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 #: One report: gpio, level (0, 1 or 2 for a watchdog timeout), tick.
 RECORD = protocol.EDGE_RECORD
 TIMEOUT_LEVEL = 2
+#: pigpio's events 0-31 (``PI_MAX_EVENT`` is 31).
+NUM_EVENTS = 32
+#: An event's report has this bit set in its gpio byte (pigpio's NTFY_FLAGS_EVENT),
+#: the event number in the low 5 bits.
+EVENT_FLAG = int(CONSTANTS["NTFY_FLAGS_EVENT"])
 #: pigpio's answer when no notification handle is free.
 PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
 
@@ -55,7 +60,7 @@ class Subscription:
     """One client's notification handle: which GPIOs, what is queued, what was lost."""
 
     __slots__ = ("client", "handle", "uid", "bits", "active", "queue", "queued", "lost",
-                 "seq")
+                 "seq", "events")
 
     def __init__(self, client: "ClientConnection") -> None:
         self.client = client
@@ -67,6 +72,7 @@ class Subscription:
         self.queued = 0
         self.lost = 0
         self.seq = 0
+        self.events = 0  # the events (bit n: event n) reported on this handle (evm)
 
 
 class EdgeHub:
@@ -96,6 +102,9 @@ class EdgeHub:
         self.last_level: dict[int, int] = {}
         self._backend = None
         self._waiters: dict[asyncio.Future, int] = {}  # scripts' WAITs: bits
+        #: The subscriptions monitoring each event (``evm``), and scripts' EVTWTs.
+        self._by_event: list[dict[Subscription, None]] = [{} for _ in range(NUM_EVENTS)]
+        self._event_waiters: dict[asyncio.Future, int] = {}
 
     def attach(self, loop: asyncio.AbstractEventLoop, backend) -> None:
         """Bind to the server's loop and backend (for ticks and current levels)."""
@@ -174,6 +183,7 @@ class EdgeHub:
         """Drop ``sub`` from every index (``keep_handle``: the caller clears the
         client's own set of handles)."""
         self._unindex(sub)
+        self._index_events(sub, 0)
         self.subscriptions.pop(sub.handle, None)
         left = self._handles_of_uid.get(sub.uid, 1) - 1
         if left:
@@ -286,7 +296,49 @@ class EdgeHub:
     def cancel_wait(self, future: asyncio.Future) -> None:
         """Stop waiting: cancel ``future`` and forget it now, not at the next edge."""
         self._waiters.pop(future, None)
+        self._event_waiters.pop(future, None)
         future.cancel()
+
+    # -- events (pigpio's eventMonitor, eventTrigger, the scripts' EVTWT) -----------
+
+    def monitor_events(self, client: "ClientConnection", handle: int, bits: int) -> int:
+        """Report the events whose bits are set in ``bits`` on ``handle`` (``evm``)."""
+        self._index_events(self._own(client, handle), bits & 0xFFFFFFFF)
+        return 0
+
+    def _index_events(self, sub: Subscription, bits: int) -> None:
+        by_event = self._by_event
+        for event in range(NUM_EVENTS):
+            if sub.events >> event & 1:
+                by_event[event].pop(sub, None)
+            if bits >> event & 1:
+                by_event[event][sub] = None
+        sub.events = bits
+
+    def trigger_event(self, event: int) -> None:
+        """Event ``event`` happened: one report (gpio byte ``EVENT_FLAG | event``,
+        level 0, the tick now) to every handle monitoring it, and the scripts waiting
+        for it go on (their ``A``: the event's bit)."""
+        if self._event_waiters:
+            woken = [f for f, bits in self._event_waiters.items() if bits >> event & 1]
+            for future in woken:
+                del self._event_waiters[future]
+                if not future.done():
+                    future.set_result(1 << event)
+        subs = self._by_event[event]
+        if subs:
+            tick = self._tick()
+            self._queue_record(subs, RECORD.pack(EVENT_FLAG | event, 0,
+                                                 tick if type(tick) is int else 0))
+
+    def wait_for_event(self, bits: int) -> asyncio.Future:
+        """A future of the bit of the first event in ``bits`` triggered (a script's
+        EVTWT); whoever stops waiting calls :meth:`cancel_wait`."""
+        assert self._loop is not None
+        future = self._loop.create_future()
+        self._event_waiters[future] = bits
+        future.add_done_callback(lambda done: self._event_waiters.pop(done, None))
+        return future
 
     def _wake(self, gpio: int) -> None:
         woken = [future for future, bits in self._waiters.items() if bits >> gpio & 1]
@@ -442,10 +494,12 @@ class EdgeHub:
     # that keeps up is never held back by others that do not.
 
     def _report(self, gpio: int, level: int, tick: int) -> None:
-        record = RECORD.pack(gpio, level, tick)
+        self._queue_record(self._by_gpio[gpio], RECORD.pack(gpio, level, tick))
+
+    def _queue_record(self, subs: "dict[Subscription, None]", record: bytes) -> None:
         size = len(record)
         uid_bytes = self._uid_bytes
-        for sub in self._by_gpio[gpio]:
+        for sub in subs:
             if sub.queued >= MAX_QUEUED_REPORTS or (
                     self._spent(sub.uid) and self._behind(sub.client)):
                 sub.lost += 1

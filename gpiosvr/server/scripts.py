@@ -12,7 +12,8 @@ variables ``v0``-``v149``. Supported here:
 * flow: ``TAG n``, ``JMP n``, ``JZ``/``JNZ``/``JP``/``JM n`` (on ``F`` zero, non-zero,
   >= 0, < 0), ``CALL n``, ``RET``, ``HALT``;
 * timing: ``MILS n``, ``MICS n``, ``WAIT bits`` (until a GPIO in ``bits`` changes;
-  ``A`` = the bits that did);
+  ``A`` = the bits that did), ``EVTWT bits`` (until an event in ``bits`` is triggered;
+  ``A`` = its bit);
 * GPIO: any pigs command of the server by name (``W 4 1``, ``R 4``, ``M 4 W``,
   ``PUD 4 U``, ``P 18 128``, ``S 18 1500``, ``T``, ``BR1`` ...); the result goes to
   ``A`` (and ``F``); a failing one fails the script.
@@ -70,11 +71,12 @@ _INSTRUCTIONS: dict[str, str] = {
     "and": "y", "or": "y", "xor": "y", "rla": "y", "rra": "y", "inra": "", "dcra": "",
     "inr": "v", "dcr": "v", "cmp": "y", "tag": "n", "jmp": "n", "jz": "n", "jnz": "n",
     "jp": "n", "jm": "n", "call": "n", "ret": "", "halt": "", "mils": "y", "mics": "y",
-    "wait": "y",
+    "wait": "y", "evtwt": "y",
 }
 #: Server commands a script may not use: they act on the connection or on scripts.
 _NOT_IN_SCRIPTS = frozenset(("hello", "proc", "procr", "procu", "procp", "procs",
-                             "procd", "no", "nb", "np", "nc"))
+                             "procd", "no", "nb", "np", "nc", "evm", "pno", "pnb", "pnp",
+                             "pnc", "pevm"))
 
 
 def int32(value: int) -> int:
@@ -494,9 +496,11 @@ class ScriptEngine:
                     run.pending = asyncio.get_running_loop().call_later(
                         seconds, self._make_ready, run)
                     break
-                elif name == "wait":
+                elif name in ("wait", "evtwt"):
                     bits = get(args[0]) & 0xFFFFFFFF
-                    future = self.server.hub.wait_for_change(bits)
+                    hub = self.server.hub
+                    future = (hub.wait_for_change if name == "wait"
+                              else hub.wait_for_event)(bits)
                     script.status = WAITING
                     run.pending = future
                     future.add_done_callback(lambda fut, run=run: self._waited(run, fut))

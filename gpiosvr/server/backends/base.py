@@ -148,6 +148,21 @@ class Backend(ABC):
             return NoBuses(f"the {self.name} backend has no I2C, SPI or serial buses yet")
         return self.bus_provider
 
+    def get_pad(self, pad: int) -> int:
+        """The drive strength (mA, 2-16) of pad 0-2 (GPIO 0-27, 28-45, 46-53).
+        Backends that cannot read it refuse with a PigpioError naming themselves."""
+        from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
+
+        raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend cannot read pad "
+                                            f"drive strengths")
+
+    def set_pad(self, pad: int, strength: int) -> None:
+        """Set pad 0-2's drive strength to ``strength`` mA (1-16), as pigpio rounds it."""
+        from gpiosvr.errors import PI_NOT_PERMITTED, PigpioError
+
+        raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend cannot set pad "
+                                            f"drive strengths")
+
     def user_gone(self, user: object) -> None:
         """``user`` (a :attr:`user` value) disconnected and needs nothing any more."""
 

@@ -67,6 +67,7 @@ RELAYS: dict[str, str] = {
     "wvbsy": "wave_tx_busy", "wvhlt": "wave_tx_stop", "wvgo": "wave_tx_start",
     "wvgor": "wave_tx_repeat", "wvsm": "", "wvsp": "", "wvsc": "",
     "trig": "gpio_trigger", "hc": "hardware_clock",
+    "padg": "get_pad_strength", "pads": "set_pad_strength",
 }
 #: Commands whose arguments pigpio takes in another shape (its method's order).
 _SHAPES: dict[str, Callable[[list[Any]], list[Any]]] = {

@@ -198,6 +198,7 @@ class SimulatedChip(Backend):
         self._player_timer: asyncio.Handle | None = None
         self.listeners: list[LevelListener] = []
         self.burst_listeners: list[Callable[[int, bytes], None]] = []
+        self._pads = [3, 3, 3]  # the pads' 3-bit drive fields: 3 is 8 mA, a Pi's default
 
     @property
     def hardware_revision(self) -> int:
@@ -211,6 +212,12 @@ class SimulatedChip(Backend):
         return time.monotonic_ns() // 1000 + self._tick_offset
 
     # -- the Backend interface ---------------------------------------------
+
+    def get_pad(self, pad: int) -> int:
+        return self._pads[pad] * 2 + 2
+
+    def set_pad(self, pad: int, strength: int) -> None:
+        self._pads[pad] = ((strength + 1) // 2 - 1) & 7  # as pigpio: 1-16 mA to 0-7
 
     def set_mode(self, gpio: int, mode: int) -> None:
         self._modes[gpio] = mode

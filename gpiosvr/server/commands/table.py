@@ -208,6 +208,10 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+#: Commands whose handler may answer with a future on every backend (file I/O on a
+#: worker thread, a shell command): the server's short path leaves them to the
+#: general way, which waits for the answer.
+ANSWERS_LATER: set[str] = set()
 
 
 def command(name: str, *params: str, updates: str | None = None
