@@ -49,7 +49,8 @@ class Mosquitto:
         user = pwd.getpwuid(os.getuid()).pw_name
         with open(self.conf, "w") as conf:
             conf.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                       f"persistence false\nuser {user}\nlog_dest stderr\n")
+                       f"persistence false\nuser {user}\nlog_dest stderr\n"
+                       "set_tcp_nodelay true\nmax_queued_messages 10000\n")
         self.log = open(os.path.join(directory, "mosquitto.log"), "ab")
         self.proc: subprocess.Popen | None = None
 
@@ -90,8 +91,9 @@ class Watcher:
         self.cond = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watcher-{id(self)}")
         self.client.on_message = self._message
-        self.client.on_connect = lambda c, u, f, r, p=None: c.subscribe(
-            [(t, 1) for t in topics])
+        self.client.on_connect = lambda c, u, f, r, p=None: (
+            c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+            c.subscribe([(t, 1) for t in topics]))
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.client.reconnect_delay_set(0.1, 0.5)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import socket
 import threading
 from typing import Any, Callable
 
@@ -110,6 +111,9 @@ class Bridge:
         client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(b.reconnect_min_s, b.reconnect_max_s)
         client.max_queued_messages_set(MAX_QUEUED_PUBLISHES)
+        # No in-flight window: with one, paho lets a new message take a slot freed by
+        # an acknowledgement before the queued ones, and edges arrive out of order.
+        client.max_inflight_messages_set(0)
         client.on_connect = self._broker_connected
         client.on_disconnect = self._broker_disconnected
         client.on_message = self._message
@@ -155,6 +159,11 @@ class Bridge:
                         self.config.broker.host, self.config.broker.port, reason)
             return
         self.stats["broker_connections"] += 1
+        sock = client.socket()
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # paho leaves Nagle on: an acknowledgement and the state message right
+            # behind it would wait for the broker's delayed ACK (40 ms a command).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         log.info("connected to the broker at %s:%d", self.config.broker.host,
                  self.config.broker.port)
         qos = self.config.broker.qos
