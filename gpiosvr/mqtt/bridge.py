@@ -111,8 +111,8 @@ class Bridge:
         client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(b.reconnect_min_s, b.reconnect_max_s)
         client.max_queued_messages_set(MAX_QUEUED_PUBLISHES)
-        # No in-flight window: with one, paho lets a new message take a slot freed by
-        # an acknowledgement before the queued ones, and edges arrive out of order.
+        # No in-flight window: with one, paho scans its whole queue at every
+        # acknowledgement, so a burst of n edges would cost n squared.
         client.max_inflight_messages_set(0)
         client.on_connect = self._broker_connected
         client.on_disconnect = self._broker_disconnected
