@@ -527,6 +527,27 @@ def test_cli_runs_until_sigterm_and_says_offline(server, broker, sock_path, sock
         proc.stderr.close()
 
 
+def test_last_will_says_offline_when_the_bridge_dies(server, broker, sock_path,
+                                                     sock_dir, watcher):
+    path = os.path.join(sock_dir, "bridge.toml")
+    with open(path, "w") as f:
+        f.write(CONFIG.format(port=broker.port, socket=sock_path))
+    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.mqtt", "--config", path,
+                             "--log-level", "WARNING"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert "gpiosvr-mqtt: bridging" in proc.stdout.readline()
+        watcher.last(f"{PREFIX}/availability", payload="online")
+        proc.kill()  # no goodbye: the broker publishes the will
+        proc.wait(10)
+        watcher.last(f"{PREFIX}/availability", payload="offline")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+
+
 def test_cli_refuses_a_bad_config_in_one_line(sock_dir):
     path = os.path.join(sock_dir, "bad.toml")
     with open(path, "w") as f:
