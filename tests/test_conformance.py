@@ -17,25 +17,8 @@ import pytest
 
 import gpiosvr.pigpio as ours
 
-#: Names of pigpio 1.78 not in gpiosvr.pigpio yet (waves, buses, bit-bang).
+#: Names of pigpio 1.78 not in gpiosvr.pigpio yet (bit-bang, #15).
 NOT_YET = {
-    # waves, trigger and clock (#15)
-    "pulse", "gpio_trigger", "hardware_clock", "wave_add_generic", "wave_add_new",
-    "wave_add_serial", "wave_chain", "wave_clear", "wave_create", "wave_create_and_pad",
-    "wave_delete", "wave_get_cbs", "wave_get_max_cbs", "wave_get_max_micros",
-    "wave_get_max_pulses", "wave_get_micros", "wave_get_pulses", "wave_send_once",
-    "wave_send_repeat", "wave_send_using_mode", "wave_tx_at", "wave_tx_busy",
-    "wave_tx_repeat", "wave_tx_start", "wave_tx_stop",
-    # I2C, SPI and serial (#14)
-    "i2c_block_process_call", "i2c_close", "i2c_open", "i2c_process_call",
-    "i2c_read_block_data", "i2c_read_byte", "i2c_read_byte_data", "i2c_read_device",
-    "i2c_read_i2c_block_data", "i2c_read_word_data", "i2c_write_block_data",
-    "i2c_write_byte", "i2c_write_byte_data", "i2c_write_device",
-    "i2c_write_i2c_block_data", "i2c_write_quick", "i2c_write_word_data", "i2c_zip",
-    "spi_close", "spi_open", "spi_read", "spi_write", "spi_xfer",
-    "serial_close", "serial_data_available", "serial_open", "serial_read",
-    "serial_read_byte", "serial_write", "serial_write_byte",
-    # bit-banged serial, I2C and SPI
     "bb_i2c_close", "bb_i2c_open", "bb_i2c_zip", "bb_serial_invert", "bb_serial_read",
     "bb_serial_read_close", "bb_serial_read_open", "bb_spi_close", "bb_spi_open",
     "bb_spi_xfer",

@@ -121,5 +121,6 @@ def test_gpiosvr_run_prints_the_board_pty(tmp_path):
 def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
               "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
-              "board.toml", "wave_serial.py", *BUS_EXAMPLES}
+              "board.toml", "wave_serial.py", *BUS_EXAMPLES,
+              "mqtt.toml"}  # test_mqtt.test_the_example_config_is_valid
     assert name in tested, f"examples/{name} has no test"

@@ -1,0 +1,7 @@
+"""gpiosvr-mqtt: one board's GPIOs on an MQTT broker, with Home Assistant discovery.
+
+``gpiosvr-mqtt --config FILE`` (:mod:`gpiosvr.mqtt.cli`) reads the configuration
+(:mod:`gpiosvr.mqtt.config`) and runs a :class:`~gpiosvr.mqtt.bridge.Bridge`; the
+topics and discovery messages are in :mod:`gpiosvr.mqtt.discovery`. Needs the
+``mqtt`` extra (``pip install 'gpiosvr[mqtt]'``, for paho-mqtt). See ``docs/mqtt.md``.
+"""
