@@ -104,6 +104,12 @@ SIM_WAVEFORM_EDGES_PER_SECOND = 400_000
 #: Faster waveforms are not simulated edge by edge: their GPIO holds a level.
 SIM_MAX_WAVEFORM_HZ = 100_000
 
+# -- capture and replay ---------------------------------------------------------------
+
+#: Most [level, tick] pairs one ``simplay`` may carry (a frame holds them all);
+#: :meth:`gpiosvr.simulator.Simulator.play` sends longer lists in several.
+SIM_MAX_PLAY_EDGES = 50_000
+
 # -- GPIO permissions ---------------------------------------------------------------
 
 # The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says
