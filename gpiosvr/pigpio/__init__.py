@@ -27,6 +27,7 @@ from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio AP
 from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
+from gpiosvr.pigpio.capture import CapturePart
 from gpiosvr.pigpio.gpio import GpioPart
 from gpiosvr.pigpio.pwm import PwmPart
 from gpiosvr.pigpio.scripts import ScriptsPart
@@ -39,7 +40,7 @@ VERSION = "1.78"
 exceptions = True
 
 
-class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, PiBase):  # noqa: N801
+class pi(GpioPart, PwmPart, ScriptsPart, CallbacksPart, CapturePart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
