@@ -166,9 +166,11 @@ def _decode(packed: "array[int]", ref_tick: int, ref_time: int):
     of different GPIOs reported out of order both come out right. Tick references
     (``_MARK``) and watchdog reports are left out. Returns the columns and the last
     (tick, time) for the next chunk."""
-    if not packed:
-        return ([], [], [], []), ref_tick, ref_time
     if np is not None:
+        if not packed:
+            empty = (np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.uint32),
+                     np.zeros(0, np.int64))
+            return empty, ref_tick, ref_time
         v = np.frombuffer(packed, dtype=np.uint64)
         ticks = (v >> np.uint64(8)).astype(np.uint32)
         deltas = np.diff(ticks, prepend=np.uint32(ref_tick)).view(np.int32)
@@ -270,6 +272,8 @@ class Capture:
         self._stopping = threading.Event()
         self._lost_at_start = 0
         self._stop_time: int | None = None
+        self._until: int | None = None  # edges after it are left out (None: keep all)
+        self._counting = False
         self.start_tick = 0
         self.stop_tick = 0
         self.duration = 0
@@ -352,6 +356,8 @@ class Capture:
             self.stop_tick = client.command("t")
             ref_tick, ref_time = self._ref
             self._stop_time = ref_time + _signed(self.stop_tick - ref_tick)
+            if not self._counting:
+                self._until = self._stop_time
             if self.settle > 0:
                 time.sleep(self.settle)
             client.wait_callbacks()
@@ -364,7 +370,7 @@ class Capture:
             self.lost = client.lost_reports - self._lost_at_start
             if self._own_client:
                 client.close()
-        self.duration = max(self._stop_time, 0)
+        self.duration = max(self._stop_time or 0, 0)
         if self._stream is not None:
             self.late = self._stream.close(self.duration)
         if self.lost:
@@ -381,6 +387,9 @@ class Capture:
         if given, is called about ten times a second while waiting."""
         if seconds is None and edges is None:
             raise CaptureError("run() needs seconds, edges or both")
+        # Counting edges: the first ones, even those reported before they happen
+        # (the simulator's injected edges with ticks ahead).
+        self._counting = edges is not None
         self.start()
         began = time.monotonic()
         limit = min(x for x in (seconds, timeout) if x is not None) if (
@@ -450,7 +459,7 @@ class Capture:
             (gpios, levels, ticks, times), *ref = _decode(buf, *self._ref)
             self._ref = tuple(ref)
             gpios, levels, ticks, times = _window(
-                (gpios, levels, ticks, times), times, self._stop_time if final else None)
+                (gpios, levels, ticks, times), times, self._until if final else None)
             if self._stream is not None:
                 self._stream.add(gpios, levels, times, self._stats, final)
                 self._kept += len(gpios)
@@ -474,7 +483,7 @@ class Capture:
         level = _concat([p[1] for p in parts], "uint8")
         tick = _concat([p[2] for p in parts], "uint32")
         times = _concat([p[3] for p in parts], "int64")
-        gpio, level, tick, times = _window((gpio, level, tick, times), times, self._stop_time)
+        gpio, level, tick, times = _window((gpio, level, tick, times), times, self._until)
         order = _order(times)
         self._initial_from_edges(_ints(_take(gpio, order)), _ints(_take(level, order)))
         self._set_columns(_take(gpio, order), _take(level, order), _take(tick, order),
