@@ -304,3 +304,16 @@ def test_gpiosvr_capture_command(server, client, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "gpiosvr.capture_cli", "--gpios", "x"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a list of GPIO numbers" in bad.stderr
+
+
+def test_the_capture_example_runs(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.run", "--sim", "examples/capture_signals.py",
+         str(tmp_path / "t.png"), str(tmp_path / "t.vcd")], cwd=root, capture_output=True,
+        text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"})
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^\s+13\s.*50\.000\s+20000\.00\s+7\.500\s+1500\.00", out.stdout, re.M)
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    assert read_vcd(tmp_path / "t.vcd").summary()[13].high_us == 1500
