@@ -54,5 +54,6 @@ def test_async_quickstart():
 @pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "examples"))))
 def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
-              "async_quickstart.py", "pigpio_notebook.ipynb"}  # the notebook: test_notebook
+              "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
+              "capture_signals.py"}  # test_capture
     assert name in tested, f"examples/{name} has no test"
