@@ -670,7 +670,9 @@ class _VcdStream:
             (i for i, e in enumerate(pending) if e[0] > horizon), len(pending))
         if not final and len(pending) - cut > MAX_EDGES:
             cut = len(pending) - MAX_EDGES
-        if self.writer is None and cut:
+        if not cut:
+            return
+        if self.writer is None:
             self._begin(pending)
             for g, level in self.header[2].items():
                 stats[g].level = level

@@ -4,6 +4,7 @@ the facade's pi.capture and the gpiosvr-capture command."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -186,8 +187,9 @@ def test_vcd_round_trip_gives_the_same_edges(server, client, sim, tmp_path):
 
 @pytest.mark.permit(-1)
 def test_a_streamed_capture_writes_the_vcd_as_it_goes(server, client, sim, tmp_path,
-                                                      monkeypatch):
+                                                      monkeypatch, caplog):
     monkeypatch.setattr(capture_module, "CHUNK_EDGES", 64)  # many drains
+    monkeypatch.setattr(capture_module, "REORDER_US", 200_000)  # > the burst, 52 ms ahead
     client.command("p", 18, 100)
     path = tmp_path / "stream.vcd"
     cap = Capture([18, 20], socket_path=server.socket_path, path=path).start()
@@ -200,6 +202,7 @@ def test_a_streamed_capture_writes_the_vcd_as_it_goes(server, client, sim, tmp_p
     assert [t for g, t in zip(back.gpio, back.tick) if g == 20] == ticks
     assert back.summary() == cap.summary() and cap.late == 0
     assert back.summary()[18].frequency == 800.0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def uart_edges(data: bytes, first_tick: int, baud: int) -> list[tuple[int, int]]:
