@@ -369,6 +369,18 @@ class BlockingClient:
         """Stop ``cb``; reports already queued for it are not delivered to it."""
         self.call_async(lambda c: c.cancel_callback(cb))
 
+    def wait_callbacks(self, timeout: float | None = None) -> None:
+        """Return once every edge report the server sent before this call has been
+        through the callbacks: a round trip on the callback connection (reports sent
+        before its answer are in), then a barrier on the dispatcher thread. For a
+        capture that stops, and for tests. Raises :class:`ResponseTimeout`."""
+        timeout = self.response_timeout if timeout is None else timeout
+        runtime = self._loop_runtime()
+        if runtime.client is not None and runtime.client.is_connected:
+            self.call_async(lambda c: c.command("t"), timeout=timeout)
+        if not runtime.dispatcher.barrier(timeout):
+            raise ResponseTimeout("the callbacks did not catch up in time")
+
     @property
     def reconnects(self) -> int:
         """How many times the callback connection was lost and made again; each time

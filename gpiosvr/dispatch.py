@@ -25,7 +25,7 @@ class Dispatcher:
 
     def __init__(self, client: PigpioCallbackClient) -> None:
         self._client = client
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
         self.lost_reports = 0
@@ -51,9 +51,19 @@ class Dispatcher:
             records = self._queue.get()
             if records is None:
                 return
+            if type(records) is threading.Event:
+                records.set()
+                continue
             run_callbacks(client.callbacks, records, _log_error)
             with self._lock:
                 self._pending -= len(records) // RECORD.size
+
+    def barrier(self, timeout: float) -> bool:
+        """Wait until what was submitted before this call has been through the
+        callbacks; False if that took longer than ``timeout`` seconds."""
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Finish what is queued (bounded) and end the thread. Idempotent."""

@@ -8,6 +8,8 @@ The simulated chip's inputs are driven from outside like real buttons and sensor
         sim.release(4)                  # let go: the pull decides again
         sim.inject(17, 1000, 100)       # 1000 alternating edges, 100 µs apart
         sim.wire(18, 27)                # jumper wire: GPIO 27 follows output 18
+        sim.play(22, [(1, t0), (0, t0 + 104)])  # edges at exact ticks
+        sim.replay("recorded.vcd", {17: 22})    # a capture played back onto GPIO 22
 
 The simulated board's devices are driven the same way (``docs/board.md``)::
 
@@ -21,15 +23,23 @@ written in Python is attached with :meth:`Simulator.attach_i2c` or
 :meth:`Simulator.attach_spi`.
 
 The same commands exist on the wire for any other language (``simdrive``,
-``simfloat``, ``siminject``, ``simwire``, ``simunwire``, ``simboard``, ``simi2cset``,
+``simfloat``, ``siminject``, ``simplay``, ``simwire``, ``simunwire``, ``simboard``, ``simi2cset``,
 ``simadc``, ``simserw``, ``simserr``...; see ``docs/protocol.md``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any, Iterable
 
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.server.limits import SIM_MAX_PLAY_EDGES
+
+if TYPE_CHECKING:
+    from gpiosvr.capture import Capture
+
+#: µs between now and the first edge of a :meth:`Simulator.replay` by default.
+REPLAY_LEAD_US = 10_000
 
 
 class Simulator:
@@ -58,6 +68,46 @@ class Simulator:
         if start_tick is not None:
             args += (start_tick,)
         return self._client.command("siminject", *args)
+
+    def play(self, gpio: int, edges: Iterable[tuple[int, int]]) -> int:
+        """Play ``edges``, (level, tick) pairs in order, on input ``gpio`` with their
+        exact ticks (sent in commands of :data:`SIM_MAX_PLAY_EDGES` pairs); a pair
+        that is no change of level is left out. Returns the edges played."""
+        pairs = [[int(level), int(tick) & 0xFFFFFFFF] for level, tick in edges]
+        played = 0
+        for i in range(0, len(pairs), SIM_MAX_PLAY_EDGES):
+            played += self._client.command("simplay", gpio, pairs[i:i + SIM_MAX_PLAY_EDGES])
+        return played
+
+    def replay(self, source: "str | os.PathLike | Capture",
+               gpio_map: dict[int | str, int] | None = None,
+               start_tick: int | None = None) -> int:
+        """Play a recorded signal back onto simulated inputs at its original timing,
+        so that a signal recorded on a real board becomes a repeatable test.
+
+        ``source`` is a VCD file (see :func:`gpiosvr.capture.read_vcd`) or a
+        :class:`~gpiosvr.capture.Capture`; ``gpio_map`` maps its GPIOs (numbers, or
+        signal names) to the inputs that play them (default: the same numbers; GPIOs
+        not in a given map are left out). Each input is first driven to the
+        recording's initial level, then its edges are played with ticks ``start_tick
+        + time`` (default start: :data:`REPLAY_LEAD_US` µs from now), handed on at
+        once as :meth:`inject` does. Returns the start tick."""
+        from gpiosvr.capture import Capture, read_vcd
+
+        cap = source if isinstance(source, Capture) else read_vcd(source)
+        targets: dict[int, int] = {}
+        for g in cap.gpios:
+            if gpio_map is None:
+                targets[g] = g
+            elif g in gpio_map or cap.names.get(g) in gpio_map:
+                targets[g] = gpio_map[g] if g in gpio_map else gpio_map[cap.names[g]]
+        if start_tick is None:
+            start_tick = (self._client.command("t") + REPLAY_LEAD_US) & 0xFFFFFFFF
+        for g, target in targets.items():
+            self.drive(target, cap.initial.get(g, 0))
+        for g, target in targets.items():
+            self.play(target, [(level, start_tick + t) for level, t in cap.edges_of(g)])
+        return start_tick
 
     def wire(self, output: int, input_: int) -> None:
         """Connect ``output`` to ``input_`` like a jumper wire."""

@@ -122,5 +122,6 @@ def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
               "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
               "board.toml", "wave_serial.py", *BUS_EXAMPLES,
-              "mqtt.toml"}  # test_mqtt.test_the_example_config_is_valid
+              "mqtt.toml",  # test_mqtt.test_the_example_config_is_valid
+              "capture_signals.py"}  # test_capture
     assert name in tested, f"examples/{name} has no test"

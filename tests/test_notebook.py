@@ -32,6 +32,8 @@ EXPECTED_STDOUT = [
     "pigpio.error: 'GPIO not 0-53'\n",
     None,  # the coroutine cell: its value, not its prints
     "edges [(1, 1000), (0, 1100), (1, 1200), (0, 1300)]\n",
+    "",  # the PWM fade: a figure
+    None,  # the summary: checked separately
     "stopped\n",
 ]
 
@@ -85,6 +87,19 @@ def check(cells: list[nbformat.NotebookNode]) -> None:
     assert "await read_in_coroutine()" in awaited.source
     results = [o for o in awaited.outputs if o.output_type == "execute_result"]
     assert [r.data["text/plain"] for r in results] == ["1"]
+
+    # The capture section: a timing diagram, and a summary that measured what was set.
+    fade = cells[6]
+    assert "cap.plot(" in fade.source
+    assert [o for o in fade.outputs if "image/png" in o.get("data", {})], fade.outputs
+    summary = "".join(o.text for o in cells[7].outputs if o.output_type == "stream")
+    rows = {int(r[0]): r for r in (line.split() for line in summary.splitlines()[1:])}
+    pwm, servo = rows[12], rows[13]
+    step = 5  # µs: pigpio's PWM sample step, and the sim's tick resolution is 1 µs
+    assert abs(float(pwm[4]) - 800) <= 800 * step / 1250, summary  # freq_Hz
+    assert abs(float(pwm[6]) / 100 - 64 / 255) <= step / 1250, summary  # duty_%
+    assert abs(float(servo[4]) - 50) <= 50 * step / 20000, summary
+    assert abs(float(servo[7]) - 1500) <= step, summary  # high_us
 
 
 def test_notebook_with_its_own_server(kernel_env, tmp_path):

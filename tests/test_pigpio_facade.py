@@ -18,8 +18,10 @@ from conftest import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+#: Methods of our pi that pigpio's has not: gpiosvr additions.
+GPIOSVR_ADDITIONS = {"capture"}
 OUR_METHODS = [name for name, _ in inspect.getmembers(pigpio.pi, inspect.isfunction)
-               if not name.startswith("_")]
+               if not name.startswith("_") and name not in GPIOSVR_ADDITIONS]
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio AP
 from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
+from gpiosvr.pigpio.capture import CapturePart
 from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
 from gpiosvr.pigpio.files import FilesPart
 from gpiosvr.pigpio.gpio import GpioPart
@@ -54,10 +55,11 @@ def xref():
 
 
 class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, EventsPart, I2CPart,
-         SPIPart, SerialPart, MiscPart, FilesPart, NotifyPart, PiBase):  # noqa: N801
+         SPIPart, SerialPart, MiscPart, FilesPart, NotifyPart, CapturePart,
+         PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
     ``pwm``, ``scripts``, ``waves``, ``callbacks``, ``events``, ``i2c``, ``spi``,
-    ``serial``, ``misc``, ``files``, ``notify``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``serial``, ``misc``, ``files``, ``notify``, ``capture``); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

@@ -173,6 +173,12 @@ MAX_WAVE_CBS_PER_UID = WAVE_CBS // 2
 #: follow on the next turns, late but at their exact ticks.
 SIM_WAVE_PULSES_PER_TURN = 4096
 
+# -- capture and replay ---------------------------------------------------------------
+
+#: Most [level, tick] pairs one ``simplay`` may carry (a frame holds them all);
+#: :meth:`gpiosvr.simulator.Simulator.play` sends longer lists in several.
+SIM_MAX_PLAY_EDGES = 50_000
+
 # -- GPIO permissions ---------------------------------------------------------------
 
 # The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says

@@ -16,6 +16,8 @@ Tests, examples and other processes drive it from outside (the ``sim*`` commands
   computed in bulk rather than timed one by one, and handed on
   :data:`~gpiosvr.server.limits.SIM_EDGES_PER_TURN` at a time so that a big burst
   never holds up other clients;
+* :meth:`SimulatedChip.play` plays a list of (level, tick) edges the same way
+  (a recorded signal replayed, see :meth:`gpiosvr.simulator.Simulator.replay`);
 * :meth:`SimulatedChip.wire` connects an output to an input like a jumper wire.
 
 PWM and servo outputs really toggle (:meth:`SimulatedChip.set_waveform`): their
@@ -166,9 +168,14 @@ def _next_tick(player: PulsePlayer) -> int:
     return player.next_tick
 
 
+class _Played(bytes):
+    """Packed edges of a :meth:`SimulatedChip.play`, counted among the queued edges."""
+
+
 #: What waits to be handed on for one GPIO, in order: the rest of a burst, packed
-#: edges (a waveform's, into a wired input), or one level change (level, tick).
-_Queued = Union[_Burst, bytes, tuple]
+#: edges (a waveform's, into a wired input; a played chunk), or one level change
+#: (level, tick).
+_Queued = Union[_Burst, bytes, _Played, tuple]
 
 
 class SimulatedChip(Backend):
@@ -468,6 +475,42 @@ class SimulatedChip(Backend):
                 self.drive(target, level)
         return start
 
+    def play(self, gpio: int, edges: "list[tuple[int, int]]") -> int:
+        """Drive ``gpio`` through ``edges``, (level, tick) pairs in order, with their
+        exact ticks, as :meth:`inject` does a burst: the GPIO goes to the last level
+        at once and the edges are handed on :data:`SIM_EDGES_PER_TURN` at a time. A
+        pair that is no change of level is left out. Raises ValueError as
+        :meth:`inject` does; returns the number of edges played."""
+        if self._modes[gpio] == OUTPUT:
+            raise ValueError(f"GPIO {gpio} is an output; only inputs can be driven")
+        level, ticks = self._levels[gpio], array("I")
+        first = level ^ 1
+        for new, tick in edges:
+            if new != level:
+                ticks.append(tick)
+                level = new
+        count = len(ticks)
+        if self._queued_edges + count > SIM_MAX_QUEUED_EDGES:
+            raise ValueError(
+                f"{self._queued_edges} injected edges are still waiting to be handed "
+                f"on; {count} more would pass the {SIM_MAX_QUEUED_EDGES} that may wait "
+                f"(SIM_MAX_QUEUED_EDGES): play again once they are delivered")
+        if count:
+            self._external[gpio] = level
+            self._levels[gpio] = level
+            idle = gpio not in self._queued
+            queued = self._queued.setdefault(gpio, deque())
+            for i in range(0, count, SIM_EDGES_PER_TURN):
+                chunk = ticks[i:i + SIM_EDGES_PER_TURN]
+                queued.append(_Played(pack_edges(gpio, first ^ (i & 1), chunk)))
+            self._queued_edges += count
+            if idle:
+                self._hand_on(gpio, SIM_EDGES_PER_TURN if self._loop is not None else count)
+            self._schedule_pump()
+            for target in self._wires.get(gpio, ()):
+                self.drive(target, level)
+        return count
+
     def queued_edges(self) -> int:
         """Injected edges still waiting to be handed on."""
         return self._queued_edges
@@ -549,8 +592,10 @@ class SimulatedChip(Backend):
                     listener(gpio, packed)
                 if item.left:
                     break
-            elif type(item) is bytes:
+            elif type(item) is bytes or type(item) is _Played:
                 used += len(item) // 6
+                if type(item) is _Played:
+                    self._queued_edges -= len(item) // 6
                 for listener in self.burst_listeners:
                     listener(gpio, item)
             else:

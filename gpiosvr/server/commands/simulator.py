@@ -1,11 +1,12 @@
-"""Driving the simulated chip from outside: ``simdrive``, ``siminject``, wires."""
+"""Driving the simulated chip from outside: ``simdrive``, ``siminject``, ``simplay``,
+wires."""
 
 from __future__ import annotations
 
 from gpiosvr import errors
 from gpiosvr.errors import PigpioError
-from gpiosvr.server.commands.table import Session, command
-from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES
+from gpiosvr.server.commands.table import PARAM_KINDS, Session, command
+from gpiosvr.server.limits import SIM_MAX_INJECT_EDGES, SIM_MAX_PLAY_EDGES
 
 
 def _sim(session: Session):
@@ -42,6 +43,36 @@ def _sim_inject(session: Session, gpio: int, count: int, interval: int,
         raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: tick 0-4294967295")
     try:
         return _sim(session).inject(gpio, count, interval, start_tick)
+    except ValueError as exc:
+        raise PigpioError(errors.PI_NOT_PERMITTED, str(exc)) from None
+
+
+def _edges(value) -> list[tuple[int, int]]:
+    """``[[level, tick], ...]``: levels 0 or 1, ticks 0-4294967295."""
+    if type(value) is not list or len(value) > SIM_MAX_PLAY_EDGES:
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: edges must be a list of "
+                          f"at most {SIM_MAX_PLAY_EDGES} [level, tick] pairs")
+    edges = []
+    for n, pair in enumerate(value):
+        if (type(pair) is not list or len(pair) != 2 or pair[0] not in (0, 1)
+                or type(pair[0]) is not int or type(pair[1]) is not int
+                or not 0 <= pair[1] <= 0xFFFFFFFF):
+            raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: edge {n} is "
+                              f"{pair!r}, not [level 0-1, tick 0-4294967295]")
+        edges.append((pair[0], pair[1]))
+    return edges
+
+
+PARAM_KINDS["edges"] = _edges
+
+
+@command("simplay", "gpio", "edges")
+def _sim_play(session: Session, gpio: int, edges: list[tuple[int, int]]):
+    """Play ``edges``, [level, tick] pairs with exact ticks, on an input (handed on a
+    bounded chunk per turn of the loop: see SimulatedChip.play); answers how many
+    were changes of level, and so played."""
+    try:
+        return _sim(session).play(gpio, edges)
     except ValueError as exc:
         raise PigpioError(errors.PI_NOT_PERMITTED, str(exc)) from None
 
