@@ -5,6 +5,7 @@ buffer's bound, ownership between processes, the uses ending with their client."
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -13,14 +14,21 @@ import pigpio as real_pigpio
 import pytest
 
 import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import PigpioError
+from gpiosvr.server.backends.buses import NoBuses
+from gpiosvr.server.backends.pigpiod import PigpiodBackend
+from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.bitbang import SerialReader
 from gpiosvr.server.limits import BB_SERIAL_BUFFER_BYTES
 from gpiosvr.server.sim import board as board_file
 from gpiosvr.server.sim.devices import MCP3008, RegisterDevice
 from gpiosvr.server.sim.devices.base import SPIModel
+from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
 from conftest import wait_until
+from pigpiod_standin import PigpiodStandIn
 
 C = real_pigpio  # the real package's constants: the facade must answer the same
 TX, RX = 4, 17
@@ -235,9 +243,9 @@ def test_another_process_cannot_use_or_close_them(pi, server):
 
 
 @pytest.fixture
-def eeprom(server):
+def eeprom(sim):
     device = RegisterDevice({0x32: 0x11, 0x33: 0x22, 0x34: 0x33})
-    server.call(lambda: server.backend.buses().attach_bb_i2c(SDA, SCL, 0x53, device))
+    sim.attach_bb_i2c(SDA, SCL, 0x53, device)
     return device
 
 
@@ -331,9 +339,9 @@ class Echo(SPIModel):
         return b"\0" + bytes(data[:-1])
 
 
-def test_xfer_reaches_the_device_on_the_chip_select(pi, server):
+def test_xfer_reaches_the_device_on_the_chip_select(pi, sim):
     adc = MCP3008(voltages=[1.65, 3.3])
-    server.call(lambda: server.backend.buses().attach_bb_spi(CS, adc, MISO, MOSI, SCLK))
+    sim.attach_bb_spi(CS, adc, MISO, MOSI, SCLK)
     assert pi.bb_spi_open(CS, MISO, MOSI, SCLK, 20000, 0) == 0
     assert pi.get_mode(SCLK) == pigpio.OUTPUT and pi.get_mode(MISO) == pigpio.INPUT
     assert pi.read(CS) == 1 and pi.read(MOSI) == 0  # CS off (active low), MOSI low
@@ -383,3 +391,69 @@ def test_spi_errors_are_pigpios(pi):
     assert codes(pi.bb_spi_open, 12, MOSI, MISO, SCLK) == C.PI_GPIO_IN_USE
     assert pi.bb_spi_xfer(CS, []) == (-90, "")  # PI_BAD_POINTER
     assert codes(pi.bb_i2c_open, SCLK, 20) == C.PI_GPIO_IN_USE
+
+
+# -- other backends ----------------------------------------------------------------
+
+
+class NoBitBangChip(SimulatedChip):
+    """The simulated chip without bit-banged buses, as a backend that has none."""
+
+    name = "nobb"
+
+    def buses(self):
+        return NoBuses("the nobb backend has no buses")
+
+
+def test_a_backend_without_bit_banged_buses_refuses_them_naming_itself(sock_dir):
+    with ServerThread(os.path.join(sock_dir, "nobb.sock"), NoBitBangChip()) as srv, \
+            BlockingClient(srv.socket_path) as client:
+        for name, args in (("bi2co", (SDA, SCL, 100000)),
+                           ("bspio", (CS, MISO, MOSI, SCLK, 100000, 0))):
+            with pytest.raises(PigpioError) as info:
+                client.command(name, *args)
+            assert info.value.code == C.PI_NOT_PERMITTED
+            assert "the nobb backend cannot bit-bang" in str(info.value)
+        assert client.command("slro", RX, 9600, 8) == 0  # serial input needs only edges
+        assert client.command("r", SDA) == 1 and client.command("mg", SDA) == 0
+
+
+@pytest.fixture
+def pigpiod_relay(sock_dir):
+    """gpiosvr on the pigpiod backend -> the pigpiod stand-in -> a sim server."""
+    with ServerThread(os.path.join(sock_dir, "chip.sock"), SimulatedChip()) as chip:
+        standin = PigpiodStandIn(chip.socket_path)
+        try:
+            backend = PigpiodBackend("127.0.0.1", standin.port, retry_interval=0.05,
+                                     call_timeout=5)
+            with ServerThread(os.path.join(sock_dir, "relay.sock"), backend) as relay:
+                wait_until(lambda: backend.connected)
+                yield chip, relay
+        finally:
+            standin.close()
+
+
+def test_pigpiod_relays_them_through_the_pigpio_package(pigpiod_relay):
+    chip, relay = pigpiod_relay
+    device = RegisterDevice({0x10: 0xAB})
+    chip.call(lambda: chip.backend.buses().attach_bb_i2c(SDA, SCL, 0x50, device))
+    chip.call(lambda: chip.backend.buses().attach_bb_spi(CS, Echo()))
+    p = pigpio.pi(relay.socket_path)
+    try:
+        with Simulator(chip.socket_path) as sim:
+            assert p.bb_serial_read_open(RX, 19200) == 0
+            send_serial(p, sim, b"through pigpiod", 19200)
+            assert read_all(p, RX, 15) == b"through pigpiod"
+            assert p.bb_serial_invert(RX, 0) == 0 and p.bb_serial_read_close(RX) == 0
+            assert p.bb_serial_read(RX) == (C.PI_NOT_SERIAL_GPIO, "")
+        assert p.bb_i2c_open(SDA, SCL) == 0
+        assert p.bb_i2c_zip(SDA, [4, 0x50, 2, 7, 1, 0x10, 2, 6, 1, 3, 0]) == \
+            (1, bytearray([0xAB]))
+        assert p.bb_i2c_zip(SDA, [4, 0x51, 2, 6, 1, 3]) == (C.PI_I2C_READ_FAILED, "")
+        assert p.bb_i2c_close(SDA) == 0
+        assert p.bb_spi_open(CS, MISO, MOSI, SCLK, 50000) == 0
+        assert p.bb_spi_xfer(CS, b"\x01\x02") == (2, bytearray([0, 1]))
+        assert p.bb_spi_close(CS) == 0
+        assert codes(p.bb_spi_close, CS) == C.PI_NOT_SPI_GPIO
+    finally:
+        p.stop()
