@@ -279,6 +279,8 @@ def test_i2c_errors_are_pigpios(pi, eeprom):
     assert codes(pi.bb_i2c_open, SDA, SCL, 49) == C.PI_BAD_I2C_BAUD
     assert codes(pi.bb_i2c_open, SDA, SCL, 500001) == C.PI_BAD_I2C_BAUD
     assert codes(pi.bb_i2c_open, SDA, SDA) == C.PI_GPIO_IN_USE
+    assert codes(pi.bb_i2c_open, 0, SCL) == C.PI_NOT_PERMITTED  # both are driven
+    assert codes(pi.bb_i2c_open, SDA, 1) == C.PI_NOT_PERMITTED
     assert pi.bb_i2c_zip(SDA, [0]) == (C.PI_NOT_I2C_GPIO, "")
     assert codes(pi.bb_i2c_close, SDA) == C.PI_NOT_I2C_GPIO
     assert pi.bb_i2c_open(SDA, SCL) == 0
