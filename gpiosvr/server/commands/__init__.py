@@ -3,7 +3,8 @@
 :mod:`~gpiosvr.server.commands.table` holds the table (:data:`COMMANDS`), the
 parameter kinds and :func:`execute`; each other module of this package registers the
 commands of one concern into it (``session``, ``gpio``, ``edges``, ``notifications``,
-``simulator``, ``pwm``, ``scripts``, ``waves``, ``i2c``, ``spi``, ``serial``), so the table
+``simulator``, ``pwm``, ``scripts``, ``waves``, ``i2c``, ``spi``, ``serial``,
+``bitbang``, ...), so the table
 stays the single list of commands.
 ``docs/protocol.md`` lists the commands for users.
 """
