@@ -167,6 +167,21 @@ class Simulator:
         select ``cs`` of SPI ``bus``; the server must run in this process."""
         self._local().call(lambda: self._local().backend.buses().attach_spi(bus, cs, model))
 
+    def attach_bb_i2c(self, sda: int, scl: int, address: int, model: Any) -> None:
+        """Put ``model`` (an I2CModel) at ``address`` of the bit-banged I2C bus on GPIOs
+        ``sda`` and ``scl`` (``bb_i2c_zip`` reaches it); the server must run in this
+        process."""
+        self._local().call(lambda: self._local().backend.buses().attach_bb_i2c(
+            sda, scl, address, model))
+
+    def attach_bb_spi(self, cs: int, model: Any, miso: int | None = None,
+                      mosi: int | None = None, sclk: int | None = None) -> None:
+        """Put ``model`` (an SPIModel) on the bit-banged SPI chip select GPIO ``cs``
+        (of the bus on ``miso``, ``mosi``, ``sclk``, or any); the server must run in
+        this process."""
+        self._local().call(lambda: self._local().backend.buses().attach_bb_spi(
+            cs, model, miso, mosi, sclk))
+
     def _local(self) -> Any:
         if self._server is None:
             raise RuntimeError("a Python device model runs inside the server: give "

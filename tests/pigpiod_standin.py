@@ -99,7 +99,19 @@ COMMANDS: dict[int, tuple[str, Args]] = {
     pigpio._PI_CMD_HC: ("hc", lambda p1, p2, e: (p1, p2)),
     pigpio._PI_CMD_PADG: ("padg", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_PADS: ("pads", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_SLRO: ("slro", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_SLR: ("slr", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_SLRC: ("slrc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_SLRI: ("slri", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_BI2CO: ("bi2co", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_BI2CC: ("bi2cc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_BI2CZ: ("bi2cz", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_BSPIO: ("bspio", lambda p1, p2, e: (p1, *_u32s(e))),
+    pigpio._PI_CMD_BSPIC: ("bspic", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_BSPIX: ("bspix", lambda p1, p2, e: (p1, e)),
 }
+#: Commands whose answer is bytes: pigpiod sends their count, then the bytes.
+_BYTES_ANSWERS = {"slr", "bi2cz", "bspix"}
 
 
 class _Notifier:
@@ -281,6 +293,9 @@ class PigpiodStandIn:
             return exc.code, b""
         if name == "procp":
             return 44, struct.pack("<11i", *result)
+        if name in _BYTES_ANSWERS:
+            data = bytes(result or b"")
+            return len(data), data
         return int(result or 0), b""
 
 

@@ -17,12 +17,8 @@ import pytest
 
 import gpiosvr.pigpio as ours
 
-#: Names of pigpio 1.78 not in gpiosvr.pigpio yet (bit-bang, #15).
-NOT_YET = {
-    "bb_i2c_close", "bb_i2c_open", "bb_i2c_zip", "bb_serial_invert", "bb_serial_read",
-    "bb_serial_read_close", "bb_serial_read_open", "bb_spi_close", "bb_spi_open",
-    "bb_spi_xfer",
-}
+#: Names of pigpio 1.78 not in gpiosvr.pigpio yet.
+NOT_YET: set[str] = set()
 
 #: Extra trailing parameters gpiosvr adds (each with a default, so pigpio's calls
 #: work unchanged): ``error(value, code)`` keeps pigpio's error code for the caller.

@@ -26,6 +26,7 @@ from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.client_pigpio import tickDiff  # noqa: F401 - part of the pigpio API
 from gpiosvr.pigpio._core import (  # noqa: F401 - part of the pigpio API
     PiBase, error, error_text, resolve_socket_path, u2i)
+from gpiosvr.pigpio.bitbang import BitBangPart
 from gpiosvr.pigpio.callbacks import CallbacksPart, _callback  # noqa: F401
 from gpiosvr.pigpio.capture import CapturePart
 from gpiosvr.pigpio.events import EventsPart, _event  # noqa: F401
@@ -56,10 +57,10 @@ def xref():
 
 class pi(GpioPart, PwmPart, ScriptsPart, WavesPart, CallbacksPart, EventsPart, I2CPart,
          SPIPart, SerialPart, MiscPart, FilesPart, NotifyPart, CapturePart,
-         PiBase):  # noqa: N801
+         BitBangPart, PiBase):  # noqa: N801
     """Grants access to a Pi's GPIO through a gpiosvr server (see the module doc).
 
     Each concern of pigpio's API is a part of its own (:mod:`gpiosvr.pigpio.gpio`,
     ``pwm``, ``scripts``, ``waves``, ``callbacks``, ``events``, ``i2c``, ``spi``,
-    ``serial``, ``misc``, ``files``, ``notify``, ``capture``); :class:`~gpiosvr.pigpio._core.PiBase`
+    ``serial``, ``misc``, ``files``, ``notify``, ``capture``, ``bitbang``); :class:`~gpiosvr.pigpio._core.PiBase`
     holds the connection they share."""

@@ -147,6 +147,20 @@ BUS_MAX_TRANSFER_BYTES = 1 << 16
 #: that would pass it fails (PI_SER_WRITE_FAILED) and nothing of it is kept.
 SIM_SERIAL_BUFFER_BYTES = 1 << 16
 
+# -- bit-bang serial, I2C and SPI (pigpio's numbers) ------------------------------
+
+#: Bytes of a bit-bang serial reader's cyclic buffer (pigpio's SRX_BUF_SIZE); as in
+#: pigpio it never overwrites unread data, so it holds one character less, and
+#: characters decoded while it is full are lost.
+BB_SERIAL_BUFFER_BYTES = 8192
+#: Most bytes one ``slr`` answers (pigpiod's command buffer).
+BB_SERIAL_MAX_READ_BYTES = 65535
+#: Most bytes of one ``bspix`` (pigpiod's command buffer); the rest is not sent.
+BB_MAX_TRANSFER_BYTES = 65535
+#: Most bytes of one ``bi2cz``'s commands (the rest is ignored), and of what its
+#: reads answer together (more: PI_BAD_I2C_RLEN): half of pigpiod's buffer each.
+BB_I2C_ZIP_BYTES = 32767
+
 # -- waves (pigpio's numbers, and each uid's share) -----------------------------------
 
 #: Pulses in a wave, merged (pigpio's PI_WAVE_MAX_PULSES; it refuses this many).

@@ -105,6 +105,10 @@ class EdgeHub:
         #: The subscriptions monitoring each event (``evm``), and scripts' EVTWTs.
         self._by_event: list[dict[Subscription, None]] = [{} for _ in range(NUM_EVENTS)]
         self._event_waiters: dict[asyncio.Future, int] = {}
+        #: The server's own listeners of a GPIO's raw level changes (a bit-bang
+        #: serial reader), each with ``edge(level, tick)`` and ``burst(packed)``.
+        self._taps: dict[int, Any] = {}
+        self._tapped = 0  # their GPIOs' bits
 
     def attach(self, loop: asyncio.AbstractEventLoop, backend) -> None:
         """Bind to the server's loop and backend (for ticks and current levels)."""
@@ -215,9 +219,23 @@ class EdgeHub:
                 self._wanted &= ~low
             bits ^= low
 
+    def tap(self, gpio: int, listener: Any) -> Any:
+        """Hand every level change of user GPIO ``gpio`` to ``listener`` as it comes
+        from the backend (before watchdogs and filters): ``listener.edge(level,
+        tick)``, ``listener.burst(packed)``; 0, or a future as :meth:`begin`."""
+        self._taps[gpio] = listener
+        self._tapped |= 1 << gpio
+        return self._monitor()
+
+    def untap(self, gpio: int) -> Any:
+        """Stop handing ``gpio``'s level changes to its tap."""
+        self._taps.pop(gpio, None)
+        self._tapped &= ~(1 << gpio)
+        return self._monitor()
+
     def _monitor(self) -> Any:
         """Tell the backend the GPIOs now wanted, if they changed; 0, or a future."""
-        wanted = self._wanted
+        wanted = self._wanted | self._tapped
         pending = None
         if wanted != self._told and self._backend is not None:
             pending = self._backend.monitor(wanted)
@@ -230,6 +248,8 @@ class EdgeHub:
         """One level change from the backend (the backend's listener); level 2 is a
         watchdog timeout from a backend with watchdogs of its own."""
         if gpio < 32:
+            if self._tapped >> gpio & 1 and level != TIMEOUT_LEVEL:
+                self._taps[gpio].edge(level, tick)
             if level == TIMEOUT_LEVEL:
                 if self._wanted >> gpio & 1:
                     self._report(gpio, level, tick)
@@ -240,6 +260,8 @@ class EdgeHub:
         """Many edges of one GPIO at once (an injected burst), packed, in order."""
         if gpio >= 32 or not packed:
             return
+        if self._tapped >> gpio & 1:
+            self._taps[gpio].burst(packed)
         if self._waiters:
             self._wake(gpio)
         settings = self.settings

@@ -68,6 +68,10 @@ RELAYS: dict[str, str] = {
     "wvgor": "wave_tx_repeat", "wvsm": "", "wvsp": "", "wvsc": "",
     "trig": "gpio_trigger", "hc": "hardware_clock",
     "padg": "get_pad_strength", "pads": "set_pad_strength",
+    "slro": "bb_serial_read_open", "slr": "bb_serial_read", "slrc": "bb_serial_read_close",
+    "slri": "bb_serial_invert", "bi2co": "bb_i2c_open", "bi2cc": "bb_i2c_close",
+    "bi2cz": "bb_i2c_zip", "bspio": "bb_spi_open", "bspic": "bb_spi_close",
+    "bspix": "bb_spi_xfer",
 }
 #: Commands whose arguments pigpio takes in another shape (its method's order).
 _SHAPES: dict[str, Callable[[list[Any]], list[Any]]] = {
@@ -75,7 +79,10 @@ _SHAPES: dict[str, Callable[[list[Any]], list[Any]]] = {
     "wvas": lambda a: [a[0], a[1], a[5], a[4], a[2], a[3]],  # gpio baud data offset bits stops
     "wvcha": lambda a: [list(a[0])],
     "wvcap": lambda a: [a[0]],
+    "slr": lambda a: [a[0]],  # pigpio asks for 10,000 bytes itself
 }
+#: Commands pigpio answers as ``(count, data)``, count < 0 an error code.
+_COUNT_AND_DATA = {"slr", "bi2cz", "bspix"}
 #: Commands pigpio.py has no method for (the "high" wave counters): sent as they are.
 _RAW = {"wvsm": 34, "wvsp": 35, "wvsc": 36}  # pigpio's _PI_CMD_WVSM, WVSP, WVSC
 #: Commands whose trailing arguments pigpio takes as one list (script parameters).
@@ -247,6 +254,11 @@ class PigpiodBackend(Backend):
             if status < 0:
                 raise PigpioError(status, errors.error_text(status))
             return [status, *params]
+        if name in _COUNT_AND_DATA:
+            count, data = result
+            if count < 0:
+                raise PigpioError(count, errors.error_text(count))
+            return bytes(data) if count else b""
         return result
 
     # -- connection -------------------------------------------------------------------

@@ -3,7 +3,8 @@
 :mod:`~gpiosvr.server.commands.table` holds the table (:data:`COMMANDS`), the
 parameter kinds and :func:`execute`; each other module of this package registers the
 commands of one concern into it (``session``, ``gpio``, ``edges``, ``notifications``,
-``simulator``, ``pwm``, ``scripts``, ``waves``, ``i2c``, ``spi``, ``serial``), so the table
+``simulator``, ``pwm``, ``scripts``, ``waves``, ``i2c``, ``spi``, ``serial``,
+``bitbang``, ...), so the table
 stays the single list of commands.
 ``docs/protocol.md`` lists the commands for users.
 """
@@ -15,4 +16,5 @@ from gpiosvr.server.commands import (  # noqa: F401 - each registers its command
     session, gpio, edges, notifications, simulator, pwm, scripts, waves)
 from gpiosvr.server.commands import i2c, spi, serial  # noqa: F401,E402 - the buses
 from gpiosvr.server.commands import events, misc, files, shell, pipes, bsc  # noqa: F401,E402 - #16
+from gpiosvr.server.commands import bitbang  # noqa: F401,E402 - #15's bit-bang
 from gpiosvr.server.commands.session import server_info  # noqa: F401

@@ -26,6 +26,19 @@ the primary serial port, with nothing attached. A board file (TOML, read with
     from = 18
     to = 27
 
+    [[bb_i2c]]                    # on a bit-banged I2C bus (bb_i2c_open(SDA, SCL))
+    sda = 4
+    scl = 5
+    address = 0x50
+    model = "register"
+
+    [[bb_spi]]                    # on a bit-banged SPI bus (bb_spi_open(CS, ...))
+    cs = 8
+    miso = 9                      # miso, mosi, sclk: optional, the bus it is on
+    mosi = 10
+    sclk = 11
+    model = "mcp3008"
+
 A model of one's own is ``class = "module:Name"`` (the board file's directory is
 searched first) with ``options = { ... }`` for its constructor.
 
@@ -74,6 +87,11 @@ class Board(Buses):
         self.spi: dict[tuple[int, int], SPIModel] = {}
         self.serial: list[SerialPort] = []
         self.wires: list[tuple[int, int]] = []
+        #: Devices on bit-banged I2C buses, by the bus's (SDA, SCL) GPIOs.
+        self.bb_i2c: dict[tuple[int, int], dict[int, I2CModel]] = {}
+        #: Devices on bit-banged SPI buses, by CS GPIO: the (MISO, MOSI, SCLK) GPIOs
+        #: they are on (None: any), and the model.
+        self.bb_spi: dict[int, tuple[tuple[int, int, int] | None, SPIModel]] = {}
 
     @classmethod
     def bare(cls) -> "Board":
@@ -106,6 +124,11 @@ class Board(Buses):
                     for (bus, cs), model in sorted(self.spi.items())},
             "serial": [port.describe() for port in self.serial],
             "wires": [list(w) for w in self.wires],
+            "bb_i2c": {f"{sda}.{scl}": {f"0x{addr:02x}": type(model).__name__
+                                        for addr, model in sorted(devices.items())}
+                       for (sda, scl), devices in sorted(self.bb_i2c.items())},
+            "bb_spi": {str(cs): type(model).__name__
+                       for cs, (_, model) in sorted(self.bb_spi.items())},
         }
 
     # -- what is where (the sim commands, the Simulator, in-process tests) ------------
@@ -125,6 +148,40 @@ class Board(Buses):
             raise ValueError(f"SPI {bus} CE{cs} does not exist (SPI 0 has CE0-CE1, "
                              f"SPI 1 CE0-CE2)")
         self.spi[(bus, cs)] = model
+
+    def attach_bb_i2c(self, sda: int, scl: int, address: int, model: I2CModel) -> None:
+        """Put ``model`` at ``address`` of the bit-banged I2C bus on GPIOs ``sda`` and
+        ``scl`` (what ``bb_i2c_zip`` on those GPIOs reaches)."""
+        if not (0 <= sda <= 31 and 0 <= scl <= 31) or sda == scl:
+            raise ValueError(f"a bit-banged I2C bus is on two different GPIOs 0-31, "
+                             f"not SDA {sda} and SCL {scl}")
+        if not 0 <= address <= 0x7F:
+            raise ValueError(f"I2C address {address:#x} is not 0-0x7F")
+        self.bb_i2c.setdefault((sda, scl), {})[address] = model
+
+    def attach_bb_spi(self, cs: int, model: SPIModel, miso: int | None = None,
+                      mosi: int | None = None, sclk: int | None = None) -> None:
+        """Put ``model`` on the bit-banged SPI chip select ``cs`` (a GPIO), on the
+        bus of GPIOs ``miso``, ``mosi`` and ``sclk`` (all three, or None: any)."""
+        pins = (miso, mosi, sclk)
+        if not 0 <= cs <= 31 or any(p is not None and not 0 <= p <= 31 for p in pins):
+            raise ValueError("bit-banged SPI GPIOs are 0-31")
+        if None in pins and pins != (None, None, None):
+            raise ValueError("give all of miso, mosi and sclk, or none")
+        self.bb_spi[cs] = (None if miso is None else pins, model)  # type: ignore[assignment]
+
+    def open_bb_i2c(self, sda: int, scl: int) -> "SimBBI2CDevice":
+        """The bit-banged I2C bus on GPIOs ``sda`` and ``scl``."""
+        return SimBBI2CDevice(self, sda, scl)
+
+    def open_bb_spi(self, cs: int, miso: int, mosi: int, sclk: int
+                    ) -> SPIModel | None:
+        """The model on bit-banged SPI chip select ``cs`` of the bus on ``miso``,
+        ``mosi`` and ``sclk`` (None: nothing there)."""
+        entry = self.bb_spi.get(cs)
+        if entry is None or entry[0] not in (None, (miso, mosi, sclk)):
+            return None
+        return entry[1]
 
     def detach_i2c(self, bus: int, address: int) -> None:
         """Take the device off ``address`` of bus ``bus`` (if any)."""
@@ -208,6 +265,26 @@ class SimI2CDevice(I2CDevice):
         return out
 
 
+class SimBBI2CDevice(SimI2CDevice):
+    """A bit-banged I2C bus of the simulated board, named by its GPIOs."""
+
+    def __init__(self, board: Board, sda: int, scl: int) -> None:
+        super().__init__(board, -1, 0)
+        self.sda, self.scl = sda, scl
+
+    def _model(self, address: int) -> I2CModel:
+        model = self.board.bb_i2c.get((self.sda, self.scl), {}).get(address)
+        if model is None:
+            raise BusError(f"no acknowledge: nothing is attached at address "
+                           f"{address:#04x} of the bit-banged I2C bus on SDA {self.sda}, "
+                           f"SCL {self.scl}")
+        return model
+
+    def present(self, address: int) -> bool:
+        """Whether a device acknowledges ``address``."""
+        return address in self.board.bb_i2c.get((self.sda, self.scl), {})
+
+
 class SimSPIDevice(SPIDevice):
     """A chip select of a simulated SPI bus."""
 
@@ -273,7 +350,8 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
     """The board a parsed board file describes."""
     where = path
     try:
-        _known(doc, {"board", "i2c", "spi", "serial", "wire"}, "the file")
+        _known(doc, {"board", "i2c", "spi", "serial", "wire", "bb_i2c", "bb_spi"},
+               "the file")
         head = doc.get("board", {})
         _known(head, {"name", "i2c_buses"}, "[board]")
         buses = head.get("i2c_buses", list(PI_I2C_BUSES))
@@ -311,6 +389,18 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
                 raise ValueError(f"a wire joins two different GPIOs 0-53, not {output} "
                                  f"and {input_}")
             board.wires.append((output, input_))
+        for i, entry in enumerate(_list(doc, "bb_i2c")):
+            where = f"{path}: bb_i2c[{i}]"
+            _known(entry, {"sda", "scl", "address", "model", "class", "options",
+                           "registers", "words"}, "this entry")
+            board.attach_bb_i2c(_int(entry, "sda"), _int(entry, "scl"),
+                                _int(entry, "address"), _model(entry, "i2c", path))
+        for i, entry in enumerate(_list(doc, "bb_spi")):
+            where = f"{path}: bb_spi[{i}]"
+            _known(entry, {"cs", "miso", "mosi", "sclk", "model", "class", "options",
+                           "vref", "voltages"}, "this entry")
+            pins = [_int(entry, k) if k in entry else None for k in ("miso", "mosi", "sclk")]
+            board.attach_bb_spi(_int(entry, "cs"), _model(entry, "spi", path), *pins)
     except BoardError:
         raise
     except (ValueError, TypeError, KeyError, ImportError, AttributeError, OSError) as exc:
