@@ -20,9 +20,9 @@ busy-waits could starve the machine on dense waves, so after
 A pulse changes the output latch of the lines the server holds (a client used
 them): outputs show it at once, inputs keep it for when they become outputs, as
 pigpio's GPSET/GPCLR registers do. Lines nobody used, lines past the chip's end and
-lines a PWM or servo waveform toggles are left alone. A line a transmission drives
-stays held by the server until the transmission ends, even if the client that made
-it an output leaves (``pigs wvtxr 0`` then exit keeps repeating, as in pigpio).
+lines a PWM or servo waveform toggles are left alone. From its first edge on, a line
+a transmission drives stays held by the server until the transmission ends, even if
+the client that made it an output leaves (waves outlive their clients in pigpio).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from gpiosvr.server.limits import (GPIOD_WAVE_BREATHE_US, GPIOD_WAVE_MAX_BUSY_US,
                                    GPIOD_WAVE_SPIN_US)
@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 FIFO_PRIORITY = 10
 _MASK = 0xFFFFFFFF
 OUTPUT = 1
-#: What a playback reads after its last pulse.
-_END = (0, 0, 0)
+#: What a playback holds as its next pulse once it has none left.
+_END = object()
 
 
 class Playback:
@@ -61,7 +61,7 @@ class Playback:
         self.player = player
         self.pulses = pulses
         self.due = start  # ns (CLOCK_MONOTONIC) the next pulse is due
-        self.pulse: tuple[int, int, int] | None = None  # the next pulse, once read
+        self.pulse: Any = None  # the next pulse once read (_END: no more)
         self.started = False  # its first pulse was read (the times count from then)
         self.stopped = False
         self.done = False  # the last delay has passed, or stopped
@@ -87,7 +87,8 @@ class PulseThread:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._count = 0
-        self._pending: deque[tuple] = deque()  # (gpio, level, tick) or (None, playback)
+        # (gpio, level, tick, playback) per edge; (None, 0, 0, playback): it ended
+        self._pending: deque[tuple] = deque()
         self._flush_scheduled = False
         #: True once the thread runs with SCHED_FIFO (None: not started yet).
         self.realtime: bool | None = None
