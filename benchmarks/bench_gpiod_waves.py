@@ -48,7 +48,7 @@ while True:
     now = os.pread(src, 1, 0)
     if now != level:
         level = now
-        os.write(dst, b"pull-up" if now == b"1" else b"pull-down")
+        os.pwrite(dst, b"pull-up" if now == b"1" else b"pull-down", 0)
 """
 
 
