@@ -40,6 +40,9 @@ class _Chip:
         self._lock = threading.RLock()
         self._loop = None
 
+    def _fast_switching(self, wanted: bool) -> None:
+        pass
+
 
 def lateness(times: list[int], start: int, period: float, high: float) -> list[float]:
     """µs each toggle came after it was due (toggles alternate rise, fall; periods

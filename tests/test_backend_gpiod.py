@@ -110,7 +110,7 @@ def gpiod_server(sim_chip, tmp_path_factory):
     socket_path = str(tmp_path_factory.mktemp("gpiod") / "gpio.sock")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label", LABEL,
-         "--socket", socket_path, "--log-level", "WARNING"],
+         "--socket", socket_path, "--log-level", "WARNING", "--permit", "-1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert "serving gpiod" in line, proc.stderr.read()
@@ -477,16 +477,118 @@ def test_an_unknown_chip_is_a_clear_error(tmp_path):
     assert out.returncode != 0 and "no GPIO chip at" in out.stderr
 
 
-def test_waves_triggers_and_clocks_are_refused_on_gpiod(pi, sim_chip):
+class Wire:
+    """A jumper wire from one gpio-sim line to another: a thread of the test mirrors
+    the first line's level onto the second's pull (gpio-sim lines are not wired)."""
+
+    def __init__(self, sim_chip: SimChip, source: int, target: int) -> None:
+        self.sim_chip, self.source, self.target = sim_chip, source, target
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        level = self.sim_chip.value(self.source)
+        self.sim_chip.pull(self.target, level)
+        while not self._stop.is_set():
+            now = self.sim_chip.value(self.source)
+            if now != level:
+                level = now
+                self.sim_chip.pull(self.target, level)
+
+    def __enter__(self) -> "Wire":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def test_a_wave_reaches_a_wired_input(pi, sim_chip):
     import gpiosvr.pigpio as pigpio
 
-    pi.set_mode(9, pigpio.OUTPUT)
-    assert pi.wave_add_generic([pigpio.pulse(1 << 9, 0, 10), pigpio.pulse(0, 1 << 9, 10)]) == 2
-    wid = pi.wave_create()  # building is the server's own: it works
-    for call in (lambda: pi.wave_send_once(wid), lambda: pi.wave_chain([wid]),
-                 lambda: pi.gpio_trigger(9, 10), lambda: pi.hardware_clock(4, 5000)):
-        with pytest.raises(pigpio.error) as refused:
-            call()
-        assert refused.value.code == pigpio.PI_NOT_PERMITTED
-        assert "gpiod backend" in str(refused.value.__cause__)
+    out, wired = 20, 21
+    pi.write(out, 0)
+    pi.set_mode(wired, pigpio.INPUT)
+    sent, seen = [], []
+    cb_out = pi.callback(out, pigpio.EITHER_EDGE, lambda g, level, tick: sent.append(level))
+    cb_in = pi.callback(wired, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append(level))
+    bit = 1 << out
+    with Wire(sim_chip, out, wired):
+        wait_until(lambda: pi.read(wired) == 0, timeout=30)
+        pi.wave_clear()
+        # pulses long enough for the wire (a polling thread, emulated) to see each one
+        pi.wave_add_generic([pigpio.pulse(bit, 0, 40000), pigpio.pulse(0, bit, 40000),
+                             pigpio.pulse(bit, 0, 80000), pigpio.pulse(0, bit, 40000)])
+        wid = pi.wave_create()
+        assert pi.wave_send_once(wid) > 0
+        assert pi.wave_tx_busy() == 1
+        assert pi.wave_tx_at() == wid
+        wait_until(lambda: not pi.wave_tx_busy(), timeout=60)
+        wait_until(lambda: len(seen) >= 4 and len(sent) >= 4, timeout=30)
+    cb_out.cancel()
+    cb_in.cancel()
+    assert sent == [1, 0, 1, 0]  # what the server set, as it reports it
+    assert seen == [1, 0, 1, 0]  # what the kernel saw on the wired input
+    assert sim_chip.value(out) == 0
+    assert pi.wave_tx_at() == pigpio.NO_TX_WAVE
+    pi.wave_delete(wid)
+
+
+def test_chains_repeat_and_stop_on_gpiod(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    out = 23
+    pi.write(out, 0)
+    rises = []
+    cb = pi.callback(out, pigpio.RISING_EDGE, lambda g, level, tick: rises.append(tick))
+    bit = 1 << out
+    pi.wave_clear()
+    pi.wave_add_generic([pigpio.pulse(bit, 0, 2000), pigpio.pulse(0, bit, 2000)])
+    wid = pi.wave_create()
+    pi.wave_chain([255, 0, wid, 255, 1, 5, 0])  # the wave 5 times
+    wait_until(lambda: not pi.wave_tx_busy(), timeout=60)
+    wait_until(lambda: len(rises) >= 5, timeout=30)
+    time.sleep(0.2)
+    assert len(rises) == 5
+    assert all(0 < (b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(rises, rises[1:]))
+    pi.wave_send_repeat(wid)
+    wait_until(lambda: len(rises) >= 10, timeout=60)
+    assert pi.wave_tx_busy() == 1
+    pi.wave_tx_stop()
     assert pi.wave_tx_busy() == 0
+    after = pi.get_current_tick()
+    level = sim_chip.value(out)
+    time.sleep(0.2)
+    cb.cancel()
+    assert sim_chip.value(out) == level  # nothing set after the stop
+    # the edges reported late (the loop is emulated) were all made before it
+    assert all((after - tick) & 0xFFFFFFFF < 1 << 31 for tick in rises)
+    pi.wave_delete(wid)
+
+
+def test_a_trigger_pulse_is_seen_by_a_callback(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    out = 22
+    pi.write(out, 0)
+    seen = []
+    cb = pi.callback(out, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append((level, tick)))
+    assert pi.gpio_trigger(out, 50, 1) == 0
+    wait_until(lambda: len(seen) >= 2, timeout=30)
+    cb.cancel()
+    assert [level for level, _ in seen] == [1, 0]
+    width = (seen[1][1] - seen[0][1]) & 0xFFFFFFFF
+    print(f"\ngpio_trigger 50 us: {width} us between the ticks reported")
+    assert width < 1 << 31  # in order; the width is the benchmark's to measure
+    assert sim_chip.value(out) == 0
+
+
+def test_hardware_clocks_are_refused_on_gpiod(pi, sim_chip):
+    import gpiosvr.pigpio as pigpio
+
+    with pytest.raises(pigpio.error) as refused:
+        pi.hardware_clock(4, 5000)
+    assert refused.value.code == pigpio.PI_NOT_PERMITTED
+    why = str(refused.value.__cause__)
+    assert "gpiod backend has no hardware clock" in why and LABEL in why

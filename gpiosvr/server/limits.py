@@ -217,3 +217,15 @@ PERMIT_MASK_PI3B = 0x0FFFFFFC
 PERMIT_MASK_PI4B = 0x0FFFFFFC
 #: Compute Modules 1, 3 and 3+: GPIO 0-47.
 PERMIT_MASK_COMPUTE = 0x00FFFFFFFFFFFF
+
+# -- wave pulses on the gpiod backend ------------------------------------------------
+
+#: The thread playing waves and triggers sleeps until this many µs before a pulse is
+#: due, then busy-waits (a sleep ends up to tens of µs late; a busy-wait on time).
+GPIOD_WAVE_SPIN_US = 100
+#: After this many µs without sleeping (pulses closer together than the busy-wait),
+#: the thread sleeps GPIOD_WAVE_BREATHE_US: a SCHED_FIFO thread must not starve the
+#: machine; the wave is that much late then, its edges never reordered.
+GPIOD_WAVE_MAX_BUSY_US = 2000
+#: How long the thread sleeps then, µs.
+GPIOD_WAVE_BREATHE_US = 200

@@ -14,7 +14,9 @@ What the character device gives, and how pigpio's commands map onto it:
 * the glitch filter as the kernel's debounce of the line (watchdogs and the noise
   filter stay in the server, on the edge stream);
 * PWM and servo pulses are toggled by a thread of the server (see
-  :class:`SoftwareWaveforms` and ``docs/gpiod.md`` for their accuracy).
+  :class:`SoftwareWaveforms` and ``docs/gpiod.md`` for their accuracy);
+* wave transmissions, chains and ``gpio_trigger`` are played by another
+  (:mod:`gpiosvr.server.backends.gpiod_pulses`); there is no hardware clock.
 
 A line is requested from the kernel when a client first uses it (a mode, pull,
 read, write, a bank command or an edge subscription) and released when no
@@ -41,6 +43,7 @@ from typing import Callable
 from gpiosvr.errors import (PI_BAD_GPIO, PI_BAD_MODE, PI_BAD_PARAM, PI_NOT_PERMITTED,
                             PigpioError)
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend, BackendUnavailable
+from gpiosvr.server.backends.gpiod_pulses import Playback, PulseThread
 
 try:
     import gpiod
@@ -169,7 +172,10 @@ class GpiodChip(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[int, int, int], None]] = []
         self._wanted = 0
+        self._switching = 0  # threads wanting WAVEFORM_SWITCH_INTERVAL
+        self._switch_interval = sys.getswitchinterval()
         self._waves = SoftwareWaveforms(self)
+        self._pulses = PulseThread(self)
         log.info("gpiod backend on %s (%s, %d lines)", self.path, self.label, info.num_lines)
 
     # -- the Backend interface ---------------------------------------------------
@@ -265,6 +271,17 @@ class GpiodChip(Backend):
             self._configure(line, OUTPUT)
         self._waves.start(gpio, float(period_us), float(high_us))
 
+    def play_pulses(self, pulses) -> Playback:
+        """Play wave pulses from now on the lines the server holds, from a thread of
+        the server (see :mod:`gpiosvr.server.backends.gpiod_pulses`)."""
+        return self._pulses.play(pulses)
+
+    def hardware_clock(self, gpio: int, frequency: int) -> None:
+        raise PigpioError(PI_NOT_PERMITTED, f"GPIO {gpio}: the gpiod backend has no "
+                          f"hardware clock: the GPIO character device of {self.path} "
+                          f"({self.label}) drives line levels only, a clock is the pin "
+                          f"controller's GPCLK function")
+
     def set_debounce(self, gpio: int, steady_us: int) -> bool:
         """pigpio's glitch filter as the kernel's debounce of the line (the kernel
         reports a level once it has been steady for ``steady_us``, stamped then)."""
@@ -296,6 +313,7 @@ class GpiodChip(Backend):
                 self._let_go(line, key)
 
     def close(self) -> None:
+        self._pulses.close()
         self._waves.close()
         for line in self._lines:
             if line.request is not None:
@@ -427,6 +445,17 @@ class GpiodChip(Backend):
         line.latch = level
         self._let_go(line, WAVEFORM)
 
+    def _fast_switching(self, wanted: bool) -> None:
+        """A toggling thread starts (True) or ends (False): while any runs, Python
+        switches threads every WAVEFORM_SWITCH_INTERVAL so it is not kept waiting."""
+        with self._lock:
+            self._switching += 1 if wanted else -1
+            if self._switching == 1 and wanted:
+                self._switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(WAVEFORM_SWITCH_INTERVAL)
+            elif self._switching == 0:
+                sys.setswitchinterval(self._switch_interval)
+
     def _bank(self, bank: int) -> range:
         first = 0 if bank == 1 else 32
         return range(first, min(first + 32, self.num_lines))
@@ -512,7 +541,6 @@ class SoftwareWaveforms:
         self._closed = False
         self._pending: deque[tuple[int, int, int]] = deque()
         self._flush_scheduled = False
-        self._switch_interval = sys.getswitchinterval()
 
     def running(self, gpio: int) -> bool:
         return gpio in self._waves
@@ -521,10 +549,12 @@ class SoftwareWaveforms:
         with self._cond:
             self._generation += 1
             start = time.monotonic_ns()
+            replaced = gpio in self._waves
             self._waves[gpio] = (start, period_us * 1000, high_us * 1000, self._generation)
             heapq.heappush(self._due, (start, gpio, 1, self._generation))
+            if len(self._waves) == 1 and not replaced:
+                self._chip._fast_switching(True)
             if self._thread is None:
-                sys.setswitchinterval(WAVEFORM_SWITCH_INTERVAL)
                 self._thread = threading.Thread(target=self._run, name="gpiod-waveforms",
                                                 daemon=True)
                 self._thread.start()
@@ -536,18 +566,19 @@ class SoftwareWaveforms:
             if self._waves.pop(gpio, None) is None:
                 return False
             if not self._waves:
-                sys.setswitchinterval(self._switch_interval)
+                self._chip._fast_switching(False)
             self._cond.notify()
         return True
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            if self._waves:
+                self._chip._fast_switching(False)
             self._waves.clear()
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        sys.setswitchinterval(self._switch_interval)
 
     def _run(self) -> None:
         _tight_timer_slack()
