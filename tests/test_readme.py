@@ -1,0 +1,31 @@
+"""The README opens with the two set-up commands, and they are what CI runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_commands() -> list[str]:
+    """The lines of the README's first code block."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```", 2)[1]
+    return [line for line in block.splitlines()[1:] if line.strip()]
+
+
+def test_the_readme_opens_with_two_commands_that_ci_runs_as_written():
+    commands = setup_commands()
+    assert len(commands) == 2, commands
+    install_and_run, install_and_test = commands
+    assert "gpiosvr-run --sim examples/blink.py" in install_and_run
+    assert "'.[test]'" in install_and_test and "pytest" in install_and_test
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    for command in commands:
+        assert command in ci, f".ci/run does not run the README's {command!r}"
+    assert ci.index(install_and_run) < ci.index(install_and_test)
+
+
+def test_the_readme_comes_before_any_other_code():
+    text = (ROOT / "README.md").read_text()
+    assert text.index("```") < text.index("\n## "), "the set-up commands come first"
