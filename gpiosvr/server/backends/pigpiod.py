@@ -95,7 +95,7 @@ class PigpiodBackend(Backend):
         except ImportError:
             raise BackendUnavailable(
                 "the pigpiod backend needs the pigpio package: "
-                "pip install 'gpiosvr[pigpiod]' (or pip install pigpio==1.78)") from None
+                "pip install pigpio==1.78 (from gpiosvr's clone: pip install '.[pigpiod]')") from None
         self.host = host
         self.port = int(port)
         self.retry_interval = retry_interval
