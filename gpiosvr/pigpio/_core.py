@@ -127,7 +127,8 @@ class PiBase:
         if problem is not None:
             self.connected = False
             if show_errors:
-                print(_except_a.format(f"Can't connect to pigpio at {host}({port})"))
+                where = f"{host}({port})" if path is None else path  # the socket tried
+                print(_except_a.format(f"Can't connect to pigpio at {where}"))
                 print(f"\n{problem}")
                 print(_except_hint.format(default=config.DEFAULT_SOCKET_HELP))
                 print(_except_z)
