@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,3 +32,26 @@ def test_the_readme_opens_with_two_commands_that_ci_runs_as_written():
 def test_the_readme_comes_before_any_other_code():
     text = (ROOT / "README.md").read_text()
     assert text.index("```") < text.index("\n## "), "the set-up commands come first"
+
+
+def python_blocks(after_heading: str) -> list[str]:
+    """The ```python blocks of the README section ``after_heading``."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split(f"\n## {after_heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n", 1)[1] for block in section.split("```")[1::2]
+            if block.startswith("python")]
+
+
+def test_the_async_snippet_runs_as_written(server):
+    (snippet,) = python_blocks("The async client")
+    env = {**os.environ, "GPIO_SOCKET_PATH": server.socket_path}
+    proc = subprocess.run([sys.executable, "-c", snippet], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"
+
+
+def test_every_example_is_named_in_the_readme():
+    text = (ROOT / "README.md").read_text()
+    for name in os.listdir(ROOT / "examples"):
+        assert f"examples/{name}" in text, name
