@@ -56,3 +56,16 @@ def test_every_example_has_a_test(name):
     tested = {"blink.py", "button.py", "pwm_fade.py", "stored_script.py",
               "async_quickstart.py", "pigpio_notebook.ipynb"}  # the notebook: test_notebook
     assert name in tested, f"examples/{name} has no test"
+
+
+def test_button_after_pigs_simdrive_left_it_pressed(server):
+    from gpiosvr.blocking import BlockingClient
+
+    with BlockingClient(server.socket_path) as client:
+        client.command("simdrive", 4, 0)  # as `pigs simdrive 4 0` in the README
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.run", os.path.join("examples", "button.py")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "GPIO_SOCKET_PATH": server.socket_path})
+    assert proc.returncode == 0, proc.stderr
+    assert "3 presses counted" in proc.stdout
