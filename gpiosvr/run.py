@@ -21,8 +21,12 @@ import shutil
 import sys
 import tempfile
 import traceback
+from typing import TYPE_CHECKING
 
 from gpiosvr import config
+
+if TYPE_CHECKING:
+    from gpiosvr.server.backends import Backend
 
 #: gpiosvr's own source directory: frames from it are left out of a pigpio.error's
 #: traceback, as pigpio's own frames are the only ones a pigpio user would see.
@@ -51,14 +55,15 @@ def install_alias() -> None:
     sys.modules["pigpio"] = facade
 
 
-def start_simulator(socket_path: str | None) -> str:
-    """Start a server on a simulated chip on ``socket_path`` (default: a temporary
-    one) until this process exits; its socket path. Raises ``ServerStartError``."""
+def start_simulator(socket_path: str | None, chip: Backend | None = None) -> str:
+    """Start a server on ``chip`` (default: a bare simulated chip) on ``socket_path``
+    (default: a temporary one) until this process exits; its socket path. Raises
+    ``ServerStartError``."""
     from gpiosvr.server.thread import ServerThread
 
     tmp = tempfile.mkdtemp(prefix="gpiosvr-")
     try:
-        server = ServerThread(socket_path or os.path.join(tmp, "gpio.sock")).start()
+        server = ServerThread(socket_path or os.path.join(tmp, "gpio.sock"), chip).start()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

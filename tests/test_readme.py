@@ -54,4 +54,4 @@ def test_the_async_snippet_runs_as_written(server):
 def test_every_example_is_named_in_the_readme():
     text = (ROOT / "README.md").read_text()
     for name in os.listdir(ROOT / "examples"):
-        assert f"examples/{name}" in text, name
+        assert name in text, f"examples/{name} is not in the README"
