@@ -33,6 +33,19 @@ if TYPE_CHECKING:
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+class _PrintCompatPath(argparse.Action):
+    """``--compat-path``: print it and exit, needing no script (as ``--help``)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from gpiosvr.compat_path import compat_dir
+
+        print(compat_dir())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gpiosvr-run``."""
     parser = argparse.ArgumentParser(
@@ -43,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("--sim", action="store_true",
                         help="start a server on a simulated chip for the script's lifetime")
+    parser.add_argument("--compat-path", action=_PrintCompatPath,
+                        help="print the directory of the drop-in pigpio module (for "
+                             "PYTHONPATH, as python -m gpiosvr.compat_path) and exit")
     parser.add_argument("script", help="the pigpio script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     return parser

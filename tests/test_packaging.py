@@ -128,3 +128,11 @@ def test_a_directory_named_gpiosvr_in_the_working_directory_changes_nothing(
                  server.socket_path, "info"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"version: {__version__}" in proc.stdout
+
+
+def test_gpiosvr_run_prints_the_compat_path_too(venv, tmp_path):
+    by_module = _run([venv / "bin" / "python", "-m", "gpiosvr.compat_path"], tmp_path)
+    by_run = _run([venv / "bin" / "gpiosvr-run", "--compat-path"], tmp_path)
+    assert by_run.returncode == 0, by_run.stderr
+    assert by_run.stdout == by_module.stdout
+    assert (Path(by_run.stdout.strip()) / "pigpio.py").is_file()
