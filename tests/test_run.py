@@ -75,3 +75,20 @@ def test_a_server_that_cannot_start_is_one_line(tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr == f"gpiosvr-run: the socket directory {tmp_path / 'missing'} " \
                           f"does not exist\n"
+
+
+def test_without_gpiosvr_run_the_cause_is_kept_without_its_frames(server):
+    import gpiosvr.pigpio as pigpio
+    from gpiosvr.errors import PigpioError
+
+    pi = pigpio.pi(server.socket_path)
+    try:
+        try:
+            pi.write(60, 1)
+        except pigpio.error as e:
+            assert isinstance(e.__cause__, PigpioError) and e.__cause__.code == -3
+            assert e.__cause__.__traceback__ is None  # an uncaught one prints short
+        else:
+            raise AssertionError("no pigpio.error")
+    finally:
+        pi.stop()

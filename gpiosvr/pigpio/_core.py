@@ -60,7 +60,9 @@ def _failed(exc: GpioServerError) -> Any:
     ``exceptions = False`` the negative pigpio code (a lost connection always raises)."""
     if isinstance(exc, PigpioError):
         if _exceptions():
-            raise error(error_text(exc.code), exc.code) from exc
+            # the server's answer: its frames in the client say nothing to a user,
+            # so the cause is kept without them (an uncaught error prints short)
+            raise error(error_text(exc.code), exc.code) from exc.with_traceback(None)
         return exc.code
     raise error(str(exc), getattr(exc, "code", None)) from exc
 
@@ -181,7 +183,7 @@ class PiBase:
         try:
             return client.call_async(func)
         except PigpioError as exc:
-            raise error(error_text(exc.code), exc.code) from exc
+            raise error(error_text(exc.code), exc.code) from exc.with_traceback(None)
         except GpioServerError as exc:
             raise error(str(exc), getattr(exc, "code", None)) from exc
 
