@@ -106,11 +106,12 @@ def sim_chip():
 
 @pytest.fixture(scope="module")
 def gpiod_server(sim_chip, tmp_path_factory):
-    """A server process on the gpio-sim chip, found by its label."""
+    """A server process on the gpio-sim chip, found by its label; every line may be
+    changed (on a board that is not a Pi the default mask is GPIO 2-27)."""
     socket_path = str(tmp_path_factory.mktemp("gpiod") / "gpio.sock")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label", LABEL,
-         "--socket", socket_path, "--log-level", "WARNING"],
+         "--socket", socket_path, "--log-level", "WARNING", "--permit", "-1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert "serving gpiod" in line, proc.stderr.read()
@@ -355,7 +356,6 @@ def test_software_pwm_and_servo_toggle_the_line(pi, sim_chip):
     print(f"\nservo 1500 µs: pulses {min(widths)}-{max(widths)} µs, "
           f"median {sorted(widths)[len(widths) // 2]}; periods {periods[0]}-{periods[-1]}")
     wait_until(lambda: sim_chip.value(15) == 0, timeout=10)
-    assert pi.get_servo_pulsewidth(15) == 0
 
 
 def test_the_glitch_filter_is_the_kernels_debounce(pi, sim_chip):
