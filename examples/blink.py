@@ -31,11 +31,12 @@ for n in range(blinks):
         pi.write(LED, level)
         print("LED {} -> {} (reads {})".format(LED, level, pi.read(LED)))
         time.sleep(0.05)
-print("blinked {} times in {} us".format(blinks, pigpio.tickDiff(start, pi.get_current_tick())))
+elapsed = pigpio.tickDiff(start, pi.get_current_tick())
 
-try:
+try:  # errors are pigpio's own: the code and text a pigpio user knows
     pi.write(60, 1)
 except pigpio.error as e:
-    print("pi.write(60, 1) -> pigpio.error:", e)
+    print("a bad GPIO is refused as pigpio refuses it: pi.write(60, 1) -> pigpio.error:", e)
 
+print("blinked {} times in {} us".format(blinks, elapsed))
 pi.stop()

@@ -46,6 +46,10 @@ except Exception:  # plain pigpio, or no simulated chip: a person presses the bu
 
 if finger is not None:
     with finger:
+        if pi.read(BUTTON) == 0:  # an earlier `pigs simdrive 4 0` still holds it low
+            released.clear()
+            finger.release(BUTTON)
+            released.wait(5)
         for _ in range(3):
             released.clear()
             finger.drive(BUTTON, 0)      # press

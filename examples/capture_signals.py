@@ -2,8 +2,8 @@
 
     gpiosvr-run --sim examples/capture_signals.py [picture.png [out.vcd]]
 
-``pi.capture`` is a gpiosvr addition (not pigpio's); it needs the ``capture`` extras
-(``pip install 'gpiosvr[capture]'``: NumPy, matplotlib, pyvcd).
+``pi.capture`` is a gpiosvr addition (not pigpio's); it needs the ``capture`` extra
+(``python3 -m pip install '.[capture]'`` in the clone: NumPy, matplotlib, pyvcd).
 """
 
 import sys

@@ -632,7 +632,7 @@ def _vcd():
     try:
         import vcd
     except ImportError:
-        raise CaptureError("VCD needs pyvcd: pip install 'gpiosvr[capture]'") from None
+        raise CaptureError("VCD needs pyvcd: python3 -m pip install '<the gpiosvr clone>[capture]'") from None
     return vcd
 
 
@@ -807,7 +807,7 @@ def _plot(cap: Capture, path, ax, start: float, end: float | None, title: str | 
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise CaptureError("plots need matplotlib: pip install 'gpiosvr[capture]'") from None
+        raise CaptureError("plots need matplotlib: python3 -m pip install '<the gpiosvr clone>[capture]'") from None
     edges = cap._edges_of()
     end = cap.duration if end is None else end
     if end <= start:

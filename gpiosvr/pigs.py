@@ -7,14 +7,23 @@ something, a number for one that reads (``br1``/``br2`` as 8 hex digits), and fo
 failed command its negative code on stdout and ``ERROR: <pigpio's text>`` on stderr.
 Exit status, as pigs: 0 all went well, 253 a command failed or did not parse (the
 commands before one that does not parse still run, as in pigs), 255 no server could
-be reached. ``pigs info`` prints what the server is.
-The socket is ``--socket``, else ``$GPIO_SOCKET_PATH``, else the default.
+be reached. ``pigs info`` prints what the server is; ``pigs h`` lists the commands.
+pigpio's long command names (``write``, ``read``, ``modes``, ``modeg``, ``pwm``,
+``servo``, ``tick``, ``help``) work as in pigs.
+
+The socket is ``--socket``, else ``$PIGPIO_ADDR`` when it is a socket path (a local
+host name there means the default, another host is refused, as ``pigpio.pi()``
+does), else ``$GPIO_SOCKET_PATH``, else the default.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import sys
+import textwrap
 from typing import Any
 
 from gpiosvr import config, protocol
@@ -34,6 +43,23 @@ QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", 
          "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig", "hc"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
+#: pigpio's second names of commands, as pigs accepts them (command.c's cmdInfo).
+LONG_NAMES = {"modes": "m", "modeg": "mg", "pwm": "p", "read": "r", "servo": "s",
+              "tick": "t", "write": "w", "help": "h"}
+#: reST markup in the table's docstrings, which ``pigs h`` prints as plain text.
+_REST = re.compile(r"``([^`]*)``|:[a-z]+:`~?([^`]*)`")
+
+DESCRIPTION = """\
+pigpio's command-line tool, for a gpiosvr server: pigs w 18 1 r 18 runs the
+commands in order and prints what pigpio's pigs prints."""
+
+EPILOG = """\
+pigs h (or pigs help) lists every command with its parameters. pigpio's long
+names work too (write, read, modes, modeg, pwm, servo, tick). Exit status: 0;
+253 a command failed or did not parse; 255 no server answered.
+
+The socket: --socket, else $PIGPIO_ADDR when it is a socket path (a local host
+name there means the default), else $GPIO_SOCKET_PATH, else the default."""
 
 
 class UsageError(Exception):
@@ -47,6 +73,7 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
     i = 0
     while i < len(words):
         name = words[i].lower()
+        name = LONG_NAMES.get(name, name)
         spec = COMMANDS.get(name)
         if spec is None or name == "hello":
             return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
@@ -66,7 +93,7 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
                     i += 1
                 break
             optional = spec.params[len(args)].endswith("?")
-            if i >= len(words) or optional and words[i].lower() in COMMANDS:
+            if i >= len(words) or optional and _is_command(words[i]):
                 break
             args.append(_arg(words[i]))
             i += 1
@@ -82,6 +109,11 @@ def _byte(word: str) -> int:
         return int(word, 0)
     except ValueError:
         return -1
+
+
+def _is_command(word: str) -> bool:
+    word = word.lower()
+    return word in COMMANDS or word in LONG_NAMES
 
 
 def _arg(word: str) -> Any:
@@ -107,21 +139,67 @@ def format_result(name: str, value: Any) -> str | None:
     return str(value)
 
 
+def plain(doc: str) -> str:
+    """The first paragraph of a command's docstring as one line of plain text."""
+    paragraph = doc.strip().split("\n\n")[0]
+    return " ".join(_REST.sub(lambda m: m.group(1) or m.group(2), paragraph).split())
+
+
+def help_text(width: int = 100) -> str:
+    """What ``pigs h`` prints: each command (and its long name), its parameters and
+    what it does."""
+    short = {v: k for k, v in LONG_NAMES.items()}
+    column = 28
+    lines = []
+    for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
+        if spec.name == "hello":
+            continue
+        usage = spec.usage
+        if spec.name in short:
+            usage = f"{spec.name}/{short[spec.name]}{usage[len(spec.name):]}"
+        text = textwrap.wrap(plain(spec.doc), max(width - column, 40)) or [""]
+        if len(usage) >= column:
+            lines.append(usage)
+        else:
+            lines.append(f"{usage:<{column}}{text.pop(0)}")
+        lines.extend(" " * column + rest for rest in text)
+    return "\n".join(lines)
+
+
+def default_socket() -> str | None:
+    """The socket pigs talks to without ``--socket``: pigpio's ``$PIGPIO_ADDR`` as
+    ``pigpio.pi()`` reads it, else the client default. None: a remote host."""
+    from gpiosvr.pigpio._core import resolve_socket_path
+
+    return resolve_socket_path(os.environ.get("PIGPIO_ADDR", ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
-    parser = argparse.ArgumentParser(prog="pigs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="pigs", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--socket", default=None,
-                        help=f"server socket (default: ${config.SOCKET_ENV} or "
-                             f"{config.DEFAULT_SOCKET_HELP})")
-    parser.add_argument("words", nargs=argparse.REMAINDER, help="commands and arguments")
+                        help=f"server socket (default: $PIGPIO_ADDR if a path, "
+                             f"${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_HELP})")
+    parser.add_argument("words", nargs=argparse.REMAINDER,
+                        help="commands and their arguments (pigs h lists them)")
     args = parser.parse_args(argv)
-    if args.words[:1] in (["h"], ["help"]):
-        for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
-            if spec.name != "hello":
-                print(f"{spec.usage:<40} {spec.doc.splitlines()[0] if spec.doc else ''}")
+    if args.words[:1] and args.words[0].lower() in ("h", "help"):
+        try:
+            print(help_text(shutil.get_terminal_size((100, 24)).columns), flush=True)
+        except BrokenPipeError:  # pigs h | head
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     commands, parse_error = parse_commands(args.words)
-    status = _run(args.socket, commands) if commands else EXIT_OK
+    socket_path = args.socket
+    if commands and socket_path is None:
+        socket_path = default_socket()
+        if socket_path is None:
+            print(f"socket connect failed: PIGPIO_ADDR={os.environ['PIGPIO_ADDR']!r}: gpiosvr "
+                  f"serves a Unix socket on this machine; give a socket path or a local "
+                  f"name", file=sys.stderr)
+            return EXIT_CONNECT
+    status = _run(socket_path, commands) if commands else EXIT_OK
     if parse_error is not None:
         print(parse_error, file=sys.stderr)
         status = max(status, EXIT_COMMAND)

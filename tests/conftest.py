@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -192,3 +193,13 @@ def peer(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+def extra_module(name: str, extra: str):
+    """Import ``name``, which the ``extra`` extra of setup.cfg installs; skip the
+    test (module) without it, or fail under ``GPIOSVR_REQUIRE_PEERS=1`` (``.ci/run``
+    installs every extra)."""
+    if os.environ.get("GPIOSVR_REQUIRE_PEERS") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f"{name} is not installed: "
+                                            f"pip install -e '.[{extra}]'")

@@ -330,7 +330,8 @@ def test_without_the_pigpio_package_the_server_says_what_to_install(sock_dir):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=30)
     assert out.returncode == 1
-    assert "pip install 'gpiosvr[pigpiod]'" in out.stderr
+    assert "pip install pigpio==1.78 (from gpiosvr's clone: pip install '.[pigpiod]')" \
+        in out.stderr
 
 
 def test_a_daemon_that_stops_answering_fails_calls_after_the_timeout(sock_dir, daemon):

@@ -13,16 +13,19 @@ import time
 
 import pytest
 
-import gpiosvr.capture as capture_module
-import gpiosvr.pigpio as pigpio
-from gpiosvr.blocking import BlockingClient
-from gpiosvr.capture import Capture, CaptureError, read_vcd
-from gpiosvr.errors import PigpioError
-from gpiosvr.server.backends.sim import SimulatedChip
-from gpiosvr.server.thread import ServerThread
-from gpiosvr.simulator import Simulator
+from conftest import extra_module, peer, wait_until
 
-from conftest import peer, wait_until
+extra_module("vcd", "capture")  # pyvcd; the whole module needs the capture extra
+extra_module("matplotlib", "capture")
+
+import gpiosvr.capture as capture_module  # noqa: E402
+import gpiosvr.pigpio as pigpio  # noqa: E402
+from gpiosvr.blocking import BlockingClient  # noqa: E402
+from gpiosvr.capture import Capture, CaptureError, read_vcd  # noqa: E402
+from gpiosvr.errors import PigpioError  # noqa: E402
+from gpiosvr.server.backends.sim import SimulatedChip  # noqa: E402
+from gpiosvr.server.thread import ServerThread  # noqa: E402
+from gpiosvr.simulator import Simulator  # noqa: E402
 
 MASK = 0xFFFFFFFF
 

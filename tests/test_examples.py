@@ -125,3 +125,16 @@ def test_every_example_has_a_test(name):
               "mqtt.toml",  # test_mqtt.test_the_example_config_is_valid
               "capture_signals.py"}  # test_capture
     assert name in tested, f"examples/{name} has no test"
+
+
+def test_button_after_pigs_simdrive_left_it_pressed(server):
+    from gpiosvr.blocking import BlockingClient
+
+    with BlockingClient(server.socket_path) as client:
+        client.command("simdrive", 4, 0)  # as `pigs simdrive 4 0` in the README
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpiosvr.run", os.path.join("examples", "button.py")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "GPIO_SOCKET_PATH": server.socket_path})
+    assert proc.returncode == 0, proc.stderr
+    assert "3 presses counted" in proc.stdout

@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-pytest.importorskip("paho.mqtt", reason="the mqtt extra: pip install 'gpiosvr[mqtt]'")
+from conftest import extra_module
+
+extra_module("paho.mqtt", "mqtt")
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402

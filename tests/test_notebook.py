@@ -11,11 +11,15 @@ import os
 import sys
 from typing import Iterator
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
+from conftest import extra_module
 from gpiosvr.blocking import BlockingClient
+
+
+nbformat = extra_module("nbformat", "notebook")
+NotebookClient = extra_module("nbclient", "notebook").NotebookClient
+extra_module("ipykernel", "notebook")
 
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "examples", "pigpio_notebook.ipynb")

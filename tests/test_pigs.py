@@ -111,3 +111,49 @@ def test_requests_keep_to_the_protocols_limits():
     assert [len(c) for c in chunks] == [10, 10, 5]
     assert all(len(protocol.encode_request(c, protocol.MAX_ID)) <= protocol.MAX_FRAME_BYTES
                for c in chunks)
+
+
+def test_pigpios_long_command_names_work_as_in_pigs(server):
+    out = pigs("modes", "18", "w", "write", "18", "1", "read", "18", "modeg", "18",
+               "WRITE", "18", "0", "READ", "18", "tick", socket_path=server.socket_path)
+    assert out.returncode == 0, out.stderr
+    level, mode, level_after, tick = out.stdout.split()
+    assert (level, mode, level_after) == ("1", "1", "0") and 0 <= int(tick) < 2**32
+    out = pigs("pwm", "18", "128", "servo", "17", "1500", "gdc", "18", "gpw", "17",
+               socket_path=server.socket_path)
+    assert out.stdout.split() == ["128", "1500"], out.stderr
+
+
+def test_pigpio_addr_names_the_socket_as_for_pi(server):
+    env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
+    run = [sys.executable, "-m", "gpiosvr.pigs", "hwver"]
+    out = subprocess.run(run, env={**env, "PIGPIO_ADDR": server.socket_path},
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == f"{0xA02082}\n", out.stderr
+    out = subprocess.run(run, env={**env, "PIGPIO_ADDR": "localhost",
+                                   "GPIO_SOCKET_PATH": server.socket_path},
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == f"{0xA02082}\n", out.stderr
+    out = subprocess.run(run, env={**env, "PIGPIO_ADDR": "otherpi"},
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 255 and out.stdout == ""
+    assert out.stderr.startswith("socket connect failed: PIGPIO_ADDR='otherpi'")
+
+
+@pytest.mark.parametrize("word", ["h", "help", "H"])
+def test_h_lists_every_command_in_plain_text(word):
+    out = pigs(word)
+    assert out.returncode == 0, out.stderr
+    assert "``" not in out.stdout and ":data:" not in out.stdout
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("w/write gpio level ") for line in lines)
+    assert any(line.startswith("fg user_gpio steady_us ") and "shorter than steady µs" in line
+               for line in lines)
+    assert not any(line.startswith("hello") for line in lines)
+
+
+def test_help_mentions_h_and_has_no_markup():
+    out = pigs("--help")
+    assert out.returncode == 0
+    assert "pigs h (or pigs help) lists every command" in out.stdout
+    assert "``" not in out.stdout and "$PIGPIO_ADDR" in out.stdout

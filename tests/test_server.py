@@ -132,9 +132,17 @@ def test_server_info(server):
 
 
 def start_cli(args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "gpiosvr.server", *args],
+    """``gpiosvr-server`` once it serves: its "serving" line (``proc.serving``) comes
+    after its SIGTERM and SIGINT handlers are in place, so a signal sent from then on
+    stops it gracefully rather than killing it."""
+    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
+    proc.serving = proc.stdout.readline()
+    if "serving" not in proc.serving:
+        proc.kill()
+        raise AssertionError(f"the server did not start: {proc.communicate(timeout=30)}")
+    return proc
 
 
 @pytest.mark.parametrize("how", ["option", "environment"])
@@ -147,9 +155,9 @@ def test_cli_serves_on_the_chosen_socket(sock_path, how):
         assert asyncio.run(c.command("hwver")) == 0xA22082
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert f"serving sim on {sock_path} (uvloop loop)" in out
+    assert f"serving sim on {sock_path} (uvloop loop)" in proc.serving
     assert "client connected: pid=" in err
     assert not os.path.exists(sock_path)
 
@@ -162,7 +170,7 @@ def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
         sid = asyncio.run(c.command("proc", "tag 1 mils 10 jmp 1"))
         asyncio.run(c.command("procr", sid))
         watcher = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        watcher.settimeout(10)
+        watcher.settimeout(30)
         watcher.connect(sock_path)
         watcher.sendall(b"r 4\n")
         assert watcher.recv(100) == b"1\n"
@@ -178,7 +186,7 @@ def test_sigterm_stops_scripts_tells_clients_and_removes_the_socket(sock_path):
     finally:
         if not stopping:
             proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert "1 running script(s) stopped" in err
     assert not os.path.exists(sock_path)
@@ -191,7 +199,7 @@ def test_log_requests_shows_every_request_and_answer(sock_path):
         assert lines[0] == "1"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=60)
     assert "<- b'r 4\\n@7 w 99 1\\n'" in err
     assert "-> b'1\\n@7 null !PigpioError:-3:" in err
 

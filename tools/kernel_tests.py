@@ -12,7 +12,9 @@ bzImage is cached under ``~/.cache/gpiosvr-kernel/`` (``$GPIOSVR_KERNEL_CACHE``)
 the hash of that fragment and the kernel source's version, so it is built once.
 
 The guest boots with ``qemu-system-x86_64 -accel tcg`` (never KVM), mounts the host's
-root read-only over virtio-9p so the host's Python and packages run unchanged, creates
+root read-only over virtio-9p so the host's Python and packages run unchanged (the
+interpreter that runs this command, as it is named: a virtualenv's ``bin/python``
+keeps the virtualenv's packages), creates
 a gpio-sim chip through configfs (see ``tests/kernel/init``), runs pytest on
 ``tests/test_backend_gpiod.py`` and hands pytest's exit status back as QEMU's exit
 status through the ``isa-debug-exit`` device. The exit status of this command is
@@ -53,6 +55,11 @@ HARNESS_FAILED = 2
 DEBUG_EXIT_PORT = 0xF4
 #: The line tests/kernel/guest.py prints with pytest's status.
 GUEST_MARKER = "gpiosvr-kernel-tests: pytest exit status"
+#: Seconds between progress lines while the kernel builds.
+PROGRESS_SECONDS = 30
+#: The kernel build is stopped after this long (on 2 loaded cores it took 24 min),
+#: so that .ci/run fails with a reason well inside CI's 90 minutes.
+BUILD_TIMEOUT_SECONDS = 50 * 60
 
 
 def log(message: str) -> None:
@@ -80,18 +87,20 @@ def kernel_key() -> str:
 
 
 def install() -> None:
-    """apt-get install what building and booting the kernel needs."""
+    """apt-get install what building and booting the kernel needs and is missing;
+    installed packages are left as they are (``--no-upgrade``)."""
     missing = [p for p in APT_PACKAGES
                if subprocess.run(["dpkg-query", "-W", "-f", "${Status}", p],
                                  capture_output=True, text=True).stdout
                != "install ok installed"]
     if not missing:
+        log("every package it needs is installed")
         return
-    log(f"apt-get install {' '.join(missing)}")
+    log(f"apt-get install {' '.join(missing)} (missing; nothing else is upgraded)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-                   check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    "--no-upgrade", *missing], check=True, env=env)
 
 
 def ensure_kernel() -> Path:
@@ -120,10 +129,10 @@ def ensure_kernel() -> Path:
     lost = [opt for opt in REQUIRED if f"{opt}=y" not in config]
     if lost:
         raise SystemExit(f"kernel_tests: the kernel config lost {', '.join(lost)}")
-    log(f"building the kernel ({jobs} jobs; a few minutes)")
-    with open(build / "build.log", "w") as out:
-        done = subprocess.run([*make, "bzImage"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
+    log(f"building the kernel ({jobs} jobs; about 7 minutes on 2 idle cores, more when "
+        f"they are busy; a line every {PROGRESS_SECONDS} s)")
+    returncode = build_with_progress([*make, "bzImage"], env, build / "build.log")
+    if returncode != 0:
         sys.stdout.write((build / "build.log").read_text()[-4000:])
         raise SystemExit("kernel_tests: the kernel build failed")
     image.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +142,32 @@ def ensure_kernel() -> Path:
     shutil.rmtree(build, ignore_errors=True)
     log(f"built {image} in {time.monotonic() - started:.0f} s")
     return image
+
+
+def build_with_progress(command: list[str], env: dict, log_path: Path) -> int:
+    """Run the kernel build, its output in ``log_path``, saying every
+    :data:`PROGRESS_SECONDS` how far it got (files compiled, the last one); its exit
+    status, or a stop after :data:`BUILD_TIMEOUT_SECONDS`."""
+    started = time.monotonic()
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                return proc.wait(PROGRESS_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.monotonic() - started
+            if elapsed > BUILD_TIMEOUT_SECONDS:
+                proc.kill()
+                proc.wait()
+                raise SystemExit(f"kernel_tests: the kernel build took more than "
+                                 f"{BUILD_TIMEOUT_SECONDS // 60} minutes; stopped "
+                                 f"(its log: {log_path})")
+            lines = log_path.read_text(errors="replace").splitlines()
+            compiled = [line for line in lines if line.lstrip().startswith("CC ")]
+            last = compiled[-1].split()[-1] if compiled else "configuring"
+            log(f"building: {elapsed / 60:.1f} min, {len(compiled)} files compiled, "
+                f"last {last}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +206,13 @@ def cpio_newc(entries: list[tuple[str, int, bytes, int]]) -> bytes:
     return bytes(out)
 
 
+def guest_python() -> str:
+    """The interpreter the guest runs the tests with: this one, with the packages
+    it has (a virtualenv's ``bin/python`` is kept as named: resolving its symlink
+    would give the base interpreter, without the virtualenv's packages)."""
+    return os.path.abspath(sys.executable)
+
+
 def make_initramfs(path: Path, guest_config: dict) -> None:
     busybox = shutil.which("busybox") or "/bin/busybox"
     with open(busybox, "rb") as f:
@@ -184,7 +226,8 @@ def make_initramfs(path: Path, guest_config: dict) -> None:
                ("bin/busybox", regular, busybox_data, 0),
                ("init", regular, INIT.read_bytes(), 0),
                ("guest.json", 0o100644, json.dumps(guest_config).encode(), 0),
-               ("python", 0o100644, os.path.realpath(sys.executable).encode(), 0)]
+               # as named, not resolved: a virtualenv's python finds its pyvenv.cfg
+               ("python", 0o100644, guest_python().encode(), 0)]
     path.write_bytes(cpio_newc(entries))
 
 

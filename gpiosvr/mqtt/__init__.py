@@ -3,5 +3,5 @@
 ``gpiosvr-mqtt --config FILE`` (:mod:`gpiosvr.mqtt.cli`) reads the configuration
 (:mod:`gpiosvr.mqtt.config`) and runs a :class:`~gpiosvr.mqtt.bridge.Bridge`; the
 topics and discovery messages are in :mod:`gpiosvr.mqtt.discovery`. Needs the
-``mqtt`` extra (``pip install 'gpiosvr[mqtt]'``, for paho-mqtt). See ``docs/mqtt.md``.
+``mqtt`` extra (``python3 -m pip install '.[mqtt]'`` in the clone, for paho-mqtt). See ``docs/mqtt.md``.
 """

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         from gpiosvr.mqtt.bridge import Bridge
     except ImportError as exc:
         print(f"gpiosvr-mqtt: {exc}: install the mqtt extra, "
-              "pip install 'gpiosvr[mqtt]'", file=sys.stderr)
+              "python3 -m pip install '<the gpiosvr clone>[mqtt]'", file=sys.stderr)
         return 2
     if args.check:
         topics = discovery.Topics(config)

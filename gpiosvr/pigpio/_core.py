@@ -61,7 +61,9 @@ def _failed(exc: GpioServerError) -> Any:
     ``exceptions = False`` the negative pigpio code (a lost connection always raises)."""
     if isinstance(exc, PigpioError):
         if _exceptions():
-            raise error(error_text(exc.code), exc.code) from exc
+            # the server's answer: its frames in the client say nothing to a user,
+            # so the cause is kept without them (an uncaught error prints short)
+            raise error(error_text(exc.code), exc.code) from exc.with_traceback(None)
         return exc.code
     raise error(str(exc), getattr(exc, "code", None)) from exc
 
@@ -166,7 +168,8 @@ class PiBase:
         if problem is not None:
             self.connected = False
             if show_errors:
-                print(_except_a.format(f"Can't connect to pigpio at {host}({port})"))
+                where = f"{host}({port})" if path is None else path  # the socket tried
+                print(_except_a.format(f"Can't connect to pigpio at {where}"))
                 print(f"\n{problem}")
                 print(_except_hint.format(default=config.DEFAULT_SOCKET_HELP))
                 print(_except_z)
@@ -232,7 +235,7 @@ class PiBase:
         try:
             return client.call_async(func)
         except PigpioError as exc:
-            raise error(error_text(exc.code), exc.code) from exc
+            raise error(error_text(exc.code), exc.code) from exc.with_traceback(None)
         except GpioServerError as exc:
             raise error(str(exc), getattr(exc, "code", None)) from exc
 

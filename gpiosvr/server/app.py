@@ -504,7 +504,8 @@ class GpioServer:
             self._instance.release()
             self._instance = None
             raise
-        log.info("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
+        # DEBUG: gpiosvr-server prints its own "serving" line, which is what users see
+        log.debug("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
 
     async def _bind_socket(self, loop: asyncio.AbstractEventLoop, gid: int | None) -> None:
         old_umask = os.umask(0o117)

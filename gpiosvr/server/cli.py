@@ -23,6 +23,18 @@ def _permit_mask(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _hardware_revision(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give a hardware revision such as 0xa02082 "
+            f"(hex with 0x, or decimal)") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 32-bit hardware revision")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``gpiosvr-server``."""
     parser = argparse.ArgumentParser(
@@ -42,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GPIO backend: sim, a simulated chip (the default); pigpiod, "
                              "relay to a pigpio daemon (Raspberry Pi up to 4B); gpiod, "
                              "the Linux GPIO character device (Pi 5, any board)")
-    parser.add_argument("--hwrev", type=lambda s: int(s, 0), default=DEFAULT_HARDWARE_REVISION,
+    parser.add_argument("--hwrev", type=_hardware_revision, default=DEFAULT_HARDWARE_REVISION,
                         help="sim, gpiod: the hardware revision reported to clients "
                              f"(default: {DEFAULT_HARDWARE_REVISION:#x})")
     parser.add_argument("--board", default=None, metavar="FILE",

@@ -21,8 +21,8 @@ def main() -> None:
            "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1",
            "GPIOSVR_GUEST": "1", **config.get("env", {})}
     with open("/proc/uptime") as f:
-        print(f"guest: booted in {float(f.read().split()[0]):.1f} s; running pytest",
-              flush=True)
+        print(f"guest: booted in {float(f.read().split()[0]):.1f} s; running pytest with "
+              f"{sys.executable} (sys.prefix {sys.prefix})", flush=True)
     started = time.monotonic()
     status = subprocess.call(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "--color=no",

@@ -118,8 +118,8 @@ class PigpiodBackend(Backend):
             import pigpio  # noqa: F401 - checked here, used on the worker thread
         except ImportError:
             raise BackendUnavailable(
-                "the pigpiod backend needs the pigpio package: "
-                "pip install 'gpiosvr[pigpiod]' (or pip install pigpio==1.78)") from None
+                "the pigpiod backend needs the pigpio package: pip install "
+                "pigpio==1.78 (from gpiosvr's clone: pip install '.[pigpiod]')") from None
         self.host = host
         self.port = int(port)
         self.retry_interval = retry_interval

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import gpiosvr
 from gpiosvr import protocol
+from gpiosvr._version import __version__
 from gpiosvr.errors import ProtocolError
 from gpiosvr.server import logsafe
 from gpiosvr.server.commands.table import PIGPIO_VERSION, Session, command, log
@@ -43,7 +43,7 @@ def server_info(session: Session) -> dict[str, Any]:
     """The server-info answer shared by ``hello`` and ``info``."""
     return {
         "server": "gpiosvr",
-        "version": gpiosvr.__version__,
+        "version": __version__,
         "protocol": protocol.PROTOCOL_VERSION,
         "backend": session.backend.name,
         "hardware_revision": session.backend.hardware_revision,

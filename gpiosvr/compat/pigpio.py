@@ -1,4 +1,5 @@
-"""Drop-in ``pigpio`` module: ``PYTHONPATH=compat python script.py``.
+"""Drop-in ``pigpio`` module: ``PYTHONPATH=$(python -m gpiosvr.compat_path) python
+script.py`` (from a clone, ``PYTHONPATH=compat``).
 
 Importing this module binds the name ``pigpio`` to :mod:`gpiosvr.pigpio` itself, so
 module state such as ``pigpio.exceptions = False`` is shared with the facade.
