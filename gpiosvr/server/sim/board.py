@@ -26,6 +26,11 @@ the primary serial port, with nothing attached. A board file (TOML, read with
     from = 18
     to = 27
 
+    [[sensor]]                    # GPIO-level sensors: gpiosvr.server.sim.sensors
+    model = "hc-sr04"
+    trigger = 23
+    echo = 24
+
 A model of one's own is ``class = "module:Name"`` (the board file's directory is
 searched first) with ``options = { ... }`` for its constructor.
 
@@ -48,6 +53,8 @@ from gpiosvr.server.backends.buses import (BusError, Buses, I2CDevice, I2CMessag
 from gpiosvr.errors import PigpioError
 from gpiosvr.server.sim.devices import MODELS, I2CModel, SPIConfig, SPIModel
 from gpiosvr.server.sim.devices.serial_port import FAR_ENDS, SerialPort
+from gpiosvr.server.sim import sensors
+from gpiosvr.server.sim.devices.gpio_device import GpioDevice
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,7 @@ class Board(Buses):
         self.spi: dict[tuple[int, int], SPIModel] = {}
         self.serial: list[SerialPort] = []
         self.wires: list[tuple[int, int]] = []
+        self.sensors: list[GpioDevice] = []
 
     @classmethod
     def bare(cls) -> "Board":
@@ -88,6 +96,8 @@ class Board(Buses):
         chip.bus_provider = self
         for output, input_ in self.wires:
             chip.wire(output, input_)
+        for sensor in self.sensors:
+            sensor.attach(chip)
         return self
 
     def close(self) -> None:
@@ -106,6 +116,7 @@ class Board(Buses):
                     for (bus, cs), model in sorted(self.spi.items())},
             "serial": [port.describe() for port in self.serial],
             "wires": [list(w) for w in self.wires],
+            "sensors": [sensor.describe() for sensor in self.sensors],
         }
 
     # -- what is where (the sim commands, the Simulator, in-process tests) ------------
@@ -273,7 +284,7 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
     """The board a parsed board file describes."""
     where = path
     try:
-        _known(doc, {"board", "i2c", "spi", "serial", "wire"}, "the file")
+        _known(doc, {"board", "i2c", "spi", "serial", "wire", "sensor"}, "the file")
         head = doc.get("board", {})
         _known(head, {"name", "i2c_buses"}, "[board]")
         buses = head.get("i2c_buses", list(PI_I2C_BUSES))
@@ -311,6 +322,11 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
                 raise ValueError(f"a wire joins two different GPIOs 0-53, not {output} "
                                  f"and {input_}")
             board.wires.append((output, input_))
+        for i, entry in enumerate(_list(doc, "sensor")):
+            where = f"{path}: sensor[{i}]"
+            sensor = sensors.from_entry(entry)
+            sensors.check_free(board.sensors, sensor)
+            board.sensors.append(sensor)
     except BoardError:
         raise
     except (ValueError, TypeError, KeyError, ImportError, AttributeError, OSError) as exc:
