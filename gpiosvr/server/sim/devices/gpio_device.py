@@ -59,7 +59,14 @@ class OutputPin:
         self._pending.extend(edges)
         if self._pending:
             self.last_tick = max(self.last_tick, self._pending[-1][1])
-        self._play()
+        loop = self.chip._loop
+        if loop is None:
+            self._play()
+        else:  # never from inside a listener: the edge that made us answer is
+            # handed on to the others first
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_soon(self._play)
 
     def busy(self) -> bool:
         """True while edges wait to be played."""

@@ -85,4 +85,5 @@ class HCSR04(GpioDevice):
 
     def describe(self) -> dict:
         return {"model": self.model, "trigger": self.trigger, "echo": self.echo,
-                "distance": self.distance, "echo_us": self.echo_us(), "pings": self.pings}
+                "distance_um": None if self.distance is None else round(self.distance * 1e6),
+                "echo_us": self.echo_us(), "pings": self.pings}
