@@ -18,6 +18,10 @@ from gpiosvr.server.sim.devices.gpio_device import GpioDevice, OutputPin
 #: LED edges closer than this (µs) belong to one mark: a carrier of 38 kHz has
 #: edges 13 µs apart; the shortest space of common remotes is over 500 µs.
 CARRIER_GAP_US = 200
+#: µs without an LED edge after which the mark under way is taken as over when no
+#: next edge says so: the sim hands wave edges on a little late, so a shorter wait
+#: would cut marks whose next edges are still to come.
+QUIET_US = 3000
 #: Silence after a mark (µs) that ends a code sent by the LED.
 CODE_GAP_US = 10_000
 #: µs from now to a replayed code's first mark.
@@ -102,15 +106,21 @@ class IRReceiver(GpioDevice):
             self._end_timer.cancel()
             self._end_timer = None
         if loop is not None:
-            wait = (tick + CARRIER_GAP_US - self.chip._now()) / 1e6
+            wait = (tick + QUIET_US - self.chip._now()) / 1e6
             self._end_timer = loop.call_later(max(wait, 0.0002), self._quiet)
 
     def _quiet(self) -> None:
         """No LED edge for a while: the mark under way is over; after a longer
         silence, the code too."""
         self._end_timer = None
+        if hasattr(self.chip, "play_due"):
+            self.chip.play_due()  # the wave edges due by now first
         now = self.chip._now()
-        if self._mark is not None and now - self._mark[1] > CARRIER_GAP_US:
+        if self._mark is not None:
+            if now - self._mark[1] < QUIET_US:
+                if self._end_timer is None:  # (play_due may have re-armed it)
+                    self._arm(self._mark[1])
+                return
             self._end_mark()
         if self._marks and self._mark is None:
             if now - self._marks[-1][1] >= CODE_GAP_US:
