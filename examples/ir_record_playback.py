@@ -139,6 +139,7 @@ if args.record:
         print("Press key for '{}'".format(key))
         first = take_code()
         print("Okay")
+        time.sleep(0.5)  # the key is let go before the next press is asked for
         if args.no_confirm:
             records[key] = first
             continue

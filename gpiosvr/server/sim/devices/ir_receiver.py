@@ -52,7 +52,7 @@ class IRReceiver(GpioDevice):
         self.gpio, self.led = gpio, led
         self.watches = set() if led is None else {led}
         self._pin: OutputPin | None = None
-        self._mark: list[int] | None = None  # the LED's mark under way: first, last, last but one edges
+        self._mark: list[int] | None = None  # the LED's mark under way: first, last, last but one edges, edges
         self._marks: list[tuple[int, int]] = []  # the LED's code under way
         self._end_timer = None
         self.sent: list[int] = []  # marks and spaces of the LED's last code
@@ -91,12 +91,13 @@ class IRReceiver(GpioDevice):
             return
         if mark is not None and tick - mark[1] <= CARRIER_GAP_US:
             mark[2], mark[1] = mark[1], tick
+            mark[3] += 1
         else:
             if mark is not None:
                 self._end_mark()
             if not level:
                 return  # a falling edge starts no mark (the LED switched off)
-            self._mark = [tick, tick, tick]
+            self._mark = [tick, tick, tick, 1]
             pin.schedule([(0, tick)])
         self._arm(tick)
 
@@ -130,9 +131,16 @@ class IRReceiver(GpioDevice):
                 self._end_timer = self.chip._loop.call_later(max(wait, 0.0002), self._quiet)
 
     def _end_mark(self) -> None:
-        first, last, before = self._mark  # type: ignore[misc]
+        first, last, before, count = self._mark  # type: ignore[misc]
         self._mark = None
-        last += last - before  # the carrier's last off half-cycle is part of the mark
+        # the mark lasts to the end of the carrier's last cycle, whose off part is
+        # not seen: the mean period of the cycles before tells it
+        cycles = count // 2
+        if count % 2 == 0 and cycles >= 2:
+            period = (before - first) / (cycles - 1)
+            last = first + round(cycles * period)
+        else:
+            last += last - before
         assert self._pin is not None
         self._pin.schedule([(1, last)])
         if self._marks and first - self._marks[-1][1] >= CODE_GAP_US:
