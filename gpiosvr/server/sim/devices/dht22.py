@@ -92,5 +92,6 @@ class DHT22(GpioDevice):
         return edges
 
     def describe(self) -> dict:
-        return {"model": self.model, "gpio": self.gpio, "temperature_mdeg": round(self.temperature * 1000),
+        return {"model": self.model, "gpio": self.gpio,
+                "temperature_mdeg": round(self.temperature * 1000),
                 "humidity_mpct": round(self.humidity * 1000), "readings": self.readings}

@@ -52,7 +52,9 @@ class IRReceiver(GpioDevice):
         self.gpio, self.led = gpio, led
         self.watches = set() if led is None else {led}
         self._pin: OutputPin | None = None
-        self._mark: list[int] | None = None  # the LED's mark under way: first, last, last but one edges, edges
+        # the LED's mark under way: its first, last and last but one edges' ticks and
+        # how many edges
+        self._mark: list[int] | None = None
         self._marks: list[tuple[int, int]] = []  # the LED's code under way
         self._end_timer = None
         self.sent: list[int] = []  # marks and spaces of the LED's last code
