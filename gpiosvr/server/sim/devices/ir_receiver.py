@@ -73,8 +73,11 @@ class IRReceiver(GpioDevice):
         unwrapped tick ``start``); returns the first mark's tick (32 bits)."""
         code = check_code(code)
         assert self._pin is not None
-        t = max(self.chip._now() + LEAD_US, self._pin.last_tick + CODE_GAP_US
-                if self._pin.busy() else 0) if start is None else start
+        if start is None:
+            start = self.chip._now() + LEAD_US
+            if self._pin.busy():  # after the code still being received
+                start = max(start, self._pin.last_tick + CODE_GAP_US)
+        t = start
         first = t
         edges = []
         for i, length in enumerate(code):
