@@ -17,6 +17,9 @@ The simulated board's devices are driven the same way (``docs/board.md``)::
         sim.set_adc_voltage(0, 0, 2, 1.65)      # 1.65 V on MCP3008 channel 2, SPI 0 CE0
         sim.serial_write("/dev/serial0", b"$GPGGA...\r\n")  # the far end talks
         sim.serial_read("/dev/serial0")          # what the Pi sent
+        sim.set_distance(24, 0.5)                # an object 50 cm from the HC-SR04
+        sim.set_climate(4, 21.5, 45.0)           # what the DHT22 answers
+        sim.ir_send(17, [9000, 4500, 560, 560])  # the IR receiver sees a code
 
 and, with the server in this process (``Simulator(server=thread)``), a device model
 written in Python is attached with :meth:`Simulator.attach_i2c` or
@@ -24,7 +27,7 @@ written in Python is attached with :meth:`Simulator.attach_i2c` or
 
 The same commands exist on the wire for any other language (``simdrive``,
 ``simfloat``, ``siminject``, ``simplay``, ``simwire``, ``simunwire``, ``simboard``, ``simi2cset``,
-``simadc``, ``simserw``, ``simserr``...; see ``docs/protocol.md``).
+``simadc``, ``simserw``, ``simserr``, ``simsonar``, ``simdht``, ``simir``...; see ``docs/protocol.md``).
 """
 
 from __future__ import annotations
@@ -155,6 +158,29 @@ class Simulator:
     def serial_info(self, port: str) -> dict:
         """A serial port's names, far end and pty path."""
         return self._client.command("simserinfo", port)
+
+    # -- the board's GPIO-level sensors (docs/board.md) ---------------------------------
+
+    def set_distance(self, gpio: int, metres: float | None) -> None:
+        """Put an object ``metres`` away (to the µm; None: nothing in range) in front
+        of the HC-SR04 whose trigger or echo is ``gpio``."""
+        self._client.command("simsonar", gpio, -1 if metres is None else round(metres * 1e6))
+
+    def set_climate(self, gpio: int, temperature: float, humidity: float) -> None:
+        """What the DHT22 on ``gpio`` answers from its next reading on: °C and % RH
+        (it sends tenths)."""
+        self._client.command("simdht", gpio, round(temperature * 1000), round(humidity * 1000))
+
+    def ir_send(self, gpio: int, code: Iterable[int]) -> int:
+        """The IR receiver whose output is ``gpio`` receives ``code``: mark and space
+        lengths in µs, mark first (as irrp.py records them), from 1 ms from now.
+        Returns the first mark's tick."""
+        return self._client.command("simir", gpio, [int(v) for v in code])
+
+    def ir_sent(self, gpio: int) -> list[int]:
+        """The marks and spaces (µs) of the last code an IR LED sent to the receiver
+        wired to ``gpio`` (its output or its LED)."""
+        return self._client.command("simirsent", gpio)
 
     def attach_i2c(self, bus: int, address: int, model: Any) -> None:
         """Put ``model`` (a :class:`gpiosvr.server.sim.devices.I2CModel`) at

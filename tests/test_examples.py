@@ -123,7 +123,8 @@ def test_every_example_has_a_test(name):
               "async_quickstart.py", "pigpio_notebook.ipynb",  # the notebook: test_notebook
               "board.toml", "wave_serial.py", *BUS_EXAMPLES,
               "mqtt.toml",  # test_mqtt.test_the_example_config_is_valid
-              "capture_signals.py"}  # test_capture
+              "capture_signals.py",  # test_capture
+              "sensors.toml", "ir_record_playback.py"}  # test_sensors
     assert name in tested, f"examples/{name} has no test"
 
 

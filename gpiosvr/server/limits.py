@@ -193,6 +193,18 @@ SIM_WAVE_PULSES_PER_TURN = 4096
 #: :meth:`gpiosvr.simulator.Simulator.play` sends longer lists in several.
 SIM_MAX_PLAY_EDGES = 50_000
 
+# -- simulated GPIO-level sensors (HC-SR04, DHT22, IR receiver) ------------------------
+
+#: GPIO-level sensors one board may have (``[[sensor]]`` entries of a board file).
+SIM_MAX_SENSORS = 64
+#: Edges one sensor model plays on its output in one turn of the loop; more due
+#: follow on the next turns, late but at their exact ticks.
+SIM_SENSOR_EDGES_PER_TURN = 1024
+#: Marks and spaces in one IR code a receiver model replays (``simir``) or keeps of
+#: what an IR LED sent; a longer code is refused (``PI_BAD_PARAM``), a longer sending
+#: is cut there.
+SIM_IR_MAX_CODE = 2048
+
 # -- GPIO permissions ---------------------------------------------------------------
 
 # The GPIOs clients may change (bit n: GPIO n) unless ``--permit MASK`` says

@@ -17,4 +17,5 @@ from gpiosvr.server.commands import (  # noqa: F401 - each registers its command
 from gpiosvr.server.commands import i2c, spi, serial  # noqa: F401,E402 - the buses
 from gpiosvr.server.commands import events, misc, files, shell, pipes, bsc  # noqa: F401,E402 - #16
 from gpiosvr.server.commands import bitbang  # noqa: F401,E402 - #15's bit-bang
+from gpiosvr.server.commands import sensors  # noqa: F401,E402 - the board's GPIO sensors
 from gpiosvr.server.commands.session import server_info  # noqa: F401

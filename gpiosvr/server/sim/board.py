@@ -39,6 +39,11 @@ the primary serial port, with nothing attached. A board file (TOML, read with
     sclk = 11
     model = "mcp3008"
 
+    [[sensor]]                    # GPIO-level sensors: gpiosvr.server.sim.sensors
+    model = "hc-sr04"
+    trigger = 23
+    echo = 24
+
 A model of one's own is ``class = "module:Name"`` (the board file's directory is
 searched first) with ``options = { ... }`` for its constructor.
 
@@ -61,6 +66,8 @@ from gpiosvr.server.backends.buses import (BusError, Buses, I2CDevice, I2CMessag
 from gpiosvr.errors import PigpioError
 from gpiosvr.server.sim.devices import MODELS, I2CModel, SPIConfig, SPIModel
 from gpiosvr.server.sim.devices.serial_port import FAR_ENDS, SerialPort
+from gpiosvr.server.sim import sensors
+from gpiosvr.server.sim.devices.gpio_device import GpioDevice
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,7 @@ class Board(Buses):
         #: Devices on bit-banged SPI buses, by CS GPIO: the (MISO, MOSI, SCLK) GPIOs
         #: they are on (None: any), and the model.
         self.bb_spi: dict[int, tuple[tuple[int, int, int] | None, SPIModel]] = {}
+        self.sensors: list[GpioDevice] = []
 
     @classmethod
     def bare(cls) -> "Board":
@@ -106,6 +114,8 @@ class Board(Buses):
         chip.bus_provider = self
         for output, input_ in self.wires:
             chip.wire(output, input_)
+        for sensor in self.sensors:
+            sensor.attach(chip)
         return self
 
     def close(self) -> None:
@@ -129,6 +139,7 @@ class Board(Buses):
                        for (sda, scl), devices in sorted(self.bb_i2c.items())},
             "bb_spi": {str(cs): type(model).__name__
                        for cs, (_, model) in sorted(self.bb_spi.items())},
+            "sensors": [sensor.describe() for sensor in self.sensors],
         }
 
     # -- what is where (the sim commands, the Simulator, in-process tests) ------------
@@ -350,8 +361,8 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
     """The board a parsed board file describes."""
     where = path
     try:
-        _known(doc, {"board", "i2c", "spi", "serial", "wire", "bb_i2c", "bb_spi"},
-               "the file")
+        _known(doc, {"board", "i2c", "spi", "serial", "wire", "bb_i2c", "bb_spi",
+                     "sensor"}, "the file")
         head = doc.get("board", {})
         _known(head, {"name", "i2c_buses"}, "[board]")
         buses = head.get("i2c_buses", list(PI_I2C_BUSES))
@@ -401,6 +412,11 @@ def from_dict(doc: dict, path: str = "<board>") -> Board:
                            "vref", "voltages"}, "this entry")
             pins = [_int(entry, k) if k in entry else None for k in ("miso", "mosi", "sclk")]
             board.attach_bb_spi(_int(entry, "cs"), _model(entry, "spi", path), *pins)
+        for i, entry in enumerate(_list(doc, "sensor")):
+            where = f"{path}: sensor[{i}]"
+            sensor = sensors.from_entry(entry)
+            sensors.check_free(board.sensors, sensor)
+            board.sensors.append(sensor)
     except BoardError:
         raise
     except (ValueError, TypeError, KeyError, ImportError, AttributeError, OSError) as exc:

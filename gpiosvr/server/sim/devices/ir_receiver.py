@@ -1,0 +1,168 @@
+"""An IR receiver module (a TSOP38238 or the like) on one GPIO: its output idles
+high and is low while it sees the carrier (a mark), high between (a space).
+
+It plays a recorded code when the test asks (``simir``, ``Simulator.ir_send``): a
+list of mark and space lengths in µs, mark first, as ``irrp.py`` records them. With
+``led`` set on the board it also sees what an IR LED on that GPIO sends (pigpio's
+IR playback: waves of carrier cycles): a run of LED edges less than
+:data:`CARRIER_GAP_US` apart is a mark, from its first edge to the end of its last cycle, and the
+output follows it, so that a code played back is received again. What the LED sent
+last is kept as marks and spaces (``simirsent``, ``Simulator.ir_sent``).
+"""
+
+from __future__ import annotations
+
+from gpiosvr.server.limits import SIM_IR_MAX_CODE
+from gpiosvr.server.sim.devices.gpio_device import GpioDevice, OutputPin
+
+#: LED edges closer than this (µs) belong to one mark: a carrier of 38 kHz has
+#: edges 13 µs apart; the shortest space of common remotes is over 500 µs.
+CARRIER_GAP_US = 200
+#: µs without an LED edge after which the mark under way is taken as over when no
+#: next edge says so: the sim hands wave edges on a little late, so a shorter wait
+#: would cut marks whose next edges are still to come.
+QUIET_US = 3000
+#: Silence after a mark (µs) that ends a code sent by the LED.
+CODE_GAP_US = 10_000
+#: µs from now to a replayed code's first mark.
+LEAD_US = 1000
+
+
+def check_code(code: object, where: str = "code") -> list[int]:
+    """``code`` as a list of mark/space µs (ints 1 to 10 s, at most
+    :data:`SIM_IR_MAX_CODE`), or ValueError naming what is wrong."""
+    if not isinstance(code, (list, tuple)) or not code or len(code) > SIM_IR_MAX_CODE:
+        raise ValueError(f"{where} must be a list of 1-{SIM_IR_MAX_CODE} mark/space "
+                         f"lengths in µs")
+    for i, value in enumerate(code):
+        if type(value) is not int or not 0 < value <= 10_000_000:
+            raise ValueError(f"{where}[{i}] is {value!r}, not a length of 1-10000000 µs")
+    return list(code)
+
+
+class IRReceiver(GpioDevice):
+    """An IR receiver with its output on ``gpio``, and optionally an IR LED on ``led``."""
+
+    model = "ir-receiver"
+
+    def __init__(self, gpio: int, led: int | None = None) -> None:
+        super().__init__()
+        if led == gpio:
+            raise ValueError(f"the receiver and the LED must be two GPIOs, not both {gpio}")
+        self.gpio, self.led = gpio, led
+        self.watches = set() if led is None else {led}
+        self._pin: OutputPin | None = None
+        # the LED's mark under way: its first, last and last but one edges' ticks and
+        # how many edges
+        self._mark: list[int] | None = None
+        self._marks: list[tuple[int, int]] = []  # the LED's code under way
+        self._end_timer = None
+        self.sent: list[int] = []  # marks and spaces of the LED's last code
+        self.codes_sent = 0
+
+    @property
+    def gpios(self) -> list[int]:
+        return [self.gpio] if self.led is None else sorted({self.gpio, self.led})
+
+    def start(self) -> None:
+        self._pin = OutputPin(self.chip, self.gpio, f"ir-receiver GPIO {self.gpio}")
+        self._pin.idle(1)
+
+    def send(self, code: list[int], start: int | None = None) -> int:
+        """Receive ``code`` (marks and spaces, µs) from :data:`LEAD_US` from now (or the
+        unwrapped tick ``start``); returns the first mark's tick (32 bits)."""
+        code = check_code(code)
+        assert self._pin is not None
+        if start is None:
+            start = self.chip._now() + LEAD_US
+            if self._pin.busy():  # after the code still being received
+                start = max(start, self._pin.last_tick + CODE_GAP_US)
+        t = start
+        first = t
+        edges = []
+        for i, length in enumerate(code):
+            edges.append((1 if i & 1 else 0, t))
+            t += length
+        if len(code) % 2:
+            edges.append((1, t))
+        self._pin.schedule(edges)
+        return first & 0xFFFFFFFF
+
+    # -- the IR LED, demodulated ---------------------------------------------------
+
+    def on_edge(self, gpio: int, level: int, tick: int) -> None:
+        mark, pin = self._mark, self._pin
+        if pin is None:
+            return
+        if mark is not None and tick - mark[1] <= CARRIER_GAP_US:
+            mark[2], mark[1] = mark[1], tick
+            mark[3] += 1
+        else:
+            if mark is not None:
+                self._end_mark()
+            if not level:
+                return  # a falling edge starts no mark (the LED switched off)
+            self._mark = [tick, tick, tick, 1]
+            pin.schedule([(0, tick)])
+        self._arm(tick)
+
+    def _arm(self, tick: int) -> None:
+        loop = self.chip._loop
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
+        if loop is not None:
+            wait = (tick + QUIET_US - self.chip._now()) / 1e6
+            self._end_timer = loop.call_later(max(wait, 0.0002), self._quiet)
+
+    def _quiet(self) -> None:
+        """No LED edge for a while: the mark under way is over; after a longer
+        silence, the code too."""
+        self._end_timer = None
+        if hasattr(self.chip, "play_due"):
+            self.chip.play_due()  # the wave edges due by now first
+        now = self.chip._now()
+        if self._mark is not None:
+            if now - self._mark[1] < QUIET_US:
+                if self._end_timer is None:  # (play_due may have re-armed it)
+                    self._arm(self._mark[1])
+                return
+            self._end_mark()
+        if self._marks and self._mark is None:
+            if now - self._marks[-1][1] >= CODE_GAP_US:
+                self._end_code()
+            elif self.chip._loop is not None:
+                wait = (self._marks[-1][1] + CODE_GAP_US - now) / 1e6
+                self._end_timer = self.chip._loop.call_later(max(wait, 0.0002), self._quiet)
+
+    def _end_mark(self) -> None:
+        first, last, before, count = self._mark  # type: ignore[misc]
+        self._mark = None
+        # the mark lasts to the end of the carrier's last cycle, whose off part is
+        # not seen: the mean period of the cycles before tells it
+        cycles = count // 2
+        if count % 2 == 0 and cycles >= 2:
+            period = (before - first) / (cycles - 1)
+            last = first + round(cycles * period)
+        else:
+            last += last - before
+        assert self._pin is not None
+        self._pin.schedule([(1, last)])
+        if self._marks and first - self._marks[-1][1] >= CODE_GAP_US:
+            self._end_code()
+        if len(self._marks) * 2 < SIM_IR_MAX_CODE:
+            self._marks.append((first, last))
+
+    def _end_code(self) -> None:
+        marks, self._marks = self._marks, []
+        code: list[int] = []
+        for i, (first, last) in enumerate(marks):
+            if i:
+                code.append(first - marks[i - 1][1])
+            code.append(last - first)
+        self.sent = code
+        self.codes_sent += 1
+
+    def describe(self) -> dict:
+        return {"model": self.model, "gpio": self.gpio, "led": self.led,
+                "codes_sent": self.codes_sent}
