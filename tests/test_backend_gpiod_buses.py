@@ -26,6 +26,7 @@ import pytest
 
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import PigpioError
+from gpiosvr.server.backends.buses import code
 
 from conftest import wait_until
 from test_backend_gpiod import gpiod_server, pi, sim_chip  # noqa: F401 - fixtures
@@ -114,7 +115,7 @@ def test_i2c_what_the_stub_cannot_do_fails_as_on_pigpio(pi, stub_bus, gpiod_serv
     # i2c-stub is SMBus only: plain reads, writes and combined transfers fail
     assert pi.i2c_read_device(h, 2) == (C.PI_I2C_READ_FAILED, "")
     assert codes(pi.i2c_write_device, h, b"\x10\x01") == C.PI_I2C_WRITE_FAILED
-    assert pi.i2c_zip(h, [2, 7, 1, 0x10, 6, 1, 3, 0])[0] == C.PI_BAD_I2C_SEG
+    assert pi.i2c_zip(h, [2, 7, 1, 0x10, 6, 1, 3, 0])[0] == code("PI_BAD_I2C_SEG")
     nobody = pi.i2c_open(stub_bus, 0x50)  # opens, as on a Pi; nothing answers
     assert codes(pi.i2c_read_byte_data, nobody, 0) == C.PI_I2C_READ_FAILED
     assert codes(pi.i2c_write_byte_data, nobody, 0, 1) == C.PI_I2C_WRITE_FAILED

@@ -217,6 +217,16 @@ class LinuxI2C(I2CDevice):
         except OSError as exc:
             raise BusError(f"{self.path} address {self.address:#04x}: {_why(exc)}") from None
 
+    def zip(self, data: bytes) -> asyncio.Future:
+        """pigpio's i2c_zip, parsed and run on the lane (each combined run as one
+        ``I2C_RDWR``): the bytes read."""
+        from types import SimpleNamespace
+
+        from gpiosvr.server.commands.i2c import _run_zip
+
+        here = SimpleNamespace(address=self.address, transfer=self._transfer)
+        return self.buses.run(self.path, lambda: _run_zip(here, data))
+
     def close(self) -> None:
         self.buses.release(self.path, self.smbus2.close)
 
