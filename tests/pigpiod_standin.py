@@ -3,8 +3,9 @@ backed by a gpiosvr server on the simulated chip.
 
 The real ``pigpio`` package talks to it as it would to pigpiod. Each pigpiod command
 becomes the gpiosvr command that does the same (:data:`COMMANDS`), so modes, levels,
-banks, PWM, servo, hardware PWM, scripts, watchdogs, glitch and noise filters all
-and waves, chains, triggers and hardware clocks behave as they do in gpiosvr's own
+banks, PWM, servo, hardware PWM, scripts, watchdogs, glitch and noise filters,
+waves, chains, triggers, hardware clocks and the I2C, SPI and serial buses (the
+simulated board's device models answer) behave as they do in gpiosvr's own
 simulator, and tests drive inputs through that
 server's :class:`gpiosvr.simulator.Simulator`. Notification sockets (``NOIB``) get
 pigpiod's 12-byte reports: ``<HHII`` seq, flags, tick, levels of GPIO 0-31.
@@ -109,6 +110,37 @@ COMMANDS: dict[int, tuple[str, Args]] = {
     pigpio._PI_CMD_BSPIO: ("bspio", lambda p1, p2, e: (p1, *_u32s(e))),
     pigpio._PI_CMD_BSPIC: ("bspic", lambda p1, p2, e: (p1,)),
     pigpio._PI_CMD_BSPIX: ("bspix", lambda p1, p2, e: (p1, e)),
+    # the buses: a bytes answer goes back as its count and the bytes, as pigpiod's
+    pigpio._PI_CMD_I2CO: ("i2co", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_I2CC: ("i2cc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_I2CWQ: ("i2cwq", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CRS: ("i2crs", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_I2CWS: ("i2cws", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CRB: ("i2crb", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CWB: ("i2cwb", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_I2CRW: ("i2crw", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CWW: ("i2cww", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_I2CPC: ("i2cpc", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_I2CRK: ("i2crk", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CWK: ("i2cwk", lambda p1, p2, e: (p1, p2, e)),
+    pigpio._PI_CMD_I2CPK: ("i2cpk", lambda p1, p2, e: (p1, p2, e)),
+    pigpio._PI_CMD_I2CRI: ("i2cri", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_I2CWI: ("i2cwi", lambda p1, p2, e: (p1, p2, e)),
+    pigpio._PI_CMD_I2CRD: ("i2crd", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_I2CWD: ("i2cwd", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_I2CZ: ("i2cz", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_SPIO: ("spio", lambda p1, p2, e: (p1, p2, *_u32s(e))),
+    pigpio._PI_CMD_SPIC: ("spic", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_SPIR: ("spir", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_SPIW: ("spiw", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_SPIX: ("spix", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_SERO: ("sero", lambda p1, p2, e: (e.decode("latin-1"), p1, p2)),
+    pigpio._PI_CMD_SERC: ("serc", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_SERRB: ("serrb", lambda p1, p2, e: (p1,)),
+    pigpio._PI_CMD_SERWB: ("serwb", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_SERR: ("serr", lambda p1, p2, e: (p1, p2)),
+    pigpio._PI_CMD_SERW: ("serw", lambda p1, p2, e: (p1, e)),
+    pigpio._PI_CMD_SERDA: ("serda", lambda p1, p2, e: (p1,)),
 }
 #: Commands whose answer is bytes: pigpiod sends their count, then the bytes.
 _BYTES_ANSWERS = {"slr", "bi2cz", "bspix"}
@@ -293,7 +325,7 @@ class PigpiodStandIn:
             return exc.code, b""
         if name == "procp":
             return 44, struct.pack("<11i", *result)
-        if name in _BYTES_ANSWERS:
+        if name in _BYTES_ANSWERS or isinstance(result, (bytes, bytearray)):
             data = bytes(result or b"")
             return len(data), data
         return int(result or 0), b""

@@ -275,16 +275,13 @@ def test_the_handle_cap_answers_no_handle(server, stub, monkeypatch):
         p.stop()
 
 
-@pytest.mark.parametrize("module, cls", [("gpiod", "GpiodChip"), ("pigpiod", "PigpiodBackend")])
-def test_backends_without_buses_say_so(module, cls):
-    import importlib
+def test_backends_without_buses_say_so():
     from types import SimpleNamespace
 
     from gpiosvr.server.backends.base import Backend
 
-    chip = getattr(importlib.import_module(f"gpiosvr.server.backends.{module}"), cls)
-    assert chip.buses is Backend.buses  # no buses of its own this wave
-    gpiod = SimpleNamespace(name=chip.name, bus_provider=None)
+    chip = SimpleNamespace(name="example", bus_provider=None)  # a backend with no buses
+    gpiod = chip
     for open_, args, code in [("open_i2c", (1, 0x48, 0), C.PI_I2C_OPEN_FAILED),
                               ("open_spi", (0, 1000000, 0), C.PI_SPI_OPEN_FAILED),
                               ("open_serial", ("/dev/serial0", 9600, 0), C.PI_SER_OPEN_FAILED)]:

@@ -83,7 +83,7 @@ def test_the_test_extra_is_light_and_ci_adds_the_other_extras():
     for heavy in ("nbclient", "ipykernel", "matplotlib", "numpy"):
         assert heavy not in test
     assert "ipykernel" in extras["notebook"]
-    assert "[notebook,mqtt,capture]" in (ROOT / ".ci" / "run").read_text()
+    assert "[notebook,mqtt,capture,buses]" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_installed_compat_path_and_examples(venv, server, tmp_path):

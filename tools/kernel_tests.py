@@ -15,8 +15,9 @@ The guest boots with ``qemu-system-x86_64 -accel tcg`` (never KVM), mounts the h
 root read-only over virtio-9p so the host's Python and packages run unchanged (the
 interpreter that runs this command, as it is named: a virtualenv's ``bin/python``
 keeps the virtualenv's packages), creates
-a gpio-sim chip through configfs (see ``tests/kernel/init``), runs pytest on
-``tests/test_backend_gpiod.py`` and hands pytest's exit status back as QEMU's exit
+a gpio-sim chip through configfs (see ``tests/kernel/init``), loads the modules
+(:data:`MODULES`: ``i2c-stub``, at 0x48, for the gpiod backend's I2C), runs pytest
+on :data:`GUEST_TESTS` and hands pytest's exit status back as QEMU's exit
 status through the ``isa-debug-exit`` device. The exit status of this command is
 pytest's (or 2 for a failure of the harness itself).
 """
@@ -48,7 +49,13 @@ REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG
             "CONFIG_NET_9P_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_SERIAL_8250_CONSOLE",
             "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS", "CONFIG_UNIX", "CONFIG_64BIT",
             "CONFIG_DEVPORT", "CONFIG_EPOLL", "CONFIG_TMPFS", "CONFIG_HIGH_RES_TIMERS",
-            "CONFIG_ACPI", "CONFIG_HPET_TIMER"]
+            "CONFIG_ACPI", "CONFIG_HPET_TIMER", "CONFIG_MODULES", "CONFIG_I2C_CHARDEV",
+            "CONFIG_UNIX98_PTYS"]
+#: Options built as modules (loaded by tests/kernel/init), and their parameters:
+#: i2c-stub is "depends on m", so it cannot be built in.
+MODULES = {"CONFIG_I2C_STUB": ("drivers/i2c/i2c-stub.ko", "chip_addr=0x48")}
+#: What the guest runs when no test path is given.
+GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py"]
 #: pytest's status when the guest said nothing about the tests (the harness failed).
 HARNESS_FAILED = 2
 #: isa-debug-exit: the guest writes v to port 0xf4 and QEMU exits with (v << 1) | 1.
@@ -107,12 +114,13 @@ def ensure_kernel() -> Path:
     """Path of a bzImage built from the fragment, building it when not cached."""
     key = kernel_key()
     image = cache_dir() / key / "bzImage"
-    if image.exists():
+    if image.exists() and all((image.parent / "modules" / Path(ko).name).exists()
+                              for ko, _ in MODULES.values()):
         log(f"reusing kernel {image}")
         return image
     jobs = str(os.cpu_count() or 1)
     started = time.monotonic()
-    build = cache_dir() / "build"
+    build = cache_dir() / f"build-{key}"  # per key: two configs may build at once
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     log(f"unpacking {SOURCE_TARBALL} into {build}")
@@ -127,17 +135,21 @@ def ensure_kernel() -> Path:
     subprocess.run([*make, "olddefconfig"], check=True, env=env, stdout=subprocess.DEVNULL)
     config = (src / ".config").read_text()
     lost = [opt for opt in REQUIRED if f"{opt}=y" not in config]
+    lost += [opt for opt in MODULES if f"{opt}=m" not in config]
     if lost:
         raise SystemExit(f"kernel_tests: the kernel config lost {', '.join(lost)}")
     log(f"building the kernel ({jobs} jobs; about 7 minutes on 2 idle cores, more when "
         f"they are busy; a line every {PROGRESS_SECONDS} s)")
-    returncode = build_with_progress([*make, "bzImage"], env, build / "build.log")
+    returncode = build_with_progress([*make, "bzImage", "modules"], env, build / "build.log")
     if returncode != 0:
         sys.stdout.write((build / "build.log").read_text()[-4000:])
         raise SystemExit("kernel_tests: the kernel build failed")
     image.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(src / "arch/x86/boot/bzImage", image.with_suffix(".tmp"))
     shutil.copy(src / ".config", image.parent / "config")
+    (image.parent / "modules").mkdir(exist_ok=True)
+    for ko, _ in MODULES.values():
+        shutil.copy(src / ko, image.parent / "modules" / Path(ko).name)
     os.replace(image.with_suffix(".tmp"), image)
     shutil.rmtree(build, ignore_errors=True)
     log(f"built {image} in {time.monotonic() - started:.0f} s")
@@ -213,7 +225,7 @@ def guest_python() -> str:
     return os.path.abspath(sys.executable)
 
 
-def make_initramfs(path: Path, guest_config: dict) -> None:
+def make_initramfs(path: Path, guest_config: dict, modules: Path) -> None:
     busybox = shutil.which("busybox") or "/bin/busybox"
     with open(busybox, "rb") as f:
         busybox_data = f.read()
@@ -227,16 +239,22 @@ def make_initramfs(path: Path, guest_config: dict) -> None:
                ("init", regular, INIT.read_bytes(), 0),
                ("guest.json", 0o100644, json.dumps(guest_config).encode(), 0),
                # as named, not resolved: a virtualenv's python finds its pyvenv.cfg
-               ("python", 0o100644, guest_python().encode(), 0)]
+               ("python", 0o100644, guest_python().encode(), 0),
+               ("modules", directory, b"", 0)]
+    for ko, args in MODULES.values():  # init insmods each with its .args
+        name = Path(ko).name
+        entries.append((f"modules/{name}", 0o100644, (modules / name).read_bytes(), 0))
+        entries.append((f"modules/{name[:-3]}.args", 0o100644, args.encode(), 0))
     path.write_bytes(cpio_newc(entries))
 
 
 def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
     """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
-    Without a test path among ``pytest_args`` the gpiod backend's tests run."""
+    Without a test path among ``pytest_args`` the gpiod backend's tests
+    (:data:`GUEST_TESTS`) run."""
     if not any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists()
                for arg in pytest_args):
-        pytest_args = [*pytest_args, "tests/test_backend_gpiod.py"]
+        pytest_args = [*pytest_args, *GUEST_TESTS]
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise SystemExit("kernel_tests: qemu-system-x86_64 is missing; "
@@ -246,7 +264,7 @@ def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
                     "env": {"GPIOSVR_REQUIRE_GPIO_SIM": "1"}}
     with tempfile.TemporaryDirectory(prefix="gpiosvr-kernel-") as tmp:
         initrd = Path(tmp) / "initramfs.cpio"
-        make_initramfs(initrd, guest_config)
+        make_initramfs(initrd, guest_config, image.parent / "modules")
         command = [
             qemu, "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
             "-kernel", str(image), "-initrd", str(initrd),

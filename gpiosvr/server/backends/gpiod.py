@@ -312,8 +312,18 @@ class GpiodChip(Backend):
             if key in line.holders:
                 self._let_go(line, key)
 
+    def buses(self):
+        """Linux's I2C, SPI and serial devices (:mod:`.linux_buses`)."""
+        if self.bus_provider is None:
+            from gpiosvr.server.backends.linux_buses import LinuxBuses
+
+            self.bus_provider = LinuxBuses(self.name)
+        return self.bus_provider
+
     def close(self) -> None:
         self._pulses.close()
+        if self.bus_provider is not None:
+            self.bus_provider.close()
         self._waves.close()
         for line in self._lines:
             if line.request is not None:

@@ -203,6 +203,14 @@ class PigpiodBackend(Backend):
     def clear_bank(self, bank: int, bits: int) -> asyncio.Future:  # type: ignore[override]
         return self.run_native(f"bc{bank}", [bits])
 
+    def buses(self) -> Any:
+        """The daemon's I2C, SPI and serial buses (:mod:`.pigpiod_buses`)."""
+        if self.bus_provider is None:
+            from gpiosvr.server.backends.pigpiod_buses import PigpiodBuses
+
+            self.bus_provider = PigpiodBuses(self)
+        return self.bus_provider
+
     def close(self) -> None:
         """Stop reconnecting and let go of the daemon (waits at most a few seconds)."""
         self._closed = True

@@ -14,8 +14,14 @@ from gpiosvr import errors
 from gpiosvr.server.backends.buses import I2CMessage, code
 from gpiosvr.server.commands import bus_handles
 from gpiosvr.server.commands.bus_handles import check
-from gpiosvr.server.commands.table import Session, command
+from gpiosvr.server.commands.table import ANSWERS_LATER, Session, command
 from gpiosvr.server.limits import BUS_MAX_TRANSFER_BYTES, I2C_HANDLES, I2C_HANDLES_PER_UID
+
+#: On the pigpiod and gpiod backends these answer later (a worker thread does the I/O).
+ANSWERS_LATER.update(("i2co", "i2cwq", "i2crs", "i2cws", "i2crb", "i2cwb", "i2crw",
+                      "i2cww", "i2cpc", "i2crk", "i2cwk", "i2cpk", "i2cri", "i2cwi",
+                      "i2crd", "i2cwd", "i2cz"))
+
 
 READ_FAILED = code("PI_I2C_READ_FAILED")
 WRITE_FAILED = code("PI_I2C_WRITE_FAILED")

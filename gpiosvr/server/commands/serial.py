@@ -8,9 +8,13 @@ from gpiosvr import errors
 from gpiosvr.server.backends.buses import code
 from gpiosvr.server.commands import bus_handles
 from gpiosvr.server.commands.bus_handles import check
-from gpiosvr.server.commands.table import Session, command
+from gpiosvr.server.commands.table import ANSWERS_LATER, Session, command
 from gpiosvr.server.limits import (BUS_MAX_TRANSFER_BYTES, SERIAL_HANDLES,
                                    SERIAL_HANDLES_PER_UID)
+
+#: On the pigpiod and gpiod backends these answer later (a worker thread does the I/O).
+ANSWERS_LATER.update(("sero", "serrb", "serwb", "serr", "serw", "serda"))
+
 
 #: The baud rates pigpio's serOpen takes.
 BAUDS = frozenset({50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600,

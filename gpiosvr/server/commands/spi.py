@@ -6,8 +6,12 @@ from __future__ import annotations
 from gpiosvr.server.backends.buses import code
 from gpiosvr.server.commands import bus_handles
 from gpiosvr.server.commands.bus_handles import check
-from gpiosvr.server.commands.table import Session, command
+from gpiosvr.server.commands.table import ANSWERS_LATER, Session, command
 from gpiosvr.server.limits import BUS_MAX_TRANSFER_BYTES, SPI_HANDLES, SPI_HANDLES_PER_UID
+
+#: On the pigpiod and gpiod backends these answer later (a worker thread does the I/O).
+ANSWERS_LATER.update(("spio", "spir", "spiw", "spix"))
+
 
 #: pigpio's PI_SPI_MIN_BAUD and PI_SPI_MAX_BAUD.
 MIN_BAUD, MAX_BAUD = 32_000, 125_000_000
