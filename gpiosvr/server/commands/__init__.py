@@ -9,7 +9,7 @@ commands of one concern into it (``session``, ``gpio``, ``edges``, ``notificatio
 
 from gpiosvr.server.commands.table import (  # noqa: F401 - the package's API
     COMMANDS, MODE_LETTERS, PARAM_KINDS, PIGPIO_VERSION, PUD_LETTERS, CommandSpec, Session,
-    command, execute, log)
+    command, execute, log, run)
 from gpiosvr.server.commands import (  # noqa: F401 - each registers its commands
     session, gpio, edges, notifications, simulator, pwm, scripts)
 from gpiosvr.server.commands.session import server_info  # noqa: F401
