@@ -163,15 +163,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        pid = uid = gid = None
-        if sock is not None and hasattr(socket, "SO_PEERCRED"):
-            try:
-                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                        struct.calcsize("3i"))
-                pid, uid, gid = struct.unpack("3i", creds)
-            except OSError:
-                pass
+        pid, uid, gid = self.peer_credentials(transport)
         self.session.pid, self.session.uid, self.session.gid = pid, uid, gid
         server = self.server
         refused = server.quotas.admit(uid)
@@ -184,6 +176,20 @@ class ClientConnection(asyncio.Protocol):
         server.clients.add(self)
         server.handles.connected(self.session)
         server.conn_log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
+
+    def peer_credentials(self, transport: asyncio.BaseTransport
+                         ) -> tuple[int | None, int | None, int | None]:
+        """The peer's (pid, uid, gid) as the kernel reports them (``SO_PEERCRED``),
+        None where it does not: who owns what this connection makes."""
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(socket, "SO_PEERCRED"):
+            try:
+                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                return struct.unpack("3i", creds)
+            except OSError:
+                pass
+        return None, None, None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_partial_timer()
@@ -215,7 +221,7 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.server.hub.client_drained(self)
-        if b"\n" in self._buffer:  # whole frames held back: their turn now
+        if self.holds_whole_frame():  # whole frames held back: their turn now
             self.server.backend.user = self.session
             buffer, self._buffer = self._buffer, bytearray()
             self._run_frames(buffer)
@@ -223,6 +229,10 @@ class ClientConnection(asyncio.Protocol):
             self._watch_partial(True)
         if not self._held:
             self.transport.resume_reading()
+
+    def holds_whole_frame(self) -> bool:
+        """Whether the input kept while the client was not reading has a whole frame."""
+        return b"\n" in self._buffer
 
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
