@@ -480,6 +480,9 @@ class GpioServer:
         self.cap_log = logsafe.RateLimitedLog(log, "connection refusal")
         self._server: asyncio.base_events.Server | None = None
         self._instance: instance.Instance | None = None  # the socket's lock and file
+        #: Other front ends (:mod:`gpiosvr.server.frontends`), started and closed with
+        #: the socket: objects with ``async start()`` and ``async close()``.
+        self.frontends: list[Any] = []
 
     @property
     def client_count(self) -> int:
@@ -499,7 +502,11 @@ class GpioServer:
             self.backend.attach(loop)
             self.backend.add_listener(self.hub.level_changed, self.hub.burst)
             await self._bind_socket(loop, gid)
+            for frontend in self.frontends:
+                await frontend.start()
         except BaseException:
+            for frontend in self.frontends:
+                await frontend.close()
             if self._server is not None:
                 self._server.close()
                 self._server = None
@@ -539,6 +546,8 @@ class GpioServer:
         """Stop scripts and accepting, tell every client why (a ``*bye`` notification)
         and drop it, remove the socket file."""
         running = self.scripts.close()
+        for frontend in self.frontends:
+            await frontend.close()
         if self._server is not None:
             log.info("shutting down: %d client(s), %d running script(s) stopped",
                      len(self.clients), running)

@@ -128,3 +128,12 @@ PERMIT_MASK_PI3B = 0x0FFFFFFC
 PERMIT_MASK_PI4B = 0x0FFFFFFC
 #: Compute Modules 1, 3 and 3+: GPIO 0-47.
 PERMIT_MASK_COMPUTE = 0x00FFFFFFFFFFFF
+
+# -- the pigpiod front end (gpiosvr-server --pigpiod-port) ---------------------------
+
+#: Largest extension a pigpiod command may carry (pigpiod's CMD_MAX_EXTENSION); a
+#: command announcing more closes the connection, as pigpiod does.
+PIGPIOD_MAX_EXTENSION = 1 << 16
+#: Answers one pigpiod connection may have waiting for the backend (pipelined
+#: commands on the pigpiod relay); past it, its input is not read until some come.
+PIGPIOD_MAX_PENDING_ANSWERS = 256
