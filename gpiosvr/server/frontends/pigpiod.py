@@ -215,7 +215,7 @@ class PigpiodConnection(ClientConnection):
             self.server.cap_log.warning("pigpiod front end: refused %s (not in "
                                         "--pigpiod-allow)", address)
             self.transport = transport  # type: ignore[assignment]
-            transport.abort()
+            transport.close()
             return
         self.session.name = f"pigpiod {address}"
         super().connection_made(transport)
@@ -332,6 +332,8 @@ class PigpiodConnection(ClientConnection):
             return _WORDS.pack(cmd, p1, p2, 0)
         if cmd == 18:  # NO: reports through a pipe on this machine (not over TCP)
             return _WORDS.pack(cmd, p1, p2, _PI_NO_HANDLE & 0xFFFFFFFF)
+        if spec.name not in commands.COMMANDS:  # not in gpiosvr (yet): as pigpiod
+            return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
         session = self.session
         if cmd in HANDLE_COMMANDS:
             stream = self.frontend.streams.get(p1)
