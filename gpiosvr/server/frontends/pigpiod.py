@@ -33,7 +33,7 @@ from gpiosvr import errors
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
-from gpiosvr.server.app import ClientConnection
+from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG,
@@ -57,6 +57,12 @@ _U32 = struct.Struct("<I")
 _MODE_OF_NUMBER = {number: letter for letter, number in MODE_LETTERS.items()}
 _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
 _PI_NO_HANDLE = -24
+
+
+#: Numbers of quick GPIO commands with only word arguments, whose handlers may be
+#: called directly (app.SHORT_COMMANDS: they check their own permissions).
+_QUICK = frozenset(n for n, c in NUMBERS.items() if c.name in SHORT_COMMANDS
+                   and set(c.request) <= {"p1", "p2"} and c.answer == "int")
 
 
 class Refused(Exception):
@@ -323,6 +329,19 @@ class PigpiodConnection(ClientConnection):
         """The answer to one command: its bytes, or a future of them."""
         if self.server.log_requests:
             log.debug("%s <- %d %d %d %r", self.session.name, cmd, p1, p2, ext[:64])
+        if self._short and cmd in _QUICK:  # as app.short_answer: the handler directly
+            command = commands.COMMANDS.get(NUMBERS[cmd].name)
+            if command is not None:
+                args = (p1, p2)[:len(command.converters)]
+                self.server.backend.user = self.session
+                try:
+                    value = command.handler(self.session, *[
+                        convert(a) for convert, a in zip(command.converters, args)])
+                except Exception as exc:  # noqa: BLE001 - answered with a code
+                    value = _code(exc, command.name)
+                if type(value) is int:
+                    return _WORDS.pack(cmd, p1, p2, value & 0xFFFFFFFF)
+                return _answer(cmd, p1, p2, "int", value, command.name)
         spec = NUMBERS.get(cmd)
         if spec is None:
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
@@ -488,6 +507,6 @@ class PigpiodFrontend:
             self._listener.close()
             for client in list(self.server.clients):
                 if isinstance(client, PigpiodConnection) and client.transport is not None:
-                    client.transport.abort()
+                    client.transport.close()  # a clean end: clients' reads see EOF
             await self._listener.wait_closed()
             self._listener = None
