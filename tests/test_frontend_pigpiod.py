@@ -293,6 +293,19 @@ def test_noib_reports_carry_levels_sequence_numbers_and_watchdog_flags(pigpiod_s
         assert command(control, 21, handle) == 0  # NC
 
 
+def test_an_idle_running_stream_gets_keep_alive_reports(sock_path, monkeypatch):
+    from gpiosvr.server.frontends import pigpiod
+    monkeypatch.setattr(pigpiod, "PIGPIOD_ALIVE_SECONDS", 0.05)
+    with PigpiodServer(sock_path) as srv, connect(srv.port) as control, \
+            connect(srv.port) as stream:
+        handle = command(stream, 99)
+        assert command(control, 19, handle, 1 << 26) == 0
+        seq, flags, _, level = struct.unpack("<HHII", recv_exactly(stream, 12))
+        assert (seq, flags) == (0, 0x40)
+        assert level == command(control, 10) & 0xFFFFFFFF
+        assert struct.unpack("<HHII", recv_exactly(stream, 12))[:2] == (1, 0x40)
+
+
 def test_a_handle_of_another_connection_is_not_reachable_from_a_plain_one(pigpiod_server):
     with connect(pigpiod_server.port) as a, connect(pigpiod_server.port) as b:
         assert command(a, 19, 12345, 1) == pigpio.PI_BAD_HANDLE

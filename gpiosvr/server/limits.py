@@ -137,3 +137,6 @@ PIGPIOD_MAX_EXTENSION = 1 << 16
 #: Answers one pigpiod connection may have waiting for the backend (pipelined
 #: commands on the pigpiod relay); past it, its input is not read until some come.
 PIGPIOD_MAX_PENDING_ANSWERS = 256
+#: Seconds without a report after which a notification stream gets a keep-alive
+#: report (PI_NTFY_FLAGS_ALIVE), as pigpiod sends (pigpio-client's timeout uses it).
+PIGPIOD_ALIVE_SECONDS = 60.0

@@ -36,7 +36,7 @@ from gpiosvr.server import commands
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
-from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG,
+from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PIGPIOD_ALIVE_SECONDS,
                                    PIGPIOD_MAX_EXTENSION, PIGPIOD_MAX_PENDING_ANSWERS)
 from gpiosvr.server.notify import RECORD, TIMEOUT_LEVEL
 
@@ -209,6 +209,8 @@ class PigpiodConnection(ClientConnection):
         self.stream_handle: int | None = None
         self._levels = 0  # GPIO 0-31 levels as last reported
         self._seq = 0
+        self._reported_at = 0.0  # loop time of the last report sent
+        self._alive_timer: asyncio.TimerHandle | None = None
 
     def peer_credentials(self, transport: asyncio.BaseTransport
                          ) -> tuple[int | None, int | None, int | None]:
@@ -224,11 +226,20 @@ class PigpiodConnection(ClientConnection):
             transport.close()
             return
         self.session.name = f"pigpiod {address}"
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # as pigpiod: a peer that vanished is found out
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except OSError:
+                pass
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.stream_handle is not None:
             self.frontend.streams.pop(self.stream_handle, None)
+        if self._alive_timer is not None:
+            self._alive_timer.cancel()
+            self._alive_timer = None
         for answer in self._answers:
             if isinstance(answer, asyncio.Future):
                 answer.cancel()
@@ -383,6 +394,9 @@ class PigpiodConnection(ClientConnection):
         self.stream_handle = handle
         self.frontend.streams[handle] = self
         self.refresh_levels()
+        loop = asyncio.get_running_loop()
+        self._reported_at = loop.time()
+        self._alive_timer = loop.call_later(PIGPIOD_ALIVE_SECONDS, self._alive)
         return _WORDS.pack(NOIB, p1, p2, handle & 0xFFFFFFFF)
 
     def refresh_levels(self) -> None:
@@ -401,6 +415,26 @@ class PigpiodConnection(ClientConnection):
             self._levels = done.result()
 
     # -- reports ---------------------------------------------------------------------
+
+    def _alive(self) -> None:
+        """As pigpiod: a keep-alive report (``PI_NTFY_FLAGS_ALIVE``) on a stream that
+        had no report for :data:`PIGPIOD_ALIVE_SECONDS`."""
+        loop = asyncio.get_running_loop()
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.stream_handle is None:
+            self._alive_timer = None
+            return
+        idle = loop.time() - self._reported_at
+        if idle >= PIGPIOD_ALIVE_SECONDS:
+            sub = self.server.hub.subscriptions.get(self.stream_handle)
+            if sub is not None and sub.active:  # pigpiod: only a running handle
+                tick = self.server.backend.tick()
+                transport.write(_REPORT.pack(self._seq, PI_NTFY_FLAGS_ALIVE,
+                                             tick if type(tick) is int else 0,
+                                             self._levels))
+                self._seq = (self._seq + 1) & 0xFFFF
+            self._reported_at, idle = loop.time(), 0.0
+        self._alive_timer = loop.call_later(PIGPIOD_ALIVE_SECONDS - idle, self._alive)
 
     def encode_reports(self, sub: Any, records: bytes) -> bytes:
         """pigpiod's 12-byte reports for edge records of this connection's handle
@@ -421,6 +455,7 @@ class PigpiodConnection(ClientConnection):
                 out.append(pack(seq, 0, tick, levels))
             seq = (seq + 1) & 0xFFFF
         self._seq, self._levels = seq, levels
+        self._reported_at = asyncio.get_running_loop().time()
         return b"".join(out)
 
 
