@@ -32,11 +32,11 @@ class PigpiodServer:
     """A server on the simulated chip with the pigpiod front end on a free port."""
 
     def __init__(self, sock_path: str, uid: int | None = None, allow=None,
-                 permit: int | None = -1) -> None:
+                 permit: int | None = -1, port: int = 0) -> None:
         self.frontend: PigpiodFrontend | None = None
 
         def make(server):
-            self.frontend = PigpiodFrontend(server, port=0, uid=uid, allow=allow)
+            self.frontend = PigpiodFrontend(server, port=port, uid=uid, allow=allow)
             return self.frontend
 
         self.thread = ServerThread(sock_path, SimulatedChip(), permit=permit,

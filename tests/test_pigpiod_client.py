@@ -155,3 +155,32 @@ def test_request_words_invert_the_front_ends_shapes():
     for name, args in cases:
         cmd, p1, p2, ext = request_words(name, args)
         assert request_args(NUMBERS[cmd].request, p1, p2, ext) == args, name
+
+
+def test_gpiosvrs_front_end_restarting_is_a_daemon_coming_back(sock_path):
+    srv = PigpiodServer(sock_path).__enter__()
+    port = srv.port
+    pi = pigpio.pi("127.0.0.1", port)
+    try:
+        edges = []
+        pi.callback(23, pigpio.EITHER_EDGE, lambda g, level, t: edges.append((level, t)))
+        pi.set_watchdog(23, 0)
+        srv.__exit__()  # the server stops
+        with pytest.raises(pigpio.error):
+            pi.read(23)
+        srv = PigpiodServer(sock_path, port=port).__enter__()  # and is back
+        wait_until(lambda: _reachable(pi), timeout=10)
+        pi.set_mode(23, pigpio.INPUT)
+        pi.set_pull_up_down(23, pigpio.PUD_DOWN)
+        with Simulator(srv.socket_path) as sim:
+            def monitored():
+                hub = srv.thread.call(lambda: srv.thread.server.hub)
+                return any(sub.bits >> 23 & 1 for sub in list(hub.subscriptions.values()))
+            wait_until(monitored, timeout=10)
+            first = _edges(sim, 23, 4, 1000)
+        wait_until(lambda: len(edges) == 4)
+        assert edges == [((i + 1) % 2, (first + 1000 * i) & 0xFFFFFFFF) for i in range(4)]
+        assert pi.sl.s.reconnects >= 1
+    finally:
+        pi.stop()
+        srv.__exit__()
