@@ -404,3 +404,45 @@ def test_gpiosvr_server_pigpiod_port(sock_path):
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+# -- a backend that answers later (the pigpiod relay) -------------------------------
+
+def test_a_relaying_backend_answers_in_order_through_the_front_end(sock_dir):
+    """The chain: real pigpio -> our front end -> gpiosvr on the pigpiod backend ->
+    the pigpiod stand-in -> gpiosvr on the simulated chip; the relay's answers are
+    futures, and pipelined ones still come back in order."""
+    from gpiosvr.server.backends.pigpiod import PigpiodBackend
+    from pigpiod_standin import PigpiodStandIn
+
+    with ServerThread(os.path.join(sock_dir, "chip.sock"), SimulatedChip(),
+                      permit=-1) as chip, PigpiodStandIn(chip.socket_path) as daemon:
+        backend = PigpiodBackend("127.0.0.1", daemon.port, retry_interval=0.05,
+                                 call_timeout=2)
+        fronts = []
+
+        def make(server):
+            fronts.append(PigpiodFrontend(server, port=0))
+            return fronts[0]
+
+        with ServerThread(os.path.join(sock_dir, "relay.sock"), backend, permit=-1,
+                          frontends=(make,)):
+            wait_until(lambda: backend.connected)
+            p = pigpio.pi("127.0.0.1", fronts[0].port)
+            try:
+                p.set_mode(24, pigpio.OUTPUT)
+                p.write(24, 1)
+                assert p.read(24) == 1
+                assert p.get_hardware_revision() == SimulatedChip().hardware_revision
+                with pytest.raises(pigpio.error) as info:
+                    p.set_mode(24, 9)
+                assert info.value.value == pigpio.error_text(pigpio.PI_BAD_MODE)
+            finally:
+                p.stop()
+            with connect(fronts[0].port) as sock:
+                sock.sendall(b"".join(struct.pack("<4I", 4, 24, i % 2, 0) +
+                                      struct.pack("<4I", 3, 24, 0, 0) for i in range(50)))
+                data = recv_exactly(sock, 16 * 100)
+                results = [struct.unpack_from("<4I", data, 16 * i) for i in range(100)]
+                assert [r[0] for r in results] == [4, 3] * 50
+                assert [r[3] for r in results[1::2]] == [i % 2 for i in range(50)]
