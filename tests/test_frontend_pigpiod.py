@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 
 import pigpio  # the real package: tests/ puts no facade on the path
 import pytest

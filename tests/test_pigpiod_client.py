@@ -13,7 +13,6 @@ import gpiosvr.pigpio as pigpio
 from gpiosvr.pigpio import _core
 from gpiosvr.pigpiod_client import PigpiodClient, request_words
 from gpiosvr.server.backends.sim import SimulatedChip
-from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
 from conftest import wait_until
