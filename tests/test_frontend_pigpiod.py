@@ -445,3 +445,32 @@ def test_a_relaying_backend_answers_in_order_through_the_front_end(sock_dir):
                 results = [struct.unpack_from("<4I", data, 16 * i) for i in range(100)]
                 assert [r[0] for r in results] == [4, 3] * 50
                 assert [r[3] for r in results[1::2]] == [i % 2 for i in range(50)]
+
+
+def test_a_client_that_does_not_read_is_held_back_and_others_go_on(pigpiod_server, pi):
+    from gpiosvr.server.frontends.pigpiod import PigpiodConnection
+    hog = connect(pigpiod_server.port)
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    frames = struct.pack("<4I", 3, 4, 0, 0) * 20000  # 100 times 320 KB, never read back
+    sender = threading.Thread(target=lambda: _send_quietly(hog, frames * 100), daemon=True)
+    sender.start()
+    server = pigpiod_server.thread
+
+    def held():
+        conns = [c for c in server.server.clients if isinstance(c, PigpiodConnection)
+                 and c._held]
+        return conns and (conns[0].transport.get_write_buffer_size(),
+                          len(conns[0]._buffer))
+
+    sizes = wait_until(lambda: server.call(held), timeout=10)
+    assert sizes[0] < 1 << 20 and sizes[1] < 1 << 20  # bounded, not all 32 MB
+    assert pi.read(4) in (0, 1)  # another client is answered meanwhile
+    hog.close()
+    sender.join(10)
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # closed by the test
