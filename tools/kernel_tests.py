@@ -190,10 +190,12 @@ def make_initramfs(path: Path, guest_config: dict) -> None:
 
 def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
     """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
-    Without a test path among ``pytest_args`` the gpiod backend's tests run."""
+    Without a test path among ``pytest_args`` the gpiod backend's tests run, and the
+    real pigpio package through the pigpiod front end on it."""
     if not any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists()
                for arg in pytest_args):
-        pytest_args = [*pytest_args, "tests/test_backend_gpiod.py"]
+        pytest_args = [*pytest_args, "tests/test_backend_gpiod.py",
+                       "tests/test_frontend_gpiod.py"]
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise SystemExit("kernel_tests: qemu-system-x86_64 is missing; "
