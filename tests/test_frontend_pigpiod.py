@@ -18,7 +18,7 @@ from gpiosvr.blocking import BlockingClient
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.commands import COMMANDS
 from gpiosvr.server.commands.numbers import NUMBERS
-from gpiosvr.server.frontends.pigpiod import PigpiodFrontend
+from gpiosvr.server.frontends.pigpiod import PigpiodConnection, PigpiodFrontend
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
@@ -69,6 +69,10 @@ def pi(pigpiod_server):
     assert p.connected
     yield p
     p.stop()
+    # pigpio.py's notification thread ends once it reads NC's answer; a server that
+    # stopped first could reset its socket under it (a noisy thread exception)
+    wait_until(lambda: pigpiod_server.thread.call(lambda: not any(
+        isinstance(c, PigpiodConnection) for c in pigpiod_server.thread.server.clients)))
 
 
 def command(sock: socket.socket, cmd: int, p1: int = 0, p2: int = 0,
@@ -448,7 +452,6 @@ def test_a_relaying_backend_answers_in_order_through_the_front_end(sock_dir):
 
 
 def test_a_client_that_does_not_read_is_held_back_and_others_go_on(pigpiod_server, pi):
-    from gpiosvr.server.frontends.pigpiod import PigpiodConnection
     hog = connect(pigpiod_server.port)
     hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     frames = struct.pack("<4I", 3, 4, 0, 0) * 20000  # 100 times 320 KB, never read back
