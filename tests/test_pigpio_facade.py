@@ -108,10 +108,12 @@ def test_no_server_prints_a_hint_and_is_not_connected(sock_path, monkeypatch, ca
     p.stop()
 
 
-def test_remote_hosts_are_refused_clearly(capsys):
-    p = pigpio.pi("some-other-pi", 8888)
+def test_unreachable_remote_hosts_are_said_clearly(capsys):
+    p = pigpio.pi("some-other-pi", 8888)  # pigpiod's protocol (gpiosvr.pigpiod_client)
     assert not p.connected
-    assert "'some-other-pi' cannot be reached" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Can't connect to pigpio at some-other-pi(8888)" in out
+    assert "cannot reach pigpiod at some-other-pi:8888" in out
     assert not pigpio.pi("some-other-pi", show_errors=False).connected
     assert capsys.readouterr().out == ""
 

@@ -55,7 +55,8 @@ REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG
 #: i2c-stub is "depends on m", so it cannot be built in.
 MODULES = {"CONFIG_I2C_STUB": ("drivers/i2c/i2c-stub.ko", "chip_addr=0x48")}
 #: What the guest runs when no test path is given.
-GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py"]
+GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py",
+               "tests/test_frontend_gpiod.py"]
 #: pytest's status when the guest said nothing about the tests (the harness failed).
 HARNESS_FAILED = 2
 #: isa-debug-exit: the guest writes v to port 0xf4 and QEMU exits with (v << 1) | 1.
@@ -250,8 +251,9 @@ def make_initramfs(path: Path, guest_config: dict, modules: Path) -> None:
 
 def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
     """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
-    Without a test path among ``pytest_args`` the gpiod backend's tests
-    (:data:`GUEST_TESTS`) run."""
+    Without a test path among ``pytest_args`` :data:`GUEST_TESTS` run: the
+    gpiod backend's tests, and the real pigpio package through the pigpiod front end
+    on it."""
     if not any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists()
                for arg in pytest_args):
         pytest_args = [*pytest_args, *GUEST_TESTS]

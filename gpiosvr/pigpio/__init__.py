@@ -10,9 +10,12 @@ argument names, defaults, constants, return values and error texts follow pigpio
 * ``host`` may be a socket path (anything containing ``/``);
 * pigpio's ``PIGPIO_ADDR`` is honoured as pigpio does, as the default ``host``: a
   socket path, or a local name (``localhost``, ``127.0.0.1``, ``::1``, empty)
-  meaning the gpiosvr socket; ``PIGPIO_PORT`` and ``port`` are accepted and ignored,
-  since gpiosvr serves a Unix socket, not TCP. Other hosts cannot be reached:
-  ``pi()`` prints why and ``connected`` is False.
+  meaning the gpiosvr socket, where ``PIGPIO_PORT`` and ``port`` are ignored;
+* any other host is reached over TCP at ``port`` with pigpiod's own protocol
+  (:mod:`gpiosvr.pigpiod_client`): a gpiosvr server's pigpiod front end
+  (``--pigpiod-port``) or a real pigpiod, with per-call timeouts and callbacks
+  restored after a reconnection. When it cannot be reached ``pi()`` prints why and
+  ``connected`` is False.
 
 Like pigpio, ``pi()`` never raises when there is no server. A failing call raises
 :class:`error` whose text is pigpio's (``str(e)`` is ``repr(e.value)``) and whose

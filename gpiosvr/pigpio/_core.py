@@ -152,19 +152,19 @@ class PiBase:
         self._port = port
         path = resolve_socket_path(host)
         problem = None
-        if path is None:
-            problem = (f"gpiosvr serves a Unix socket on this machine; "
-                       f"the remote host {host!r} cannot be reached")
+        if path is None:  # another machine: pigpiod's protocol (gpiosvr's front end, pigpiod)
+            from gpiosvr.pigpiod_client import PigpiodClient
+            client: Any = PigpiodClient(host, port, connect_timeout=_connect_timeout())
         else:
             client = BlockingClient(path, connect_timeout=_connect_timeout())
-            try:
-                client.connect()
-            except GpioServerError as exc:
-                client.close()
-                problem = str(exc)
-            else:
-                self.sl.s = client
-                self._threads = client.thread_state
+        try:
+            client.connect()
+        except GpioServerError as exc:
+            client.close()
+            problem = str(exc)
+        else:
+            self.sl.s = client
+            self._threads = client.thread_state
         if problem is not None:
             self.connected = False
             if show_errors:

@@ -167,15 +167,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        pid = uid = gid = None
-        if sock is not None and hasattr(socket, "SO_PEERCRED"):
-            try:
-                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                        struct.calcsize("3i"))
-                pid, uid, gid = struct.unpack("3i", creds)
-            except OSError:
-                pass
+        pid, uid, gid = self.peer_credentials(transport)
         self.session.pid, self.session.uid, self.session.gid = pid, uid, gid
         server = self.server
         refused = server.quotas.admit(uid)
@@ -188,6 +180,20 @@ class ClientConnection(asyncio.Protocol):
         server.clients.add(self)
         server.handles.connected(self.session)
         server.conn_log.info("client connected: pid=%s uid=%s gid=%s", pid, uid, gid)
+
+    def peer_credentials(self, transport: asyncio.BaseTransport
+                         ) -> tuple[int | None, int | None, int | None]:
+        """The peer's (pid, uid, gid) as the kernel reports them (``SO_PEERCRED``),
+        None where it does not: who owns what this connection makes."""
+        sock = transport.get_extra_info("socket")
+        if sock is not None and hasattr(socket, "SO_PEERCRED"):
+            try:
+                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                return struct.unpack("3i", creds)
+            except OSError:
+                pass
+        return None, None, None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_partial_timer()
@@ -219,7 +225,7 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.server.hub.client_drained(self)
-        if b"\n" in self._buffer:  # whole frames held back: their turn now
+        if self.holds_whole_frame():  # whole frames held back: their turn now
             self.server.backend.user = self.session
             buffer, self._buffer = self._buffer, bytearray()
             self._run_frames(buffer)
@@ -227,6 +233,10 @@ class ClientConnection(asyncio.Protocol):
             self._watch_partial(True)
         if not self._held:
             self.transport.resume_reading()
+
+    def holds_whole_frame(self) -> bool:
+        """Whether the input kept while the client was not reading has a whole frame."""
+        return b"\n" in self._buffer
 
     def data_received(self, data: bytes) -> None:
         if self.server.log_requests:
@@ -478,6 +488,9 @@ class GpioServer:
         self.cap_log = logsafe.RateLimitedLog(log, "connection refusal")
         self._server: asyncio.base_events.Server | None = None
         self._instance: instance.Instance | None = None  # the socket's lock and file
+        #: Other front ends (:mod:`gpiosvr.server.frontends`), started and closed with
+        #: the socket: objects with ``async start()`` and ``async close()``.
+        self.frontends: list[Any] = []
 
     @property
     def client_count(self) -> int:
@@ -497,7 +510,11 @@ class GpioServer:
             self.backend.attach(loop)
             self.backend.add_listener(self.hub.level_changed, self.hub.burst)
             await self._bind_socket(loop, gid)
+            for frontend in self.frontends:
+                await frontend.start()
         except BaseException:
+            for frontend in self.frontends:
+                await frontend.close()
             if self._server is not None:
                 self._server.close()
                 self._server = None
@@ -538,6 +555,8 @@ class GpioServer:
         """Stop scripts and accepting, tell every client why (a ``*bye`` notification)
         and drop it, remove the socket file."""
         running = self.scripts.close()
+        for frontend in self.frontends:
+            await frontend.close()
         if self._server is not None:
             log.info("shutting down: %d client(s), %d running script(s) stopped",
                      len(self.clients), running)

@@ -12,6 +12,7 @@ from gpiosvr import config
 from gpiosvr.server.app import GpioServer, ServerStartError
 from gpiosvr.server.backends import NAMES, create
 from gpiosvr.server.backends.sim import DEFAULT_HARDWARE_REVISION
+from gpiosvr.server.frontends.pigpiod import DEFAULT_LISTEN, PigpiodFrontend, parse_allow
 from gpiosvr.server.permits import parse_mask
 from gpiosvr.server.sdnotify import SystemdNotifier
 
@@ -33,6 +34,13 @@ def _hardware_revision(text: str) -> int:
     if not 0 <= value <= 0xFFFFFFFF:
         raise argparse.ArgumentTypeError(f"{text!r} is not a 32-bit hardware revision")
     return value
+
+
+def _allow_list(text: str) -> list:
+    try:
+        return parse_allow(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shell-dir", default=None, metavar="DIR",
                         help="the programs pigpio's shell() may run (pigpio: "
                              "/opt/pigpio/cgi); without it shell() is refused")
+    pigpiod = parser.add_argument_group(
+        "pigpiod front end (pigpiod's own socket protocol, for every pigpio client)",
+        "pigpio's protocol has NO AUTHENTICATION: whoever reaches the port drives the "
+        "GPIOs. It is off unless --pigpiod-port is given and listens on loopback "
+        "(127.0.0.1) unless --pigpiod-listen says otherwise, so every user of this "
+        "machine can reach it. To drive a remote board, keep the default and tunnel: "
+        "ssh -N -L 8888:127.0.0.1:8888 pi@board, then point the client at "
+        "localhost:8888. See docs/pigpiod-protocol.md.")
+    pigpiod.add_argument("--pigpiod-port", type=int, default=None, metavar="PORT",
+                         help="serve pigpiod's protocol on TCP port PORT (pigpiod's "
+                              "default is 8888; 0: any free port)")
+    pigpiod.add_argument("--pigpiod-listen", default=DEFAULT_LISTEN, metavar="ADDR",
+                         help="address to listen on (default: 127.0.0.1; 0.0.0.0 or :: "
+                              "for every interface, which lets the network in)")
+    pigpiod.add_argument("--pigpiod-allow", type=_allow_list, default=None,
+                         metavar="PEERS",
+                         help="as pigpiod -n: only these peers may connect, a "
+                              "comma-separated list of addresses, networks "
+                              "(192.168.1.0/24) or host names; others are closed at once")
+    pigpiod.add_argument("--pigpiod-uid", type=int, default=None, metavar="UID",
+                         help="the uid TCP sessions act as, for what they make and may "
+                              "touch (TCP has no peer credentials; default: none, so "
+                              "they touch only what TCP sessions made)")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop: uvloop when installed (auto, the default) "
                              "roughly doubles requests per second")
@@ -138,6 +169,10 @@ async def serve(args: argparse.Namespace) -> None:
                         permit=args.permit)
     server.file_access = None if args.file_access == "none" else args.file_access
     server.shell_dir = args.shell_dir
+    if args.pigpiod_port is not None:
+        server.frontends.append(PigpiodFrontend(
+            server, args.pigpiod_port, args.pigpiod_listen, args.pigpiod_allow,
+            args.pigpiod_uid))
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,6 +183,9 @@ async def serve(args: argparse.Namespace) -> None:
           flush=True)
     for line in board_lines(backend):
         print(f"gpiosvr: {line}", flush=True)
+    for frontend in server.frontends:
+        print(f"gpiosvr: pigpiod protocol on {frontend.listen} port {frontend.port}",
+              flush=True)
     systemd = SystemdNotifier()
     systemd.ready()
     try:

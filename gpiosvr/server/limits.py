@@ -241,3 +241,15 @@ GPIOD_WAVE_SPIN_US = 100
 GPIOD_WAVE_MAX_BUSY_US = 2000
 #: How long the thread sleeps then, µs.
 GPIOD_WAVE_BREATHE_US = 200
+
+# -- the pigpiod front end (gpiosvr-server --pigpiod-port) ---------------------------
+
+#: Largest extension a pigpiod command may carry (pigpiod's CMD_MAX_EXTENSION); a
+#: command announcing more closes the connection, as pigpiod does.
+PIGPIOD_MAX_EXTENSION = 1 << 16
+#: Answers one pigpiod connection may have waiting for the backend (pipelined
+#: commands on the pigpiod relay); past it, its input is not read until some come.
+PIGPIOD_MAX_PENDING_ANSWERS = 256
+#: Seconds without a report after which a notification stream gets a keep-alive
+#: report (PI_NTFY_FLAGS_ALIVE), as pigpiod sends (pigpio-client's timeout uses it).
+PIGPIOD_ALIVE_SECONDS = 60.0

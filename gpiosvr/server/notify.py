@@ -636,6 +636,14 @@ class EdgeHub:
             sub.lost += sub.queued
             self._unqueue(sub)
             return
+        encode = getattr(client, "encode_reports", None)
+        if encode is not None:  # a front end with a report format of its own (pigpiod's)
+            data = encode(sub, bytes(sub.queue))
+            sub.lost = 0
+            self._unqueue(sub)
+            transport.write(data)
+            self._note_buffered(client, transport.get_write_buffer_size())
+            return
         data, size = sub.queue, RECORD.size
         frames = []
         for start in range(0, max(len(data), 1), MAX_REPORTS_PER_FRAME * size):

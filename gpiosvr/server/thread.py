@@ -21,11 +21,13 @@ class ServerThread:
     """A :class:`GpioServer` served from a daemon thread with its own event loop."""
 
     def __init__(self, socket_path: str | None = None, backend: Backend | None = None,
-                 start_timeout: float = 10.0, permit: int | None = None) -> None:
+                 start_timeout: float = 10.0, permit: int | None = None,
+                 frontends: tuple[Callable[[GpioServer], Any], ...] = ()) -> None:
         self._socket_path = socket_path
         self._backend = backend
         self._start_timeout = start_timeout
         self._permit = permit  # the GPIOs clients may change (GpioServer's permit)
+        self._frontends = frontends  # each makes a front end of the server
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -58,6 +60,7 @@ class ServerThread:
             self._stopped = asyncio.Event()
             try:
                 self.server = GpioServer(self._socket_path, self._backend, permit=self._permit)
+                self.server.frontends.extend(make(self.server) for make in self._frontends)
                 await self.server.start()
             except BaseException as exc:
                 started.set_exception(exc)

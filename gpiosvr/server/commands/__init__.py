@@ -10,8 +10,8 @@ stays the single list of commands.
 """
 
 from gpiosvr.server.commands.table import (  # noqa: F401 - the package's API
-    ANSWERS_LATER, COMMANDS, MODE_LETTERS, PARAM_KINDS, PIGPIO_VERSION, PUD_LETTERS, CommandSpec, Session,
-    command, execute, log)
+    ANSWERS_LATER, COMMANDS, MODE_LETTERS, PARAM_KINDS, PIGPIO_VERSION, PUD_LETTERS,
+    CommandSpec, Session, command, execute, log, run)
 from gpiosvr.server.commands import (  # noqa: F401 - each registers its commands
     session, gpio, edges, notifications, simulator, pwm, scripts, waves)
 from gpiosvr.server.commands import i2c, spi, serial  # noqa: F401,E402 - the buses

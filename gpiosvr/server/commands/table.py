@@ -233,23 +233,32 @@ def command(name: str, *params: str, updates: str | None = None
     return register
 
 
+def run(session: Session, cmd: Command) -> Any:
+    """Run one command and return its value, or a future of it when the backend
+    answers later (see :attr:`Backend.native_commands`); a failure raises (a
+    :class:`PigpioError` with pigpio's code for a bad command or argument).
+
+    Every front end runs commands through here: :func:`execute` for the gpiosvr
+    protocol, :mod:`gpiosvr.server.frontends.pigpiod` for pigpiod's."""
+    backend = session.backend
+    backend.user = session
+    spec = COMMANDS.get(cmd.name)
+    if spec is None:
+        raise PigpioError(errors.PI_UNKNOWN_COMMAND)
+    if spec.updates == "gpio" and cmd.args:
+        # as pigpio: a GPIO that may not change is refused before other arguments
+        permits.of(session).check_argument(cmd.args[0])
+    args = _convert(spec, cmd.args)
+    if spec.name in backend.native_commands:
+        return _run_native(session, spec, args)
+    return spec.handler(session, *args)
+
+
 def execute(session: Session, cmd: Command) -> "str | asyncio.Future[str]":
     """Run one command and return its encoded answer, or a future of it when the
     backend answers later (see :attr:`Backend.native_commands`); never raises."""
-    backend = session.backend
-    backend.user = session
     try:
-        spec = COMMANDS.get(cmd.name)
-        if spec is None:
-            raise PigpioError(errors.PI_UNKNOWN_COMMAND)
-        if spec.updates == "gpio" and cmd.args:
-            # as pigpio: a GPIO that may not change is refused before other arguments
-            permits.of(session).check_argument(cmd.args[0])
-        args = _convert(spec, cmd.args)
-        if spec.name in backend.native_commands:
-            result = _run_native(session, spec, args)
-        else:
-            result = spec.handler(session, *args)
+        result = run(session, cmd)
         if isinstance(result, asyncio.Future):
             return _encode_later(result, cmd)
         return protocol.encode_answer(result)
