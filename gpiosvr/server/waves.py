@@ -209,7 +209,9 @@ class Transmission:
 
     def __init__(self, owner: Owner, nodes: list[Node], forever: list[Node] | None) -> None:
         self.owner = owner
-        self.current: int | None = None  # wave id now (None: a chain delay)
+        # the wave id now (None: a chain delay); before the backend asks for the first
+        # pulse it is already the first wave's, so wave_tx_at right after a send says it
+        self.current: int | None = _first_wave(nodes)
         self.playback: Any = None  # the backend's handle (busy(), stop())
         self._next: "Transmission | None" = None  # a *_SYNC send waiting its turn
         self._nodes, self._forever = nodes, forever
@@ -237,6 +239,18 @@ class Transmission:
             tx, self._next = self._next, None
             if tx is not None:
                 self.owner = tx.owner
+
+
+def _first_wave(nodes: list[Node]) -> int | None:
+    """The id of the wave ``nodes`` start with (None: they start with a delay)."""
+    for node in nodes:
+        if node[0] == "wave":
+            return node[1]
+        if node[0] == "delay":
+            return None
+        if node[3] and node[2]:  # a loop played at least once, whose body lasts
+            return _first_wave(node[1])
+    return None
 
 
 def _play(nodes: list[Node], tx: Transmission) -> Iterator[Pulse]:
