@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,19 +30,27 @@ _PI_GPIOSVR = ("import gpiosvr.pigpio as pigpio; p = pigpio.pi(); assert p.conne
                "p.read(4)")
 _PI_PIGPIO = ("import pigpio, os; p = pigpio.pi('127.0.0.1', int(os.environ['STANDIN_PORT'])); "
               "assert p.connected; p.read(4)")
+#: Appended to a case: print the process's resident memory (KiB) as it ends.
+_RSS = "; print(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])"
 _PIGS = "import sys; from gpiosvr.pigs import main; sys.exit(main(['w', '4', '1']))"
 
 
-def run_once(code: str, env: dict[str, str]) -> tuple[float, float, int]:
-    """Run ``python3 -c code``; its wall seconds, CPU seconds and peak RSS (KiB)."""
+def run_once(code: str, env: dict[str, str], cwd: str) -> tuple[float, float, int]:
+    """Run ``python3 -c code``; its wall seconds, CPU seconds and resident memory at
+    the end (KiB, 0 when the case does not print it)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE)
+    out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    proc.stdout.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{code!r} failed with status {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    words = out.split()
+    rss = int(words[-1]) if words and words[-1].isdigit() else 0
+    return wall, usage.ru_utime + usage.ru_stime, rss
 
 
 def main() -> None:
@@ -52,27 +61,33 @@ def main() -> None:
     args = parser.parse_args()
     tree = export_tree(args.revision) if args.revision else ROOT
     with both_servers() as (path, standin):
+        # Byte-code cached as an installed package has it (pigpio's is): this
+        # machine sets PYTHONDONTWRITEBYTECODE, which would make every run compile
+        # our modules again. The cache goes to a directory of its own.
+        cache = tempfile.mkdtemp(prefix="bench-pyc-")
         env = dict(os.environ, PYTHONPATH=tree, GPIO_SOCKET_PATH=path,
-                   STANDIN_PORT=str(standin.port))
+                   STANDIN_PORT=str(standin.port), PYTHONPYCACHEPREFIX=cache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cases = {
-            "python3 -c pass": "pass",
+            "python3 -c pass": "pass" + _RSS,
             "import pigpio": "import pigpio",
             "import gpiosvr.pigpio": "import gpiosvr.pigpio",
-            "pigpio: pi() + read(4)": _PI_PIGPIO,
-            "gpiosvr.pigpio: pi() + read(4)": _PI_GPIOSVR,
+            "pigpio: pi() + read(4)": _PI_PIGPIO + _RSS,
+            "gpiosvr.pigpio: pi() + read(4)": _PI_GPIOSVR + _RSS,
             "pigs w 4 1 (gpiosvr)": _PIGS,
         }
         results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in cases}
         for name, code in cases.items():  # warm the caches (.pyc, page cache)
-            run_once(code, env)
+            run_once(code, env, tree)
         for _ in range(args.rounds):
             for name, code in cases.items():
-                results[name].append(run_once(code, env))
+                results[name].append(run_once(code, env, tree))
 
     def median(name: str, index: int) -> float:
         return statistics.median(r[index] for r in results[name])
 
     bare_wall, bare_cpu = median("python3 -c pass", 0), median("python3 -c pass", 1)
+    shutil.rmtree(cache)
     if args.revision:
         shutil.rmtree(tree)
         print(f"client code of {args.revision}")

@@ -15,7 +15,6 @@ Jupyter alike.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from gpiosvr import channel as _channel_module
 from gpiosvr import config, protocol
 from gpiosvr.channel import Channel
-from gpiosvr.dispatch import Dispatcher
 from gpiosvr.errors import ConnectionFailed, GpioServerError, ResponseTimeout
 from gpiosvr.protocol import Command
 from gpiosvr.response import Response
@@ -34,8 +32,6 @@ if TYPE_CHECKING:  # imported when the loop thread starts: a plain call needs no
     import concurrent.futures
 
     from gpiosvr.client_pigs import EdgeCallback, PigpioCallbackClient
-
-log = logging.getLogger(__name__)
 
 #: Extra seconds a caller waits beyond the response timeout before it gives up on
 #: the loop itself (which should always answer first).
@@ -60,6 +56,8 @@ class _Runtime:
                  start_timeout: float) -> None:
         import asyncio
         import concurrent.futures
+
+        from gpiosvr.dispatch import Dispatcher
 
         self.loop = asyncio.new_event_loop()
         self.client: PigpioCallbackClient | None = None
@@ -121,7 +119,9 @@ class _Runtime:
         except (TimeoutError, RuntimeError, ConnectionError):
             pass
         except Exception:
-            log.exception("error while closing the client")
+            import logging  # only here: importing the facade must not load logging
+
+            logging.getLogger(__name__).exception("error while closing the client")
         try:
             loop.call_soon_threadsafe(loop.stop)
         except RuntimeError:
