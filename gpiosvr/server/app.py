@@ -85,6 +85,8 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
     if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # 64: "@"
         return None
     if parsed is None:
+        if b";" in tail:
+            return _short_batch(session, head, tail)
         parsed = _parse_short(tail)
         if parsed is None:
             return None
@@ -105,6 +107,45 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
         commands.log.exception("command %r failed", tail[:-1].decode("ascii"))
         answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
     return b"%s %s\n" % (head, answer.encode("ascii"))
+
+
+def _short_batch(session: commands.Session, head: bytes, tail: bytes) -> bytes | None:
+    """:func:`short_answer` for a request of several commands (``@7 r 4;r 5\n``):
+    each command the short way, remembered as a single one is, instead of the
+    general decoder and :func:`commands.execute` per command (a tenth of the cost);
+    None unless every command is one the short way takes."""
+    parts = tail[:-1].split(b";")
+    if len(parts) > protocol.MAX_COMMANDS_PER_REQUEST or tail[-1:] != b"\n":
+        return None  # the general way answers it with its error
+    plans = []
+    for part in parts:
+        key = part + b"\n"
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = _parse_short(key)
+            if parsed is None or (type(parsed) is Command
+                                  and parsed.name in commands.ANSWERS_LATER):
+                return None
+        plans.append(parsed)
+    answers = []
+    for parsed in plans:
+        if type(parsed) is Command:
+            answers.append(commands.execute(session, parsed).encode("ascii"))
+            continue
+        handler, args = parsed
+        try:
+            value = handler(session, *args)
+            if type(value) is int and -_BIG_INT < value < _BIG_INT:
+                answers.append(b"%d" % value)
+                continue
+            answer = protocol.encode_answer(value)
+        except (PigpioError, ProtocolError) as exc:  # as commands.execute does
+            answer = protocol.encode_answer(None, (exc,))
+        except Exception as exc:
+            commands.log.exception("command %r failed", tail[:-1].decode("ascii"))
+            answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
+        answers.append(answer.encode("ascii"))
+    return b"%s %s\n" % (head, b";".join(answers))
 
 
 def _parse_short(tail: bytes) -> Any:

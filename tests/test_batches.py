@@ -1,0 +1,63 @@
+"""Requests of many commands take the short way per command (issue #18): the same
+answers, byte for byte, as the general decoder and executor, and as the commands
+sent one at a time. Their speed is measured by ``benchmarks/bench_calls.py``."""
+
+from __future__ import annotations
+
+import socket
+
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.protocol import MAX_COMMANDS_PER_REQUEST
+from gpiosvr.server import GpioServer
+from gpiosvr.server.app import ClientConnection, short_answer
+
+BATCHES = [
+    b"r 4;r 5", b"w 4 1;r 4;w 4 0;r 4", b"m 5 1;mg 5;m 5 4;mg 5", b"bs1 96;br1;bc1 32;br1",
+    b"w 54 1;r 4", b"w 4 2;r 4", b"r 99;r 4", b"r;r 4", b"r 4 5;r 4", b"zz 1;r 4",
+    b"pud 4 1;r 4", b"p 18 128;gdc 18;w 18 1;gdc 18", b"r 4;", b";r 4", b"r 4;;r 5",
+    b"r  4;r 5", b"R 4;r 4", b"r -4;r 4", b"r 0x4;r 4", b"bs1 4294967296;br1",
+    b"hwver;pigpv;hwver", b"r 4 # a comment;r 5", b";".join([b"r 4"] * MAX_COMMANDS_PER_REQUEST),
+    b";".join([b"r 4"] * (MAX_COMMANDS_PER_REQUEST + 1)),
+]
+
+
+def test_batches_answer_byte_for_byte_as_the_general_way():
+    short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    taken = 0
+    for number, body in enumerate(BATCHES, 1):
+        frame = b"@%d %s\n" % (number, body)
+        expected = general.handle_frame(frame[:-1]).encode("ascii")
+        answer = short_answer(short.session, frame)
+        if answer is None:
+            answer = short.handle_frame(frame[:-1]).encode("ascii")
+        else:
+            taken += 1
+        assert answer == expected, frame
+    assert taken >= 12
+    assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_a_batch_over_the_socket_answers_as_single_calls(server):
+    commands = [("w", 4, 1), ("r", 4), ("w", 4, 0), ("r", 4), ("mg", 4), ("w", 60, 1),
+                ("zz",), ("br1",), ("pud", 4, "u"), ("r", 99), ("t",)] * 10
+    with BlockingClient(server.socket_path) as client:
+        together = client.request(commands)
+        apart = client.request(commands[:1]) and [client.request([c])[0] for c in commands]
+    for one, other, command in zip(together, apart, commands):
+        if command == ("t",):
+            continue  # the tick moves on
+        assert one == other, command
+    assert [r.result() for r in together[:4]] == [0, 1, 0, 0]
+
+
+def test_a_raw_batch_keeps_its_id_and_order(server):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@77 w 4 1;r 4;w 4 0;r 4;zz\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            data += sock.recv(4096)
+    answer = data.decode("ascii")
+    assert answer.startswith("@77 0;1;0;0;null !PigpioError:-")
