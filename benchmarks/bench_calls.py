@@ -90,12 +90,16 @@ def main() -> None:
         assert pi.connected and real.connected
         assert pi.read(4) == 1
         results: dict[str, list[float]] = {k: [] for k in
-                                           ("raw", "facade", "pigpio", "8threads")}
+                                           ("raw", "facade", "pigpio", "8threads", "batch100")}
+        batch = [("r", 4)] * 100
+        client = pi._client
         for r in range(args.rounds):
             results["raw"].append(rate(raw_call, args.seconds))
             results["facade"].append(rate(lambda: pi.read(4), args.seconds))
             results["pigpio"].append(rate(lambda: real.read(4), args.seconds))
             results["8threads"].append(threaded_rate(lambda: pi.read(4), 8, args.seconds))
+            # commands per second in 100-command requests
+            results["batch100"].append(100 * rate(lambda: client.request(batch), args.seconds))
             print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:,.0f}/s"
                                                  for k, v in results.items()), flush=True)
         med = {k: statistics.median(v) for k, v in results.items()}
@@ -107,6 +111,8 @@ def main() -> None:
         print(f"facade / pigpio    = {med['facade'] / med['pigpio']:.2f}  (target >= 1.0)")
         print(f"8threads / facade  = {med['8threads'] / med['facade']:.2f}  (target >= 2.0)")
         print(f"facade / raw floor = {med['facade'] / med['raw']:.2f}")
+        print(f"batch100 / facade  = {med['batch100'] / med['facade']:.2f}  (commands/s in "
+              "100-command requests against single calls; target >= 10)")
         pi.stop()
         real.stop()
         raw.close()
