@@ -4,10 +4,12 @@ process floods the server (issue #18, targets 1 and 3).
 
     python benchmarks/bench_latency.py [--edges 600] [--calls 3000]
 
-* edges: one edge at a time, paced (every 2 ms), from the moment this process asks
-  for it (``sim.inject`` on gpiosvr's simulated chip; one report sent by the pigpiod
-  stand-in for pigpio) to the moment the callback runs in this process: both paths
-  include one hop from this process to the server process.
+* edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
+  simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
+  edge's tick to the moment its callback runs in this process (both servers' ticks
+  are CLOCK_MONOTONIC in µs; our server's offset is measured with
+  ``get_current_tick``), and apart ("asked") from the moment this process asks for
+  the edge, which adds the hop to the server process.
 * calls: ``pi.read(4)`` round trips, one at a time.
 * under flood: a second process sends 100-command requests (``r 4`` x 100) to our
   server back to back (the "batch streaming" client of target 3), or ``read`` calls
@@ -61,21 +63,44 @@ print(n, flush=True)
 
 
 class Stamp:
-    """A callback that stamps its first call after :meth:`arm`."""
+    """A callback that notes how long after its tick (``tick_offset``: the edge
+    source's tick minus ``time.monotonic_ns() // 1000``) each edge arrived, and the
+    moment of its first call after :meth:`arm`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tick_offset: int = 0) -> None:
         self.event = threading.Event()
         self.at = 0.0
+        self.tick_offset = tick_offset
+        self.since_tick: list[float] = []
 
     def __call__(self, gpio: int, level: int, tick: int) -> None:
+        now = time.monotonic_ns() // 1000
         self.at = time.perf_counter()
+        self.since_tick.append(((now + self.tick_offset - tick) & 0xFFFFFFFF) / 1e6)
         self.event.set()
 
     def arm(self) -> None:
         self.event.clear()
 
 
+def tick_offset(get_tick) -> int:
+    """The server's tick minus this process's ``time.monotonic_ns() // 1000``, from
+    the quickest of 50 ``get_current_tick`` round trips (within half of it)."""
+    best = None
+    for _ in range(50):
+        before = time.monotonic_ns() // 1000
+        tick = get_tick()
+        after = time.monotonic_ns() // 1000
+        if best is None or after - before < best[0]:
+            best = (after - before, (tick - (before + after) // 2) & 0xFFFFFFFF)
+    offset = best[1]
+    return offset - (1 << 32) if offset >= 1 << 31 else offset
+
+
 def edge_latencies(stamp: Stamp, send_one, count: int) -> list[float]:
+    """Request-to-callback seconds of ``count`` single edges; the callback's
+    tick-to-callback figures are in ``stamp.since_tick``."""
+    stamp.since_tick = []
     result = []
     for _ in range(count):
         stamp.arm()
@@ -136,10 +161,10 @@ def main() -> None:
     with both_servers() as (path, standin):
         pi = facade.pi(path)
         sim = Simulator(path)
-        ours = Stamp()
+        ours = Stamp(tick_offset(pi.get_current_tick))
         pi.callback(GPIO, facade.EITHER_EDGE, ours)
         real = real_pigpio.pi("127.0.0.1", standin.port)
-        theirs = Stamp()
+        theirs = Stamp(0)  # the stand-in stamps "now" edges with its monotonic clock
         real.callback(GPIO, real_pigpio.EITHER_EDGE, theirs)
         time.sleep(0.2)
 
@@ -147,7 +172,7 @@ def main() -> None:
             sim.inject(GPIO, 1, 1)
 
         def theirs_one() -> None:
-            standin.burst(GPIO, 1)
+            standin.burst(GPIO, 1, now=True)
 
         for phase in ("idle", "flood"):
             floods = ((_FLOOD_OURS, path), (_FLOOD_PIGPIO, str(standin.port)))
@@ -158,18 +183,22 @@ def main() -> None:
                 try:
                     stamp, send = (ours, ours_one) if side == "gpiosvr" else (theirs, theirs_one)
                     edges = edge_latencies(stamp, send, args.edges)
+                    since_tick = stamp.since_tick
                     read = pi.read if side == "gpiosvr" else real.read
                     calls = call_latencies(read, args.calls)
                 finally:
                     if flood:
                         flood.__exit__()
-                rows.append((f"{side} edge, {phase}", edges))
+                rows.append((f"{side} edge, {phase}", since_tick))
+                rows.append((f"{side} edge asked, {phase}", edges))
                 rows.append((f"{side} read(), {phase}", calls))
         pi.stop()
         sim.close()
         real.stop()
 
     print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
+    print("edge: from the edge's tick to its callback; edge asked: from this process's "
+          "request (siminject, or a line to the stand-in) to the callback\n")
     for name, values in sorted(rows, key=lambda r: (r[0].split()[1], r[0])):
         print(f"{name:28}{len(values):>6}{pct(values, .5) * 1e6:>10.0f}"
               f"{pct(values, .99) * 1e6:>10.0f}{pct(values, .999) * 1e6:>10.0f}")

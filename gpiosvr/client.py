@@ -54,6 +54,23 @@ class GpioPull(IntEnum):
     UP = 2
 
 
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def edge_note(line: bytes | bytearray) -> Command | None:
+    """An edge report frame ``*e <seq> <lost> %<hex>`` (no newline) decoded the short
+    way: the :class:`Command` ``protocol.decode_notification`` gives for it, or None
+    for any other shape (which the general decoder then reads, or refuses)."""
+    words = line.split(b" ")
+    if len(words) != 4:
+        return None
+    _, seq, lost, data = words
+    if not (seq.isdigit() and lost.isdigit() and len(seq) < 19 and len(lost) < 19
+            and data[:1] == b"%" and len(data) % 2 and _HEX_DIGITS.issuperset(data[1:])):
+        return None
+    return Command("e", (int(seq), int(lost), bytes.fromhex(data[1:].decode("ascii"))))
+
+
 class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection: reads frames in ``responseBufferSize`` chunks."""
 
@@ -81,6 +98,11 @@ class _Connection(asyncio.BufferedProtocol):
         *lines, rest = self._pending.split(b"\n")
         self._pending = rest
         for line in lines:
+            if line.startswith(b"*e "):
+                note = edge_note(line)
+                if note is not None:  # the everyday edge report, read the short way
+                    self._client._notify(note)
+                    continue
             if line.startswith(b"*bye"):
                 self.bye = bye_reason(line)
             try:
@@ -337,12 +359,7 @@ class SocketClient:
 
     def _frame_received(self, text: str) -> None:
         if text.startswith("*"):
-            note = protocol.decode_notification(text)
-            for handler in self._notification_handlers:
-                try:
-                    handler(note)
-                except Exception:  # a handler's bug must not kill the connection
-                    log.exception("notification handler failed")
+            self._notify(protocol.decode_notification(text))
             return
         request_id, answers = protocol.decode_response(text)
         fut = self._waiting.pop(request_id, None) if request_id is not None else None
@@ -350,6 +367,13 @@ class SocketClient:
             log.debug("dropping an answer nobody waits for: %.80s", text)
         elif not fut.done():
             fut.set_result(answers)
+
+    def _notify(self, note: Command) -> None:
+        for handler in self._notification_handlers:
+            try:
+                handler(note)
+            except Exception:  # a handler's bug must not kill the connection
+                log.exception("notification handler failed")
 
     def _hello(self) -> tuple[Any, ...]:
         return ("hello", self.PROTOCOL_VERSION, self.name, os.getpid())

@@ -1,0 +1,38 @@
+"""The client reads edge report frames the short way (issue #18): the same
+notification as the general decoder gives, or it declines and the general decoder
+reads the frame (or refuses it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpiosvr import protocol
+from gpiosvr.client import edge_note
+from gpiosvr.errors import ProtocolError
+
+RECORDS = protocol.pack_edge_burst(4, 1, 4294967290, 3, 5)
+
+FRAMES = [
+    protocol.encode_notification("e", 1, 0, RECORDS)[:-1].encode("ascii"),
+    protocol.encode_notification("e", 123456789012345678, 7, b"")[:-1].encode("ascii"),
+    b"*e 1 0 %0014AB00", b"*e 01 0 %00", b"*e 1 0 %0", b"*e 1 0 %0g", b"*e 1 0 %00 x",
+    b"*e 0x1 0 %00", b"*e -1 0 %00", b"*e 1 0 00", b"*e 1 0", b"*e  1 0 %00",
+    b"*e 1234567890123456789012 0 %00", b"*e 1 0 %00;w 4 1", b"*e 1 0 \"x\"",
+]
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_edge_frames_decode_as_the_general_way(frame: bytes) -> None:
+    fast = edge_note(frame)
+    try:
+        general = protocol.decode_notification(frame.decode("ascii"))
+    except ProtocolError:
+        general = None
+    if fast is not None:
+        assert fast == general
+        assert type(fast.args[2]) is bytes
+
+
+def test_the_short_way_takes_what_the_server_sends() -> None:
+    for frame in FRAMES[:4]:
+        assert edge_note(frame) is not None
