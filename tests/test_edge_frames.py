@@ -36,3 +36,13 @@ def test_edge_frames_decode_as_the_general_way(frame: bytes) -> None:
 def test_the_short_way_takes_what_the_server_sends() -> None:
     for frame in FRAMES[:4]:
         assert edge_note(frame) is not None
+
+
+@pytest.mark.parametrize("seq, lost, records", [
+    (1, 0, RECORDS), (2, 5, b""), ((1 << 63) - 1, 1 << 40, RECORDS * 3),
+    (3, 0, bytearray(RECORDS))])
+def test_the_server_writes_edge_frames_as_the_general_encoder(seq, lost, records) -> None:
+    from gpiosvr.server.notify import edge_frame
+
+    expected = protocol.encode_notification("e", seq, lost, bytes(records)).encode("ascii")
+    assert edge_frame(seq, lost, records) == expected
