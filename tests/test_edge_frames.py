@@ -46,3 +46,35 @@ def test_the_server_writes_edge_frames_as_the_general_encoder(seq, lost, records
 
     expected = protocol.encode_notification("e", seq, lost, bytes(records)).encode("ascii")
     assert edge_frame(seq, lost, records) == expected
+
+
+def _lines_until(sock, prefix: bytes) -> list[bytes]:
+    data = b""
+    while not any(line.startswith(prefix) for line in data.split(b"\n")[:-1]):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data.split(b"\n")[:-1]
+
+
+def test_edges_a_command_makes_go_out_before_its_answer(server) -> None:
+    """The server sends queued edge reports ahead of the answer it is writing, not
+    on the loop's next turn: they reach the callbacks sooner, and before the answer
+    of the command that made them."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@1 no\n")
+        handle = int(_lines_until(sock, b"@1 ")[-1].split()[1])
+        sock.sendall(b"@2 nb %d %d\n" % (handle, 1 << 20))
+        _lines_until(sock, b"@2 ")
+        sock.sendall(b"@3 siminject 20 1 1\n")  # one frame: the short way
+        lines = _lines_until(sock, b"@3 ")
+        sock.sendall(b"@4 siminject 20 1 1\n@5 r 20\n")  # several: frame by frame
+        later = _lines_until(sock, b"@5 ")
+    assert [line[:3] for line in lines] == [b"*e ", b"@3 "]
+    assert [line[:3] for line in later] == [b"*e ", b"@4 ", b"@5 "]
+    note = edge_note(lines[0])
+    assert note is not None and len(note.args[2]) == protocol.EDGE_RECORD.size

@@ -277,6 +277,7 @@ class ClientConnection(asyncio.Protocol):
         if self._short and not self._buffer and not self._discarding and not self._held:
             answer = short_answer(self.session, data)
             if answer is not None:  # one whole everyday frame: the short way, same answers
+                self.server.hub.flush_first()
                 self._write(answer)
                 return
         if b"\n" not in data:
@@ -321,6 +322,7 @@ class ClientConnection(asyncio.Protocol):
                     self._emit(out)
                     out, size = [], 0
         if out:
+            self.server.hub.flush_first()
             self._emit(out)
         self._buffer = bytearray(buffer[start:]) if start < len(buffer) else bytearray()
         if not self._held:

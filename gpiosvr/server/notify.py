@@ -589,6 +589,13 @@ class EdgeHub:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
 
+    def flush_first(self) -> None:
+        """Send what is queued now, ahead of the answer about to be written: the
+        edges a command made (``siminject``, ``w`` on a wired GPIO) reach their
+        callbacks without waiting for the loop's next turn, and before that answer."""
+        if self._dirty:
+            self.flush()
+
     def flush(self) -> None:
         """Send what is queued, as few frames as the frame size allows."""
         self._flush_scheduled = False
