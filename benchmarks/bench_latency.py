@@ -196,9 +196,9 @@ def main() -> None:
         sim.close()
         real.stop()
 
-    print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
     print("edge: from the edge's tick to its callback; edge asked: from this process's "
           "request (siminject, or a line to the stand-in) to the callback\n")
+    print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
     for name, values in sorted(rows, key=lambda r: (r[0].split()[1], r[0])):
         print(f"{name:28}{len(values):>6}{pct(values, .5) * 1e6:>10.0f}"
               f"{pct(values, .99) * 1e6:>10.0f}{pct(values, .999) * 1e6:>10.0f}")
