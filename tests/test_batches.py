@@ -61,3 +61,64 @@ def test_a_raw_batch_keeps_its_id_and_order(server):
             data += sock.recv(4096)
     answer = data.decode("ascii")
     assert answer.startswith("@77 0;1;0;0;null !PigpioError:-")
+
+
+def _answers(sock, count: int) -> list[bytes]:
+    data = b""
+    while data.count(b"\n") < count:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data.split(b"\n")[:count]
+
+
+def test_a_long_request_runs_in_turns_and_in_order(server, monkeypatch):
+    """A request of more than SHORT_COMMANDS_PER_TURN commands runs a turn of the
+    loop at a time (other clients are served in between); what the same client
+    sends meanwhile waits for it, so that its requests still run in order."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2)
+    turns = []
+    run = app.ShortBatch.run
+    monkeypatch.setattr(app.ShortBatch, "run",
+                        lambda self, *a: turns.append(1) or run(self, *a))
+    batch = b";".join([b"w 4 1"] + [b"r 4"] * 9 + [b"zz", b"w 4 0", b"r 4"])
+    with socket.socket(socket.AF_UNIX) as sock, BlockingClient(server.socket_path) as other:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@1 " + batch + b"\n")
+        sock.sendall(b"@2 w 4 1\n")
+        assert other.command("t") >= 0  # another client is served meanwhile
+        first, second = _answers(sock, 2)
+    assert first.startswith(b"@1 0;" + b"1;" * 9 + b"null !PigpioError:-")
+    assert first.endswith(b";0;0")
+    assert second == b"@2 0"
+    assert len(turns) >= 6
+
+
+def test_the_longest_request_answers_as_the_general_way(server):
+    body = b";".join([b"w 4 1", b"r 4", b"w 4 0", b"r 4"] * (MAX_COMMANDS_PER_REQUEST // 4))
+    expected = ClientConnection(GpioServer("/nonexistent/c")).handle_frame(b"@9 " + body)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@9 " + body + b"\n")
+        assert _answers(sock, 1) == [expected[:-1].encode("ascii")]
+
+
+def test_long_requests_pipelined_in_one_write_run_in_turns_and_in_order(server, monkeypatch):
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3)
+    long_one = b";".join([b"r 4"] * 7)
+    frames = [b"@1 w 4 1", b"@2 " + long_one, b"@3 w 4 0", b"@4 " + long_one, b"@5 r 4",
+              b"@6 " + long_one]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"\n".join(frames) + b"\n")
+        answers = _answers(sock, len(frames))
+    assert answers == [b"@1 0", b"@2 " + b";".join([b"1"] * 7), b"@3 0",
+                       b"@4 " + b";".join([b"0"] * 7), b"@5 0",
+                       b"@6 " + b";".join([b"0"] * 7)]
