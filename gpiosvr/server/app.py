@@ -353,7 +353,7 @@ class ClientConnection(asyncio.Protocol):
             return False
         self._batch = batch
         self.transport.pause_reading()
-        self._run_batch()
+        asyncio.get_running_loop().call_soon(self._run_batch)  # planning was this turn's
         return True
 
     def _run_batch(self) -> None:
