@@ -122,3 +122,17 @@ def test_long_requests_pipelined_in_one_write_run_in_turns_and_in_order(server, 
     assert answers == [b"@1 0", b"@2 " + b";".join([b"1"] * 7), b"@3 0",
                        b"@4 " + b";".join([b"0"] * 7), b"@5 0",
                        b"@6 " + b";".join([b"0"] * 7)]
+
+
+def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, monkeypatch):
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "PARTIAL_FRAME_SECONDS", 0.2)
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@1 r 4;r 4;r 4;r 4\n@2 br")  # a long request, then half a frame
+        answer, bye = _answers(sock, 2)
+    assert answer.startswith(b"@1 ") and answer.count(b";") == 3
+    assert bye.startswith(b'*bye "frame not finished within 0.2 s')

@@ -376,6 +376,8 @@ class ClientConnection(asyncio.Protocol):
         if b"\n" in self._buffer:
             buffer, self._buffer = self._buffer, bytearray()
             self._run_frames(buffer)
+        else:
+            self._watch_partial(True)  # the unfinished frame read with it, if any
         if not self._held and self._batch is None:  # (_run_frames may begin another)
             transport.resume_reading()
 
