@@ -136,3 +136,26 @@ def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, mon
         answer, bye = _answers(sock, 2)
     assert answer.startswith(b"@1 ") and answer.count(b";") == 3
     assert bye.startswith(b'*bye "frame not finished within 0.2 s')
+
+
+def test_the_client_encodes_int_requests_as_the_general_encoder():
+    import pytest
+
+    from gpiosvr import protocol
+    from gpiosvr.channel import encode_int_request
+    from gpiosvr.errors import ProtocolError
+
+    taken = [[("r", 4)], [("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("br1",), ("t",)],
+             (("bs1", 0xFFFFFFFF), ("p", 18, -1)), [("x", (1 << 64) - 1), ("y", -(1 << 64) + 1)]]
+    for commands in taken:
+        frame = encode_int_request(commands, 42)
+        assert frame == protocol.encode_request(commands, 42).encode("ascii"), commands
+    declined = [[], [["r", 4]], [("r", True)], [("r", 4.0)], [("r", "4")], [("r", 1 << 64)],
+                [("r", 4), ("r", b"x")], [(b"r", 4)]]
+    for commands in declined:
+        assert encode_int_request(commands, 42) is None, commands
+    for bad in ([("1r", 4)], [("r x", 4)]):
+        with pytest.raises(ProtocolError):
+            encode_int_request(bad, 42)
+        with pytest.raises(ProtocolError):
+            protocol.encode_request(bad, 42)
