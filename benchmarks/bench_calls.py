@@ -8,7 +8,11 @@ In one run, interleaved round by round, it measures ``read()`` calls per second 
 * ``facade``   ``gpiosvr.pigpio.pi().read(4)`` on one thread;
 * ``pigpio``   the real pigpio 1.78 client's ``pi.read(4)`` against a minimal
                pigpiod-protocol stand-in (``pigpiod_standin.py``) on loopback TCP;
-* ``8threads`` eight threads sharing one facade ``pi``.
+* ``8threads`` eight threads sharing one facade ``pi``;
+* ``batch100`` ``read`` commands in 100-command requests (``BlockingClient.request``).
+
+Beside each rate: CPU per call of the client (this process) and of the server
+process, and the C ping-pong floor measured in the same run (see ``cpu.py``).
 
 Each server runs in a process of its own, as in real use. It prints the median of
 the rounds for each, and the ratios the targets are about: facade / pigpio (target
@@ -24,6 +28,7 @@ import threading
 import time
 
 from common import both_servers
+from cpu import c_pingpong, measure, own_cpu, peer_pid, process_cpu
 
 def rate(call, seconds: float) -> float:
     """Calls per second of ``call()`` over about ``seconds``."""
@@ -77,9 +82,11 @@ def main() -> None:
 
     import gpiosvr.pigpio as facade
 
+    floor = c_pingpong()
     with both_servers() as (path, standin):
         raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         raw.connect(path)
+        ours_pid = peer_pid(raw)
 
         def raw_call() -> None:
             raw.sendall(b"@1 r 4\n")
@@ -89,27 +96,58 @@ def main() -> None:
         real = real_pigpio.pi("127.0.0.1", standin.port)
         assert pi.connected and real.connected
         assert pi.read(4) == 1
-        results: dict[str, list[float]] = {k: [] for k in
-                                           ("raw", "facade", "pigpio", "8threads")}
+        batch = [("r", 4)] * 100
+        client = pi._client
+
+        def eight_threads(seconds: float) -> tuple[float, float, float]:
+            mine, theirs = own_cpu(), process_cpu(ours_pid)
+            start = time.perf_counter()
+            calls_per_s = threaded_rate(lambda: pi.read(4), 8, seconds)
+            calls = calls_per_s * (time.perf_counter() - start)
+            return (calls_per_s, (own_cpu() - mine) / calls * 1e6,
+                    (process_cpu(ours_pid) - theirs) / calls * 1e6)
+
+        cases = {
+            "raw": lambda: measure(raw_call, args.seconds, ours_pid),
+            "facade": lambda: measure(lambda: pi.read(4), args.seconds, ours_pid),
+            "pigpio": lambda: measure(lambda: real.read(4), args.seconds, standin.proc.pid),
+            "8threads": lambda: eight_threads(args.seconds),
+            # commands in 100-command requests, counted one by one
+            "batch100": lambda: measure(lambda: client.request(batch), args.seconds,
+                                        ours_pid, per_call=100),
+        }
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
         for r in range(args.rounds):
-            results["raw"].append(rate(raw_call, args.seconds))
-            results["facade"].append(rate(lambda: pi.read(4), args.seconds))
-            results["pigpio"].append(rate(lambda: real.read(4), args.seconds))
-            results["8threads"].append(threaded_rate(lambda: pi.read(4), 8, args.seconds))
-            print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:,.0f}/s"
+            for name, run in cases.items():
+                results[name].append(run())
+            print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1][0]:,.0f}/s"
                                                  for k, v in results.items()), flush=True)
-        med = {k: statistics.median(v) for k, v in results.items()}
-        print()
-        print(f"{'client':<10}{'median calls/s':>16}")
-        for k, v in med.items():
-            print(f"{k:<10}{v:>16,.0f}")
-        print()
-        print(f"facade / pigpio    = {med['facade'] / med['pigpio']:.2f}  (target >= 1.0)")
-        print(f"8threads / facade  = {med['8threads'] / med['facade']:.2f}  (target >= 2.0)")
-        print(f"facade / raw floor = {med['facade'] / med['raw']:.2f}")
         pi.stop()
         real.stop()
         raw.close()
+
+    def med(name: str, index: int = 0) -> float:
+        return statistics.median(r[index] for r in results[name])
+
+    print()
+    print("CPU per call: user + system time of each process over the measurement / calls "
+          "(the pigpio row's server is the Python stand-in, not pigpiod)")
+    print(f"{'client':<10}{'calls/s':>12}{'client µs':>11}{'server µs':>11}{'both µs':>9}")
+    for name in results:
+        print(f"{name:<10}{med(name):>12,.0f}{med(name, 1):>11.1f}{med(name, 2):>11.1f}"
+              f"{med(name, 1) + med(name, 2):>9.1f}")
+    if floor is not None:
+        print(f"{'C floor':<10}{floor[0]:>12,.0f}{'':>11}{'':>11}{floor[1]:>9.1f}"
+              "   (C ping-pong, two processes)")
+    print()
+    both = {name: med(name, 1) + med(name, 2) for name in results}
+    print(f"facade / pigpio    = {med('facade') / med('pigpio'):.2f}  (rate; target >= 1.0)")
+    print(f"facade / pigpio    = {both['facade'] / both['pigpio']:.2f}  (CPU per call, both "
+          "sides; target <= 0.8)")
+    print(f"8threads / facade  = {med('8threads') / med('facade'):.2f}  (target >= 2.0)")
+    print(f"facade / raw floor = {med('facade') / med('raw'):.2f}")
+    print(f"batch100 / facade  = {med('batch100') / med('facade'):.2f}  (commands/s in "
+          "100-command requests against single calls; target >= 10)")
 
 
 if __name__ == "__main__":

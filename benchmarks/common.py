@@ -22,9 +22,13 @@ sys.path.insert(0, %r)
 from pigpiod_standin import PigpiodStandIn
 standin = PigpiodStandIn()
 print(standin.port, flush=True)
-for line in sys.stdin:  # "GPIO COUNT": send a burst of COUNT edges; EOF: stop
-    gpio, count = map(int, line.split())
-    standin.burst(gpio, count)
+import time
+for line in sys.stdin:  # "GPIO COUNT [now]": send a burst of COUNT edges; EOF: stop
+    gpio, count, *now = line.split()
+    # "now": the first edge's tick is this moment's CLOCK_MONOTONIC in µs (as the
+    # simulated chip's), so that a client can tell how long the edge took to arrive
+    start = time.monotonic_ns() // 1000 if now else 0
+    standin.burst(int(gpio), int(count), start)
     print("sent", flush=True)
 standin.close()
 """ % HERE
@@ -39,9 +43,11 @@ class StandinProcess:
                                      text=True)
         self.port = int(self.proc.stdout.readline())
 
-    def burst(self, gpio: int, count: int) -> None:
-        """Have the stand-in send ``count`` edges of ``gpio``; returns once sent."""
-        self.proc.stdin.write(f"{gpio} {count}\n")
+    def burst(self, gpio: int, count: int, now: bool = False) -> None:
+        """Have the stand-in send ``count`` edges of ``gpio``; returns once sent. With
+        ``now`` the first edge's tick is the stand-in's ``time.monotonic_ns() // 1000``
+        as it sends (else 0)."""
+        self.proc.stdin.write(f"{gpio} {count}{' now' if now else ''}\n")
         self.proc.stdin.flush()
         self.proc.stdout.readline()
 

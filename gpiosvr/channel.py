@@ -73,6 +73,45 @@ def frame_template(name: str, count: int) -> bytes:
     return template
 
 
+_BIG_INT = 1 << 64  # as protocol.encode_value: smaller ints are written in decimal
+#: ``name %d %d`` command templates of :func:`encode_int_request`, by name and count.
+_COMMAND_TEMPLATES: dict[tuple[str, int], bytes] = {}
+
+
+def encode_int_request(commands: Sequence[Sequence[Any]], request_id: int) -> bytes | None:
+    """``protocol.encode_request(commands, request_id)`` as bytes, the short way, when
+    every command is a tuple of a name and plain ints (``type(a) is int``, below
+    2**64); None for anything else (the general encoder then writes it, or refuses).
+    A bad name raises as the general encoder does."""
+    if not commands:
+        return None
+    parts = []
+    append = parts.append
+    templates = _COMMAND_TEMPLATES
+    for command in commands:
+        if type(command) is not tuple:
+            return None
+        name = command[0]
+        count = len(command) - 1
+        template = templates.get((name, count))
+        if template is None:
+            if type(name) is not str:
+                return None
+            protocol.encode_command(name)  # refuses a bad name as the general way does
+            template = name.encode("ascii") + b" %d" * count
+            if len(templates) < 4096:
+                templates[(name, count)] = template
+        if count:
+            args = command[1:]
+            for arg in args:
+                if type(arg) is not int or not -_BIG_INT < arg < _BIG_INT:
+                    return None
+            append(template % args)
+        else:
+            append(template)
+    return b"@%d %s\n" % (request_id, b";".join(parts))
+
+
 def bye_reason(line: bytes | bytearray) -> str | None:
     """The reason in a ``*bye "<reason>"`` frame (the server's last word before it
     closes the connection), or None if ``line`` is not one."""
@@ -262,7 +301,9 @@ class Channel:
                  timeout: float | None = None) -> list[protocol.Answer]:
         """Send one request and return its answers, one per command."""
         request_id = self._take_id()
-        frame = protocol.encode_request(commands, request_id).encode("ascii")
+        frame = encode_int_request(commands, request_id)
+        if frame is None:
+            frame = protocol.encode_request(commands, request_id).encode("ascii")
         return self._decode(self._round_trip(frame, request_id, timeout))
 
     def _take_id(self) -> int:

@@ -22,6 +22,7 @@ from gpiosvr.channel import bye_reason, lost_message
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 from gpiosvr.protocol import Command, RequestDelimiters
 from gpiosvr.reconnect import RECONNECT_RETRY_SECONDS, SocketWatch
+from gpiosvr.response import Response
 
 __all__ = [
     "Response", "SocketClient", "GpioDirection", "GpioLevel", "GpioPull",
@@ -29,9 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_ASCII_DIGITS = frozenset("0123456789")
-
 
 class GpioDirection(IntEnum):
     """Constants representing the input/output direction of a GPIO."""
@@ -56,137 +54,21 @@ class GpioPull(IntEnum):
     UP = 2
 
 
-class Response:
-    """Response from a GPIO server, with methods for encoding and decoding.
-
-    Mimics :class:`asyncio.Future`. Other than a future, a response can hold more
-    than one exception, if several errors occurred on the server side.
-
-    :meth:`result` returns the result when no exception is present. When one or
-    more exceptions are present it raises the last one appended (the one
-    :meth:`exception` returns); all of them stay available from :meth:`exceptions`.
-    A response on which nothing was set yet raises :class:`asyncio.InvalidStateError`
-    from :meth:`result`, like a future.
-    """
-
-    __slots__ = ("_result", "_exceptions", "_done")
-
-    def __init__(self, result=None):
-        self._result: Any = None
-        self._exceptions: list[BaseException] = []
-        self._done = False
-        if result is not None:
-            self.set_result(result)
-
-    # -- codec ---------------------------------------------------------------
-
-    @staticmethod
-    def encodeException(exception) -> str:
-        """Encodes a single exception for sending it over the Unix socket.
-
-        Returns ``!Kind:code:"message"``; see ``docs/protocol.md``.
-        """
-        return protocol.encode_exception(exception)
-
-    @staticmethod
-    def decodeExceptions(errorMessages) -> list[Exception]:
-        """Decodes the error messages part of a response into Exception instances.
-
-        Unknown kinds become :class:`gpiosvr.errors.RemoteError`; malformed text
-        raises :class:`gpiosvr.errors.ProtocolError`.
-        """
-        return protocol.decode_exceptions(errorMessages)
-
-    @staticmethod
-    def decode(response: str) -> "Response":
-        """Decodes an encoded representation of a response into a Response."""
-        answer = protocol.decode_answer(response)
-        return Response._from_answer(answer)
-
-    @staticmethod
-    def _from_answer(answer: protocol.Answer) -> "Response":
-        new = Response()
-        new._result = answer.value
-        new._exceptions = list(answer.exceptions)
-        new._done = True
-        return new
-
-    def encode(self) -> str:
-        """Encodes this response for sending it over the Unix socket.
-
-        Considers the set result and all appended exceptions.
-        """
-        return protocol.encode_answer(self._result, self._exceptions)
-
-    # -- future-like ---------------------------------------------------------
-
-    def append_exception(self, exception) -> None:
-        """Appends an exception to this response.
-
-        It is up to the clients to evaluate all or only specific exceptions if there
-        are more than one.
-        """
-        if not isinstance(exception, BaseException):
-            raise TypeError(f"not an exception: {exception!r}")
-        self._exceptions.append(exception)
-        self._done = True
-
-    def result(self):
-        """Returns the result/payload of the response; see the class docstring."""
-        if self._exceptions:
-            raise self._exceptions[-1]
-        if not self._done:
-            raise asyncio.InvalidStateError("Result is not set.")
-        return self._result
-
-    def set_result(self, result) -> None:
-        """Sets the result of the response.
-
-        Automatically converts the data type to int if result is a string made only
-        of ASCII digits (``"42"`` becomes ``42``); nothing else is converted.
-        """
-        if isinstance(result, str) and result and _ASCII_DIGITS.issuperset(result):
-            result = int(result)
-        self._result = result
-        self._done = True
-
-    def set_exception(self, exception) -> None:
-        """By contrast to append_exception(), sets only one exception, discarding
-        all exceptions appended before."""
-        self._exceptions.clear()
-        self.append_exception(exception)
-
-    def exception(self):
-        """Returns the last exception appended to this response, or None."""
-        return self._exceptions[-1] if self._exceptions else None
-
-    def exceptions(self) -> list[Exception]:
-        """Returns all exceptions appended to this response."""
-        return list(self._exceptions)
-
-    def done(self) -> bool:
-        """True if a result and/or exception has already been set on this response."""
-        return self._done
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Response):
-            return NotImplemented
-        return (
-            self._done == other._done
-            and type(self._result) is type(other._result)
-            and self._result == other._result
-            and [_exc_key(e) for e in self._exceptions] == [_exc_key(e) for e in other._exceptions]
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        excs = f", exceptions={self._exceptions!r}" if self._exceptions else ""
-        return f"Response(result={self._result!r}{excs})"
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 
 
-def _exc_key(exc: BaseException) -> tuple:
-    return (protocol.exception_kind(exc), str(exc), getattr(exc, "code", None))
+def edge_note(line: bytes | bytearray) -> Command | None:
+    """An edge report frame ``*e <seq> <lost> %<hex>`` (no newline) decoded the short
+    way: the :class:`Command` ``protocol.decode_notification`` gives for it, or None
+    for any other shape (which the general decoder then reads, or refuses)."""
+    words = line.split(b" ")
+    if len(words) != 4:
+        return None
+    _, seq, lost, data = words
+    if not (seq.isdigit() and lost.isdigit() and len(seq) < 19 and len(lost) < 19
+            and data[:1] == b"%" and len(data) % 2 and _HEX_DIGITS.issuperset(data[1:])):
+        return None
+    return Command("e", (int(seq), int(lost), bytes.fromhex(data[1:].decode("ascii"))))
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -216,6 +98,11 @@ class _Connection(asyncio.BufferedProtocol):
         *lines, rest = self._pending.split(b"\n")
         self._pending = rest
         for line in lines:
+            if line.startswith(b"*e "):
+                note = edge_note(line)
+                if note is not None:  # the everyday edge report, read the short way
+                    self._client._notify(note)
+                    continue
             if line.startswith(b"*bye"):
                 self.bye = bye_reason(line)
             try:
@@ -472,12 +359,7 @@ class SocketClient:
 
     def _frame_received(self, text: str) -> None:
         if text.startswith("*"):
-            note = protocol.decode_notification(text)
-            for handler in self._notification_handlers:
-                try:
-                    handler(note)
-                except Exception:  # a handler's bug must not kill the connection
-                    log.exception("notification handler failed")
+            self._notify(protocol.decode_notification(text))
             return
         request_id, answers = protocol.decode_response(text)
         fut = self._waiting.pop(request_id, None) if request_id is not None else None
@@ -485,6 +367,13 @@ class SocketClient:
             log.debug("dropping an answer nobody waits for: %.80s", text)
         elif not fut.done():
             fut.set_result(answers)
+
+    def _notify(self, note: Command) -> None:
+        for handler in self._notification_handlers:
+            try:
+                handler(note)
+            except Exception:  # a handler's bug must not kill the connection
+                log.exception("notification handler failed")
 
     def _hello(self) -> tuple[Any, ...]:
         return ("hello", self.PROTOCOL_VERSION, self.name, os.getpid())

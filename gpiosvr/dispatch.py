@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from typing import TYPE_CHECKING
 
-from gpiosvr.client_pigs import RECORD, EdgeCallback, PigpioCallbackClient, run_callbacks
+from gpiosvr.edge_reports import RECORD, EdgeCallback, run_callbacks
+
+if TYPE_CHECKING:
+    from gpiosvr.client_pigs import PigpioCallbackClient
 
 log = logging.getLogger(__name__)
 

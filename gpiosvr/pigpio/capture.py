@@ -3,19 +3,25 @@ pigpio's; see :mod:`gpiosvr.capture`)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from gpiosvr.capture import MAX_EDGES, SETTLE_SECONDS, Capture
+if TYPE_CHECKING:  # imported on first use: numpy and asyncio are slow to import
+    from gpiosvr.capture import Capture
 
 
 class CapturePart:
     """:meth:`capture`, over the ``pi``'s own connection."""
 
-    def capture(self, gpios: Iterable[int], max_edges: int = MAX_EDGES, path=None,
-                settle: float = SETTLE_SECONDS) -> Capture:
+    def capture(self, gpios: Iterable[int], max_edges: int | None = None, path=None,
+                settle: float | None = None) -> Capture:
         """A :class:`gpiosvr.capture.Capture` of the edges of ``gpios`` (0-31)
         through this pi's connection; ``.start()``/``.stop()`` it, or
         ``.run(seconds=...)``, then ``.summary()``, ``.plot()``, ``.to_vcd(path)``.
-        Not part of pigpio."""
-        return Capture(gpios, client=self._client, max_edges=max_edges, path=path,
-                       settle=settle)
+        ``max_edges`` and ``settle`` default to :mod:`gpiosvr.capture`'s
+        ``MAX_EDGES`` and ``SETTLE_SECONDS``. Not part of pigpio."""
+        from gpiosvr import capture
+
+        return capture.Capture(
+            gpios, client=self._client,
+            max_edges=capture.MAX_EDGES if max_edges is None else max_edges, path=path,
+            settle=capture.SETTLE_SECONDS if settle is None else settle)

@@ -4,7 +4,7 @@ and the board's information."""
 from __future__ import annotations
 
 from gpiosvr.channel import frame_template
-from gpiosvr.client_pigs import mode_arg, pud_arg
+from gpiosvr.pigs_args import mode_arg, pud_arg
 from gpiosvr.errors import GpioServerError
 from gpiosvr.pigpio._core import _failed, _u2i
 

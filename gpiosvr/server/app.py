@@ -25,7 +25,8 @@ from gpiosvr.server.clocks import HardwareClocks
 from gpiosvr.server.handles import HandleTables
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
-                                   MAX_LINGERING, PARTIAL_FRAME_SECONDS)
+                                   MAX_LINGERING, PARTIAL_FRAME_SECONDS,
+                                   SHORT_COMMANDS_PER_TURN)
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.ownership import Owner
 from gpiosvr.server.permits import Permits
@@ -85,6 +86,8 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
     if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # 64: "@"
         return None
     if parsed is None:
+        if b";" in tail:
+            return _short_batch(session, head, tail)
         parsed = _parse_short(tail)
         if parsed is None:
             return None
@@ -105,6 +108,90 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
         commands.log.exception("command %r failed", tail[:-1].decode("ascii"))
         answer = protocol.encode_answer(None, (RuntimeError(f"internal error: {exc}"),))
     return b"%s %s\n" % (head, answer.encode("ascii"))
+
+
+class ShortBatch:
+    """A request of several commands planned for the short way (:func:`plan_batch`):
+    each command's handler and converted arguments, or its :class:`Command` for the
+    general executor; :meth:`run` executes the next ones, :meth:`answer` is the
+    response frame once all ran."""
+
+    __slots__ = ("head", "plans", "answers")
+
+    def __init__(self, head: bytes, plans: list) -> None:
+        self.head = head
+        self.plans = plans
+        self.answers: list[bytes] = []
+
+    def run(self, session: commands.Session, budget: int) -> bool:
+        """Execute commands in order until ``budget`` is spent (a short command costs
+        1, one for the general executor :data:`GENERAL_COMMAND_COST`); True when
+        all have run."""
+        plans, answers = self.plans, self.answers
+        append = answers.append
+        index = len(answers)
+        while index < len(plans) and budget > 0:
+            parsed = plans[index]
+            index += 1
+            if type(parsed) is Command:
+                budget -= GENERAL_COMMAND_COST
+                append(commands.execute(session, parsed).encode("ascii"))
+                continue
+            budget -= 1
+            handler, args = parsed
+            try:
+                value = handler(session, *args)
+                if type(value) is int and -_BIG_INT < value < _BIG_INT:
+                    append(b"%d" % value)
+                    continue
+                answer = protocol.encode_answer(value)
+            except (PigpioError, ProtocolError) as exc:  # as commands.execute does
+                answer = protocol.encode_answer(None, (exc,))
+            except Exception as exc:
+                commands.log.exception("command %r failed", getattr(handler, "__name__", handler))
+                answer = protocol.encode_answer(
+                    None, (RuntimeError(f"internal error: {exc}"),))
+            append(answer.encode("ascii"))
+        return index == len(plans)
+
+    def answer(self) -> bytes:
+        return b"%s %s\n" % (self.head, b";".join(self.answers))
+
+
+#: What a command run by :func:`commands.execute` costs in a batch's budget, against
+#: 1 for a short one (measured: ~8 µs against ~1 µs).
+GENERAL_COMMAND_COST = 8
+
+
+def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
+    """The :class:`ShortBatch` of a request of several commands (``@7 r 4;r 5\\n``,
+    ``head`` ``@7``): every command looked up in the parsed-tail cache as a single
+    one is, instead of the general decoder; None unless the short way takes every
+    command (the general way then answers, errors included)."""
+    parts = tail[:-1].split(b";")
+    if len(parts) > protocol.MAX_COMMANDS_PER_REQUEST or tail[-1:] != b"\n":
+        return None  # the general way answers it with its error
+    plans = []
+    for part in parts:
+        key = part + b"\n"
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = _parse_short(key)
+            if parsed is None or (type(parsed) is Command
+                                  and parsed.name in commands.ANSWERS_LATER):
+                return None
+        plans.append(parsed)
+    return ShortBatch(head, plans)
+
+
+def _short_batch(session: commands.Session, head: bytes, tail: bytes) -> bytes | None:
+    """:func:`short_answer` for a request of several commands, all run at once
+    (a connection runs a long one in turns: ``ClientConnection._run_batch``)."""
+    batch = plan_batch(head, tail)
+    if batch is None:
+        return None
+    batch.run(session, len(batch.plans) * GENERAL_COMMAND_COST)
+    return batch.answer()
 
 
 def _parse_short(tail: bytes) -> Any:
@@ -159,6 +246,7 @@ class ClientConnection(asyncio.Protocol):
         self._waiting_on: asyncio.Future | None = None
         self._admitted = False  # counted by the server's quotas
         self._held = False  # the write buffer is past high water: execute nothing
+        self._batch: ShortBatch | None = None  # a long request running in turns
         self._partial_since: float | None = None  # loop time the unfinished frame began
         self._partial_timer: asyncio.TimerHandle | None = None
         self._lingering = False  # told *bye, closing soon (see close_with)
@@ -225,13 +313,15 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.server.hub.client_drained(self)
+        if self._batch is not None:
+            return  # a long request runs in turns: reading resumes when it is done
         if self.holds_whole_frame():  # whole frames held back: their turn now
             self.server.backend.user = self.session
             buffer, self._buffer = self._buffer, bytearray()
             self._run_frames(buffer)
         else:
             self._watch_partial(True)
-        if not self._held:
+        if not self._held and self._batch is None:
             self.transport.resume_reading()
 
     def holds_whole_frame(self) -> bool:
@@ -242,10 +332,16 @@ class ClientConnection(asyncio.Protocol):
         if self.server.log_requests:
             log.debug("%s pid=%s <- %r", logsafe.printable(self.session.name),
                       self.session.pid, bytes(data))
+        if self._batch is not None:  # read before the pause took: after the batch
+            self._buffer += data
+            return
         self.server.backend.user = self.session  # the short path skips execute()
         if self._short and not self._buffer and not self._discarding and not self._held:
+            if data.count(b";") >= SHORT_COMMANDS_PER_TURN and self._start_batch(data):
+                return
             answer = short_answer(self.session, data)
             if answer is not None:  # one whole everyday frame: the short way, same answers
+                self.server.hub.flush_first()
                 self._write(answer)
                 return
         if b"\n" not in data:
@@ -254,6 +350,46 @@ class ClientConnection(asyncio.Protocol):
             self._watch_partial(False)
             return
         self._run_frames(self._buffer + data if self._buffer else data)
+
+    def _start_batch(self, frame: bytes | bytearray) -> bool:
+        """Begin running ``frame`` (one whole frame, newline included), a long
+        request, in turns of the loop (:meth:`_run_batch`); False if the short way
+        does not take it."""
+        head, _, tail = bytes(frame).partition(b" ")
+        if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # "@"
+            return False
+        batch = plan_batch(head, tail)
+        if batch is None:
+            return False
+        self._batch = batch
+        self.transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._run_batch)  # planning was this turn's
+        return True
+
+    def _run_batch(self) -> None:
+        """Run the next :data:`SHORT_COMMANDS_PER_TURN` commands of the long request
+        in progress, so that other clients are served in between (reading this
+        one is paused meanwhile: its requests stay in order); answer it when done."""
+        batch, transport = self._batch, self.transport
+        if batch is None or transport is None or transport.is_closing():
+            self._batch = None
+            return
+        self.server.backend.user = self.session
+        if not batch.run(self.session, SHORT_COMMANDS_PER_TURN):
+            asyncio.get_running_loop().call_soon(self._run_batch)
+            return
+        self._batch = None
+        self.server.hub.flush_first()
+        self._write(batch.answer())
+        if self._held:
+            return  # resume_writing runs what was read meanwhile, and reads again
+        if b"\n" in self._buffer:
+            buffer, self._buffer = self._buffer, bytearray()
+            self._run_frames(buffer)
+        else:
+            self._watch_partial(True)  # the unfinished frame read with it, if any
+        if not self._held and self._batch is None:  # (_run_frames may begin another)
+            transport.resume_reading()
 
     def _run_frames(self, buffer: bytes | bytearray) -> None:
         """Execute the whole frames at the start of ``buffer`` in order, sending their
@@ -276,6 +412,16 @@ class ClientConnection(asyncio.Protocol):
             if len(line) >= protocol.MAX_FRAME_BYTES:
                 answer = _too_long(line).encode("ascii")
             elif line:  # several frames in one read (pipelined requests): short ways too
+                if short and line.count(b";") >= SHORT_COMMANDS_PER_TURN:
+                    # a long request: what comes after it waits until it has run
+                    if out:
+                        self.server.hub.flush_first()
+                        self._emit(out)
+                    self._buffer = bytearray(buffer[start:])
+                    if self._start_batch(bytes(line) + b"\n"):
+                        return
+                    self._buffer = bytearray()
+                    out, size = [], 0
                 answer = short_answer(session, bytes(line) + b"\n") if short else None
                 if answer is None:
                     answer = self.handle_frame(line)
@@ -290,6 +436,7 @@ class ClientConnection(asyncio.Protocol):
                     self._emit(out)
                     out, size = [], 0
         if out:
+            self.server.hub.flush_first()
             self._emit(out)
         self._buffer = bytearray(buffer[start:]) if start < len(buffer) else bytearray()
         if not self._held:

@@ -56,6 +56,13 @@ _REFRESH_SECONDS = 0.02
 _handles = itertools.count(1)
 
 
+def edge_frame(seq: int, lost: int, records: "bytes | bytearray") -> bytes:
+    """The ``*e`` frame of packed ``records``, as
+    ``protocol.encode_notification("e", seq, lost, bytes(records))`` writes it,
+    formatted at once: it is on the way of every edge report."""
+    return b"*e %d %d %%%s\n" % (seq, lost, records.hex().encode("ascii"))
+
+
 class Subscription:
     """One client's notification handle: which GPIOs, what is queued, what was lost."""
 
@@ -604,6 +611,13 @@ class EdgeHub:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
 
+    def flush_first(self) -> None:
+        """Send what is queued now, ahead of the answer about to be written: the
+        edges a command made (``siminject``, ``w`` on a wired GPIO) reach their
+        callbacks without waiting for the loop's next turn, and before that answer."""
+        if self._dirty:
+            self.flush()
+
     def flush(self) -> None:
         """Send what is queued, as few frames as the frame size allows."""
         self._flush_scheduled = False
@@ -647,10 +661,10 @@ class EdgeHub:
         data, size = sub.queue, RECORD.size
         frames = []
         for start in range(0, max(len(data), 1), MAX_REPORTS_PER_FRAME * size):
-            chunk = bytes(data[start:start + MAX_REPORTS_PER_FRAME * size])
             sub.seq += 1
-            frames.append(protocol.encode_notification("e", sub.seq, sub.lost, chunk))
+            frames.append(edge_frame(sub.seq, sub.lost,
+                                     data[start:start + MAX_REPORTS_PER_FRAME * size]))
             sub.lost = 0
         self._unqueue(sub)
-        transport.write("".join(frames).encode("ascii"))
+        transport.write(b"".join(frames))
         self._note_buffered(client, transport.get_write_buffer_size())

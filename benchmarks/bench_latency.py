@@ -1,0 +1,217 @@
+"""Latency, side by side: single edges into a Python callback and single ``read()``
+calls, our facade against the real pigpio 1.78 client, idle and while another
+process floods the server (issue #18, targets 1 and 3).
+
+    python benchmarks/bench_latency.py [--edges 600] [--calls 3000]
+
+* edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
+  simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
+  edge's tick to the moment its callback runs in this process (both servers' ticks
+  are CLOCK_MONOTONIC in µs; our server's offset is measured with
+  ``get_current_tick``), and apart ("asked") from the moment this process asks for
+  the edge, which adds the hop to the server process.
+* calls: ``pi.read(4)`` round trips, one at a time.
+* under flood: a second process sends 100-command requests (``r 4`` x 100) to our
+  server back to back (the "batch streaming" client of target 3), or ``read`` calls
+  as fast as it can to the stand-in (pigpio has no batches).
+
+Prints p50, p99 and p99.9 in microseconds per case. The stand-in is a Python
+server (a thread per connection), not pigpiod: its figures are pigpio's client plus
+a server of similar cost, not the C daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import ROOT, both_servers  # noqa: E402
+
+GPIO = 20
+
+_FLOOD_OURS = """
+import sys, time
+from gpiosvr.blocking import BlockingClient
+client = BlockingClient(sys.argv[1])
+batch = [("r", 4)] * 100
+print("ready", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    client.request(batch)
+    n += 1
+print(n * 100, flush=True)
+"""
+
+_FLOOD_PIGPIO = """
+import sys, time, pigpio
+p = pigpio.pi("127.0.0.1", int(sys.argv[1]))
+print("ready", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    p.read(4)
+    n += 1
+print(n, flush=True)
+"""
+
+
+class Stamp:
+    """A callback that notes how long after its tick (``tick_offset``: the edge
+    source's tick minus ``time.monotonic_ns() // 1000``) each edge arrived, and the
+    moment of its first call after :meth:`arm`."""
+
+    def __init__(self, tick_offset: int = 0) -> None:
+        self.event = threading.Event()
+        self.at = 0.0
+        self.tick_offset = tick_offset
+        self.since_tick: list[float] = []
+
+    def __call__(self, gpio: int, level: int, tick: int) -> None:
+        now = time.monotonic_ns() // 1000
+        self.at = time.perf_counter()
+        self.since_tick.append(((now + self.tick_offset - tick) & 0xFFFFFFFF) / 1e6)
+        self.event.set()
+
+    def arm(self) -> None:
+        self.event.clear()
+
+
+def tick_offset(get_tick) -> int:
+    """The server's tick minus this process's ``time.monotonic_ns() // 1000``, from
+    the quickest of 50 ``get_current_tick`` round trips (within half of it)."""
+    best = None
+    for _ in range(50):
+        before = time.monotonic_ns() // 1000
+        tick = get_tick()
+        after = time.monotonic_ns() // 1000
+        if best is None or after - before < best[0]:
+            best = (after - before, (tick - (before + after) // 2) & 0xFFFFFFFF)
+    offset = best[1]
+    return offset - (1 << 32) if offset >= 1 << 31 else offset
+
+
+def edge_latencies(stamp: Stamp, send_one, count: int) -> list[float]:
+    """Request-to-callback seconds of ``count`` single edges; the callback's
+    tick-to-callback figures are in ``stamp.since_tick``."""
+    stamp.since_tick = []
+    result = []
+    for _ in range(count):
+        stamp.arm()
+        t0 = time.perf_counter()
+        send_one()
+        if stamp.event.wait(2):
+            result.append(stamp.at - t0)
+        time.sleep(0.002)
+    return result
+
+
+def call_latencies(read, count: int) -> list[float]:
+    result = []
+    clock = time.perf_counter
+    for _ in range(count):
+        t0 = clock()
+        read(4)
+        result.append(clock() - t0)
+    return result
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Flood:
+    """A flooding client process for the duration of a ``with`` block."""
+
+    def __init__(self, code: str, target: str, seconds: float = 120.0) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", code, target, str(seconds)],
+                                     stdout=subprocess.PIPE, text=True,
+                                     env=dict(os.environ, PYTHONPATH=ROOT))
+
+    def __enter__(self) -> "Flood":
+        assert self.proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edges", type=int, default=600)
+    parser.add_argument("--calls", type=int, default=3000)
+    args = parser.parse_args()
+
+    import pigpio as real_pigpio
+
+    import gpiosvr.pigpio as facade
+    from gpiosvr.simulator import Simulator
+
+    rows: list[tuple[str, list[float]]] = []
+    with both_servers() as (path, standin):
+        pi = facade.pi(path)
+        sim = Simulator(path)
+        ours = Stamp(tick_offset(pi.get_current_tick))
+        pi.callback(GPIO, facade.EITHER_EDGE, ours)
+        real = real_pigpio.pi("127.0.0.1", standin.port)
+        theirs = Stamp(0)  # the stand-in stamps "now" edges with its monotonic clock
+        real.callback(GPIO, real_pigpio.EITHER_EDGE, theirs)
+        time.sleep(0.2)
+
+        def ours_one() -> None:
+            sim.inject(GPIO, 1, 1)
+
+        def theirs_one() -> None:
+            standin.burst(GPIO, 1, now=True)
+
+        for phase in ("idle", "flood"):
+            floods = ((_FLOOD_OURS, path), (_FLOOD_PIGPIO, str(standin.port)))
+            for side, (code, target) in zip(("gpiosvr", "pigpio"), floods):
+                flood = Flood(code, target) if phase == "flood" else None
+                if flood:
+                    flood.__enter__()
+                try:
+                    stamp, send = (ours, ours_one) if side == "gpiosvr" else (theirs, theirs_one)
+                    edges = edge_latencies(stamp, send, args.edges)
+                    since_tick = stamp.since_tick
+                    read = pi.read if side == "gpiosvr" else real.read
+                    calls = call_latencies(read, args.calls)
+                finally:
+                    if flood:
+                        flood.__exit__()
+                rows.append((f"{side} edge, {phase}", since_tick))
+                rows.append((f"{side} edge asked, {phase}", edges))
+                rows.append((f"{side} read(), {phase}", calls))
+        pi.stop()
+        sim.close()
+        real.stop()
+
+    print("edge: from the edge's tick to its callback; edge asked: from this process's "
+          "request (siminject, or a line to the stand-in) to the callback\n")
+    print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
+    for name, values in sorted(rows, key=lambda r: (r[0].split()[1], r[0])):
+        print(f"{name:28}{len(values):>6}{pct(values, .5) * 1e6:>10.0f}"
+              f"{pct(values, .99) * 1e6:>10.0f}{pct(values, .999) * 1e6:>10.0f}")
+    table = dict(rows)
+    for kind in ("edge", "read()"):
+        for phase in ("idle", "flood"):
+            a, b = table[f"gpiosvr {kind}, {phase}"], table[f"pigpio {kind}, {phase}"]
+            print(f"{kind} {phase}: gpiosvr / pigpio p50 {pct(a, .5) / pct(b, .5):.2f}, "
+                  f"p99 {pct(a, .99) / pct(b, .99):.2f}  (target <= 1)")
+    idle, flood = table["gpiosvr read(), idle"], table["gpiosvr read(), flood"]
+    print(f"gpiosvr read() under a batch-streaming client / idle: p99 "
+          f"{pct(flood, .99) / pct(idle, .99):.1f}  (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()

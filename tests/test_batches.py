@@ -1,0 +1,161 @@
+"""Requests of many commands take the short way per command (issue #18): the same
+answers, byte for byte, as the general decoder and executor, and as the commands
+sent one at a time. Their speed is measured by ``benchmarks/bench_calls.py``."""
+
+from __future__ import annotations
+
+import socket
+
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.protocol import MAX_COMMANDS_PER_REQUEST
+from gpiosvr.server import GpioServer
+from gpiosvr.server.app import ClientConnection, short_answer
+
+BATCHES = [
+    b"r 4;r 5", b"w 4 1;r 4;w 4 0;r 4", b"m 5 1;mg 5;m 5 4;mg 5", b"bs1 96;br1;bc1 32;br1",
+    b"w 54 1;r 4", b"w 4 2;r 4", b"r 99;r 4", b"r;r 4", b"r 4 5;r 4", b"zz 1;r 4",
+    b"pud 4 1;r 4", b"p 18 128;gdc 18;w 18 1;gdc 18", b"r 4;", b";r 4", b"r 4;;r 5",
+    b"r  4;r 5", b"R 4;r 4", b"r -4;r 4", b"r 0x4;r 4", b"bs1 4294967296;br1",
+    b"hwver;pigpv;hwver", b"r 4 # a comment;r 5", b";".join([b"r 4"] * MAX_COMMANDS_PER_REQUEST),
+    b";".join([b"r 4"] * (MAX_COMMANDS_PER_REQUEST + 1)),
+]
+
+
+def test_batches_answer_byte_for_byte_as_the_general_way():
+    short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    taken = 0
+    for number, body in enumerate(BATCHES, 1):
+        frame = b"@%d %s\n" % (number, body)
+        expected = general.handle_frame(frame[:-1]).encode("ascii")
+        answer = short_answer(short.session, frame)
+        if answer is None:
+            answer = short.handle_frame(frame[:-1]).encode("ascii")
+        else:
+            taken += 1
+        assert answer == expected, frame
+    assert taken >= 12
+    assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_a_batch_over_the_socket_answers_as_single_calls(server):
+    commands = [("w", 4, 1), ("r", 4), ("w", 4, 0), ("r", 4), ("mg", 4), ("w", 60, 1),
+                ("zz",), ("br1",), ("pud", 4, "u"), ("r", 99), ("t",)] * 10
+    with BlockingClient(server.socket_path) as client:
+        together = client.request(commands)
+        apart = client.request(commands[:1]) and [client.request([c])[0] for c in commands]
+    for one, other, command in zip(together, apart, commands):
+        if command == ("t",):
+            continue  # the tick moves on
+        assert one == other, command
+    assert [r.result() for r in together[:4]] == [0, 1, 0, 0]
+
+
+def test_a_raw_batch_keeps_its_id_and_order(server):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@77 w 4 1;r 4;w 4 0;r 4;zz\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            data += sock.recv(4096)
+    answer = data.decode("ascii")
+    assert answer.startswith("@77 0;1;0;0;null !PigpioError:-")
+
+
+def _answers(sock, count: int) -> list[bytes]:
+    data = b""
+    while data.count(b"\n") < count:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data.split(b"\n")[:count]
+
+
+def test_a_long_request_runs_in_turns_and_in_order(server, monkeypatch):
+    """A request of more than SHORT_COMMANDS_PER_TURN commands runs a turn of the
+    loop at a time (other clients are served in between); what the same client
+    sends meanwhile waits for it, so that its requests still run in order."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2)
+    turns = []
+    run = app.ShortBatch.run
+    monkeypatch.setattr(app.ShortBatch, "run",
+                        lambda self, *a: turns.append(1) or run(self, *a))
+    batch = b";".join([b"w 4 1"] + [b"r 4"] * 9 + [b"zz", b"w 4 0", b"r 4"])
+    with socket.socket(socket.AF_UNIX) as sock, BlockingClient(server.socket_path) as other:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@1 " + batch + b"\n")
+        sock.sendall(b"@2 w 4 1\n")
+        assert other.command("t") >= 0  # another client is served meanwhile
+        first, second = _answers(sock, 2)
+    assert first.startswith(b"@1 0;" + b"1;" * 9 + b"null !PigpioError:-")
+    assert first.endswith(b";0;0")
+    assert second == b"@2 0"
+    assert len(turns) >= 6
+
+
+def test_the_longest_request_answers_as_the_general_way(server):
+    body = b";".join([b"w 4 1", b"r 4", b"w 4 0", b"r 4"] * (MAX_COMMANDS_PER_REQUEST // 4))
+    expected = ClientConnection(GpioServer("/nonexistent/c")).handle_frame(b"@9 " + body)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@9 " + body + b"\n")
+        assert _answers(sock, 1) == [expected[:-1].encode("ascii")]
+
+
+def test_long_requests_pipelined_in_one_write_run_in_turns_and_in_order(server, monkeypatch):
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3)
+    long_one = b";".join([b"r 4"] * 7)
+    frames = [b"@1 w 4 1", b"@2 " + long_one, b"@3 w 4 0", b"@4 " + long_one, b"@5 r 4",
+              b"@6 " + long_one]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"\n".join(frames) + b"\n")
+        answers = _answers(sock, len(frames))
+    assert answers == [b"@1 0", b"@2 " + b";".join([b"1"] * 7), b"@3 0",
+                       b"@4 " + b";".join([b"0"] * 7), b"@5 0",
+                       b"@6 " + b";".join([b"0"] * 7)]
+
+
+def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, monkeypatch):
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "PARTIAL_FRAME_SECONDS", 0.2)
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@1 r 4;r 4;r 4;r 4\n@2 br")  # a long request, then half a frame
+        answer, bye = _answers(sock, 2)
+    assert answer.startswith(b"@1 ") and answer.count(b";") == 3
+    assert bye.startswith(b'*bye "frame not finished within 0.2 s')
+
+
+def test_the_client_encodes_int_requests_as_the_general_encoder():
+    import pytest
+
+    from gpiosvr import protocol
+    from gpiosvr.channel import encode_int_request
+    from gpiosvr.errors import ProtocolError
+
+    taken = [[("r", 4)], [("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("br1",), ("t",)],
+             (("bs1", 0xFFFFFFFF), ("p", 18, -1)), [("x", (1 << 64) - 1), ("y", -(1 << 64) + 1)]]
+    for commands in taken:
+        frame = encode_int_request(commands, 42)
+        assert frame == protocol.encode_request(commands, 42).encode("ascii"), commands
+    declined = [[], [["r", 4]], [("r", True)], [("r", 4.0)], [("r", "4")], [("r", 1 << 64)],
+                [("r", 4), ("r", b"x")], [(b"r", 4)]]
+    for commands in declined:
+        assert encode_int_request(commands, 42) is None, commands
+    for bad in ([("1r", 4)], [("r x", 4)]):
+        with pytest.raises(ProtocolError):
+            encode_int_request(bad, 42)
+        with pytest.raises(ProtocolError):
+            protocol.encode_request(bad, 42)

@@ -1,0 +1,57 @@
+"""What importing the facade and making plain calls load (issue #18): asyncio, numpy
+and the server stay unloaded until something needs them. Import time itself is
+measured by ``benchmarks/bench_startup.py``, never asserted here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+HEAVY = ("asyncio", "numpy", "gpiosvr.server.app", "gpiosvr.client_pigs", "gpiosvr.capture")
+
+_CHECK = """
+import sys
+{code}
+print(sorted(name for name in {heavy!r} if name in sys.modules))
+"""
+
+
+def loaded_after(code: str, sock_path: str | None = None) -> str:
+    env = dict(os.environ)
+    if sock_path is not None:
+        env["GPIO_SOCKET_PATH"] = sock_path
+    result = subprocess.run([sys.executable, "-c", _CHECK.format(code=code, heavy=HEAVY)],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_importing_the_facade_loads_nothing_heavy() -> None:
+    assert loaded_after("import gpiosvr.pigpio") == "[]"
+
+
+def test_plain_calls_load_no_asyncio(server) -> None:
+    code = ("import gpiosvr.pigpio as pigpio\n"
+            "p = pigpio.pi()\n"
+            "assert p.connected\n"
+            "p.write(4, 1)\n"
+            "assert p.read(4) == 1\n"
+            "p.stop()")
+    assert loaded_after(code, server.socket_path) == "[]"
+
+
+def test_the_loop_thread_still_starts_for_callbacks(server) -> None:
+    code = ("import gpiosvr.pigpio as pigpio\n"
+            "p = pigpio.pi()\n"
+            "cb = p.callback(4)\n"
+            "cb.cancel()\n"
+            "p.stop()")
+    assert "asyncio" in loaded_after(code, server.socket_path)
+
+
+def test_server_package_names_still_resolve() -> None:
+    from gpiosvr.server import GpioServer, ServerAlreadyRunning
+    from gpiosvr.server.app import GpioServer as direct
+
+    assert GpioServer is direct and issubclass(ServerAlreadyRunning, Exception)
