@@ -70,3 +70,12 @@ def test_a_missing_tty_names_itself(client):
     assert "/dev/ttyGPIOSVR-none" in str(err) and "does not exist" in str(err)
     assert refused(client, "sero", "/tmp/tty", 9600, 0).code == C.PI_BAD_SER_DEVICE
     assert wait_until(lambda: not any("GPIOSVR" in name for name in lanes()))
+
+
+def test_a_missing_library_says_what_to_install():
+    from gpiosvr.server.backends.linux_buses import _need
+
+    with pytest.raises(PigpioError) as info:
+        _need("gpiosvr_no_such_module", "I2C", "smbus2")
+    assert info.value.code == C.PI_I2C_OPEN_FAILED
+    assert "pip install smbus2" in str(info.value) and "'.[buses]'" in str(info.value)

@@ -69,7 +69,8 @@ def _need(module: str, what: str, package: str | None = None) -> Any:
         failed = {"I2C": "PI_I2C_OPEN_FAILED", "SPI": "PI_SPI_OPEN_FAILED"}
         raise PigpioError(code(failed.get(what, "PI_SER_OPEN_FAILED")),
                           f"the gpiod backend's {what} needs the {package or module} "
-                          f"package: pip install 'gpiosvr[buses]'") from None
+                          f"package: pip install {package or module} (in gpiosvr's clone: "
+                          "pip install '.[buses]')") from None
 
 
 class _Lane:
