@@ -401,7 +401,10 @@ def _send_and_watch(p, module, edges) -> list[tuple[int, int, int]]:
     with pytest.raises(module.error) as info:
         p.wave_delete(9)
     assert "non existent wave id" in str(info.value)
-    first = next(i for i, e in enumerate(edges) if e[1] == 1)  # before: set_mode, write
+    # the chain's first rise (before it: set_mode's and write's); edges come on the
+    # callback connection, so through a relay they may still be on their way
+    wait_until(lambda: any(e[1] == 1 for e in list(edges)))
+    first = next(i for i, e in enumerate(edges) if e[1] == 1)
     wait_until(lambda: len(edges) >= first + 16)
     t0 = edges[first][2]
     return [(g, lv, (t - t0) & 0xFFFFFFFF) for g, lv, t in edges[first:]]
