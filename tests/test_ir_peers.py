@@ -23,12 +23,13 @@ import time
 
 import pytest
 
+import gpiosvr.pigpio as pigpio
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.sim.board import load
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
-from conftest import wait_until
+from conftest import extra_module, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(ROOT, "examples", "sensors.toml")
@@ -59,9 +60,9 @@ class Board:
         self.sim = Simulator(sock_path)
         self.seen: set[int] = set()
 
-    def press(self, code: list[int], new: bool = False, timeout: float = 30) -> None:
+    def press(self, code: list[int], new: bool = False, timeout: float = 30) -> int:
         """Once a program listens to the receiver's GPIO (``new``: on a notification
-        handle not seen listening before), the receiver gets ``code``."""
+        handle not seen listening before), the receiver gets ``code``; its first tick."""
         def listener():
             hub = self.thread.server.hub
             handles = [h for h, sub in list(hub.subscriptions.items())
@@ -71,7 +72,7 @@ class Board:
 
         handle = wait_until(lambda: self.thread.call(listener), timeout=timeout)
         self.seen.add(handle)
-        self.sim.ir_send(RECEIVER, code)
+        return self.sim.ir_send(RECEIVER, code)
 
     def close(self) -> None:
         self.sim.close()
@@ -184,9 +185,9 @@ def irrp_driver(way: str, tmp_path) -> str:
 
 @pytest.mark.parametrize("way", IRRP_WAYS)
 def test_irrp_records_a_code_and_plays_it_back(way, board, run, tmp_path):
-    pytest.importorskip("irrp")
+    extra_module("irrp", "test")
     if way == "one-line import":
-        pytest.importorskip("pigpio")
+        extra_module("pigpio", "test")
     driver = irrp_driver(way, tmp_path)
     codes = str(tmp_path / "codes.json")
     record = run(way, [driver, "record", str(RECEIVER), codes, "power"])
@@ -205,6 +206,31 @@ def test_irrp_records_a_code_and_plays_it_back(way, board, run, tmp_path):
     assert close_to(sent, NEC), sent
 
 
+def test_a_flash_too_short_for_irrp_is_logged_and_its_recording_goes_on(board, caplog):
+    """irrp ends a code of 10 edges or fewer by raising ShortCodeError in its edge
+    callback. pigpio's callback thread would end there (and record() wait for ever);
+    the facade logs the callback's exception and goes on calling it, so the key
+    pressed next is recorded."""
+    irrp = extra_module("irrp", "test")
+    pi = pigpio.pi(board.thread.socket_path)
+    try:
+        recorded: list[list[int]] = []
+        recording = threading.Thread(
+            target=lambda: recorded.append(irrp.RecordReplayer(pi).record(RECEIVER)))
+        recording.start()
+        flash = [560, 560, 560, 560, 560]
+        first = board.press(flash)
+        end = (first + sum(flash)) & 0xFFFFFFFF
+        wait_until(lambda: "ShortCodeError" in caplog.text, timeout=10)
+        # a code starts after 200 ms without an edge (irrp's --pre)
+        wait_until(lambda: pigpio.tickDiff(end, pi.get_current_tick()) > 200_000, timeout=10)
+        board.sim.ir_send(RECEIVER, NEC)
+        recording.join(30)
+        assert recorded == [NEC]
+    finally:
+        pi.stop()
+
+
 # -- PiIR (PyPI 0.2.5: its piir command line) -----------------------------------------
 
 #: PiIR's own modules ``import pigpio`` and call ``pigpio.pi()``: the one-line import
@@ -213,10 +239,11 @@ PIIR_WAYS = ["PYTHONPATH=compat", "gpiosvr-run"]
 
 
 def piir_command() -> str:
-    pytest.importorskip("piir")
-    path = shutil.which("piir", path=os.path.dirname(sys.executable)) or shutil.which("piir")
+    """The ``piir`` command PiIR installs beside this Python."""
+    piir = extra_module("piir", "test")
+    path = shutil.which("piir", path=os.path.dirname(sys.executable))
     if path is None:
-        pytest.skip("PiIR's piir command is not installed")
+        pytest.fail(f"PiIR {piir.__version__} is installed without its piir command")
     return path
 
 
