@@ -1,0 +1,277 @@
+"""Real IR remote programs from PyPI against the simulated IR receiver
+(``docs/board.md``): the ``irrp`` package (pigpio's irrp.py as a module) and PiIR
+(its ``piir`` command line), unchanged, through the ways in that apply to each.
+
+The receiver on GPIO 4 replays a code the test sets (the key pressed); the IR LED on
+GPIO 17 is what the receiver sees, so a code played back is received again and
+compared with the one recorded. The test presses a key only once the program listens
+(a notification on GPIO 4 it did not see before), as a person would after the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.sim.board import load
+from gpiosvr.server.thread import ServerThread
+from gpiosvr.simulator import Simulator
+
+from conftest import extra_module, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOARD = os.path.join(ROOT, "examples", "sensors.toml")
+#: our driver of the irrp module: its README's record / compare / replay, as a script
+IRRP_KEYS = os.path.join(ROOT, "tests", "peers", "irrp_keys.py")
+RECEIVER, LED = 4, 17  # examples/sensors.toml
+
+#: An NEC code (the bits 0x00FF45BA in the order sent: address 0x00, command 0xA2,
+#: each then its complement, LSB first), marks and spaces in µs.
+NEC = [9000, 4500] + [v for bit in f"{0x00FF45BA:032b}"
+                      for v in ((560, 1690) if bit == "1" else (560, 560))] + [560]
+
+
+def close_to(sent: list[int], code: list[int]) -> bool:
+    """What the LED sent is ``code`` to within 3 %: the carrier sends whole 26.3 µs
+    cycles (a 560 µs mark is 21 of them, 552 µs as the receiver sees it)."""
+    return len(sent) == len(code) and all(abs(s - c) <= 0.03 * c for s, c in zip(sent, code))
+
+
+class Board:
+    """A server on the simulated board of examples/sensors.toml, with a Simulator and
+    the notifications opened on it (to know when a program listens)."""
+
+    def __init__(self, sock_path: str) -> None:
+        chip = SimulatedChip()
+        load(BOARD).attach(chip)
+        self.thread = ServerThread(sock_path, chip).start()
+        self.sim = Simulator(sock_path)
+        self.seen: set[int] = set()
+
+    def press(self, code: list[int], new: bool = False, timeout: float = 30) -> int:
+        """Once a program listens to the receiver's GPIO (``new``: on a notification
+        handle not seen listening before), the receiver gets ``code``; its first tick."""
+        def listener():
+            hub = self.thread.server.hub
+            handles = [h for h, sub in list(hub.subscriptions.items())
+                       if sub.bits >> RECEIVER & 1 and sub.active
+                       and not (new and h in self.seen)]
+            return handles[0] if handles else None
+
+        handle = wait_until(lambda: self.thread.call(listener), timeout=timeout)
+        self.seen.add(handle)
+        return self.sim.ir_send(RECEIVER, code)
+
+    def close(self) -> None:
+        self.sim.close()
+        self.thread.stop()
+
+
+@pytest.fixture
+def board(sock_path):
+    b = Board(sock_path)
+    yield b
+    b.close()
+
+
+class Program:
+    """A program run one way in against the board's server; its output lines read
+    as they come."""
+
+    def __init__(self, way: str, argv: list[str], sock_path: str, cwd: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
+        env["PYTHONUNBUFFERED"] = "1"
+        env["GPIO_SOCKET_PATH"] = sock_path
+        if way == "gpiosvr-run":
+            cmd = [sys.executable, "-m", "gpiosvr.run", "--socket", sock_path, *argv]
+        else:
+            if way == "PYTHONPATH=compat":
+                env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "compat"),
+                                                     env.get("PYTHONPATH", "")])
+            cmd = [sys.executable, *argv]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=cwd)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self._stderr = threading.Thread(target=lambda: self.errors.extend(self.proc.stderr),
+                                        daemon=True)
+        self._stderr.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match:
+        """The first line from now matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(f"no line matching {pattern!r}; out: {self.seen}; "
+                                     f"err: {''.join(self.errors)[-2000:]}")
+            self.seen.append(line)
+            match = re.fullmatch(pattern, line)
+            if match:
+                return match
+
+    def finish(self, timeout: float = 30) -> None:
+        """Wait for the program to end by itself, successfully and saying nothing on
+        stderr (no exception in a callback thread, no warning)."""
+        code = self.proc.wait(timeout)
+        self._stderr.join(timeout)
+        assert code == 0 and not self.errors, \
+            f"exit {code}; out: {self.seen}; err: {''.join(self.errors)}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def run(board, sock_path, tmp_path):
+    """``run(way, argv)``: a Program, stopped at the end of the test."""
+    started: list[Program] = []
+
+    def start(way: str, argv: list[str]) -> Program:
+        started.append(Program(way, argv, sock_path, str(tmp_path)))
+        return started[-1]
+
+    yield start
+    for program in started:
+        program.stop()
+
+
+# -- irrp (PyPI 1.0.1: pigpio's irrp.py as a module) ----------------------------------
+
+IRRP_WAYS = ["one-line import", "PYTHONPATH=compat", "gpiosvr-run"]
+
+
+def irrp_driver(way: str, tmp_path) -> str:
+    """The driver script; for the one-line import its ``import pigpio`` is changed,
+    while irrp.py's own ``import pigpio`` still gets pigpio 1.78 (its pulse,
+    tickDiff, TIMEOUT), used with our ``pi``."""
+    with open(IRRP_KEYS) as f:
+        text = f.read()
+    if way == "one-line import":
+        assert re.search(r"^import pigpio$", text, re.M)
+        text = re.sub(r"^import pigpio$", "import gpiosvr.pigpio as pigpio", text, flags=re.M)
+    path = tmp_path / "irrp_keys.py"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("way", IRRP_WAYS)
+def test_irrp_records_a_code_and_plays_it_back(way, board, run, tmp_path):
+    extra_module("irrp", "test")
+    if way == "one-line import":
+        extra_module("pigpio", "test")
+    driver = irrp_driver(way, tmp_path)
+    codes = str(tmp_path / "codes.json")
+    record = run(way, [driver, "record", str(RECEIVER), codes, "power"])
+    for prompt in ("Press key for 'power'", "Press key for 'power' to confirm"):
+        record.wait_for(re.escape(prompt))
+        board.press(NEC)       # record() cancelled its callback before the next prompt
+    record.wait_for("Okay")
+    record.finish()
+    with open(codes) as f:
+        assert json.load(f) == {"power": NEC}       # exact ticks: irrp's tidying keeps them
+
+    play = run(way, [driver, "play", str(LED), codes, "power"])
+    play.wait_for("key power")
+    play.finish()
+    sent = wait_until(lambda: board.sim.ir_sent(RECEIVER), timeout=10)
+    assert close_to(sent, NEC), sent
+
+
+def test_a_flash_too_short_for_irrp_is_logged_and_its_recording_goes_on(board, caplog):
+    """irrp ends a code of 10 edges or fewer by raising ShortCodeError in its edge
+    callback. pigpio's callback thread would end there (and record() wait for ever);
+    the facade logs the callback's exception and goes on calling it, so the key
+    pressed next is recorded."""
+    irrp = extra_module("irrp", "test")
+    pi = pigpio.pi(board.thread.socket_path)
+    try:
+        recorded: list[list[int]] = []
+        recording = threading.Thread(
+            target=lambda: recorded.append(irrp.RecordReplayer(pi).record(RECEIVER)))
+        recording.start()
+        flash = [560, 560, 560, 560, 560]
+        first = board.press(flash)
+        end = (first + sum(flash)) & 0xFFFFFFFF
+        wait_until(lambda: "ShortCodeError" in caplog.text, timeout=10)
+        # a code starts after 200 ms without an edge (irrp's --pre)
+        wait_until(lambda: pigpio.tickDiff(end, pi.get_current_tick()) > 200_000, timeout=10)
+        board.sim.ir_send(RECEIVER, NEC)
+        recording.join(30)
+        assert recorded == [NEC]
+    finally:
+        pi.stop()
+
+
+# -- PiIR (PyPI 0.2.5: its piir command line) -----------------------------------------
+
+#: PiIR's own modules ``import pigpio`` and call ``pigpio.pi()``: the one-line import
+#: of a script does not reach them, so the two ways that bind the name apply.
+PIIR_WAYS = ["PYTHONPATH=compat", "gpiosvr-run"]
+
+
+def piir_command() -> str:
+    """The ``piir`` command PiIR installs beside this Python."""
+    piir = extra_module("piir", "test")
+    path = shutil.which("piir", path=os.path.dirname(sys.executable))
+    if path is None:
+        pytest.fail(f"PiIR {piir.__version__} is installed without its piir command")
+    return path
+
+
+@pytest.mark.parametrize("way", PIIR_WAYS)
+def test_piir_dump_prints_the_raw_pulses_received(way, board, run):
+    dump = run(way, [piir_command(), "dump", "-r", "-g", str(RECEIVER)])
+    board.press(NEC)
+    line = dump.wait_for(r"[\d ]+")
+    assert [int(v) for v in line.group(0).split()] == NEC
+
+
+@pytest.mark.parametrize("way", PIIR_WAYS)
+def test_piir_records_a_key_and_plays_it_back(way, board, run, tmp_path):
+    piir = piir_command()
+    record = run(way, [piir, "record", "-g", str(RECEIVER), "-f", "remote.json", "power"])
+    for prompt in ('Press the key named "power".', "Press the same key again to verify."):
+        record.wait_for(re.escape(prompt))
+        board.press(NEC, new=True)                # each press: a new pigpio.pi()
+    record.wait_for(re.escape('Saved to "remote.json".'))
+    record.finish()
+    with open(tmp_path / "remote.json") as f:
+        remote = json.load(f)
+    assert remote["format"]["coding"] == "ppm", remote   # NEC: pulse-distance, decoded
+    # NEC sends LSB first, each byte then its complement: address 0x00, command 0xA2
+    assert remote["format"]["byte_by_byte_complement"] is True, remote
+    assert remote["keys"] == {"power": "00 A2"}, remote
+
+    play = run(way, [piir, "play", "-g", str(LED), "-f", "remote.json", "power"])
+    play.finish()
+    sent = wait_until(lambda: board.sim.ir_sent(RECEIVER), timeout=10)
+    assert close_to(sent, NEC), sent
