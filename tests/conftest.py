@@ -15,6 +15,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 
@@ -47,6 +49,24 @@ def server(sock_path: str, request: pytest.FixtureRequest) -> Iterator[ServerThr
     permit = marker.args[0] if marker is not None else None
     with ServerThread(sock_path, SimulatedChip(), permit=permit) as srv:
         yield srv
+
+
+@pytest.fixture
+def client(server: ServerThread) -> Iterator[BlockingClient]:
+    """A blocking client of the ``server`` fixture."""
+    with BlockingClient(server.socket_path) as c:
+        yield c
+
+
+@pytest.fixture
+def pi(server: ServerThread, monkeypatch: pytest.MonkeyPatch) -> Iterator["pigpio.pi"]:
+    """A facade ``pi`` of the ``server`` fixture, made as a legacy script makes it:
+    ``pigpio.pi()`` with ``GPIO_SOCKET_PATH`` naming the server."""
+    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
+    p = pigpio.pi()
+    assert p.connected
+    yield p
+    p.stop()
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 5.0,

@@ -15,15 +15,6 @@ class Pin(enum.IntEnum):
     LED = 4
 
 
-@pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def test_float_where_pigpio_calls_int(pi):
     assert pi.set_watchdog(4, 50.0) == 0  # a public data logger does this
     assert pi.set_watchdog(4, 0.0) == 0

@@ -13,15 +13,6 @@ from gpiosvr.server.commands import COMMANDS, Session
 from conftest import wait_until
 
 
-@pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def _status(copied=0, rx=0, tx=0):
     flags = (16 if not tx else 0) | (2 if not rx else 0)  # TE, RE
     return copied << 16 | rx << 11 | tx << 6 | flags

@@ -21,13 +21,6 @@ from gpiosvr.simulator import Simulator
 from conftest import wait_until
 
 
-@pytest.fixture
-def pi(server):
-    p = pigpio.pi(server.socket_path)
-    yield p
-    p.stop()
-
-
 def drive(pi, *args):
     return pi.sl.s.command(*args)
 

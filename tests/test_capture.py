@@ -31,12 +31,6 @@ MASK = 0xFFFFFFFF
 
 
 @pytest.fixture
-def client(server):
-    with BlockingClient(server.socket_path) as c:
-        yield c
-
-
-@pytest.fixture
 def sim(server):
     with Simulator(server.socket_path) as s:
         yield s

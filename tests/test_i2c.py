@@ -22,15 +22,6 @@ C = real_pigpio  # the real package's constants: the facade must answer the same
 
 
 @pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
-@pytest.fixture
 def sim(server):
     with Simulator(server=server) as s:
         yield s

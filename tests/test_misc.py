@@ -13,15 +13,6 @@ from gpiosvr.server.backends.gpiod import GpiodChip
 from test_backend_pigpiod import chip, daemon, on_chip, relay  # noqa: F401 - fixtures
 
 
-@pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def test_pads_on_the_sim_round_as_pigpio(pi):
     assert [pi.get_pad_strength(pad) for pad in range(3)] == [8, 8, 8]
     expected = {1: 2, 2: 2, 3: 4, 4: 4, 7: 8, 8: 8, 15: 16, 16: 16}

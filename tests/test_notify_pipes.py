@@ -22,15 +22,6 @@ REPORT = struct.Struct("HHII")
 
 
 @pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
-@pytest.fixture
 def sim(server):
     s = Simulator(server.socket_path)
     yield s

@@ -26,21 +26,6 @@ from pigpiod_standin import PigpiodStandIn
 NOT_PERMITTED, SOME_PERMITTED = real_pigpio.PI_NOT_PERMITTED, real_pigpio.PI_SOME_PERMITTED
 
 
-@pytest.fixture
-def client(server):
-    c = BlockingClient(server.socket_path)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def pi(server):
-    p = pigpio.pi(server.socket_path)
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def code_of(client, *command):
     """The pigpio error code ``command`` answers with (0 when it succeeds)."""
     try:

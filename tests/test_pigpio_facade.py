@@ -24,15 +24,6 @@ OUR_METHODS = [name for name, _ in inspect.getmembers(pigpio.pi, inspect.isfunct
                if not name.startswith("_") and name not in GPIOSVR_ADDITIONS]
 
 
-@pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def test_module_level_api_matches_pigpio():
     assert pigpio.VERSION == real_pigpio.VERSION == "1.78"
     assert pigpio.exceptions is True

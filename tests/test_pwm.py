@@ -18,13 +18,6 @@ from gpiosvr.simulator import Simulator
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
 
 
-@pytest.fixture
-def pi(server):
-    p = pigpio.pi(server.socket_path)
-    yield p
-    p.stop()
-
-
 def test_pwm_settings_follow_pigpio(pi):
     assert pi.get_PWM_range(18) == 255 and pi.get_PWM_frequency(18) == 800
     assert pi.get_PWM_real_range(18) == 250

@@ -26,13 +26,6 @@ ld p1 99
 """
 
 
-@pytest.fixture
-def pi(server):
-    p = pigpio.pi(server.socket_path)
-    yield p
-    p.stop()
-
-
 def wait_status(pi, sid, status, timeout=10.0):
     wait_until(lambda: pi.script_status(sid)[0] == status, timeout=timeout)
     return pi.script_status(sid)

@@ -35,15 +35,6 @@ def cgi(tmp_path):
     return directory, out
 
 
-@pytest.fixture
-def pi(server, monkeypatch):
-    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
-    p = pigpio.pi()
-    assert p.connected
-    yield p
-    p.stop()
-
-
 def test_off_without_a_shell_directory(pi):
     with pytest.raises(pigpio.error) as err:
         pi.shell("args", "x")

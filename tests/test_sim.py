@@ -92,13 +92,6 @@ class Chunks:
         return [n for g, n, *_ in self.log if g == gpio]
 
 
-@pytest.fixture
-def client(server):
-    c = BlockingClient(server.socket_path)
-    yield c
-    c.close()
-
-
 def test_a_big_inject_is_handed_on_in_chunks_with_exact_ticks(server, client, monkeypatch):
     monkeypatch.setattr(sim, "SIM_EDGES_PER_TURN", 1000, raising=False)
     chunks = Chunks(server)
