@@ -477,3 +477,35 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
     except OSError:
         pass  # closed by the test
+
+
+def test_quick_commands_answer_as_the_general_way_does(sock_path):
+    """The quick way (handlers bound once, see ``_quick_calls``) and the general way
+    (``request_args`` and ``commands.run``) answer every quick command alike, bad
+    words and GPIOs not permitted included."""
+    from gpiosvr.server.frontends.pigpiod import _QUICK
+
+    assert {NUMBERS[n].name for n in _QUICK} == {
+        "r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2", "t", "hwver",
+        "pigpv"}
+    with PigpiodServer(sock_path, permit=1 << 4 | 1 << 5) as srv, \
+            connect(srv.port) as quick, connect(srv.port) as general:
+        command(general, 16)  # connected: now make it take the general way
+        clients = srv.thread.call(lambda: [c for c in srv.thread.server.clients
+                                           if isinstance(c, PigpiodConnection)])
+        (slow,) = [c for c in clients if c.transport.get_extra_info("peername")
+                   == general.getsockname()]
+        srv.thread.call(lambda: setattr(slow, "_short", False))
+        words = [(4, 0), (4, 1), (5, 1), (6, 1), (4, 2), (53, 0), (54, 0), (60, 1),
+                 (4, 7), (4, 8), (4, 0xFFFFFFFF), (0xFFFFFFFF, 1), (1 << 4, 0),
+                 (1 << 6, 0)]
+        for number in sorted(_QUICK):
+            for p1, p2 in words:
+                frame = struct.pack("<4I", number, p1, p2, 0)
+                quick.sendall(frame)
+                ours = recv_exactly(quick, 16)
+                general.sendall(frame)
+                theirs = recv_exactly(general, 16)
+                if number == 16:  # ticks move on
+                    ours, theirs = ours[:12], theirs[:12]
+                assert ours == theirs, (NUMBERS[number].name, p1, p2)
