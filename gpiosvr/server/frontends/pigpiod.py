@@ -10,7 +10,8 @@ and how its words become arguments; the command runs through
 :func:`gpiosvr.server.commands.run` like any other. ``NOIB`` turns a connection into
 a notification stream: 12-byte reports ``seqno flags tick level`` (``<HHII``), where
 ``level`` holds the levels of GPIO 0-31 after the change and ``flags`` marks a
-watchdog timeout (``PI_NTFY_FLAGS_WDOG | gpio``).
+watchdog timeout (``PI_NTFY_FLAGS_WDOG | gpio``) or an event the handle monitors
+(``EVM``; ``PI_NTFY_FLAGS_EVENT | event``, the levels as they are).
 
 The protocol has no authentication. The front end is off unless asked for, listens
 on loopback unless told otherwise, and may be limited to a list of peers; TCP peers
@@ -38,7 +39,7 @@ from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PIGPIOD_ALIVE_SECONDS,
                                    PIGPIOD_MAX_EXTENSION, PIGPIOD_MAX_PENDING_ANSWERS)
-from gpiosvr.server.notify import RECORD, TIMEOUT_LEVEL
+from gpiosvr.server.notify import EVENT_FLAG, RECORD, TIMEOUT_LEVEL
 
 log = logging.getLogger("gpiosvr.server.pigpiod")
 
@@ -487,7 +488,9 @@ class PigpiodConnection(ClientConnection):
         out = []
         pack = _REPORT.pack
         for gpio, level, tick in RECORD.iter_unpack(records):
-            if level == TIMEOUT_LEVEL:
+            if gpio & EVENT_FLAG:  # as alertEmit: the event's flags, the levels now
+                out.append(pack(seq, PI_NTFY_FLAGS_EVENT | gpio & 0x1F, tick, levels))
+            elif level == TIMEOUT_LEVEL:
                 out.append(pack(seq, PI_NTFY_FLAGS_WDOG | gpio, tick, levels))
             else:
                 if level:
