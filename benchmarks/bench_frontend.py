@@ -8,13 +8,18 @@ simulated chip; ``pigpiod_standin.py``, plain blocking sockets and a thread per
 connection), and the same real pigpio 1.78 client measures, round by round:
 
 * ``calls/s``      ``pi.read(4)`` round trips;
+* ``server µs/call`` the server process's CPU (user + system, from
+  ``/proc/PID/stat``) over those round trips, per call: the figure to judge the
+  server's call path by on a shared, noisy machine;
 * ``callbacks/s``  edges delivered to a ``pi.callback`` (a burst of ``--edges`` edges:
   ``siminject`` on gpiosvr's chip, :meth:`PigpiodStandIn.burst` on the stand-in),
   from the burst's start to its last callback.
 
 It prints the median of the rounds for each and the ratio front end / stand-in
 (target: >= 1.0 for calls; the stand-in sends ready-made reports, so its callback
-rate is the client's ceiling).
+rate is the client's ceiling), and, for calls, a third server beside them: the
+uvloop floor, a bare uvloop protocol that answers every command with 0 (what any
+event-loop server costs per call before it does any work).
 """
 
 from __future__ import annotations
@@ -45,16 +50,50 @@ with PigpiodStandIn() as s:
         print("sent", flush=True)
 """ % HERE
 
+#: The least an event-loop server can do per call: uvloop, a protocol that answers
+#: every 16-byte command with its words and result 0, nothing else. Not a pigpiod
+#: (no notifications): only the call column has it.
+FLOOR = """
+import asyncio, struct, uvloop
+WORDS = struct.Struct("<4I")
+class Floor(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        out = []
+        for i in range(0, len(data) - 15, 16):
+            cmd, p1, p2, _ = WORDS.unpack_from(data, i)
+            out.append(WORDS.pack(cmd, p1, p2, 0))
+        self.transport.write(b"".join(out))
+async def main():
+    server = await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+uvloop.run(main())
+"""
 
-def call_rate(pi: "pigpio.pi", seconds: float) -> float:
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def call_rate(pi: "pigpio.pi", seconds: float, pid: int) -> tuple[float, float]:
+    """``pi.read(4)`` calls per second, and the server's CPU microseconds per call."""
     for _ in range(500):
         pi.read(4)
-    n, start = 0, time.perf_counter()
+    n, cpu, start = 0, cpu_seconds(pid), time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(100):
             pi.read(4)
         n += 100
-    return n / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    return n / elapsed, (cpu_seconds(pid) - cpu) / n * 1e6
 
 
 def callback_rate(pi: "pigpio.pi", edges: int, fire) -> float:
@@ -100,15 +139,18 @@ def main() -> None:
         stdout=subprocess.PIPE, text=True, env=env)
     standin = subprocess.Popen([sys.executable, "-c", STANDIN], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
+    floor = subprocess.Popen([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE, text=True)
     try:
         ours.stdout.readline()
         our_port = int(ours.stdout.readline().split()[-1])
         their_port = int(standin.stdout.readline())
+        floor_port = int(floor.stdout.readline())
         sys.path.insert(0, ROOT)
         from gpiosvr.blocking import BlockingClient
         local = BlockingClient(sock)
         pi_ours = pigpio.pi("127.0.0.1", our_port)
         pi_theirs = pigpio.pi("127.0.0.1", their_port)
+        pi_floor = pigpio.pi("127.0.0.1", floor_port)
         pi_ours.set_mode(17, pigpio.INPUT)
 
         def fire_ours():
@@ -119,22 +161,31 @@ def main() -> None:
             standin.stdin.flush()
 
         results: dict[str, list[float]] = {k: [] for k in
-                                           ("ours calls", "theirs calls", "ours cbs",
-                                            "theirs cbs")}
+                                           ("ours calls", "theirs calls", "floor calls",
+                                            "ours cpu", "theirs cpu", "floor cpu",
+                                            "ours cbs", "theirs cbs")}
         for _ in range(args.rounds):
-            results["ours calls"].append(call_rate(pi_ours, args.seconds))
-            results["theirs calls"].append(call_rate(pi_theirs, args.seconds))
+            for side, pi, pid in (("ours", pi_ours, ours.pid),
+                                  ("theirs", pi_theirs, standin.pid),
+                                  ("floor", pi_floor, floor.pid)):
+                rate, cpu = call_rate(pi, args.seconds, pid)
+                results[f"{side} calls"].append(rate)
+                results[f"{side} cpu"].append(cpu)
             results["ours cbs"].append(callback_rate(pi_ours, args.edges, fire_ours))
             results["theirs cbs"].append(callback_rate(pi_theirs, args.edges, fire_theirs))
             standin.stdout.readline()  # "sent"
         med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"{'real pigpio client':<22}{'gpiosvr front end':>20}{'stand-in':>14}{'ratio':>8}")
-        print(f"{'calls/s (read)':<22}{med['ours calls']:>20,.0f}{med['theirs calls']:>14,.0f}"
-              f"{med['ours calls'] / med['theirs calls']:>8.2f}")
-        print(f"{'callbacks/s':<22}{med['ours cbs']:>20,.0f}{med['theirs cbs']:>14,.0f}"
-              f"{med['ours cbs'] / med['theirs cbs']:>8.2f}")
+        print(f"{'real pigpio client':<22}{'gpiosvr front end':>19}{'stand-in':>10}"
+              f"{'ratio':>7}{'uvloop floor':>14}")
+        for label, key, form in (("calls/s (read)", "calls", ",.0f"),
+                                 ("server CPU µs/call", "cpu", ".1f"),
+                                 ("callbacks/s", "cbs", ",.0f")):
+            floor_text = format(med[f"floor {key}"], form) if f"floor {key}" in med else "-"
+            print(f"{label:<22}{med[f'ours {key}']:>19{form}}{med[f'theirs {key}']:>10{form}}"
+                  f"{med[f'ours {key}'] / med[f'theirs {key}']:>7.2f}{floor_text:>14}")
         pi_ours.stop()
         pi_theirs.stop()
+        pi_floor.stop()
         local.close()
     finally:
         ours.terminate()
@@ -142,6 +193,8 @@ def main() -> None:
         standin.stdin.close()
         standin.terminate()
         standin.wait(10)
+        floor.terminate()
+        floor.wait(10)
 
 
 if __name__ == "__main__":

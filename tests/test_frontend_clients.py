@@ -14,9 +14,10 @@ import textwrap
 
 import pytest
 
+from gpiosvr.blocking import BlockingClient
 from gpiosvr.simulator import Simulator
 
-from conftest import peer
+from conftest import peer, wait_until
 from test_frontend_pigpiod import PigpiodServer
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -245,4 +246,31 @@ def test_node_pigpio_client(pigpiod_server):
     assert head == ["read 1", "ready"]
     assert out.splitlines() == [f"edge {(i + 1) % 2} {(first + 500 * i) & 0xFFFFFFFF}"
                                 for i in range(4)]
+    assert proc.returncode == 0
+
+
+def test_node_pigpio_client_gets_the_bsc_event(pigpiod_server):
+    """pigpio-client's one event: it monitors event 31 (BSC) with EVM on its
+    notification handle and emits ``EVENT_BSC`` for each report of it."""
+    node = shutil.which("node") or pytest.skip("no node")
+    peers = HERE / "peers"
+    if not (peers / "node_modules" / "pigpio-client" / "package.json").exists():
+        peer("pigpio-client")  # skips or fails: not installed
+    hub = pigpiod_server.thread.server.hub
+    proc = subprocess.Popen([node, str(peers / "pigpio_client_event.js"),
+                             str(pigpiod_server.port), "3"],
+                            stdout=subprocess.PIPE, text=True, cwd=peers)
+    try:
+        assert proc.stdout.readline().split() == ["ready"]
+        wait_until(lambda: pigpiod_server.thread.call(
+            lambda: any(sub.events >> 31 & 1 for sub in hub.subscriptions.values())))
+        with BlockingClient(pigpiod_server.socket_path) as local:
+            for _ in range(3):
+                assert local.command("evt", 31) == 0
+            assert local.command("evt", 30) == 0  # not monitored: no EVENT_BSC
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert out.splitlines() == ["event 1", "event 2", "event 3"]
     assert proc.returncode == 0

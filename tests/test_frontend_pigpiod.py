@@ -477,3 +477,99 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
     except OSError:
         pass  # closed by the test
+
+
+def test_quick_commands_answer_as_the_general_way_does(sock_path):
+    """The quick way (handlers bound once, see ``_quick_calls``) and the general way
+    (``request_args`` and ``commands.run``) answer every quick command alike, bad
+    words and GPIOs not permitted included."""
+    from gpiosvr.server.frontends.pigpiod import _QUICK
+
+    assert {NUMBERS[n].name for n in _QUICK} == {
+        "r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2", "t", "hwver",
+        "pigpv"}
+    with PigpiodServer(sock_path, permit=1 << 4 | 1 << 5) as srv, \
+            connect(srv.port) as quick, connect(srv.port) as general:
+        command(general, 16)  # connected: now make it take the general way
+        clients = srv.thread.call(lambda: [c for c in srv.thread.server.clients
+                                           if isinstance(c, PigpiodConnection)])
+        (slow,) = [c for c in clients if c.transport.get_extra_info("peername")
+                   == general.getsockname()]
+        srv.thread.call(lambda: setattr(slow, "_short", False))
+        words = [(4, 0), (4, 1), (5, 1), (6, 1), (4, 2), (53, 0), (54, 0), (60, 1),
+                 (4, 7), (4, 8), (4, 0xFFFFFFFF), (0xFFFFFFFF, 1), (1 << 4, 0),
+                 (1 << 6, 0)]
+        for number in sorted(_QUICK):
+            for p1, p2 in words:
+                frame = struct.pack("<4I", number, p1, p2, 0)
+                quick.sendall(frame)
+                ours = recv_exactly(quick, 16)
+                general.sendall(frame)
+                theirs = recv_exactly(general, 16)
+                if number == 16:  # ticks move on
+                    ours, theirs = ours[:12], theirs[:12]
+                assert ours == theirs, (NUMBERS[number].name, p1, p2)
+
+
+def test_event_callbacks_of_the_real_pigpio_get_every_event_with_its_tick(pi):
+    """pigpio's ``event_callback`` over the front end: ``event_trigger`` from this
+    client and from another one (a local gpiosvr client) each call it once, with
+    a tick of the server's clock; an event not monitored calls nothing."""
+    got: list[tuple[int, int]] = []
+    other: list[tuple[int, int]] = []
+    first = pi.event_callback(3, lambda event, tick: got.append((event, tick)))
+    second = pi.event_callback(7, lambda event, tick: other.append((event, tick)))
+    before = pi.get_current_tick()
+    assert pi.event_trigger(3) == 0
+    assert pi.event_trigger(5) == 0  # nobody monitors it
+    assert pi.event_trigger(7) == 0
+    assert pi.event_trigger(3) == 0
+    wait_until(lambda: len(got) == 2 and len(other) == 1)
+    after = pi.get_current_tick()
+    assert [event for event, _ in got] == [3, 3] and other[0][0] == 7
+    assert all(0 <= (tick - before) & 0xFFFFFFFF <= (after - before) & 0xFFFFFFFF
+               for _, tick in got + other)
+    first.cancel()
+    assert pi.event_trigger(3) == 0 and pi.event_trigger(7) == 0
+    wait_until(lambda: len(other) == 2)
+    assert len(got) == 2
+    second.cancel()
+    with pytest.raises(pigpio.error) as info:
+        pi.event_trigger(32)
+    assert info.value.value == pigpio.error_text(pigpio.PI_BAD_EVENT_ID)
+
+
+def test_event_reports_are_alert_emits(pigpiod_server):
+    """An event report as pigpio's alertEmit makes it: flags
+    ``PI_NTFY_FLAGS_EVENT | event``, the tick, the levels of GPIO 0-31 as they are,
+    in the stream's sequence with level reports; EVM 0 stops them."""
+    port = pigpiod_server.port
+    with connect(port) as control, connect(port) as stream, \
+            Simulator(pigpiod_server.socket_path) as sim:
+        command(control, 0, 25, 0)  # GPIO 25 an input
+        levels = command(control, 10) & 0xFFFFFFFF
+        handle = command(stream, 99)
+        assert command(control, 19, handle, 1 << 25) == 0  # NB
+        assert command(control, 115, handle, 1 << 9 | 1 << 31) == 0  # EVM 9 and 31
+        start = command(control, 16) & 0xFFFFFFFF
+        sim.inject(25, 1, 1000, (start + 20000) & 0xFFFFFFFF)
+        edge = struct.unpack("<HHII", recv_exactly(stream, 12))
+        levels ^= 1 << 25
+        assert (edge[0], edge[1], edge[3]) == (0, 0, levels)
+        before = command(control, 16) & 0xFFFFFFFF
+        assert command(control, 116, 9) == 0  # EVT 9
+        assert command(control, 116, 4) == 0  # not monitored
+        assert command(control, 116, 31) == 0
+        after = command(control, 16) & 0xFFFFFFFF
+        reports = [struct.unpack("<HHII", recv_exactly(stream, 12)) for _ in range(2)]
+        assert [(r[0], r[1], r[3]) for r in reports] == [(1, 0x80 | 9, levels),
+                                                        (2, 0x80 | 31, levels)]
+        assert all((r[2] - before) & 0xFFFFFFFF <= (after - before) & 0xFFFFFFFF
+                   for r in reports)  # the tick of the trigger
+        assert command(control, 115, handle, 0) == 0
+        assert command(control, 116, 9) == 0
+        assert command(control, 9, 25, 10) == 0  # a watchdog: the next report
+        seq, flags, _, level = struct.unpack("<HHII", recv_exactly(stream, 12))
+        assert (seq, flags, level) == (3, 0x20 | 25, levels)
+        assert command(control, 9, 25, 0) == 0
+        assert command(control, 21, handle) == 0  # NC

@@ -10,7 +10,8 @@ and how its words become arguments; the command runs through
 :func:`gpiosvr.server.commands.run` like any other. ``NOIB`` turns a connection into
 a notification stream: 12-byte reports ``seqno flags tick level`` (``<HHII``), where
 ``level`` holds the levels of GPIO 0-31 after the change and ``flags`` marks a
-watchdog timeout (``PI_NTFY_FLAGS_WDOG | gpio``).
+watchdog timeout (``PI_NTFY_FLAGS_WDOG | gpio``) or an event the handle monitors
+(``EVM``; ``PI_NTFY_FLAGS_EVENT | event``, the levels as they are).
 
 The protocol has no authentication. The front end is off unless asked for, listens
 on loopback unless told otherwise, and may be limited to a list of peers; TCP peers
@@ -38,7 +39,7 @@ from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PIGPIOD_ALIVE_SECONDS,
                                    PIGPIOD_MAX_EXTENSION, PIGPIOD_MAX_PENDING_ANSWERS)
-from gpiosvr.server.notify import RECORD, TIMEOUT_LEVEL
+from gpiosvr.server.notify import EVENT_FLAG, RECORD, TIMEOUT_LEVEL
 
 log = logging.getLogger("gpiosvr.server.pigpiod")
 
@@ -59,10 +60,43 @@ _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
 _PI_NO_HANDLE = -24
 
 
-#: Numbers of quick GPIO commands with only word arguments, whose handlers may be
-#: called directly (app.SHORT_COMMANDS: they check their own permissions).
-_QUICK = frozenset(n for n, c in NUMBERS.items() if c.name in SHORT_COMMANDS
-                   and set(c.request) <= {"p1", "p2"} and c.answer == "int")
+def _quick_calls() -> dict[int, tuple[str, Any]]:
+    """Command number -> (name, ``call(session, p1, p2)``) for the quick GPIO
+    commands (:data:`~gpiosvr.server.app.SHORT_COMMANDS`: their handlers check their
+    own permissions and answer at once) whose words are their only arguments: the
+    handler and its argument checks bound once, called without the command table's
+    :class:`Command` and :func:`~gpiosvr.server.commands.run`, as the Unix front
+    end's short path does."""
+    calls: dict[int, tuple[str, Any]] = {}
+    for number, shape in NUMBERS.items():
+        spec = commands.COMMANDS.get(shape.name)
+        if (spec is None or shape.name not in SHORT_COMMANDS or shape.answer != "int"
+                or not set(shape.request) <= {"p1", "p2", "mode"}
+                or len(spec.converters) != len(shape.request)):
+            continue
+        calls[number] = (shape.name, _bind(spec.handler, spec.converters, shape.request))
+    return calls
+
+
+def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...]) -> Any:
+    if request == ():
+        return lambda session, p1, p2: handler(session)
+    if request == ("p1",):
+        (c1,) = converters
+        return lambda session, p1, p2: handler(session, c1(p1))
+    if request == ("p1", "p2"):
+        c1, c2 = converters
+        return lambda session, p1, p2: handler(session, c1(p1), c2(p2))
+    if request == ("p1", "mode"):  # pigpio's mode numbers are the table's, once valid
+        c1 = converters[0]
+
+        def set_mode(session: Any, p1: int, p2: int) -> Any:
+            if p2 not in _MODE_OF_NUMBER:  # as request_args: the mode is checked first
+                raise Refused(errors.PI_BAD_MODE)
+            return handler(session, c1(p1), p2)
+
+        return set_mode
+    raise AssertionError(request)  # pragma: no cover - _quick_calls filters
 
 
 class Refused(Exception):
@@ -251,6 +285,14 @@ class PigpiodConnection(ClientConnection):
         return len(buffer) >= 16 and len(buffer) >= 16 + _U32.unpack_from(buffer, 12)[0]
 
     def data_received(self, data: bytes) -> None:
+        if len(data) == 16 and self._short and not (self._buffer or self._answers
+                                                    or self._held):
+            # the everyday read: one whole quick command, answered with one write
+            cmd, p1, p2, p3 = _WORDS.unpack(data)
+            quick = _QUICK.get(cmd)
+            if quick is not None and not p3 and not self.server.log_requests:
+                self.transport.write(self._quick(cmd, p1, p2, quick))
+                return
         if self._buffer:
             self._buffer += data
             data, self._buffer = self._buffer, bytearray()
@@ -340,19 +382,9 @@ class PigpiodConnection(ClientConnection):
         """The answer to one command: its bytes, or a future of them."""
         if self.server.log_requests:
             log.debug("%s <- %d %d %d %r", self.session.name, cmd, p1, p2, ext[:64])
-        if self._short and cmd in _QUICK:  # as app.short_answer: the handler directly
-            command = commands.COMMANDS.get(NUMBERS[cmd].name)
-            if command is not None:
-                args = (p1, p2)[:len(command.converters)]
-                self.server.backend.user = self.session
-                try:
-                    value = command.handler(self.session, *[
-                        convert(a) for convert, a in zip(command.converters, args)])
-                except Exception as exc:  # noqa: BLE001 - answered with a code
-                    value = _code(exc, command.name)
-                if type(value) is int:
-                    return _WORDS.pack(cmd, p1, p2, value & 0xFFFFFFFF)
-                return _answer(cmd, p1, p2, "int", value, command.name)
+        quick = _QUICK.get(cmd) if self._short else None
+        if quick is not None:
+            return self._quick(cmd, p1, p2, quick)
         spec = NUMBERS.get(cmd)
         if spec is None:
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
@@ -382,6 +414,17 @@ class PigpiodConnection(ClientConnection):
                                                          spec.answer, spec.name))
             return answer
         return _answer(cmd, p1, p2, spec.answer, value, spec.name)
+
+    def _quick(self, cmd: int, p1: int, p2: int, quick: tuple[str, Any]) -> bytes:
+        """The answer to a quick GPIO command (see :func:`_quick_calls`)."""
+        self.server.backend.user = self.session
+        try:
+            value = quick[1](self.session, p1, p2)
+        except Exception as exc:  # noqa: BLE001 - answered with a code
+            value = _code(exc, quick[0])
+        if type(value) is int:
+            return _WORDS.pack(cmd, p1, p2, value & 0xFFFFFFFF)
+        return _answer(cmd, p1, p2, "int", value, quick[0])
 
     def _noib(self, p1: int, p2: int) -> bytes:
         """NOIB: open a notification handle whose reports come on this connection."""
@@ -445,7 +488,9 @@ class PigpiodConnection(ClientConnection):
         out = []
         pack = _REPORT.pack
         for gpio, level, tick in RECORD.iter_unpack(records):
-            if level == TIMEOUT_LEVEL:
+            if gpio & EVENT_FLAG:  # as alertEmit: the event's flags, the levels now
+                out.append(pack(seq, PI_NTFY_FLAGS_EVENT | gpio & 0x1F, tick, levels))
+            elif level == TIMEOUT_LEVEL:
                 out.append(pack(seq, PI_NTFY_FLAGS_WDOG | gpio, tick, levels))
             else:
                 if level:
@@ -491,6 +536,10 @@ def _settle(answer: asyncio.Future, done: asyncio.Future, cmd: int, p1: int, p2:
                                       _code(done.exception(), name) & 0xFFFFFFFF))
     else:
         answer.set_result(_answer(cmd, p1, p2, shape, done.result(), name))
+
+
+#: The quick commands' numbers -> (name, bound call): see :func:`_quick_calls`.
+_QUICK = _quick_calls()
 
 
 class PigpiodFrontend:
