@@ -280,7 +280,7 @@ def run_guest(image: Path, pytest_args: list[str], timeout: float,
             qemu, "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
             "-kernel", str(image), "-initrd", str(initrd),
             "-append", "console=ttyS0 panic=-1 loglevel=4",
-            *(["-icount", f"shift={icount},sleep=on"] if icount >= 0 else []),
+            *(["-icount", f"shift={icount},sleep=off"] if icount >= 0 else []),
             "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
             "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"
