@@ -599,8 +599,8 @@ def test_hardware_clocks_are_refused_on_gpiod(pi, sim_chip):
 
 #: The baud the serial read-back test uses: slow enough that the emulated wire (a
 #: polling process) and the wave thread on QEMU's one emulated CPU place every edge
-#: well inside half a bit (5 ms at 100 baud; their stalls reach 5-8 ms there, which
-#: costs 1-3 % of bytes at 300 baud): benchmarks/bench_bb_serial.py measures the rates.
+#: well inside half a bit (5 ms at 100 baud; the wire's longest stalls were 0.26-2.2
+#: ms there): benchmarks/bench_bb_serial.py measures the rates (0 % up to 1200 baud).
 SERIAL_BAUD = 100
 WIRE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpio_sim_wire.py")
 

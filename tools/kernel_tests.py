@@ -59,8 +59,9 @@ GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py
                "tests/test_frontend_gpiod.py"]
 #: The guest's clock under TCG: -1 follows the host's clock, so every moment QEMU's
 #: thread is not scheduled on a busy host shows in the guest as a stall of the whole
-#: machine (tens of ms); N >= 0 (QEMU's ``-icount shift=N``) makes guest time count
-#: the instructions run, 2**N ns each, so host load no longer shows in the guest.
+#: machine (tens of ms); N >= 0 (QEMU's ``-icount shift=N,sleep=off``) makes guest
+#: time count the instructions run, 2**N ns each, and jump to the next timer while
+#: the guest idles, so host load no longer shows in the guest.
 ICOUNT_SHIFT = 0
 #: pytest's status when the guest said nothing about the tests (the harness failed).
 HARNESS_FAILED = 2
