@@ -595,3 +595,65 @@ def test_hardware_clocks_are_refused_on_gpiod(pi, sim_chip):
     assert refused.value.code == pigpio.PI_NOT_PERMITTED
     why = str(refused.value.__cause__)
     assert "gpiod backend has no hardware clock" in why and LABEL in why
+
+
+#: The baud the serial read-back test uses: slow enough that the emulated wire (a
+#: polling process) and the wave thread on QEMU's one emulated CPU place every edge
+#: well inside half a bit (5 ms at 100 baud; the wire's longest stalls were 0.26-2.2
+#: ms there): benchmarks/bench_bb_serial.py measures the rates (0 % up to 1200 baud).
+SERIAL_BAUD = 100
+WIRE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpio_sim_wire.py")
+
+
+def test_a_serial_wave_is_read_back_by_bb_serial_read(pi, sim_chip):
+    """wave_add_serial on line 24, wired to line 25 (a process mirroring the level),
+    where bb_serial_read decodes the kernel-stamped edges: every byte back, exactly."""
+    import random
+
+    import gpiosvr.pigpio as pigpio
+
+    tx, rx = 24, 25
+    data = b"gpiosvr\x00\xff\x55\xaa" + bytes(random.Random(15).randrange(256)
+                                               for _ in range(29))
+    pi.write(tx, 1)  # the line idles high (a stop bit) before the wire is laid
+    pi.set_mode(rx, pigpio.INPUT)
+    wire = subprocess.Popen([sys.executable, WIRE_SCRIPT, sim_chip.sysfs, str(tx), str(rx)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        how = wire.stdout.readline()
+        assert how.startswith("wired"), how
+        wait_until(lambda: pi.read(rx) == 1, timeout=30)
+        edges = {tx: [], rx: []}
+        cbs = [pi.callback(g, pigpio.EITHER_EDGE,
+                           lambda g, level, tick: edges[g].append((level, tick)))
+               for g in (tx, rx)]
+        assert pi.bb_serial_read_open(rx, SERIAL_BAUD) == 0
+        pi.wave_clear()
+        assert pi.wave_add_serial(tx, SERIAL_BAUD, data) > 0
+        wid = pi.wave_create()
+        assert pi.wave_send_once(wid) > 0
+        got = bytearray()
+
+        def settled() -> bool:
+            count, chunk = pi.bb_serial_read(rx)
+            assert count >= 0, count
+            got.extend(chunk if count else b"")
+            return len(got) >= len(data) and not pi.wave_tx_busy()
+
+        try:
+            wait_until(settled, timeout=60)
+        except AssertionError:
+            pass  # the comparison below says what came
+        for cb in cbs:
+            cb.cancel()
+        lag = sorted((b - a) & 0xFFFFFFFF for (_, a), (_, b) in zip(edges[tx], edges[rx]))
+        print(f"\n{SERIAL_BAUD} baud, {how.strip()}: {len(edges[tx])} edges set, "
+              f"{len(edges[rx])} seen on the wired line, the wire's lag "
+              f"{lag[0] if lag else '-'}-{lag[-1] if lag else '-'} us")
+        assert bytes(got) == data
+        assert pi.bb_serial_read(rx) == (0, "")  # nothing made up after the last byte
+        assert pi.bb_serial_read_close(rx) == 0
+        pi.wave_delete(wid)
+    finally:
+        wire.terminate()
+        print(f"wire: {wire.communicate(timeout=30)[0].strip()}")

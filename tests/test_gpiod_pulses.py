@@ -131,3 +131,18 @@ def test_a_broken_transmission_ends_and_the_thread_goes_on(chip):
     again = thread.play(iter([(0, 1 << 4, 0)]))
     wait_until(lambda: not again.busy(), timeout=5)
     assert chip.log == [(4, 1), (4, 0)]
+
+
+def test_the_wave_playing_is_known_before_the_first_pulse_is_pulled():
+    """A backend thread pulls pulses when it gets to them; wave_tx_at right after a
+    send must name the wave already (it answered 9998 on gpiod in the QEMU guest)."""
+    from gpiosvr.server.waves import Transmission
+
+    class Wave:
+        pulses = [(1, 0, 10), (0, 1, 10)]
+
+    wave = ("wave", 3, Wave())
+    assert Transmission(None, [wave], None).current == 3
+    assert Transmission(None, [("loop", [], 5, 0), ("loop", [wave], 2, 20)], None).current == 3
+    assert Transmission(None, [("delay", 100), wave], None).current is None
+    assert Transmission(None, [("loop", [wave], 0, 20), ("delay", 5)], None).current is None

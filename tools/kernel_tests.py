@@ -57,6 +57,12 @@ MODULES = {"CONFIG_I2C_STUB": ("drivers/i2c/i2c-stub.ko", "chip_addr=0x48")}
 #: What the guest runs when no test path is given.
 GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py",
                "tests/test_frontend_gpiod.py"]
+#: The guest's clock under TCG: -1 follows the host's clock, so every moment QEMU's
+#: thread is not scheduled on a busy host shows in the guest as a stall of the whole
+#: machine (tens of ms); N >= 0 (QEMU's ``-icount shift=N,sleep=off``) makes guest
+#: time count the instructions run, 2**N ns each, and jump to the next timer while
+#: the guest idles, so host load no longer shows in the guest.
+ICOUNT_SHIFT = 0
 #: pytest's status when the guest said nothing about the tests (the harness failed).
 HARNESS_FAILED = 2
 #: isa-debug-exit: the guest writes v to port 0xf4 and QEMU exits with (v << 1) | 1.
@@ -190,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-only", action="store_true", help="build the kernel, no tests")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds the guest may run before it is killed (default 1200)")
+    parser.add_argument("--icount", type=int, default=ICOUNT_SHIFT, metavar="SHIFT",
+                        help="guest time counts instructions, 2**SHIFT ns each (default "
+                             f"{ICOUNT_SHIFT}); -1: the host's clock")
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
     args = parser.parse_args(argv)
     if args.install:
@@ -197,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     image = ensure_kernel()
     if args.build_only:
         return 0
-    return run_guest(image, args.pytest_args, args.timeout)
+    return run_guest(image, args.pytest_args, args.timeout, args.icount)
 
 
 def cpio_newc(entries: list[tuple[str, int, bytes, int]]) -> bytes:
@@ -249,7 +258,8 @@ def make_initramfs(path: Path, guest_config: dict, modules: Path) -> None:
     path.write_bytes(cpio_newc(entries))
 
 
-def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
+def run_guest(image: Path, pytest_args: list[str], timeout: float,
+              icount: int = ICOUNT_SHIFT) -> int:
     """Boot ``image`` under QEMU (TCG) and run the in-guest tests; pytest's status.
     Without a test path among ``pytest_args`` :data:`GUEST_TESTS` run: the
     gpiod backend's tests, and the real pigpio package through the pigpiod front end
@@ -271,6 +281,7 @@ def run_guest(image: Path, pytest_args: list[str], timeout: float) -> int:
             qemu, "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
             "-kernel", str(image), "-initrd", str(initrd),
             "-append", "console=ttyS0 panic=-1 loglevel=4",
+            *(["-icount", f"shift={icount},sleep=off"] if icount >= 0 else []),
             "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
             "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"

@@ -209,8 +209,8 @@ class Transmission:
 
     def __init__(self, owner: Owner, nodes: list[Node], forever: list[Node] | None) -> None:
         self.owner = owner
-        # the wave id now (None: a chain delay); before the backend asks for the first
-        # pulse it is already the first wave's, so wave_tx_at right after a send says it
+        # the wave id now (None: a chain delay); known before the backend's thread
+        # pulls the first pulse, so that wave_tx_at right after a send names it
         self.current: int | None = _first_wave(nodes)
         self.playback: Any = None  # the backend's handle (busy(), stop())
         self._next: "Transmission | None" = None  # a *_SYNC send waiting its turn
@@ -242,15 +242,21 @@ class Transmission:
 
 
 def _first_wave(nodes: list[Node]) -> int | None:
-    """The id of the wave ``nodes`` start with (None: they start with a delay)."""
+    """The id of the wave ``nodes`` play first, None when they start with a delay
+    (or play nothing)."""
     for node in nodes:
         if node[0] == "wave":
             return node[1]
         if node[0] == "delay":
             return None
-        if node[3] and node[2]:  # a loop played at least once, whose body lasts
+        if node[2] and _plays(node[1]):  # a loop that plays its body
             return _first_wave(node[1])
     return None
+
+
+def _plays(nodes: list[Node]) -> bool:
+    """Whether ``nodes`` play any wave or delay at all."""
+    return any(node[0] != "loop" or (node[2] and _plays(node[1])) for node in nodes)
 
 
 def _play(nodes: list[Node], tx: Transmission) -> Iterator[Pulse]:
