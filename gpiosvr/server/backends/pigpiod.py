@@ -42,7 +42,7 @@ from typing import Any, Callable
 from gpiosvr import errors
 from gpiosvr._pigpio_tables import ERRORS
 from gpiosvr.errors import PigpioError
-from gpiosvr.server.backends.base import NUM_USER_GPIOS, Backend, BackendUnavailable
+from gpiosvr.server.backends.base import Backend, BackendUnavailable
 
 log = logging.getLogger("gpiosvr.pigpiod")
 
