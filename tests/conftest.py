@@ -153,50 +153,57 @@ def open_to_all(socket_path: str) -> None:
     os.chmod(socket_path, 0o666)
 
 
-def ask_as(uid: int, socket_path: str, *frames: str) -> list[str]:
-    """Send each raw frame (e.g. ``"@1 procs 0"``) from a forked child running as
-    ``uid``, one after the other on one connection, each after the previous one's
-    answer; return the answer lines (notifications, ``*`` frames, left out). The caller
-    must be root; see :func:`open_to_all`. A fork, not a new interpreter: the
-    interpreter may live where the other user cannot read (``/root``)."""
+def run_as(uid: int, func: Callable[[], str]) -> str:
+    """``func()`` run in a forked child as ``uid`` (the caller must be root): the text
+    it returns, or ``"Kind: message"`` of the exception it raised. A fork, not a new
+    interpreter: the interpreter may live where the other user cannot read
+    (``/root``)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: plain socket calls only, then _exit
-        status = 0
+    if pid == 0:  # the child: plain calls only, then _exit
         try:
             os.close(read_end)
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(10)
-            sock.connect(socket_path)
-            out = b""
-            for frame in frames:
-                sock.sendall(frame.encode() + b"\n")
-                data = b""
-                while True:
-                    chunk = sock.recv(65536)
-                    data += chunk
-                    lines = [x for x in data.split(b"\n")[:-1] if not x.startswith(b"*")]
-                    if lines or not chunk:  # an answer, or the server closed
-                        break
-                out += b"\n".join(lines) + b"\n"
-            os.write(write_end, out)
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            os.write(write_end, f"!child: {exc!r}\n".encode())
-            status = 1
+            try:
+                text = func()
+            except BaseException as exc:  # noqa: BLE001 - told to the parent
+                text = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, text.encode())
         finally:
-            os._exit(status)
+            os._exit(0)
     os.close(write_end)
-    chunks = []
     with os.fdopen(read_end, "rb") as pipe:
-        while chunk := pipe.read():
-            chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
-    text = b"".join(chunks).decode()
-    assert status == 0, text
-    return text.splitlines()
+        text = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return text
+
+
+def ask_as(uid: int, socket_path: str, *frames: str) -> list[str]:
+    """Send each raw frame (e.g. ``"@1 procs 0"``) from a process running as ``uid``
+    (:func:`run_as`), one after the other on one connection, each after the previous
+    one's answer; return the answer lines (notifications, ``*`` frames, left out). See
+    :func:`open_to_all`."""
+
+    def ask() -> str:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(socket_path)
+        out = b""
+        for frame in frames:
+            sock.sendall(frame.encode() + b"\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                data += chunk
+                lines = [x for x in data.split(b"\n")[:-1] if not x.startswith(b"*")]
+                if lines or not chunk:  # an answer, or the server closed
+                    break
+            out += b"\n".join(lines) + b"\n"
+        return out.decode()
+
+    return run_as(uid, ask).splitlines()
 
 
 def peer(name: str) -> str:

@@ -20,11 +20,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
-from conftest import OTHER_UID, ServerProcess, needs_root, wait_until
+from conftest import OTHER_UID, ServerProcess, needs_root, run_as, wait_until
 from gpiosvr import config, peercred
 from gpiosvr import pigpio as facade
 from gpiosvr.blocking import BlockingClient
@@ -252,30 +252,6 @@ def test_a_root_server_makes_its_directory_and_clients_find_it(monkeypatch, sock
 
 # ------------------------------------------------------------------ permission denied
 
-
-def run_as(uid: int, func: Callable[[], str]) -> str:
-    """``func()`` run in a forked child as ``uid`` (the caller is root); its result,
-    or the text of the exception it raised."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            try:
-                text = func()
-            except BaseException as exc:  # noqa: BLE001 - told to the parent
-                text = f"{type(exc).__name__}: {exc}"
-            os.write(write_end, text.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        text = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return text
 
 
 @needs_root

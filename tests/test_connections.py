@@ -11,11 +11,11 @@ import os
 import resource
 import socket
 import threading
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
-from conftest import OTHER_UID, needs_root, open_to_all, wait_until
+from conftest import OTHER_UID, needs_root, open_to_all, run_as, wait_until
 import gpiosvr.pigpio as pigpio
 from gpiosvr import config, protocol
 from gpiosvr.blocking import BlockingClient
@@ -248,29 +248,6 @@ def test_the_server_raises_its_fd_limit_and_keeps_connections_below_it(sock_path
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
-
-def run_as(uid: int, func: Callable[[], str]) -> str:
-    """``func()``, run in a forked child as ``uid``: the text it returns."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        status = 0
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.write(write_end, func().encode())
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            os.write(write_end, f"!child: {exc!r}".encode())
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        text = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return text
 
 
 @needs_root
