@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -230,3 +233,50 @@ def extra_module(name: str, extra: str):
         return importlib.import_module(name)
     return pytest.importorskip(name, reason=f"{name} is not installed: "
                                             f"pip install -e '.[{extra}]'")
+
+
+class RunningProgram:
+    """A program in a process of its own whose output lines are read as they come
+    (:meth:`wait_for`) and whose stderr is kept (``errors``); :meth:`stop` ends it
+    with SIGINT, as Ctrl-C would."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: str) -> None:
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=cwd)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self._stderr = threading.Thread(target=lambda: self.errors.extend(self.proc.stderr),
+                                        daemon=True)
+        self._stderr.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> "re.Match":
+        """The first line from now matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(f"no line matching {pattern!r}; out: {self.seen}; "
+                                     f"err: {''.join(self.errors)[-2000:]}")
+            self.seen.append(line)
+            match = re.fullmatch(pattern, line)
+            if match:
+                return match
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

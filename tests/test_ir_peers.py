@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -29,7 +25,7 @@ from gpiosvr.server.sim.board import load
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
-from conftest import extra_module, wait_until
+from conftest import RunningProgram, extra_module, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(ROOT, "examples", "sensors.toml")
@@ -86,7 +82,7 @@ def board(sock_path):
     b.close()
 
 
-class Program:
+class Program(RunningProgram):
     """A program run one way in against the board's server; its output lines read
     as they come."""
 
@@ -101,36 +97,7 @@ class Program:
                 env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "compat"),
                                                      env.get("PYTHONPATH", "")])
             cmd = [sys.executable, *argv]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, cwd=cwd)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        self.errors: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self._stderr = threading.Thread(target=lambda: self.errors.extend(self.proc.stderr),
-                                        daemon=True)
-        self._stderr.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match:
-        """The first line from now matching ``pattern``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise AssertionError(f"no line matching {pattern!r}; out: {self.seen}; "
-                                     f"err: {''.join(self.errors)[-2000:]}")
-            self.seen.append(line)
-            match = re.fullmatch(pattern, line)
-            if match:
-                return match
+        super().__init__(cmd, env, cwd)
 
     def finish(self, timeout: float = 30) -> None:
         """Wait for the program to end by itself, successfully and saying nothing on
@@ -139,15 +106,6 @@ class Program:
         self._stderr.join(timeout)
         assert code == 0 and not self.errors, \
             f"exit {code}; out: {self.seen}; err: {''.join(self.errors)}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture

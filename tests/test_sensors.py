@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -24,7 +21,7 @@ from gpiosvr.server.sim.devices.hcsr04 import ECHO_DELAY_US, NO_ECHO_US
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
-from conftest import wait_until
+from conftest import RunningProgram, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(ROOT, "examples", "sensors.toml")
@@ -285,7 +282,7 @@ def pigpio_example(path: str) -> str:
         pytest.skip(f"pigpio's repository is not at {PIGPIO_REPO} (GPIOSVR_PIGPIO_REPO)")
 
 
-class Running:
+class Running(RunningProgram):
     """A program started one of the three ways against examples/sensors.toml,
     its output lines read as they come; stopped with SIGINT."""
 
@@ -305,37 +302,9 @@ class Running:
             self.server = ServerThread(sock_path, chip).start()
             env["GPIO_SOCKET_PATH"] = sock_path
             cmd = [sys.executable, script, *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, cwd=os.path.dirname(script))
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        self.errors: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.errors.extend(self.proc.stderr),
-                         daemon=True).start()
+        super().__init__(cmd, env, os.path.dirname(script))
         wait_until(lambda: os.path.exists(sock_path), timeout=30)
         self.sim = Simulator(sock_path)
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match:
-        """The first line from now matching ``pattern``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise AssertionError(f"no line matching {pattern!r}; out: {self.seen}; "
-                                     f"err: {''.join(self.errors)[-2000:]}")
-            self.seen.append(line)
-            match = re.fullmatch(pattern, line)
-            if match:
-                return match
 
     def finish(self, timeout: float = 30) -> int:
         """Wait for the program to end by itself; its exit status."""
@@ -347,13 +316,7 @@ class Running:
             self.sim.close()
         except Exception:  # noqa: BLE001 - the server went with the program
             pass
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().stop()
         if self.server is not None:
             self.server.stop()
 
