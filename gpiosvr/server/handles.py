@@ -18,11 +18,10 @@ from __future__ import annotations
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from gpiosvr import errors
-from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
 from gpiosvr.server.ownership import Owner
 
-PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
+PI_NO_HANDLE = errors.PI_NO_HANDLE
 
 T = TypeVar("T")
 

@@ -48,7 +48,7 @@ NUM_EVENTS = 32
 #: the event number in the low 5 bits.
 EVENT_FLAG = int(CONSTANTS["NTFY_FLAGS_EVENT"])
 #: pigpio's answer when no notification handle is free.
-PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
+PI_NO_HANDLE = errors.PI_NO_HANDLE
 
 #: Seconds between re-reads of the write buffers counted against the budget.
 _REFRESH_SECONDS = 0.02

@@ -22,7 +22,7 @@ import os
 import struct
 from typing import Any
 
-from gpiosvr import protocol
+from gpiosvr import errors, protocol
 from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
 from gpiosvr.server.handles import HandleTable
@@ -32,8 +32,8 @@ REPORT = struct.Struct("<HHII")
 _RECORD = protocol.EDGE_RECORD
 NTFY_FLAGS_WDOG = int(CONSTANTS["NTFY_FLAGS_WDOG"])
 NTFY_FLAGS_EVENT = int(CONSTANTS["NTFY_FLAGS_EVENT"])
-PI_BAD_HANDLE = int(CONSTANTS["PI_BAD_HANDLE"])
-PI_NO_HANDLE = int(CONSTANTS["PI_NO_HANDLE"])
+PI_BAD_HANDLE = errors.PI_BAD_HANDLE
+PI_NO_HANDLE = errors.PI_NO_HANDLE
 #: Reports written to the FIFO at once: whole ones, at most PIPE_BUF bytes (atomic).
 _CHUNK = (4096 // REPORT.size) * REPORT.size
 

@@ -112,8 +112,7 @@ def _data(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, str):
-        return value.encode("latin-1", errors="strict") if value.isascii() else \
-            value.encode("utf-8")
+        return value.encode("utf-8")
     raise PigpioError(errors.PI_BAD_PARAM, f"bad parameter: {value!r} is not data "
                                            f"(bytes, e.g. %00ff, or text)")
 

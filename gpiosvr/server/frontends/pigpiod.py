@@ -57,7 +57,6 @@ _REPORT = struct.Struct("<HHII")
 _U32 = struct.Struct("<I")
 _MODE_OF_NUMBER = {number: letter for letter, number in MODE_LETTERS.items()}
 _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
-_PI_NO_HANDLE = -24
 
 
 def _quick_calls() -> dict[int, tuple[str, Any]]:
@@ -393,7 +392,7 @@ class PigpiodConnection(ClientConnection):
         if cmd == HELP:
             return _WORDS.pack(cmd, p1, p2, 0)
         if cmd == 18:  # NO: reports through a pipe on this machine (not over TCP)
-            return _WORDS.pack(cmd, p1, p2, _PI_NO_HANDLE & 0xFFFFFFFF)
+            return _WORDS.pack(cmd, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
         if spec.name not in commands.COMMANDS:  # not in gpiosvr (yet): as pigpiod
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
         session = self.session
@@ -429,7 +428,7 @@ class PigpiodConnection(ClientConnection):
     def _noib(self, p1: int, p2: int) -> bytes:
         """NOIB: open a notification handle whose reports come on this connection."""
         if self.stream_handle is not None:
-            return _WORDS.pack(NOIB, p1, p2, _PI_NO_HANDLE & 0xFFFFFFFF)
+            return _WORDS.pack(NOIB, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
         try:
             handle = commands.run(self.session, Command("no"))
         except Exception as exc:  # noqa: BLE001
