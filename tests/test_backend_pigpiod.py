@@ -141,6 +141,17 @@ def test_pwm_servo_and_hardware_pwm_run_on_the_daemon(pi, on_chip):
     assert pi.read(18) == 0 and on_chip("r", 18) == 0
 
 
+def test_a_failing_command_in_a_relayed_script_leaves_its_code_in_a(pi, on_chip):
+    # the daemon's engine (pigpio 1.78's, or the stand-in's gpiosvr behind it):
+    # W 70 1 gives PI_BAD_GPIO in A, JM branches on it, the script goes on
+    sid = pi.store_script(b"w 70 1 sta p0 jm 1 ld p1 1 tag 1 w 21 1 ld p2 3")
+    pi.run_script(sid)
+    wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
+    assert pi.script_status(sid)[1][:3] == (pigpio.PI_BAD_GPIO, 0, 3)
+    assert on_chip("r", 21) == 1
+    pi.delete_script(sid)
+
+
 def test_scripts_are_stored_and_run_by_the_daemon(pi, on_chip):
     sid = pi.store_script(b"m 21 w w 21 1 ld p0 p1 add 5 sta p0 mils 200")
     wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
