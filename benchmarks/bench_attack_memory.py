@@ -21,10 +21,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import BEFORE_HARDENING, ROOT, export_tree
+from common import BEFORE_HARDENING, ROOT, export_tree, temporary_directory
 
 
 def rss_kib(pid: int) -> int:
@@ -64,7 +63,7 @@ def read_lines(sock: socket.socket, count: int) -> None:
 
 
 def attack(tree: str, connections: int, runs: int) -> tuple[int, int, int]:
-    where = tempfile.mkdtemp(prefix="bench-mem-")
+    where = temporary_directory("bench-mem-")
     path = os.path.join(where, "gpio.sock")
     server = subprocess.Popen(
         [sys.executable, "-m", "gpiosvr.server", "--socket", path, "--log-level", "ERROR"],

@@ -17,13 +17,12 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_latency import call_latencies, pct  # noqa: E402
-from common import ROOT  # noqa: E402
+from common import ROOT, temporary_directory  # noqa: E402
 
 #: The server, with its loop callbacks timed; a line on stdin: report them and forget.
 _SERVER = """
@@ -70,7 +69,7 @@ def main() -> None:
     import gpiosvr.pigpio as facade
 
     env = dict(os.environ, PYTHONPATH=ROOT)
-    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+    path = os.path.join(temporary_directory("bench-"), "gpio.sock")
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER, "--socket", path,
          "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,

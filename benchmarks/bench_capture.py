@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
+
+from common import temporary_directory
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,7 +54,7 @@ def run_tally(path: str, count: int) -> tuple[float, int, int]:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
-    tmp = tempfile.mkdtemp(prefix="gs-bench-")
+    tmp = temporary_directory("gs-bench-")
     server = ServerProcess(os.path.join(tmp, "gpio.sock")).start()
     try:
         rows = [("tally callback (floor)", run_tally(server.socket_path, count)),

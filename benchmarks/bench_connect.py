@@ -22,8 +22,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+from common import temporary_directory
 
 from gpiosvr import channel, peercred
 
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+    path = os.path.join(temporary_directory("bench-"), "gpio.sock")
     server = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
                                "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "gpiosvr: serving ..."

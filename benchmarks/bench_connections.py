@@ -26,9 +26,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from common import temporary_directory
 
 
 def rss_kib(pid: int) -> int:
@@ -131,7 +132,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--trips", type=int, default=5000)
     args = parser.parse_args()
-    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+    path = os.path.join(temporary_directory("bench-"), "gpio.sock")
     server = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
                                "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "gpiosvr: serving ..."

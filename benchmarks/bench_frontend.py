@@ -29,11 +29,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import pigpio
+
+from common import temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=50000)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": ROOT}
-    sock = os.path.join(tempfile.mkdtemp(prefix="gs-bench-"), "gpio.sock")
+    sock = os.path.join(temporary_directory("gs-bench-"), "gpio.sock")
     ours = subprocess.Popen(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock, "--permit", "all",
          "--pigpiod-port", "0", "--log-level", "WARNING"],

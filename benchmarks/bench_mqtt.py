@@ -21,9 +21,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from common import temporary_directory
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -157,7 +158,7 @@ def main() -> int:
     binary = shutil.which("mosquitto", path="/usr/sbin:/usr/bin:/sbin:/bin")
     if binary is None:
         raise SystemExit("mosquitto is not installed: python3 tools/install_peers.py")
-    tmp = tempfile.mkdtemp(prefix="bench-mqtt-")
+    tmp = temporary_directory("bench-mqtt-")
     port = free_port()
     conf = os.path.join(tmp, "mosquitto.conf")
     with open(conf, "w") as f:

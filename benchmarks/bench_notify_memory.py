@@ -26,10 +26,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import export_tree
+from common import export_tree, temporary_directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +47,7 @@ class Server:
     """A server process running the code in ``tree``."""
 
     def __init__(self, tree: str, handles: int, as_limit_mib: int) -> None:
-        self.dir = tempfile.mkdtemp(prefix="bench-")
+        self.dir = temporary_directory("bench-")
         self.path = os.path.join(self.dir, "gpio.sock")
 
         def limit() -> None:

@@ -27,7 +27,7 @@ import os
 import subprocess
 import sys
 
-from common import BEFORE_HARDENING, export_tree
+from common import BEFORE_HARDENING, export_tree, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -63,7 +63,7 @@ import logging, os, re, resource, statistics, subprocess, sys, tempfile, time
 import gpiosvr.pigpio as pigpio
 
 restarts, outage, driver_code = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+path = os.path.join(os.environ["BENCH_DIR"], "gpio.sock")
 os.environ["GPIOSVR_CONNECT_TIMEOUT"] = "5"
 
 def serve():
@@ -149,7 +149,7 @@ def main() -> None:
     print(f"{'':<12} {'median':>7} {'max':>8} {'med':>5} {'max':>5} "
           f"{'edges':>7} {'restarts':>10}")
     for name, tree in trees:
-        env = dict(os.environ, PYTHONPATH=tree)
+        env = dict(os.environ, PYTHONPATH=tree, BENCH_DIR=temporary_directory())
         # cwd: "-c" puts the current directory first on sys.path, before PYTHONPATH
         out = subprocess.run([sys.executable, "-c", WORKER, str(args.restarts),
                               str(args.outage), DRIVER], env=env, cwd=tree,

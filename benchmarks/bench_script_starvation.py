@@ -26,10 +26,9 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import BEFORE_HARDENING, export_tree
+from common import BEFORE_HARDENING, export_tree, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(HERE)
@@ -88,7 +87,7 @@ def imported_from(tree: str) -> str:
 
 def measure(tree: str, scripts: int, seconds: float) -> dict[str, float]:
     """Probe latencies (ms) and script loops per second on a server of ``tree``."""
-    sock_dir = tempfile.mkdtemp(prefix="bench-")
+    sock_dir = temporary_directory("bench-")
     path = os.path.join(sock_dir, "gpio.sock")
     proc = serve(tree, path)
     try:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import threading
 import time
+
+from common import temporary_directory
 
 import gpiosvr.pigpio as pigpio
 from gpiosvr.server.backends.sim import SimulatedChip
@@ -62,7 +63,7 @@ def main() -> None:
     chip = SimulatedChip()
     from_dict({"sensor": [{"model": "hc-sr04", "trigger": 23, "echo": 24, "distance": 0.5},
                           {"model": "dht22", "gpio": 4}]}).attach(chip)
-    sock = os.path.join(tempfile.mkdtemp(), "gpio.sock")
+    sock = os.path.join(temporary_directory("bench-sensors-"), "gpio.sock")
     with ServerThread(sock, chip):
         pi = pigpio.pi(sock)
         pi.set_mode(23, pigpio.OUTPUT)

@@ -28,12 +28,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 from gpiosvr.blocking import BlockingClient
-from common import BEFORE_HARDENING, export_tree
+from common import BEFORE_HARDENING, export_tree, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -45,7 +44,7 @@ class Server:
     """``python -m gpiosvr.server`` with the code found on ``code_path``."""
 
     def __init__(self, code_path: str) -> None:
-        self.dir = tempfile.mkdtemp(prefix="bench-")
+        self.dir = temporary_directory("bench-")
         self.socket_path = os.path.join(self.dir, "gpio.sock")
         env = {**os.environ, "PYTHONPATH": code_path}
         self.proc = subprocess.Popen(

@@ -19,12 +19,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, both_servers, export_tree  # noqa: E402
+from common import ROOT, both_servers, export_tree, temporary_directory  # noqa: E402
 
 _PI_GPIOSVR = ("import gpiosvr.pigpio as pigpio; p = pigpio.pi(); assert p.connected; "
                "p.read(4)")
@@ -64,7 +63,7 @@ def main() -> None:
         # Byte-code cached as an installed package has it (pigpio's is): this
         # machine sets PYTHONDONTWRITEBYTECODE, which would make every run compile
         # our modules again. The cache goes to a directory of its own.
-        cache = tempfile.mkdtemp(prefix="bench-pyc-")
+        cache = temporary_directory("bench-pyc-")
         env = dict(os.environ, PYTHONPATH=tree, GPIO_SOCKET_PATH=path,
                    STANDIN_PORT=str(standin.port), PYTHONPYCACHEPREFIX=cache)
         env.pop("PYTHONDONTWRITEBYTECODE", None)

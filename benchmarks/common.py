@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,11 +59,34 @@ class StandinProcess:
         self.proc.wait(10)
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end the benchmark as Ctrl-C does (a KeyboardInterrupt), so that
+    its ``finally`` blocks and exit hooks run: its servers stop and its temporary
+    directories go. A handler someone else installed is left alone."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
+def temporary_directory(prefix: str = "bench-") -> str:
+    """A new temporary directory, removed when the benchmark ends, however it ends
+    (done, an exception, Ctrl-C or SIGTERM; only SIGKILL leaves it). Removing it
+    sooner is fine."""
+    exit_on_sigterm()
+    where = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, where, ignore_errors=True)
+    return where
+
+
 def export_tree(revision: str, *paths: str) -> str:
     """The tree of git ``revision`` of this repository (only ``paths`` if given) in a
-    new temporary directory, to run the code as it was: ``PYTHONPATH=<it>``. The
-    caller removes it."""
-    where = tempfile.mkdtemp(prefix="bench-rev-")
+    new temporary directory, to run the code as it was: ``PYTHONPATH=<it>``. It is
+    removed when the benchmark ends (:func:`temporary_directory`)."""
+    where = temporary_directory("bench-rev-")
     archive = subprocess.run(["git", "-C", ROOT, "archive", revision, *paths],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
@@ -77,15 +103,19 @@ def quiet_pigpio_exit(args: threading.ExceptHookArgs) -> None:
 def both_servers() -> Iterator[tuple[str, StandinProcess]]:
     """A gpiosvr server (its socket path) and a pigpiod stand-in (its port)."""
     threading.excepthook = quiet_pigpio_exit
-    path = os.path.join(tempfile.mkdtemp(prefix="bench-"), "gpio.sock")
+    where = temporary_directory()
+    path = os.path.join(where, "gpio.sock")
     ours = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
                              "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
-    ours.stdout.readline()  # "gpiosvr: serving ..."
-    standin = StandinProcess()
+    standin = None
     try:
+        ours.stdout.readline()  # "gpiosvr: serving ..."
+        standin = StandinProcess()
         yield path, standin
     finally:
         ours.terminate()
-        standin.stop()
+        if standin is not None:
+            standin.stop()
         ours.wait(10)
         ours.stdout.close()
+        shutil.rmtree(where, ignore_errors=True)

@@ -10,8 +10,9 @@ import shutil
 import socket
 import struct
 import subprocess
-import tempfile
 import time
+
+from common import temporary_directory
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -111,7 +112,7 @@ def c_pingpong(round_trips: int = 200_000) -> tuple[float, float] | None:
     if compiler is None:
         print("no C compiler here (cc, gcc, clang): the C ping-pong floor is skipped")
         return None
-    where = tempfile.mkdtemp(prefix="bench-pingpong-")
+    where = temporary_directory("bench-pingpong-")
     try:
         source, binary = os.path.join(where, "pingpong.c"), os.path.join(where, "pingpong")
         with open(source, "w") as f:

@@ -141,6 +141,17 @@ def test_pwm_servo_and_hardware_pwm_run_on_the_daemon(pi, on_chip):
     assert pi.read(18) == 0 and on_chip("r", 18) == 0
 
 
+def test_a_failing_command_in_a_relayed_script_leaves_its_code_in_a(pi, on_chip):
+    # the daemon's engine (pigpio 1.78's, or the stand-in's gpiosvr behind it):
+    # W 70 1 gives PI_BAD_GPIO in A, JM branches on it, the script goes on
+    sid = pi.store_script(b"w 70 1 sta p0 jm 1 ld p1 1 tag 1 w 21 1 ld p2 3")
+    pi.run_script(sid)
+    wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
+    assert pi.script_status(sid)[1][:3] == (pigpio.PI_BAD_GPIO, 0, 3)
+    assert on_chip("r", 21) == 1
+    pi.delete_script(sid)
+
+
 def test_scripts_are_stored_and_run_by_the_daemon(pi, on_chip):
     sid = pi.store_script(b"m 21 w w 21 1 ld p0 p1 add 5 sta p0 mils 200")
     wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
@@ -391,3 +402,108 @@ def test_a_gpio_watched_again_after_it_changed_unwatched(pi, sim):
     sim.inject(21, 3, 100)
     wait_until(lambda: len(got) == 5)
     assert got == [1, 0, 0, 1, 0] and other.tally() == 0
+
+
+# -- banks, pipes, wait_for_edge and waves, relayed (docs/api-coverage.md) ------------
+
+@pytest.fixture
+def wide(sock_dir):
+    """A chip, daemon and relay on which every GPIO may change (``--permit all``), so
+    bank 2 (GPIO 32-53) can be written: (the relay's socket, a client of the chip)."""
+    with ServerThread(os.path.join(sock_dir, "wide-chip.sock"), SimulatedChip(),
+                      permit=-1) as chip:
+        standin = PigpiodStandIn(chip.socket_path)
+        try:
+            backend = PigpiodBackend("127.0.0.1", standin.port, retry_interval=0.05,
+                                     call_timeout=2)
+            with ServerThread(os.path.join(sock_dir, "wide-relay.sock"), backend,
+                              permit=-1) as relay, \
+                    BlockingClient(chip.socket_path) as on_chip:
+                wait_until(lambda: backend.connected)
+                yield relay.socket_path, on_chip.command
+        finally:
+            standin.close()
+
+
+def test_bank_2_is_set_and_cleared_on_the_daemon(wide):
+    path, on_chip = wide
+    p = pigpio.pi(path)
+    try:
+        for gpio in (40, 41):
+            p.set_mode(gpio, pigpio.OUTPUT)
+            p.write(gpio, 0)
+        assert p.set_bank_2(1 << 8 | 1 << 9) == 0  # GPIO 40 and 41
+        assert on_chip("r", 40) == on_chip("r", 41) == 1
+        assert p.clear_bank_2(1 << 9) == 0
+        assert (on_chip("r", 40), on_chip("r", 41)) == (1, 0)
+        assert p.read_bank_2() & 0x300 == 1 << 8 == on_chip("br2") & 0x300
+    finally:
+        p.stop()
+
+
+def test_notification_pipes_carry_the_daemons_edges(pi, relay, sim):
+    from test_notify_pipes import Reader
+
+    h = pi.notify_open()
+    path = pigpio.notify_path(pi, h)
+    assert os.path.dirname(path) == os.path.dirname(relay.socket_path)
+    reader = Reader(path)
+    try:
+        assert pi.notify_begin(h, 1 << 17) == 0
+        first = sim.inject(17, 3, 250)
+        reports = reader.reports(3)
+        assert [r[:2] for r in reports] == [(0, 0), (1, 0), (2, 0)]  # seq, flags
+        assert [r[2] for r in reports] == [first, first + 250, first + 500]  # the daemon's
+        assert [r[3] >> 17 & 1 for r in reports] == [1, 0, 1]
+        assert pi.notify_pause(h) == 0
+        seen = pi.callback(17, pigpio.EITHER_EDGE)  # to know the paused edges came
+        sim.inject(17, 2, 100)
+        wait_until(lambda: seen.tally() == 2)
+        assert pi.notify_begin(h, 1 << 17) == 0
+        tick = sim.inject(17, 1, 100)
+        assert reader.reports(1) == [(3, 0, tick, reports[0][3] & ~(1 << 17))]
+        assert pi.notify_close(h) == 0
+        assert not os.path.exists(path)
+        with pytest.raises(pigpio.error):
+            pi.notify_begin(h, 1 << 17)
+    finally:
+        reader.close()
+
+
+def test_wait_for_edge_sees_the_daemons_edge(pi, relay, sim):
+    pi.set_pull_up_down(23, pigpio.PUD_DOWN)
+    result = []
+    waiter = threading.Thread(
+        target=lambda: result.append(pi.wait_for_edge(23, pigpio.RISING_EDGE, 30)))
+    waiter.start()
+    wait_until(lambda: relay.backend._monitor >> 23 & 1)
+    sim.drive(23, 1)
+    waiter.join(30)
+    assert result == [True]
+    wait_until(lambda: not relay.backend._monitor >> 23 & 1)  # it stopped watching
+    assert pi.wait_for_edge(23, pigpio.FALLING_EDGE, 0.05) is False  # no edge came
+
+
+def test_wave_building_counters_and_padding_are_the_daemons(pi, on_chip):
+    pi.set_mode(4, pigpio.OUTPUT)
+    assert pi.wave_clear() == 0
+    assert pi.wave_add_generic([pigpio.pulse(1 << 4, 0, 10), pigpio.pulse(0, 1 << 4, 10)]) == 2
+    assert (pi.wave_get_pulses(), pi.wave_get_cbs()) == (2, 4)
+    assert pi.wave_add_new() == 0 and (pi.wave_get_pulses(), pi.wave_get_cbs()) == (0, 0)
+    assert pi.wave_get_max_micros() == 1_800_000_000 == on_chip("wvsm", 2)
+    assert pi.wave_get_max_cbs() == 25_016 == on_chip("wvsc", 2)
+    ids = []
+    for _ in range(2):  # each takes half of the daemon's control blocks
+        pi.wave_add_generic([pigpio.pulse(1 << 4, 0, 10)])
+        ids.append(pi.wave_create_and_pad(50))
+    assert ids == [0, 1]
+    pi.wave_add_generic([pigpio.pulse(1 << 4, 0, 10)])
+    with pytest.raises(pigpio.error) as info:
+        pi.wave_create_and_pad(50)
+    assert info.value.code == real_pigpio.PI_TOO_MANY_CBS
+    # removed from pigpio long before 1.78: the daemon answers PI_DEPRECATED
+    for deprecated in (pi.wave_tx_start, pi.wave_tx_repeat):
+        with pytest.raises(pigpio.error) as info:
+            deprecated()
+        assert info.value.code == real_pigpio.PI_DEPRECATED
+    pi.wave_clear()

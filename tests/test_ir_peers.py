@@ -1,6 +1,7 @@
 """Real IR remote programs from PyPI against the simulated IR receiver
-(``docs/board.md``): the ``irrp`` package (pigpio's irrp.py as a module) and PiIR
-(its ``piir`` command line), unchanged, through the ways in that apply to each.
+(``docs/board.md``): the ``irrp`` package (pigpio's irrp.py as a module), PiIR
+(its ``piir`` command line) and ircodec (its README's CommandSet), unchanged, through
+the ways in that apply to each.
 
 The receiver on GPIO 4 replays a code the test sets (the key pressed); the IR LED on
 GPIO 17 is what the receiver sees, so a code played back is received again and
@@ -231,5 +232,70 @@ def test_piir_records_a_key_and_plays_it_back(way, board, run, tmp_path):
 
     play = run(way, [piir, "play", "-g", str(LED), "-f", "remote.json", "power"])
     play.finish()
+    sent = wait_until(lambda: board.sim.ir_sent(RECEIVER), timeout=10)
+    assert close_to(sent, NEC), sent
+
+
+# -- ircodec (PyPI 0.3.0: its README's CommandSet, driven by tests/peers) -------------
+
+#: our driver of ircodec: its README's quickstart (add, save_as; load, emit) as a script
+IRCODEC_KEYS = os.path.join(ROOT, "tests", "peers", "ircodec_keys.py")
+#: ircodec's own modules ``import pigpio`` and call ``pigpio.pi()``: the two ways
+#: that bind the name apply, as for PiIR.
+IRCODEC_WAYS = ["PYTHONPATH=compat", "gpiosvr-run"]
+#: NEC's repeat code, 40 ms after the code: what a remote sends while the key is held
+#: a little. ircodec ends a code at the first edge more than 15 ms after the last
+#: (its watchdog is set to 15000 ms, not µs, so a lone code would end 15 s later).
+REPEAT = [40_000, 9000, 2250, 560]
+
+
+def ircodec_led_edges(code: list[int]) -> list[tuple[int, int]]:
+    """The LED edges (level, µs from the first) that ircodec's ``emit`` asks for:
+    each mark a wave of ircodec's own carrier cycles, each space a delay wave."""
+    utils = extra_module("ircodec.utils", "test")
+    edges, t = [], 0
+    for i, length in enumerate(code):
+        if i & 1:
+            t += length
+            continue
+        for pulse in utils.carrier_square_wave_generator(LED, 38.0, length):
+            if pulse.gpio_on:
+                edges.append((1, t))
+            if pulse.gpio_off:
+                edges.append((0, t))
+            t += pulse.delay
+    return edges
+
+
+@pytest.mark.parametrize("way", IRCODEC_WAYS)
+def test_ircodec_records_a_code_and_plays_it_back(way, board, run, tmp_path):
+    extra_module("ircodec", "test")
+    codes = str(tmp_path / "remote.json")
+    record = run(way, [IRCODEC_KEYS, "record", str(RECEIVER), codes, "power"])
+    record.wait_for(re.escape("Detecting IR command..."))
+    board.press(NEC + REPEAT)
+    record.wait_for(re.escape("Received."))
+    record.finish()
+    with open(codes) as f:
+        saved = json.load(f)
+    signals = saved["commands"]["power"]["signal_list"]
+    # the code exactly (the sim's ticks), normalized by ircodec to the same lengths
+    assert [s["length"] for s in signals] == NEC, signals
+    assert [s["type"] for s in signals] == ["Pulse", "Gap"] * (len(NEC) // 2) + ["Pulse"]
+
+    pi = pigpio.pi(board.thread.socket_path)
+    try:
+        led: list[tuple[int, int]] = []
+        pi.callback(LED, pigpio.EITHER_EDGE, lambda g, level, tick: led.append((level, tick)))
+        play = run(way, [IRCODEC_KEYS, "play", str(LED), codes, "power"])
+        play.wait_for("key power")
+        play.finish()
+        expected = ircodec_led_edges(NEC)
+        wait_until(lambda: len(led) >= len(expected), timeout=10)
+        # exactly the edges of ircodec's wave chain, at their ticks
+        first = led[0][1]
+        assert [(level, (tick - first) & 0xFFFFFFFF) for level, tick in led] == expected
+    finally:
+        pi.stop()
     sent = wait_until(lambda: board.sim.ir_sent(RECEIVER), timeout=10)
     assert close_to(sent, NEC), sent

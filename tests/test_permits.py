@@ -168,11 +168,14 @@ def test_the_facade_gives_the_real_pigpios_errors_and_passes_its_bank_tests(pi, 
 
 
 def test_scripts_are_held_to_the_mask(pi):
-    sid = pi.store_script("w 4 0 w 50 1 w 5 0")
+    pi.write(5, 1)
+    sid = pi.store_script("w 4 0 w 50 1 sta p0 w 5 0")
     pi.run_script(sid)
-    wait_until(lambda: pi.script_status(sid)[0] in (pigpio.PI_SCRIPT_HALTED,
-                                                     pigpio.PI_SCRIPT_FAILED))
+    wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
+    # as pigpio: the refused write leaves its code in A and the script goes on
+    assert pi.script_status(sid)[1][0] == pigpio.PI_NOT_PERMITTED
     assert pi.read(4) == 0 and pi.get_mode(50) == pigpio.INPUT and pi.read(50) == 1
+    assert pi.read(5) == 0
 
 
 def test_a_server_thread_with_permit_widens_or_narrows_the_mask(sock_path):

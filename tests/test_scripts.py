@@ -87,6 +87,7 @@ def test_update_stop_and_delete(pi):
     ("\n\nld v150 1", -56, "line 3"),
     ("ld p10 1", -52, "line 1"),
     ("lda", real_pigpio.PI_BAD_SCRIPT, "line 1"),
+    ("w 4 1\nlda W sta p0", real_pigpio.PI_BAD_SCRIPT_CMD, "line 2"),  # as cmdParse
 ])
 def test_scripts_that_do_not_parse_are_refused_naming_the_line(pi, text, code, where):
     with pytest.raises(pigpio.error) as info:
@@ -95,13 +96,54 @@ def test_scripts_that_do_not_parse_are_refused_naming_the_line(pi, text, code, w
     assert where in str(info.value.__cause__)
 
 
-def test_a_script_failing_at_run_time_shows_failed(pi):
-    sid = pi.store_script("w 99 1")
-    pi.run_script(sid)
-    assert wait_status(pi, sid, pigpio.PI_SCRIPT_FAILED)[0] == pigpio.PI_SCRIPT_FAILED
-    with pytest.raises(pigpio.error) as info:
-        pi.run_script(sid, list(range(11)))
-    assert info.value.code == -61
+def run_to_end(pi, text, params=()):
+    """Store and run ``text``; its status and parameters once it has ended."""
+    sid = pi.store_script(text)
+    pi.run_script(sid, list(params))
+    wait_until(lambda: pi.script_status(sid)[0] in (pigpio.PI_SCRIPT_HALTED,
+                                                     pigpio.PI_SCRIPT_FAILED))
+    return pi.script_status(sid)
+
+
+# pigpio 1.78's pthScript: A = myDoCommand(...); F = A; PC++ -- a command's result,
+# an error code included, goes to A and F and the script goes on
+
+@pytest.mark.parametrize("text,params", [
+    ("w 70 1 sta p0 ld p1 7", (real_pigpio.PI_BAD_GPIO, 7)),
+    ("r 70 sta p0 m 70 w sta p1 pud 4 x sta p2 s 4 400 sta p3 w 4 1 sta p4",
+     (real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_PUD,
+      real_pigpio.PI_BAD_PULSEWIDTH, 0)),
+    # a command answered later (I2C on a worker thread): its error lands in A too
+    ("i2co 1 0x50 0 sta v0 i2crb v0 0 sta p0 i2cc v0 sta p1 i2cc v0 sta p2",
+     (real_pigpio.PI_I2C_READ_FAILED, 0, real_pigpio.PI_BAD_HANDLE)),
+])
+def test_a_failing_command_leaves_its_code_in_a_and_the_script_goes_on(pi, text, params):
+    status, got = run_to_end(pi, text)
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert got[:len(params)] == params
+
+
+@pytest.mark.parametrize("text,branched", [
+    ("w 70 1 jm 1", True), ("w 4 1 jm 1", False),
+    ("w 70 1 jp 1", False), ("w 4 1 jp 1", True),
+    ("w 70 1 jnz 1", True), ("w 4 1 jz 1", True),
+    ("s 4 400 jm 1", True), ("s 4 1500 jm 1", False),
+])
+def test_jumps_test_a_failing_commands_result(pi, text, branched):
+    status, params = run_to_end(pi, text + " ld p0 1 halt tag 1 ld p0 -1")
+    assert status == pigpio.PI_SCRIPT_HALTED and params[0] == (-1 if branched else 1)
+
+
+def test_mils_and_mics_are_commands_their_result_goes_to_a(pi):
+    # PI_CMD_MILS/MICS are commands: A = 0 after the delay, a bad delay's code at once
+    status, params = run_to_end(pi, "lda 5 mils 1 sta p0 lda 5 mics 1 sta p1 "
+                                    "mils 60001 sta p2 mics -1 sta p3 mils v0 sta p4 "
+                                    "mics 1000001 jm 1 ld p5 1 tag 1", [])
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[:6] == (0, 0, real_pigpio.PI_BAD_MILS_DELAY,
+                          real_pigpio.PI_BAD_MICS_DELAY, 0, 0)
+    status, params = run_to_end(pi, "mils p0 sta p1", [-1])
+    assert params[:2] == (-1, real_pigpio.PI_BAD_MILS_DELAY)
 
 
 def test_wait_shows_waiting_until_an_edge(pi):
@@ -218,17 +260,33 @@ def test_run_and_update_take_only_32_bit_parameters(pi):
     assert pi.script_status(sid) == (pigpio.PI_SCRIPT_HALTED, (-1, -1) + (0,) * 8)
 
 
-@pytest.mark.parametrize("text,status", [
-    ("tag 0 call 0", pigpio.PI_SCRIPT_FAILED),
-    ("tag 0 pusha jmp 0", pigpio.PI_SCRIPT_FAILED),
-    ("ld v0 256 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_HALTED),
-    ("ld v0 257 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_FAILED),
-    ("push p0 pop p1 pop p2", pigpio.PI_SCRIPT_FAILED),
+@pytest.mark.parametrize("text,status,params", [
+    ("tag 0 call 0", pigpio.PI_SCRIPT_FAILED, ()),
+    ("tag 0 pusha jmp 0", pigpio.PI_SCRIPT_FAILED, ()),
+    ("ld v0 256 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_HALTED, ()),
+    ("ld v0 257 tag 0 push v0 dcr v0 jnz 0", pigpio.PI_SCRIPT_FAILED, ()),
+    # scrPop fails the run but gives 0 and the instruction completes; then the end
+    # check (PC >= instrs: HALTED) runs, so a failing last instruction ends HALTED
+    ("ld p0 5 pop p0", pigpio.PI_SCRIPT_HALTED, (0,)),
+    ("ld p0 5 pop p0 ld p1 1", pigpio.PI_SCRIPT_FAILED, (0, 0)),
+    ("push p0 pop p1 pop p2", pigpio.PI_SCRIPT_HALTED, (0, 0, 0)),
+    ("lda 5 popa sta p0", pigpio.PI_SCRIPT_FAILED, (0,)),
+    ("lda 5 popa", pigpio.PI_SCRIPT_HALTED, ()),
+    ("ld p0 3 ret ld p0 4", pigpio.PI_SCRIPT_FAILED, (3,)),  # PC = 0, not the end
+    # CALL on a full stack jumps all the same: to a tag at the end, HALTED
+    ("ld v0 256 tag 0 push v0 dcr v0 jnz 0 call 9 ld p0 1 tag 9",
+     pigpio.PI_SCRIPT_HALTED, (0,)),
+    ("ld v0 256 tag 0 push v0 dcr v0 jnz 0 call 9 ld p0 1 tag 9 ld p1 2",
+     pigpio.PI_SCRIPT_FAILED, (0, 0)),
+    # RET to a popped place: past the end ends the script; before the start FAILS it
+    ("ld v0 100 push v0 ret ld p0 1", pigpio.PI_SCRIPT_HALTED, (0,)),
+    ("ld v0 4 push v0 ret ld p0 1 ld p1 2", pigpio.PI_SCRIPT_HALTED, (0, 2)),
+    ("ld v0 -1 push v0 ret ld p0 1", pigpio.PI_SCRIPT_FAILED, (0,)),
 ])
-def test_the_stack_holds_256_entries_then_the_script_fails(pi, text, status):
-    sid = pi.store_script(text)
-    pi.run_script(sid)
-    assert wait_status(pi, sid, status)[0] == status
+def test_the_stack_holds_256_entries_then_the_script_fails(pi, text, status, params):
+    got_status, got = run_to_end(pi, text)
+    assert got_status == status
+    assert got[:len(params)] == params
 
 
 def test_running_a_running_script_updates_it_and_it_goes_on(pi):

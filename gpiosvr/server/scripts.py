@@ -11,24 +11,42 @@ variables ``v0``-``v149``. Supported here:
   ``DCRA``; ``INR x``/``DCR x`` (``F`` = the variable); ``CMP y`` (``F`` = A - y);
 * flow: ``TAG n``, ``JMP n``, ``JZ``/``JNZ``/``JP``/``JM n`` (on ``F`` zero, non-zero,
   >= 0, < 0), ``CALL n``, ``RET``, ``HALT``;
-* timing: ``MILS n``, ``MICS n``, ``WAIT bits`` (until a GPIO in ``bits`` changes;
-  ``A`` = the bits that did), ``EVTWT bits`` (until an event in ``bits`` is triggered;
-  ``A`` = its bit);
+* timing: ``MILS n``, ``MICS n`` (pigpio's delay commands: ``A`` = 0 after the delay,
+  or, for a delay out of range, ``A`` = PI_BAD_MILS_DELAY/PI_BAD_MICS_DELAY at once),
+  ``WAIT bits`` (until a GPIO in ``bits`` changes; ``A`` = the bits that did),
+  ``EVTWT bits`` (until an event in ``bits`` is triggered; ``A`` = its bit);
 * GPIO: any pigs command of the server by name (``W 4 1``, ``R 4``, ``M 4 W``,
-  ``PUD 4 U``, ``P 18 128``, ``S 18 1500``, ``T``, ``BR1`` ...); the result goes to
-  ``A`` (and ``F``); a failing one fails the script.
+  ``PUD 4 U``, ``P 18 128``, ``S 18 1500``, ``T``, ``BR1`` ...).
+
+What happens when something goes wrong follows pigpio 1.78's engine (``pthScript``
+in pigpio.c):
+
+* a command's result goes to ``A`` and ``F``, whatever it is: a failing command
+  (``W 70 1``) leaves its negative error code there (PI_BAD_GPIO) and the script goes
+  on, so ``JM`` after it branches on the failure;
+* the script's own errors FAIL it: a push (``PUSH``, ``PUSHA``, ``CALL``) onto a full
+  stack of 256 entries, a pop (``POP``, ``POPA``, ``RET``) of an empty one. As in
+  pigpio the failing instruction still completes (a pop gives 0, ``CALL`` jumps) and
+  the end-of-script check comes after it: when the failing instruction leaves the
+  program counter past the last instruction, the script ends HALTED, not FAILED;
+* ``RET`` to a popped place past the end ends the script (HALTED), as pigpio; one
+  before the start FAILS it (pigpio would read outside its program);
+* ``DIV``/``MOD`` by 0 FAIL the script: on the 32-bit Raspberry Pi OS pigpio is built
+  for, the division traps (SIGFPE) and pigpiod exits; failing the one script is the
+  nearest a shared server can do;
+* a jump to a tag the script lacks is refused when it is stored (PI_BAD_TAG), as
+  pigpio resolves tags then.
 
 Numbers are 32-bit, as in pigpio's C engine: ``A``, ``F``, parameters and variables
 are ``int32`` and wrap on overflow; ``DIV``/``MOD`` truncate toward zero (the
-remainder has the sign of ``A``) and fail the script when dividing by 0; ``RLA``/``RRA``
+remainder has the sign of ``A``); ``RLA``/``RRA``
 shift (arithmetic right shift), as pigpio's ``A<<=x``/``A>>=x`` do on the Pi's ARM
 CPU: only the low 8 bits of the count matter and 32 or more shifts every bit out. A
-literal must fit in 32 bits (-2**31 to 2**32-1; 0xFFFFFFFF is -1). The stack (``PUSH``,
-``CALL``) holds 256 entries: one more, or a pop of an empty stack, fails the script.
+literal must fit in 32 bits (-2**31 to 2**32-1; 0xFFFFFFFF is -1).
 Variables keep their values from one run to the next, as pigpio's do.
 
 A script that does not parse is refused with pigpio's code and a message naming the
-line; one that fails at run time shows FAILED. Scripts belong to the server, not to
+line. Scripts belong to the server, not to
 the client that stored them, but only the uid that stored one (or root, the server's
 uid, the admin group) may run, update, stop or delete it; its commands run as that uid.
 
@@ -196,6 +214,10 @@ def parse(text: str) -> tuple[list[Instruction], dict[int, int]]:
             if kind == "v" and not isinstance(value, tuple):
                 raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {name} needs a p or v "
                                                  f"place, not {words[i][0]!r}, at line {line}")
+            if kind == "y" and name in _INSTRUCTIONS and isinstance(value, str):
+                raise PigpioError(PI_BAD_SCRIPT_CMD, f"bad parameter to {name}: "
+                                                     f"{value!r} is not a number, at "
+                                                     f"line {line}")
             if kind == "n" and not isinstance(value, int):
                 raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {name} needs a tag "
                                                  f"number at line {line}")
@@ -400,7 +422,8 @@ class ScriptEngine:
     def _step(self, run: _Run, limit: int, deadline: float, clock) -> int:  # noqa: C901
         """Run up to ``limit`` instructions of ``run`` (fewer when it blocks, ends or
         the turn's ``deadline`` passes); the number run."""
-        from gpiosvr.server.commands import COMMANDS, execute
+        from gpiosvr.server.commands import COMMANDS
+        from gpiosvr.server.commands import run as run_command
 
         script = run.script
         params, variables = script.params, script.variables
@@ -417,15 +440,22 @@ class ScriptEngine:
         def put(x: tuple[str, int], value: int) -> None:
             (params if x[0] == "p" else variables)[x[1]] = value
 
+        # pigpio's scrPush/scrPop: a stack error marks the run failed and the
+        # instruction completes (a pop gives 0); the end check then comes after it
+        failure: str | None = None
+
         def push(value: int) -> None:
+            nonlocal failure
             if len(stack) >= MAX_SCRIPT_STACK:
-                raise ScriptFailed(f"stack full ({MAX_SCRIPT_STACK} entries) at line "
-                                   f"{ins.line}")
-            stack.append(value)
+                failure = f"stack full ({MAX_SCRIPT_STACK} entries) at line {ins.line}"
+            else:
+                stack.append(value)
 
         def pop() -> int:
+            nonlocal failure
             if not stack:
-                raise ScriptFailed(f"pop of an empty stack at line {ins.line}")
+                failure = f"pop of an empty stack at line {ins.line}"
+                return 0
             return stack.pop()
 
         done = 0
@@ -481,21 +511,26 @@ class ScriptEngine:
                     pc = tags[args[0]]
                 elif name == "ret":
                     pc = pop()
+                    if pc < 0:
+                        raise ScriptFailed(f"ret to {pc}, before the start, at line "
+                                           f"{ins.line}")
                 elif name == "halt":
                     self._end(script, HALTED)
                     break
                 elif name in ("mils", "mics"):
+                    # pigpio's delay commands: their result (0, or the code of a bad
+                    # delay, given at once) goes to A and F, as any command's
                     delay = get(args[0])
                     if name == "mils" and not 0 <= delay <= 60_000:
-                        raise PigpioError(PI_BAD_MILS_DELAY, f"bad MILS delay {delay} "
-                                                             f"at line {ins.line}")
-                    if name == "mics" and not 0 <= delay <= 1_000_000:
-                        raise PigpioError(PI_BAD_MICS_DELAY, f"bad MICS delay {delay} "
-                                                             f"at line {ins.line}")
-                    seconds = delay / (1000 if name == "mils" else 1_000_000)
-                    run.pending = asyncio.get_running_loop().call_later(
-                        seconds, self._make_ready, run)
-                    break
+                        a = f = PI_BAD_MILS_DELAY
+                    elif name == "mics" and not 0 <= delay <= 1_000_000:
+                        a = f = PI_BAD_MICS_DELAY
+                    else:
+                        a = f = 0
+                        seconds = delay / (1000 if name == "mils" else 1_000_000)
+                        run.pending = asyncio.get_running_loop().call_later(
+                            seconds, self._make_ready, run)
+                        break
                 elif name in ("wait", "evtwt"):
                     bits = get(args[0]) & 0xFFFFFFFF
                     hub = self.server.hub
@@ -505,10 +540,14 @@ class ScriptEngine:
                     run.pending = future
                     future.add_done_callback(lambda fut, run=run: self._waited(run, fut))
                     break
-                else:  # a pigs command of the server
+                else:  # a pigs command of the server: A = F = its result or error
                     kinds = COMMANDS[name].params
-                    answer = execute(run.session, protocol.Command(name, tuple(
-                        _command_arg(x, kind, get) for x, kind in zip(args, kinds))))
+                    command = protocol.Command(name, tuple(
+                        _command_arg(x, kind, get) for x, kind in zip(args, kinds)))
+                    try:
+                        answer = run_command(run.session, command)
+                    except PigpioError as exc:
+                        answer = exc.code
                     if isinstance(answer, asyncio.Future):
                         run.pending = answer
                         answer.add_done_callback(
@@ -517,6 +556,12 @@ class ScriptEngine:
                     a = f = _result(answer)
                     if clock() >= deadline:
                         break
+                if failure is not None:
+                    # pigpio checks the end after the failing instruction: past the
+                    # last one the script reads HALTED
+                    log.info("script %d failed: %s", script.id, failure)
+                    self._end(script, HALTED if pc >= len(code) else FAILED)
+                    break
                 if not done & 15 and clock() >= deadline:
                     break
         finally:
@@ -533,12 +578,17 @@ class ScriptEngine:
     def _answered(self, run: _Run, future: asyncio.Future) -> None:
         if run.script.run is not run or run.pending is not future:
             return
-        try:
-            run.a = run.f = _result(future.result())
-        except Exception as exc:  # noqa: BLE001 - the script fails, not the loop
-            log.info("script %d failed: %s", run.script.id, exc)
+        if future.cancelled():
+            result: Any = errors.PI_CMD_INTERRUPTED
+        elif isinstance(future.exception(), PigpioError):
+            result = future.exception().code
+        elif future.exception() is not None:  # a bug fails the script, not the loop
+            log.error("script %d failed", run.script.id, exc_info=future.exception())
             self._end(run.script, FAILED)
             return
+        else:
+            result = future.result()
+        run.a = run.f = _result(result)
         self._make_ready(run)
 
 
@@ -551,11 +601,10 @@ def _command_arg(x: Any, kind: str, get) -> Any:
     return value & 0xFFFFFFFF if kind.rstrip("?") == "bits" else value
 
 
-def _result(answer: str) -> int:
-    decoded = protocol.decode_answer(answer)
-    if decoded.exceptions:
-        raise decoded.exceptions[-1]
-    return int32(decoded.value) if type(decoded.value) is int else 0
+def _result(value: Any) -> int:
+    """A command's value as the script's ``A``: an int (an error's negative code
+    included) as int32; anything else (nothing, data) as 0."""
+    return int32(value) if isinstance(value, int) else 0
 
 
 def _div(a: int, y: int, line: int) -> int:
