@@ -147,6 +147,7 @@ def test_h_lists_every_command_in_plain_text(word):
     assert "``" not in out.stdout and ":data:" not in out.stdout
     lines = out.stdout.splitlines()
     assert any(line.startswith("w/write gpio level ") for line in lines)
+    assert any(line.startswith("i2cwk handle reg data... ") for line in lines)
     assert any(line.startswith("fg user_gpio steady_us ") and "shorter than steady µs" in line
                for line in lines)
     assert not any(line.startswith("hello") for line in lines)
