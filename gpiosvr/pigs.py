@@ -18,16 +18,17 @@ does), else ``$GPIO_SOCKET_PATH``, else the default.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpiosvr import config, protocol
 from gpiosvr._pigs_table import COMMANDS
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import GpioServerError, error_text
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_COMMAND, EXIT_CONNECT = 0, 253, 255
 
@@ -164,8 +165,9 @@ def default_socket() -> str | None:
     return config.pigpio_host_socket(os.environ.get("PIGPIO_ADDR", ""))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
+def _parser() -> "argparse.ArgumentParser":
+    import argparse
+
     parser = argparse.ArgumentParser(prog="pigs", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--socket", default=None,
@@ -173,15 +175,40 @@ def main(argv: list[str] | None = None) -> int:
                              f"${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("words", nargs=argparse.REMAINDER,
                         help="commands and their arguments (pigs h lists them)")
-    args = parser.parse_args(argv)
-    if args.words[:1] and args.words[0].lower() in ("h", "help"):
+    return parser
+
+
+def split_command_line(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """The ``--socket`` and the words of an everyday command line, as :func:`_parser`
+    reads them, without importing argparse (a third of pigs' own start-up); None for
+    anything else (``--help``, a mistake), which argparse then reads."""
+    socket_path = None
+    if argv[:1] == ["--socket"] and len(argv) > 1 and not argv[1].startswith("-"):
+        socket_path, argv = argv[1], argv[2:]
+    elif argv[:1] and argv[0].startswith("--socket="):
+        socket_path, argv = argv[0][len("--socket="):], argv[1:]
+    if argv[:1] and argv[0].startswith("-"):
+        return None
+    return socket_path, argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
+    argv = sys.argv[1:] if argv is None else argv
+    split = split_command_line(argv)
+    if split is None:
+        args = _parser().parse_args(argv)
+        split = args.socket, args.words
+    socket_path, words = split
+    if words[:1] and words[0].lower() in ("h", "help"):
+        import shutil
+
         try:
             print(help_text(shutil.get_terminal_size((100, 24)).columns), flush=True)
         except BrokenPipeError:  # pigs h | head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    commands, parse_error = parse_commands(args.words)
-    socket_path = args.socket
+    commands, parse_error = parse_commands(words)
     if commands and socket_path is None:
         socket_path = default_socket()
         if socket_path is None:
