@@ -35,6 +35,13 @@ def test_importing_the_facade_loads_nothing_heavy() -> None:
     assert loaded_after("import gpiosvr.pigpio") == "[]"
 
 
+def test_importing_the_facade_leaves_the_socket_modules_to_the_first_connect() -> None:
+    # pigpio imports socket too: importing ours costs less than it once it is not
+    # needed until pi() connects (json: until the first JSON token, the handshake's)
+    assert loaded_after("import gpiosvr.pigpio", heavy=(
+        "socket", "select", "json", "gpiosvr.peercred", "argparse")) == "[]"
+
+
 def test_plain_calls_load_no_asyncio(server) -> None:
     code = ("import gpiosvr.pigpio as pigpio\n"
             "p = pigpio.pi()\n"
