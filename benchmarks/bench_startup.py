@@ -10,10 +10,11 @@ case's time minus the bare interpreter's in the same round. ``pigs`` runs three 
 ``main()`` called from ``-c``, the console script pip writes (``bin/pigs``: a
 file importing ``re`` and ``gpiosvr.pigs.main``), and ``python3 -m gpiosvr.pigs``.
 
-    python benchmarks/bench_startup.py --rounds 21 [--revision main] [--no-site]
+    python benchmarks/bench_startup.py --rounds 21 [--revision main] [--callgrind] [--no-site]
 
 ``--revision`` measures that revision's code beside the work tree's in the same
-rounds; ``--no-site`` runs everything with ``python3 -S``, which leaves out this
+rounds; ``--callgrind`` counts instructions instead (one round under valgrind, the
+hash seed fixed: the same count whatever the load); ``--no-site`` runs everything with ``python3 -S``, which leaves out this
 machine's ``.pth`` start-up hooks (an editable install's finder, a certificate
 hook: ~30 ms of CPU that a bare interpreter here pays and a Raspberry Pi's need not).
 """
@@ -68,6 +69,19 @@ def run_once(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, flo
     return wall, usage.ru_utime + usage.ru_stime, rss
 
 
+def instructions(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int]:
+    """Run ``python3 *argv`` under callgrind; (0, instructions executed, 0): a count
+    that the machine's load does not move (hash seed fixed)."""
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                           sys.executable, *argv], env=dict(env, PYTHONHASHSEED="0"),
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv!r} failed under valgrind: {proc.stderr[-500:]}")
+    counts = [line.split("Collected :")[1] for line in proc.stderr.splitlines()
+              if "Collected :" in line]
+    return 0.0, float(counts[-1]) / 1e9, 0  # "seconds": giga-instructions, see main
+
+
 def gpiosvr_cases(launcher: str) -> dict[str, list[str]]:
     """The cases that run our code (measured for each tree)."""
     return {
@@ -84,6 +98,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--revision", help="also measure the client code of this git "
                         "revision, beside the work tree's, in the same rounds (e.g. main)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions (valgrind) instead of timing: one round, "
+                        "CPU columns in millions of instructions, wall 0")
     parser.add_argument("--no-site", action="store_true",
                         help="run every case with python3 -S (site-packages on PYTHONPATH "
                         "instead): an interpreter without this machine's .pth hooks")
@@ -117,9 +134,10 @@ def main() -> None:
         results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in cases}
         for name, case in cases.items():  # warm the caches (.pyc, page cache)
             run_once(*case)
-        for _ in range(args.rounds):
+        measure = instructions if args.callgrind else run_once
+        for _ in range(1 if args.callgrind else args.rounds):
             for name, case in cases.items():
-                results[name].append(run_once(*case))
+                results[name].append(measure(*case))
 
     def median(name: str, index: int) -> float:
         return statistics.median(r[index] for r in results[name])
@@ -128,9 +146,11 @@ def main() -> None:
     for label, tree in trees.items():
         if tree != ROOT:
             shutil.rmtree(tree)
-    print(f"{args.rounds} rounds, medians{' (python3 -S)' if args.no_site else ''}; "
+    print(f"{'instructions (M), not ms' if args.callgrind else f'{args.rounds} rounds, medians'}"
+          f"{' (python3 -S)' if args.no_site else ''}; "
           "'over bare' is the median of the per-round difference to python3 -c pass\n")
-    print(f"{'case':44} {'wall ms':>8} {'CPU ms':>8} {'over bare CPU':>14} {'RSS MB':>7}")
+    cpu = "M instr" if args.callgrind else "CPU ms"
+    print(f"{'case':44} {'wall ms':>8} {cpu:>8} {'over bare':>14} {'RSS MB':>7}")
     over: dict[str, float] = {}
     for name in cases:
         diffs = [r[1] - b[1] for r, b in zip(results[name], results["python3 -c pass"])]
@@ -141,16 +161,19 @@ def main() -> None:
     for label in trees:
         print(f"\n{label or '[work tree] '}")
         imp_ours, imp_theirs = over[label + "import gpiosvr.pigpio"], over["import pigpio"]
-        print(f"  import cost gpiosvr.pigpio / pigpio (CPU over bare): "
+        print(f"  import cost gpiosvr.pigpio / pigpio (over bare): "
               f"{imp_ours / max(imp_theirs, 1e-6):.2f}  (target <= 2)")
         for way in ("main()", "console script", "python3 -m"):
             name = f"{label}pigs w 4 1 ({way})"
-            print(f"  {name[len(label):]:28} / python3 -c pass: CPU "
-                  f"{median(name, 1) / bare_cpu:.2f}, wall {median(name, 0) / bare_wall:.2f}"
-                  f"  (target <= 2)")
+            wall = "" if args.callgrind else f", wall {median(name, 0) / bare_wall:.2f}"
+            print(f"  {name[len(label):]:28} / python3 -c pass: "
+                  f"{'instructions' if args.callgrind else 'CPU'} "
+                  f"{median(name, 1) / bare_cpu:.2f}{wall}  (target <= 2)")
         rss_ours = median(label + "gpiosvr.pigpio: pi() + read(4)", 2)
         rss_theirs = median("pigpio: pi() + read(4)", 2)
-        print(f"  RSS after pi() gpiosvr / pigpio: {rss_ours / rss_theirs:.2f}  (target <= 1.3)")
+        if not args.callgrind:
+            print(f"  RSS after pi() gpiosvr / pigpio: {rss_ours / rss_theirs:.2f}"
+                  f"  (target <= 1.3)")
 
 
 if __name__ == "__main__":
