@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import errno
 import os
-import select
-import socket
 import struct
 import threading
 import time
 import weakref
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from gpiosvr import peercred, protocol
+from gpiosvr import protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
+
+if TYPE_CHECKING:  # socket and peercred are imported on the first connect: importing a
+    import socket  # client (the pigpio facade) costs no more than pigpio's (issue #18)
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
 _MAX_ID = protocol.MAX_ID
@@ -140,6 +141,10 @@ def connect_unix(path: str, timeout: float) -> socket.socket:
     waiting cannot cure (permission denied, not a socket, ...), and for a server run
     by a user this client does not trust.
     """
+    import socket
+
+    from gpiosvr import peercred
+
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
@@ -185,6 +190,8 @@ class Channel:
         self.ready = False
         self._sock: socket.socket | None = connect_unix(path, connect_timeout)
         self._sock.settimeout(None)  # blocking; timeouts come from SO_RCVTIMEO
+        import select
+
         self._poll = select.poll()
         self._poll.register(self._sock, select.POLLIN)
         self._poll_ms = max(1, int(response_timeout * 1000))
@@ -357,6 +364,8 @@ class Channel:
         """Bound blocking sends and receives by the kernel (SO_RCVTIMEO/SO_SNDTIMEO),
         so a call costs two system calls, not five; set only when it changes."""
         if seconds != self._timeout:
+            import socket
+
             tv = _timeval(seconds)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)

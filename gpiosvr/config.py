@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 #: Environment variable naming the server's socket; the server, ``pigs`` and every
 #: client honour it.
@@ -100,7 +99,23 @@ def socket_path(explicit: str | os.PathLike | None = None) -> str:
     return SERVICE_SOCKET_PATH
 
 
+#: Host names ``pigpio.pi(host)`` (and ``$PIGPIO_ADDR``) may give for this machine.
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+
+
+def pigpio_host_socket(host: object) -> str | None:
+    """The gpiosvr socket pigpio's ``host`` (``pi(host)``, ``$PIGPIO_ADDR``) means: a
+    socket path as it is, a name of this machine the client default, None another
+    machine (reached by pigpiod's protocol, or not at all)."""
+    host = "" if host is None else str(host)
+    if "/" in host:
+        return host
+    if host in LOCAL_HOSTS:
+        return socket_path()
+    return None
+
+
 def default_client_name() -> str:
     """A client name for the handshake: the running program and its pid."""
-    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
     return f"{prog}[{os.getpid()}]"

@@ -18,18 +18,17 @@ does), else ``$GPIO_SOCKET_PATH``, else the default.
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-import shutil
 import sys
-import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpiosvr import config, protocol
+from gpiosvr._pigs_table import COMMANDS
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import GpioServerError, error_text
-from gpiosvr.server.commands import COMMANDS
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_COMMAND, EXIT_CONNECT = 0, 253, 255
 
@@ -46,8 +45,6 @@ HEX = {"br1", "br2"}
 #: pigpio's second names of commands, as pigs accepts them (command.c's cmdInfo).
 LONG_NAMES = {"modes": "m", "modeg": "mg", "pwm": "p", "read": "r", "servo": "s",
               "tick": "t", "write": "w", "help": "h"}
-#: reST markup in the table's docstrings, which ``pigs h`` prints as plain text.
-_REST = re.compile(r"``([^`]*)``|:[a-z]+:`~?([^`]*)`")
 
 DESCRIPTION = """\
 pigpio's command-line tool, for a gpiosvr server: pigs w 18 1 r 18 runs the
@@ -74,30 +71,31 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
     while i < len(words):
         name = words[i].lower()
         name = LONG_NAMES.get(name, name)
-        spec = COMMANDS.get(name)
-        if spec is None or name == "hello":
+        entry = COMMANDS.get(name)
+        if entry is None or name == "hello":
             return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
+        kinds = entry[0]
         i += 1
         args: list[Any] = []
-        while len(args) < len(spec.params):
-            if spec.params[len(args)].rstrip("?") == "bvs":
+        while len(args) < len(kinds):
+            if kinds[len(args)].rstrip("?") == "bvs":
                 values = []  # byte values, as pigs: the run of numbers 0-255 from here
                 while i < len(words) and 0 <= _byte(words[i]) <= 255:
                     values.append(_byte(words[i]))
                     i += 1
                 args.append(bytes(values))
                 continue
-            if spec.params[len(args)].endswith("*"):  # as pigs: the numbers that follow
+            if kinds[len(args)].endswith("*"):  # as pigs: the numbers that follow
                 while i < len(words) and isinstance(_arg(words[i]), int):
                     args.append(_arg(words[i]))
                     i += 1
                 break
-            optional = spec.params[len(args)].endswith("?")
+            optional = kinds[len(args)].endswith("?")
             if i >= len(words) or optional and _is_command(words[i]):
                 break
             args.append(_arg(words[i]))
             i += 1
-        if len(args) < spec.required:
+        if len(args) < sum(1 for kind in kinds if not kind.endswith(("?", "*"))):
             return commands, UsageError(f"{name}: bad parameter, pigs h for help")
         commands.append((name, *args))
     return commands, None
@@ -139,25 +137,20 @@ def format_result(name: str, value: Any) -> str | None:
     return str(value)
 
 
-def plain(doc: str) -> str:
-    """The first paragraph of a command's docstring as one line of plain text."""
-    paragraph = doc.strip().split("\n\n")[0]
-    return " ".join(_REST.sub(lambda m: m.group(1) or m.group(2), paragraph).split())
-
-
 def help_text(width: int = 100) -> str:
     """What ``pigs h`` prints: each command (and its long name), its parameters and
     what it does."""
+    import textwrap
+
     short = {v: k for k, v in LONG_NAMES.items()}
     column = 28
     lines = []
-    for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
-        if spec.name == "hello":
+    for name, (_, usage, doc) in sorted(COMMANDS.items()):
+        if name == "hello":
             continue
-        usage = spec.usage
-        if spec.name in short:
-            usage = f"{spec.name}/{short[spec.name]}{usage[len(spec.name):]}"
-        text = textwrap.wrap(plain(spec.doc), max(width - column, 40)) or [""]
+        if name in short:
+            usage = f"{name}/{short[name]}{usage[len(name):]}"
+        text = textwrap.wrap(doc, max(width - column, 40)) or [""]
         if len(usage) >= column:
             lines.append(usage)
         else:
@@ -169,13 +162,12 @@ def help_text(width: int = 100) -> str:
 def default_socket() -> str | None:
     """The socket pigs talks to without ``--socket``: pigpio's ``$PIGPIO_ADDR`` as
     ``pigpio.pi()`` reads it, else the client default. None: a remote host."""
-    from gpiosvr.pigpio._core import resolve_socket_path
-
-    return resolve_socket_path(os.environ.get("PIGPIO_ADDR", ""))
+    return config.pigpio_host_socket(os.environ.get("PIGPIO_ADDR", ""))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
+def _parser() -> "argparse.ArgumentParser":
+    import argparse
+
     parser = argparse.ArgumentParser(prog="pigs", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--socket", default=None,
@@ -183,15 +175,40 @@ def main(argv: list[str] | None = None) -> int:
                              f"${config.SOCKET_ENV} or {config.DEFAULT_SOCKET_HELP})")
     parser.add_argument("words", nargs=argparse.REMAINDER,
                         help="commands and their arguments (pigs h lists them)")
-    args = parser.parse_args(argv)
-    if args.words[:1] and args.words[0].lower() in ("h", "help"):
+    return parser
+
+
+def split_command_line(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """The ``--socket`` and the words of an everyday command line, as :func:`_parser`
+    reads them, without importing argparse (a third of pigs' own start-up); None for
+    anything else (``--help``, a mistake), which argparse then reads."""
+    socket_path = None
+    if argv[:1] == ["--socket"] and len(argv) > 1 and not argv[1].startswith("-"):
+        socket_path, argv = argv[1], argv[2:]
+    elif argv[:1] and argv[0].startswith("--socket="):
+        socket_path, argv = argv[0][len("--socket="):], argv[1:]
+    if argv[:1] and argv[0].startswith("-"):
+        return None
+    return socket_path, argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pigs`` and ``python -m gpiosvr.pigs``."""
+    argv = sys.argv[1:] if argv is None else argv
+    split = split_command_line(argv)
+    if split is None:
+        args = _parser().parse_args(argv)
+        split = args.socket, args.words
+    socket_path, words = split
+    if words[:1] and words[0].lower() in ("h", "help"):
+        import shutil
+
         try:
             print(help_text(shutil.get_terminal_size((100, 24)).columns), flush=True)
         except BrokenPipeError:  # pigs h | head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    commands, parse_error = parse_commands(args.words)
-    socket_path = args.socket
+    commands, parse_error = parse_commands(words)
     if commands and socket_path is None:
         socket_path = default_socket()
         if socket_path is None:

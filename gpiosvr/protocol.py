@@ -16,7 +16,6 @@ malformed input raises :class:`~gpiosvr.errors.ProtocolError` and nothing else.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import sys
@@ -96,15 +95,34 @@ _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _KIND_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 _EXC_RE = re.compile(r"!([A-Za-z_][A-Za-z0-9_.]*):(-?[0-9]{1,20})?:")
 _SPACES_RE = re.compile(r"[ \t]*")
-_JSON = json.JSONDecoder(
-    parse_float=lambda s: _reject(f"floats are not allowed: {s}"),
-    parse_constant=lambda s: _reject(f"constant not allowed: {s}"),
-)
 _BIG_INT = 1 << 64
 
 
 def _reject(message: str) -> Any:
     raise ProtocolError(message)
+
+
+# json is imported on first use: importing a client (the pigpio facade) needs none,
+# and an everyday call (ints) never does. Each of these two replaces itself with
+# json's function the first time, so later calls cost nothing extra.
+
+def _dumps(value: Any, **options: Any) -> str:
+    global _dumps
+    import json
+
+    _dumps = json.dumps
+    return _dumps(value, **options)
+
+
+def _raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    global _raw_decode
+    import json
+
+    _raw_decode = json.JSONDecoder(
+        parse_float=lambda s: _reject(f"floats are not allowed: {s}"),
+        parse_constant=lambda s: _reject(f"constant not allowed: {s}"),
+    ).raw_decode
+    return _raw_decode(text, pos)
 
 
 # --------------------------------------------------------------------- values
@@ -120,12 +138,12 @@ def encode_value(value: Any) -> str:
             return str(value)
         return ("-" if value < 0 else "") + hex(abs(value))
     if isinstance(value, str):
-        return json.dumps(value)
+        return _dumps(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "%" + bytes(value).hex()
     if isinstance(value, (list, tuple, dict)):
         try:
-            return json.dumps(_plain(value), separators=(",", ":"), allow_nan=False)
+            return _dumps(_plain(value), separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"cannot encode {type(value).__name__}: {exc}") from exc
     raise ProtocolError(f"cannot encode a value of type {type(value).__name__}")
@@ -160,7 +178,7 @@ def _scan_token(text: str, pos: int, bare_ok: bool) -> tuple[Any, int]:
     ch = text[pos]
     if ch in '"[{':
         try:
-            value, end = _JSON.raw_decode(text, pos)
+            value, end = _raw_decode(text, pos)
         except ProtocolError:
             raise
         except (ValueError, RecursionError) as exc:
@@ -216,7 +234,7 @@ def encode_exception(exc: BaseException) -> str:
     """Encode one exception as ``!Kind:code:"message"`` (code may be empty)."""
     code = getattr(exc, "code", None)
     code_text = str(int(code)) if isinstance(code, int) and abs(code) < 1 << 63 else ""
-    return f"!{exception_kind(exc)}:{code_text}:{json.dumps(str(exc))}"
+    return f"!{exception_kind(exc)}:{code_text}:{_dumps(str(exc))}"
 
 
 def make_exception(kind: str, message: str, code: int | None) -> BaseException:

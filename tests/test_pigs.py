@@ -147,6 +147,7 @@ def test_h_lists_every_command_in_plain_text(word):
     assert "``" not in out.stdout and ":data:" not in out.stdout
     lines = out.stdout.splitlines()
     assert any(line.startswith("w/write gpio level ") for line in lines)
+    assert any(line.startswith("i2cwk handle reg data... ") for line in lines)
     assert any(line.startswith("fg user_gpio steady_us ") and "shorter than steady µs" in line
                for line in lines)
     assert not any(line.startswith("hello") for line in lines)
@@ -157,3 +158,22 @@ def test_help_mentions_h_and_has_no_markup():
     assert out.returncode == 0
     assert "pigs h (or pigs help) lists every command" in out.stdout
     assert "``" not in out.stdout and "$PIGPIO_ADDR" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["w", "4", "1"], ["--socket", "/s", "w", "4", "1"], ["--socket=/s", "r", "4"],
+    ["--socket", "/s"], ["w", "--socket", "/s"], ["r", "4", "-1"], ["H"], ["--socket="],
+])
+def test_the_short_way_reads_a_command_line_as_argparse_does(argv):
+    from gpiosvr.pigs import _parser, split_command_line
+
+    args = _parser().parse_args(argv)
+    assert split_command_line(argv) == (args.socket, args.words)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["--sock", "/s"], ["--socket"],
+                                  ["--socket", "-x"], ["-x", "w"]])
+def test_options_else_are_left_to_argparse(argv):
+    from gpiosvr.pigs import split_command_line
+
+    assert split_command_line(argv) is None

@@ -15,8 +15,6 @@ from gpiosvr.blocking import BlockingClient, ThreadState
 from gpiosvr.errors import GpioServerError, PigpioError
 from gpiosvr.errors import error_text as _error_text
 
-_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"}
-
 _except_a = "%" * 60 + "\n{}"
 _except_z = "%" * 60
 _except_hint = """
@@ -125,12 +123,7 @@ class _socklock:  # noqa: N801 - gpiozero looks at pi.sl.s to see a live connect
 
 def resolve_socket_path(host: Any) -> str | None:
     """The gpiosvr socket ``pi(host)`` means, or None for a host we cannot reach."""
-    host = "" if host is None else str(host)
-    if "/" in host:
-        return host
-    if host in _LOCAL_HOSTS:
-        return config.socket_path()
-    return None
+    return config.pigpio_host_socket(host)
 
 
 class PiBase:
