@@ -19,6 +19,11 @@ Who owns what (``docs/waves.md``):
   and admins) and clears its wave being built;
 * the one transmission (pigpio has one DMA channel) belongs to the uid that started
   it: another may not stop it or replace it (``PI_NOT_PERMITTED``) while it is busy.
+
+Waves and hardware PWM share pigpio's PWM peripheral: sending or chaining a wave
+stops hardware PWM on every GPIO (:meth:`PwmController.stop_hardware`), and
+``hardware_PWM`` stops the transmission (:meth:`WaveEngine.cancel`), each at the
+tick the other starts.
 """
 
 from __future__ import annotations
@@ -284,8 +289,11 @@ def _idle(tx: Transmission) -> Iterator[Pulse]:
 class WaveEngine:
     """Every uid's wave being built, the created waves and the transmission."""
 
-    def __init__(self, backend) -> None:
+    def __init__(self, backend, pwm=None) -> None:
         self.backend = backend
+        #: The PWM state (:class:`gpiosvr.server.pwm.PwmController`): a wave sent or
+        #: chained stops hardware PWM, as in pigpio.
+        self.pwm = pwm
         self.builders: dict[int | None, Builder] = {}
         self.waves: dict[int, Wave] = {}
         self.tx: Transmission | None = None
@@ -446,25 +454,57 @@ class WaveEngine:
         if self.busy():
             ownership.check(session, self.tx.owner, "the wave transmission")
 
+    def _check_hardware_pwm(self, session) -> None:
+        if self.pwm is not None:
+            self.pwm.check_stop_hardware(session)
+
+    def _stop_hardware_pwm(self) -> None:
+        """pigpio's stopHardwarePWM, which every wave send and chain does first."""
+        if self.pwm is not None:
+            self.pwm.stop_hardware()
+
     def send(self, session, wid: int, mode: int) -> int:
         wave = self._wave(session, wid)
         if not 0 <= mode <= WAVE_MODE_REPEAT_SYNC:
             raise PigpioError(PI_BAD_WAVE_MODE)
         self._take_over(session)
+        self._check_hardware_pwm(session)
         node = ("wave", wid, wave)
         tx = Transmission(ownership.owner_of(session), [] if mode & 1 else [node],
                           [node] if mode & 1 else None)
-        if mode >= WAVE_MODE_ONE_SHOT_SYNC and self.busy():
-            self.tx.follow_with(tx)
-        else:
-            self._start(tx)
+        with self.backend.one_tick():  # hardware PWM ends where the wave starts
+            self._stop_hardware_pwm()
+            if mode >= WAVE_MODE_ONE_SHOT_SYNC and self.busy():
+                self.tx.follow_with(tx)
+            else:
+                self._start(tx)
         return wave.cbs
 
     def chain(self, session, data: bytes) -> int:
-        nodes, forever = self._parse_chain(session, data)
+        """pigpio's gpioWaveChain: hardware PWM and the transmission stop before the
+        chain is even parsed (a bad chain leaves neither running)."""
         self._take_over(session)
-        self._start(Transmission(ownership.owner_of(session), nodes, forever))
+        self._check_hardware_pwm(session)
+        with self.backend.one_tick():
+            self._stop_hardware_pwm()
+            if self.tx is not None:
+                self.tx.playback.stop()
+                self.tx = None
+            nodes, forever = self._parse_chain(session, data)
+            self._start(Transmission(ownership.owner_of(session), nodes, forever))
         return 0
+
+    def check_cancel(self, session) -> None:
+        """``PI_NOT_PERMITTED`` unless ``session`` may stop the transmission."""
+        self._take_over(session)
+
+    def cancel(self) -> None:
+        """``hardware_PWM`` stops the transmission, as pigpio's does (gpioWaveTxStop
+        when busy): ``wave_tx_busy`` answers 0, ``wave_tx_at`` 9999; the waves, the
+        counters and the GPIOs' levels stay as they are."""
+        if self.busy():
+            self.tx.playback.stop()
+            self.tx = None
 
     def _start(self, tx: Transmission) -> None:
         old = self.tx

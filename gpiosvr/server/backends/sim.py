@@ -38,6 +38,7 @@ loop (a wave faster than that is late, never wrong).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from array import array
@@ -187,6 +188,7 @@ class SimulatedChip(Backend):
                  tick_offset: int = 0) -> None:
         self._hwrev = int(hardware_revision)
         self._tick_offset = int(tick_offset)
+        self._pinned: int | None = None  # the tick while one_tick() holds the clock
         self._modes = [INPUT] * NUM_GPIOS
         self._pulls = [PUD_UP if g <= 8 or g in SD_CARD_GPIOS else PUD_DOWN
                        for g in range(NUM_GPIOS)]
@@ -216,7 +218,22 @@ class SimulatedChip(Backend):
 
     def _now(self) -> int:
         """Microseconds, as ``tick`` but without wrapping."""
+        pinned = self._pinned
+        if pinned is not None:
+            return pinned
         return time.monotonic_ns() // 1000 + self._tick_offset
+
+    @contextlib.contextmanager
+    def one_tick(self):
+        """The chip's clock stands still meanwhile (see :meth:`Backend.one_tick`)."""
+        if self._pinned is not None:
+            yield
+            return
+        self._pinned = self._now()
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     # -- the Backend interface ---------------------------------------------
 
