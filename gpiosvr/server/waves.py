@@ -184,6 +184,7 @@ class Wave:
     cbs: int  # its CBs (padded ones for wave_create_and_pad)
     ools: int
     owner: Owner
+    gpios: int = 0  # the GPIOs its pulses switch (bit mask)
 
 
 # -- chains ------------------------------------------------------------------------
@@ -257,6 +258,17 @@ def _first_wave(nodes: list[Node]) -> int | None:
         if node[2] and _plays(node[1]):  # a loop that plays its body
             return _first_wave(node[1])
     return None
+
+
+def _gpios(nodes: list[Node]) -> int:
+    """The GPIOs the waves of ``nodes`` switch (bit mask)."""
+    gpios = 0
+    for node in nodes:
+        if node[0] == "wave":
+            gpios |= node[2].gpios
+        elif node[0] in ("loop", "forever"):
+            gpios |= _gpios(node[1])
+    return gpios
 
 
 def _plays(nodes: list[Node]) -> bool:
@@ -426,8 +438,11 @@ class WaveEngine:
                 raise PigpioError(PI_TOO_MANY_CBS,
                                   f"uid {session.uid}'s waves would take more than "
                                   f"{MAX_WAVE_CBS_PER_UID} CBs (MAX_WAVE_CBS_PER_UID)")
+        gpios = 0
+        for on, off, _ in b.pulses:
+            gpios |= on | off
         self.waves[free] = Wave(tuple(b.pulses), b.micros, cbs, ools,
-                                ownership.owner_of(session))
+                                ownership.owner_of(session), gpios)
         b.pulses = []  # consumed; the counters stay, as in pigpio
         return free
 
@@ -474,6 +489,7 @@ class WaveEngine:
                           [node] if mode & 1 else None)
         with self.backend.one_tick():  # hardware PWM ends where the wave starts
             self._stop_hardware_pwm()
+            self.backend.wave_lines(wave.gpios)
             if mode >= WAVE_MODE_ONE_SHOT_SYNC and self.busy():
                 self.tx.follow_with(tx)
             else:
@@ -491,6 +507,7 @@ class WaveEngine:
                 self.tx.playback.stop()
                 self.tx = None
             nodes, forever = self._parse_chain(session, data)
+            self.backend.wave_lines(_gpios(nodes) | _gpios(forever or []))
             self._start(Transmission(ownership.owner_of(session), nodes, forever))
         return 0
 
