@@ -263,7 +263,10 @@ class SimulatedChip(Backend):
         return self._levels[gpio]
 
     def write(self, gpio: int, level: int) -> None:
-        self.set_waveform(gpio, None)
+        if gpio in self._waveforms:  # its edges end, and the written one follows, now
+            with self.one_tick():
+                self.write(gpio, level)
+            return
         self._latch[gpio] = level
         if self._modes[gpio] != OUTPUT:
             self._modes[gpio] = OUTPUT
@@ -292,6 +295,10 @@ class SimulatedChip(Backend):
         whose edges would take the waveforms past
         :data:`SIM_WAVEFORM_EDGES_PER_SECOND` together, just sets the level (for the
         fast ones: high when at least half the time high)."""
+        if gpio in self._waveforms and self._pinned is None:
+            with self.one_tick():  # the old waveform's edges end at the tick it is cut
+                self.set_waveform(gpio, period_us, high_us)
+            return
         old = self._waveforms.pop(gpio, None)
         if old is not None:
             self._step_one(gpio, old, self._now(), None)
