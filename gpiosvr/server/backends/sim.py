@@ -265,8 +265,12 @@ class SimulatedChip(Backend):
     def write(self, gpio: int, level: int) -> None:
         if gpio in self._waveforms:  # its edges end, and the written one follows, now
             with self.one_tick():
-                self.write(gpio, level)
+                self.set_waveform(gpio, None)
+                self._write(gpio, level)
             return
+        self._write(gpio, level)
+
+    def _write(self, gpio: int, level: int) -> None:
         self._latch[gpio] = level
         if self._modes[gpio] != OUTPUT:
             self._modes[gpio] = OUTPUT
