@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     'gpw': (('user_gpio',), 'gpw user_gpio', 'The servo pulsewidth.'),
     'hc': (('int', 'int'), 'hc gpio frequency', 'Hardware clock on gpio (4, 5, 6, 20, 21, 32, 34, 42-44) at frequency Hz, 0 off; clock 1 (5, 21, 42, 44) needs gpio | 0x5A000000.'),
     'hello': (('int', 'text?', 'int?'), 'hello version [name] [pid]', "Handshake: the client's protocol version, name and pid; answers server info."),
-    'hp': (('gpio', 'int', 'int'), 'hp gpio frequency duty', 'Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M.'),
+    'hp': (('gpio', 'int', 'int'), 'hp gpio frequency duty', 'Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M; it stops the wave being sent, as in pigpio.'),
     'hwver': ((), 'hwver', 'Hardware revision.'),
     'i2cc': (('int',), 'i2cc handle', 'Close an I2C handle.'),
     'i2co': (('int', 'int', 'int'), 'i2co bus address flags', 'Open the device at address (0-0x7F) of I2C bus; flags must be 0. Answers the handle.'),

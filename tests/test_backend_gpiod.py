@@ -657,3 +657,81 @@ def test_a_serial_wave_is_read_back_by_bb_serial_read(pi, sim_chip):
     finally:
         wire.terminate()
         print(f"wire: {wire.communicate(timeout=30)[0].strip()}")
+
+
+def test_a_pulse_switches_the_lines_of_a_wave_at_one_instant(gpiod_server, pi, sim_chip):
+    """pigpio switches all GPIOs of a pulse at one instant: the output lines of a
+    wave are requested together, a pulse sets them in one ioctl, and each line's
+    edge is reported at that one tick. The lines are still released when unused:
+    those the wave's client used go when it does, the one another client uses stays
+    held, an output with its level."""
+    import gpiosvr.pigpio as pigpio
+
+    a, b, c = 24, 25, 26
+    mine = pigpio.pi(gpiod_server)
+    pi.write(c, 1)  # another client's output, in the wave too
+    mine.write(a, 0)
+    mine.write(b, 0)
+    edges: list[tuple[int, int, int]] = []
+    cbs = [pi.callback(g, pigpio.EITHER_EDGE, lambda g, level, tick: edges.append(
+        (g, level, tick))) for g in (a, b, c)]
+    A, B, C = 1 << a, 1 << b, 1 << c
+    mine.wave_clear()
+    mine.wave_add_generic([pigpio.pulse(A | B, C, 20000), pigpio.pulse(C, A | B, 20000),
+                           pigpio.pulse(A, 0, 20000), pigpio.pulse(B, A | C, 20000),
+                           pigpio.pulse(0, B, 0)])
+    wid = mine.wave_create()
+    assert mine.wave_send_once(wid) > 0
+    wait_until(lambda: not mine.wave_tx_busy() and len(edges) >= 11, timeout=60)
+    for cb in cbs:
+        cb.cancel()
+    ticks: dict[int, list[int]] = {}
+    for g, level, tick in edges:
+        ticks.setdefault(tick, []).append((g, level))
+    # one tick per pulse, with every line the pulse changed
+    assert list(ticks.values()) == [[(a, 1), (b, 1), (c, 0)], [(a, 0), (b, 0), (c, 1)],
+                                    [(a, 1)], [(a, 0), (b, 1), (c, 0)], [(b, 0)]]
+    assert [sim_chip.value(g) for g in (a, b, c)] == [0, 0, 0]
+    mine.wave_delete(wid)
+    mine.stop()
+    wait_until(lambda: not _held(sim_chip, a) and not _held(sim_chip, b), timeout=30)
+    assert _held(sim_chip, c) and sim_chip.value(c) == 0
+    pi.write(c, 1)  # requested again alone, and still ours to drive
+    assert sim_chip.value(c) == 1 and pi.read(c) == 1
+    pi.write(c, 0)
+
+
+def test_a_wave_stops_software_hardware_pwm_as_on_the_sim(pi, sim_chip):
+    """hardware_PWM is software PWM here, but waves and it stop each other as in
+    pigpio, and its getters answer what pigpio's do."""
+    import gpiosvr.pigpio as pigpio
+
+    hw, out = 18, 27
+    pi.write(hw, 0)
+    pi.write(out, 0)
+    seen: list[int] = []
+    cb = pi.callback(hw, pigpio.EITHER_EDGE, lambda g, level, tick: seen.append(level))
+    assert pi.hardware_PWM(hw, 100, 500_000) == 0
+    assert (pi.get_PWM_frequency(hw), pi.get_PWM_dutycycle(hw), pi.get_PWM_range(hw),
+            pi.get_PWM_real_range(hw)) == (100, 500_000, 1_000_000, 2_500_000)
+    wait_until(lambda: len(seen) >= 4, timeout=60)
+    pi.wave_clear()
+    pi.wave_add_generic([pigpio.pulse(1 << out, 0, 30000), pigpio.pulse(0, 1 << out, 0)])
+    wid = pi.wave_create()
+    pi.wave_send_once(wid)
+    wait_until(lambda: not pi.wave_tx_busy(), timeout=60)
+    assert sim_chip.value(hw) == 0 and pi.get_PWM_frequency(hw) == 800
+    with pytest.raises(pigpio.error) as info:
+        pi.get_PWM_dutycycle(hw)
+    assert info.value.code == pigpio.PI_NOT_PWM_GPIO
+    count = len(seen)
+    pi.wave_send_once(wid)  # 30 ms more: three PWM periods, and not an edge on 18
+    wait_until(lambda: not pi.wave_tx_busy(), timeout=60)
+    assert len(seen) == count and sim_chip.value(hw) == 0
+    # and hardware PWM stops a wave being sent
+    pi.wave_send_repeat(wid)
+    assert pi.hardware_PWM(hw, 100, 250_000) == 0
+    assert pi.wave_tx_busy() == 0 and pi.wave_tx_at() == pigpio.NO_TX_WAVE
+    pi.hardware_PWM(hw, 0, 0)
+    cb.cancel()
+    pi.wave_delete(wid)

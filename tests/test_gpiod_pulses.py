@@ -18,13 +18,18 @@ from gpiosvr.server.backends.gpiod_pulses import PulseThread  # noqa: E402
 
 
 class _Request:
-    """A line request that notes every value set: (offset, 0 or 1)."""
+    """A line request that notes every value set, (offset, 0 or 1), and every call
+    that set some (one ioctl each on a real request)."""
 
-    def __init__(self, log: list) -> None:
-        self.log = log
+    def __init__(self, log: list, calls: list) -> None:
+        self.log, self.calls = log, calls
 
     def set_value(self, offset, value) -> None:
-        self.log.append((offset, 1 if value.value else 0))
+        self.set_values({offset: value})
+
+    def set_values(self, values) -> None:
+        self.calls.append({offset: 1 if v.value else 0 for offset, v in values.items()})
+        self.log.extend((offset, 1 if v.value else 0) for offset, v in values.items())
 
 
 class _Waves:
@@ -38,12 +43,15 @@ class _Waves:
 class _Chip:
     """What the wave thread uses of a GpiodChip: its lines, its lock, no loop."""
 
-    def __init__(self, held: dict[int, int]) -> None:
+    def __init__(self, held: dict[int, int], together: tuple[int, ...] = ()) -> None:
         self.num_lines = 28
         self.log: list[tuple[int, int]] = []
+        self.calls: list[dict[int, int]] = []
         self._lines = [Line(i) for i in range(self.num_lines)]
+        shared = _Request(self.log, self.calls)  # the request of the lines `together`
         for offset, mode in held.items():
-            self._lines[offset].request = _Request(self.log)
+            self._lines[offset].request = (shared if offset in together
+                                           else _Request(self.log, self.calls))
             self._lines[offset].mode = mode
         self._lock = threading.RLock()
         self._loop = None
@@ -78,6 +86,28 @@ def test_pulses_set_the_held_outputs_in_order(chip):
     ticks = [t for _, _, t, _ in items[:-1]]
     assert all((b - a) & 0xFFFFFFFF < 1 << 31 for a, b in zip(ticks, ticks[1:]))
     assert playback.touched == set()  # filled on the loop, by flush
+
+
+def test_a_pulse_sets_the_lines_of_one_request_in_one_call():
+    """pigpio switches all GPIOs of a pulse at one instant: lines a wave holds in one
+    request (GpiodChip.wave_lines) are set in one ioctl per pulse, and reported at
+    one tick."""
+    chip = _Chip({4: OUTPUT, 5: OUTPUT, 6: INPUT, 7: OUTPUT, 8: OUTPUT},
+                 together=(4, 5, 6, 7))
+    thread = PulseThread(chip)
+    b4, b5, b6, b7, b8 = (1 << g for g in (4, 5, 6, 7, 8))
+    pulses = [(b4 | b5 | b7, 0, 100), (b5 | b6, b4 | b7, 100), (b8, b5, 100),
+              (0, b4 | b5 | b6 | b7 | b8, 0)]
+    playback = thread.play(iter(pulses))
+    wait_until(lambda: not playback.busy(), timeout=5)
+    wait_until(lambda: chip.switching == 0, timeout=5)
+    # the input (6) only latches; 8 has a request of its own: a call of its own
+    assert chip.calls == [{4: 1, 5: 1, 7: 1}, {4: 0, 7: 0}, {5: 0}, {8: 1}, {8: 0}]
+    edges = list(thread._pending)[:-1]
+    assert [(g, level) for g, level, _, _ in edges] == [
+        (4, 1), (5, 1), (7, 1), (4, 0), (7, 0), (5, 0), (8, 1), (8, 0)]
+    ticks = [t for _, _, t, _ in edges]
+    assert ticks[0] == ticks[1] == ticks[2] and ticks[3] == ticks[4]  # one instant each
 
 
 def test_a_pulse_sets_a_line_only_when_its_level_changes(chip):

@@ -44,6 +44,10 @@ def test_pwm_settings_follow_pigpio(pi):
     (lambda p: p.hardware_PWM(4, 1000, 1), real_pigpio.PI_NOT_HPWM_GPIO),
     (lambda p: p.hardware_PWM(18, 1000, 1000001), real_pigpio.PI_BAD_HPWM_DUTY),
     (lambda p: p.hardware_PWM(18, -1, 5), real_pigpio.PI_BAD_HPWM_FREQ),
+    (lambda p: p.hardware_PWM(18, 125_000_001, 5), real_pigpio.PI_BAD_HPWM_FREQ),
+    # pigpio checks the GPIO, then the dutycycle, then the frequency
+    (lambda p: p.hardware_PWM(4, 200_000_000, 2_000_000), real_pigpio.PI_NOT_HPWM_GPIO),
+    (lambda p: p.hardware_PWM(18, 200_000_000, 2_000_000), real_pigpio.PI_BAD_HPWM_DUTY),
 ])
 def test_pwm_errors(pi, call, code):
     with pytest.raises(pigpio.error) as info:
@@ -94,7 +98,8 @@ def test_servo_pulses_and_hardware_pwm(pi):
     pulses = []
     pi.callback(23, pigpio.EITHER_EDGE, lambda g, level, tick: pulses.append((level, tick)))
     assert pi.set_servo_pulsewidth(23, 1500) == 0
-    assert pi.get_servo_pulsewidth(23) == 1500 and pi.get_PWM_frequency(23) == 50
+    assert pi.get_servo_pulsewidth(23) == 1500
+    assert pi.get_PWM_frequency(23) == 800  # pigpio answers the PWM frequency, not 50
     wait_until(lambda: len(pulses) >= 8)
     pi.set_servo_pulsewidth(23, 0)
     widths = {(t2 - t1) % 2**32 for (l1, t1), (_, t2) in zip(pulses, pulses[1:]) if l1 == 1}
@@ -104,6 +109,86 @@ def test_servo_pulses_and_hardware_pwm(pi):
     assert pi.get_PWM_frequency(18) == 2000 and pi.get_PWM_real_range(18) == 125000
     assert {pi.read(18) for _ in range(300)} == {0, 1}
     pi.hardware_PWM(18, 0, 0)
+
+
+def _getters(pi, gpio: int) -> tuple:
+    """get_PWM_frequency, _dutycycle (an error: its code), _range, _real_range."""
+    try:
+        duty = pi.get_PWM_dutycycle(gpio)
+    except pigpio.error as exc:
+        duty = exc.code
+    return (pi.get_PWM_frequency(gpio), duty, pi.get_PWM_range(gpio),
+            pi.get_PWM_real_range(gpio))
+
+
+NOT_PWM = (800, real_pigpio.PI_NOT_PWM_GPIO, 255, 250)
+
+
+def test_hardware_pwm_getters_answer_what_its_channel_really_makes(pi):
+    """pigpio's getters on a GPIO_HW_PWM GPIO answer its channel's hw_pwm_freq (the
+    250 MHz PWM clock over a whole range), hw_pwm_duty and hw_pwm_real_range."""
+    assert pi.hardware_PWM(18, 100_000_000, 500_000) == 0
+    assert _getters(pi, 18) == (83_333_333, 500_000, 1_000_000, 3)
+    assert pi.hardware_PWM(18, 3, 0) == 0
+    assert _getters(pi, 18) == (3, 0, 1_000_000, 83_333_333)
+    # GPIO 12 and 18 share channel 0: the channel's latest settings are both's
+    ticks = []
+    pi.callback(12, pigpio.EITHER_EDGE, lambda g, level, tick: ticks.append((level, tick)))
+    assert pi.hardware_PWM(12, 2000, 250_000) == 0
+    assert _getters(pi, 18) == _getters(pi, 12) == (2000, 250_000, 1_000_000, 125_000)
+    assert pi.hardware_PWM(18, 4000, 100_000) == 0
+    assert _getters(pi, 12) == (4000, 100_000, 1_000_000, 62_500)
+    assert pi.hardware_PWM(13, 1000, 1000) == 0  # channel 1 is another
+    assert _getters(pi, 12)[0] == 4000 and _getters(pi, 13)[0] == 1000
+    wait_until(lambda: len(ticks) >= 12)
+    # 12 followed the channel: 4 kHz at 10 %, 25 µs high every 250 µs
+    highs = {(t2 - t1) % 2**32 for (l1, t1), (_, t2) in zip(ticks[-8:], ticks[-7:]) if l1}
+    assert highs == {25}
+    # frequency 0 on 18 disables the channel: 12 goes low, but stays a hardware PWM
+    # GPIO for the getters, as in pigpio; 18 is none
+    assert pi.hardware_PWM(18, 0, 0) == 0
+    assert pi.read(12) == 0 and pi.read(18) == 0
+    assert _getters(pi, 12) == (4000, 100_000, 1_000_000, 62_500)
+    assert _getters(pi, 18) == NOT_PWM
+    count = len(ticks)
+    assert pi.hardware_PWM(13, 0, 0) == 0
+    assert len(ticks) == count and ticks[-1][0] == 0  # no edge since it went low
+    assert pi.hardware_PWM(12, 0, 0) == 0 and _getters(pi, 12) == NOT_PWM
+
+
+def test_hardware_pwm_off_leaves_software_pwm_alone(pi):
+    """pigpio's hardware_PWM(gpio, 0, 0) changes nothing on a GPIO that runs no
+    hardware PWM; hardware PWM on a software PWM GPIO ends the software PWM."""
+    pi.set_PWM_dutycycle(18, 64)
+    assert pi.hardware_PWM(18, 0, 0) == 0
+    assert pi.get_PWM_dutycycle(18) == 64 and {pi.read(18) for _ in range(300)} == {0, 1}
+    assert pi.hardware_PWM(18, 1000, 0) == 0
+    assert _getters(pi, 18) == (1000, 0, 1_000_000, 250_000)
+    assert {pi.read(18) for _ in range(300)} == {0}
+    pi.set_PWM_dutycycle(18, 255)  # and software PWM ends hardware PWM
+    assert _getters(pi, 18) == (800, 255, 255, 250) and pi.read(18) == 1
+    pi.write(18, 0)
+
+
+def test_hardware_clock_getters_answer_the_clocks_real_frequency(pi):
+    """pigpio's getters on a GPIO_HW_CLK GPIO: hw_clk_freq (what the divisor it
+    chose really gives), a dutycycle of half PI_HW_PWM_RANGE, ranges of it."""
+    assert pi.hardware_clock(6, 40_000_000) == 0  # PLLD 500 MHz / 13
+    assert _getters(pi, 6) == (38_461_538, 500_000, 1_000_000, 1_000_000)
+    assert pi.hardware_clock(4, 5000) == 0  # 19.2 MHz / 3840
+    assert _getters(pi, 4) == (5000, 500_000, 1_000_000, 1_000_000)
+    assert pi.hardware_clock(20, 7000) == 0  # clock 0 too: 4 shows it at 7000 Hz now
+    assert _getters(pi, 4)[0] == pi.get_PWM_frequency(20) == 7000
+    assert pi.hardware_clock(20, 0) == 0  # clock 0 stops; pigpio unmarks 20 only
+    assert _getters(pi, 20) == NOT_PWM
+    assert _getters(pi, 4)[0] == 7000
+    pi.write(4, 0)  # a write makes it an output: no clock GPIO any more
+    assert _getters(pi, 4) == NOT_PWM
+    pi.set_PWM_dutycycle(6, 10)  # PWM on a clock's GPIO takes it off the clock
+    assert _getters(pi, 6) == (800, 10, 255, 250)
+    assert pi.hardware_clock(6, 0) == 0
+    assert pi.get_PWM_dutycycle(6) == 10  # the clock stopped; the PWM did not
+    pi.write(6, 0)
 
 
 GPIOZERO_PWM = """

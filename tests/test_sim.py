@@ -158,12 +158,14 @@ def test_waveforms_past_the_edge_budget_hold_a_level(server):
     pi = pigpio.pi(server.socket_path)
     try:
         for gpio in (12, 13, 18, 19, 40, 41, 45, 52, 53):
-            assert pi.hardware_PWM(gpio, 99_000, 500_000) == 0
+            assert pi.hardware_PWM(gpio, 99_000, 600_000) == 0
         # 198,000 edges/s each: two fit in SIM_WAVEFORM_EDGES_PER_SECOND (400,000)
         assert server.call(server.backend.toggling) == [12, 13]
-        assert {pi.read(18) for _ in range(20)} == {1}  # high half the time: held high
+        assert {pi.read(18) for _ in range(20)} == {1}  # high 60 % of the time: held high
         assert {pi.read(12) for _ in range(200)} == {0, 1}  # read samples the waveform
-        assert pi.get_PWM_frequency(18) == 99_000  # pigpio's settings are kept
+        # pigpio's settings are kept: the frequency its PWM clock really makes,
+        # 250 MHz over a range of 2525
+        assert pi.get_PWM_frequency(18) == 99_010
         pi.hardware_PWM(12, 0, 0)
         pi.hardware_PWM(18, 99_000, 250_000)  # room again: it toggles
         assert server.call(server.backend.toggling) == [13, 18]

@@ -13,7 +13,7 @@ import pytest
 
 import gpiosvr.pigpio as pigpio
 from gpiosvr.blocking import BlockingClient
-from gpiosvr.server.waves import _bit_delays
+from gpiosvr.server.waves import PI_BAD_WAVE_MODE, _bit_delays
 from gpiosvr.simulator import Simulator
 
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
@@ -456,3 +456,113 @@ def test_gpiosvr_relays_waves_to_pigpiod(standin, sock_dir):
             assert info.value.code == real_pigpio.PI_BAD_HCLK_PASS
         finally:
             p.stop()
+
+
+# -- waves and hardware PWM share pigpio's PWM peripheral -------------------------------
+
+HW = 18  # hardware PWM channel 0
+
+
+def _not_pwm(pi, gpio: int) -> tuple:
+    """What pigpio's PWM getters answer on a GPIO that runs no PWM (defaults)."""
+    return (pi.get_PWM_frequency(gpio), _code(lambda: pi.get_PWM_dutycycle(gpio)),
+            pi.get_PWM_range(gpio), pi.get_PWM_real_range(gpio))
+
+
+def test_a_wave_sent_stops_hardware_pwm_where_its_first_pulse_plays(pi):
+    """pigpio's gpioWaveTxSend stops hardware PWM on every GPIO (stopHardwarePWM):
+    the channel is disabled, its output goes low, the GPIO is no PWM GPIO any more."""
+    pi.write(HW, 0)
+    edges = Edges(pi, G1, HW)
+    assert pi.hardware_PWM(HW, 1000, 500_000) == 0
+    assert (pi.get_PWM_frequency(HW), pi.get_PWM_dutycycle(HW), pi.get_PWM_range(HW),
+            pi.get_PWM_real_range(HW)) == (1000, 500_000, 1_000_000, 250_000)
+    wait_until(lambda: sum(g == HW for g, _, _ in edges.seen) >= 7)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 3000), pigpio.pulse(0, 1 << G1, 0)])
+    wid = pi.wave_create()
+    assert pi.wave_send_once(wid) == 4
+    wait_until(lambda: [e[1] for e in edges.seen if e[0] == G1] == [1, 0])
+    (_, _, sent), (_, _, ended) = [e for e in edges.seen if e[0] == G1]
+    assert (ended - sent) & 0xFFFFFFFF == 3000
+    pwm = [(level, tick) for g, level, tick in edges.seen if g == HW]
+    start = pwm[0][1]
+    upto = (sent - start) & 0xFFFFFFFF
+    # every edge of the 1 kHz waveform before the wave's first pulse, exactly...
+    expected = [(1 - i % 2, 1000 * (i // 2) + 500 * (i % 2)) for i in range(2 * upto // 500 + 2)
+                if 1000 * (i // 2) + 500 * (i % 2) < upto]
+    if expected[-1][0] == 1:  # ...then low at that tick, and nothing after
+        expected.append((0, upto))
+    assert [(level, (t - start) & 0xFFFFFFFF) for level, t in pwm] == expected
+    assert pi.read(HW) == 0 and pi.get_mode(HW) == pigpio.OUTPUT
+    assert _not_pwm(pi, HW) == (800, real_pigpio.PI_NOT_PWM_GPIO, 255, 250)
+
+
+def test_a_chain_stops_hardware_pwm_and_the_wave_even_when_it_is_bad(pi):
+    """pigpio's gpioWaveChain stops hardware PWM and the transmission before it
+    parses the chain; gpioWaveTxSend checks the wave id and mode first."""
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 100), pigpio.pulse(0, 1 << G1, 100)])
+    wid = pi.wave_create()
+    pi.wave_send_repeat(wid)
+    assert _code(lambda: pi.wave_chain([255, 1, 2, 0])) == real_pigpio.PI_BAD_CHAIN_LOOP
+    assert pi.wave_tx_busy() == 0 and pi.wave_tx_at() == 9999
+    assert pi.hardware_PWM(13, 2000, 250_000) == 0  # channel 1
+    assert _code(lambda: pi.wave_send_once(wid + 1)) == real_pigpio.PI_BAD_WAVE_ID
+    assert _code(lambda: pi.wave_send_using_mode(wid, 4)) == PI_BAD_WAVE_MODE
+    assert pi.get_PWM_frequency(13) == 2000 and pi.get_PWM_dutycycle(13) == 250_000
+    assert _code(lambda: pi.wave_chain([255, 1, 2, 0])) == real_pigpio.PI_BAD_CHAIN_LOOP
+    assert pi.read(13) == 0
+    assert _not_pwm(pi, 13) == (800, real_pigpio.PI_NOT_PWM_GPIO, 255, 250)
+    assert pi.hardware_PWM(13, 2000, 250_000) == 0
+    pi.wave_send_using_mode(wid, pigpio.WAVE_MODE_ONE_SHOT_SYNC)  # a sync send too
+    assert _not_pwm(pi, 13) == (800, real_pigpio.PI_NOT_PWM_GPIO, 255, 250)
+
+
+def test_hardware_pwm_stops_the_wave_being_sent(pi):
+    """pigpio's gpioHardwarePWM stops a busy transmission (gpioWaveTxStop): the
+    wave's edges end at the tick the PWM starts, the GPIOs keep their levels, the
+    wave and the counters stay."""
+    pi.write(HW, 0)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 100), pigpio.pulse(0, 1 << G1, 100)])
+    counters = (pi.wave_get_micros(), pi.wave_get_pulses(), pi.wave_get_cbs())
+    wid = pi.wave_create()
+    edges = Edges(pi, G1, HW)
+    cbs = pi.wave_send_repeat(wid)
+    wait_until(lambda: len(edges.seen) >= 9)
+    assert pi.hardware_PWM(HW, 500, 250_000) == 0
+    assert pi.wave_tx_busy() == 0 and pi.wave_tx_at() == 9999
+    wait_until(lambda: sum(g == HW for g, _, _ in edges.seen) >= 4)  # 2 ms of PWM
+    wave = [(level, t) for g, level, t in edges.seen if g == G1]
+    pwm = [(level, t) for g, level, t in edges.seen if g == HW]
+    start = wave[0][1]
+    began = (pwm[0][1] - start) & 0xFFFFFFFF
+    # the wave's edges every 100 µs up to the PWM's first, then none
+    assert [(level, (t - start) & 0xFFFFFFFF) for level, t in wave] == \
+        [(1 - i % 2, 100 * i) for i in range(began // 100 + 1)]
+    assert [(level, (t - pwm[0][1]) & 0xFFFFFFFF) for level, t in pwm[:4]] == \
+        [(1, 0), (0, 500), (1, 2000), (0, 2500)]
+    assert pi.read(G1) == wave[-1][0]  # it keeps the level it had
+    assert (pi.wave_get_micros(), pi.wave_get_pulses(), pi.wave_get_cbs()) == counters
+    assert pi.wave_send_once(wid) == cbs  # the wave is still there (and stops the PWM)
+    pi.wave_tx_stop()
+
+
+@needs_root
+def test_another_uids_wave_and_hardware_pwm_do_not_stop_each_other(pi, server):
+    """pigpio lets any client's wave end any hardware PWM and back; here that stop
+    is a change to what another uid started, refused as stopping it is."""
+    open_to_all(server.socket_path)
+    pi.wave_add_generic([pigpio.pulse(1 << G1, 0, 100), pigpio.pulse(0, 1 << G1, 100)])
+    mine = pi.wave_create()
+    pi.wave_send_repeat(mine)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 hp 18 1000 500000",
+                     "@2 wvag 16 0 100", "@3 wvcre")
+    assert "!PigpioError:-41:" in answers[0] and "wave transmission" in answers[0]
+    assert answers[1:] == ["@2 1", "@3 1"]
+    assert pi.wave_tx_busy() == 1
+    pi.wave_tx_stop()
+    assert pi.hardware_PWM(HW, 1000, 500_000) == 0
+    answers = ask_as(OTHER_UID, server.socket_path, "@4 wvtx 1", "@5 wvcha 1", "@6 wvbsy")
+    assert all("!PigpioError:-41:" in a and "GPIO 18" in a for a in answers[:2]), answers
+    assert answers[2] == "@6 0"
+    assert pi.get_PWM_frequency(HW) == 1000 and pi.get_PWM_dutycycle(HW) == 500_000
+    assert pi.hardware_PWM(HW, 0, 0) == 0

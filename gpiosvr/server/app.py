@@ -617,9 +617,9 @@ class GpioServer:
         self.pwm = PwmController(self.backend)
         self.scripts = ScriptEngine(self)
         #: Waves, chains and the transmission (:mod:`gpiosvr.server.waves`).
-        self.waves = WaveEngine(self.backend)
+        self.waves = WaveEngine(self.backend, self.pwm)
         #: The hardware clocks (:mod:`gpiosvr.server.clocks`).
-        self.clocks = HardwareClocks(self.backend)
+        self.clocks = HardwareClocks(self.backend, self.pwm)
         #: The GPIOs clients may change: ``permit`` (``--permit``), else the board's.
         self.permits = Permits(self.backend, permit)
         #: Connections per uid and in total (:mod:`gpiosvr.server.quotas`).

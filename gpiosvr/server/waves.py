@@ -19,6 +19,11 @@ Who owns what (``docs/waves.md``):
   and admins) and clears its wave being built;
 * the one transmission (pigpio has one DMA channel) belongs to the uid that started
   it: another may not stop it or replace it (``PI_NOT_PERMITTED``) while it is busy.
+
+Waves and hardware PWM share pigpio's PWM peripheral: sending or chaining a wave
+stops hardware PWM on every GPIO (:meth:`PwmController.stop_hardware`), and
+``hardware_PWM`` stops the transmission (:meth:`WaveEngine.cancel`), each at the
+tick the other starts.
 """
 
 from __future__ import annotations
@@ -179,6 +184,7 @@ class Wave:
     cbs: int  # its CBs (padded ones for wave_create_and_pad)
     ools: int
     owner: Owner
+    gpios: int = 0  # the GPIOs its pulses switch (bit mask)
 
 
 # -- chains ------------------------------------------------------------------------
@@ -254,6 +260,17 @@ def _first_wave(nodes: list[Node]) -> int | None:
     return None
 
 
+def _gpios(nodes: list[Node]) -> int:
+    """The GPIOs the waves of ``nodes`` switch (bit mask)."""
+    gpios = 0
+    for node in nodes:
+        if node[0] == "wave":
+            gpios |= node[2].gpios
+        elif node[0] in ("loop", "forever"):
+            gpios |= _gpios(node[1])
+    return gpios
+
+
 def _plays(nodes: list[Node]) -> bool:
     """Whether ``nodes`` play any wave or delay at all."""
     return any(node[0] != "loop" or (node[2] and _plays(node[1])) for node in nodes)
@@ -284,8 +301,11 @@ def _idle(tx: Transmission) -> Iterator[Pulse]:
 class WaveEngine:
     """Every uid's wave being built, the created waves and the transmission."""
 
-    def __init__(self, backend) -> None:
+    def __init__(self, backend, pwm=None) -> None:
         self.backend = backend
+        #: The PWM state (:class:`gpiosvr.server.pwm.PwmController`): a wave sent or
+        #: chained stops hardware PWM, as in pigpio.
+        self.pwm = pwm
         self.builders: dict[int | None, Builder] = {}
         self.waves: dict[int, Wave] = {}
         self.tx: Transmission | None = None
@@ -418,8 +438,11 @@ class WaveEngine:
                 raise PigpioError(PI_TOO_MANY_CBS,
                                   f"uid {session.uid}'s waves would take more than "
                                   f"{MAX_WAVE_CBS_PER_UID} CBs (MAX_WAVE_CBS_PER_UID)")
+        gpios = 0
+        for on, off, _ in b.pulses:
+            gpios |= on | off
         self.waves[free] = Wave(tuple(b.pulses), b.micros, cbs, ools,
-                                ownership.owner_of(session))
+                                ownership.owner_of(session), gpios)
         b.pulses = []  # consumed; the counters stay, as in pigpio
         return free
 
@@ -446,25 +469,59 @@ class WaveEngine:
         if self.busy():
             ownership.check(session, self.tx.owner, "the wave transmission")
 
+    def _check_hardware_pwm(self, session) -> None:
+        if self.pwm is not None:
+            self.pwm.check_stop_hardware(session)
+
+    def _stop_hardware_pwm(self) -> None:
+        """pigpio's stopHardwarePWM, which every wave send and chain does first."""
+        if self.pwm is not None:
+            self.pwm.stop_hardware()
+
     def send(self, session, wid: int, mode: int) -> int:
         wave = self._wave(session, wid)
         if not 0 <= mode <= WAVE_MODE_REPEAT_SYNC:
             raise PigpioError(PI_BAD_WAVE_MODE)
         self._take_over(session)
+        self._check_hardware_pwm(session)
         node = ("wave", wid, wave)
         tx = Transmission(ownership.owner_of(session), [] if mode & 1 else [node],
                           [node] if mode & 1 else None)
-        if mode >= WAVE_MODE_ONE_SHOT_SYNC and self.busy():
-            self.tx.follow_with(tx)
-        else:
-            self._start(tx)
+        with self.backend.one_tick():  # hardware PWM ends where the wave starts
+            self._stop_hardware_pwm()
+            self.backend.wave_lines(wave.gpios)
+            if mode >= WAVE_MODE_ONE_SHOT_SYNC and self.busy():
+                self.tx.follow_with(tx)
+            else:
+                self._start(tx)
         return wave.cbs
 
     def chain(self, session, data: bytes) -> int:
-        nodes, forever = self._parse_chain(session, data)
+        """pigpio's gpioWaveChain: hardware PWM and the transmission stop before the
+        chain is even parsed (a bad chain leaves neither running)."""
         self._take_over(session)
-        self._start(Transmission(ownership.owner_of(session), nodes, forever))
+        self._check_hardware_pwm(session)
+        with self.backend.one_tick():
+            self._stop_hardware_pwm()
+            if self.tx is not None:
+                self.tx.playback.stop()
+                self.tx = None
+            nodes, forever = self._parse_chain(session, data)
+            self.backend.wave_lines(_gpios(nodes) | _gpios(forever or []))
+            self._start(Transmission(ownership.owner_of(session), nodes, forever))
         return 0
+
+    def check_cancel(self, session) -> None:
+        """``PI_NOT_PERMITTED`` unless ``session`` may stop the transmission."""
+        self._take_over(session)
+
+    def cancel(self) -> None:
+        """``hardware_PWM`` stops the transmission, as pigpio's does (gpioWaveTxStop
+        when busy): ``wave_tx_busy`` answers 0, ``wave_tx_at`` 9999; the waves, the
+        counters and the GPIOs' levels stay as they are."""
+        if self.busy():
+            self.tx.playback.stop()
+            self.tx = None
 
     def _start(self, tx: Transmission) -> None:
         old = self.tx

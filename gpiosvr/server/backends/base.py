@@ -121,6 +121,20 @@ class Backend(ABC):
         raise PigpioError(PI_NOT_PERMITTED, f"the {self.name} backend cannot play waves "
                                             f"or triggers (not implemented there yet)")
 
+    def wave_lines(self, gpios: int) -> None:
+        """A wave about to be sent changes the GPIOs of bit mask ``gpios`` (0-31)
+        together: a backend that can set several lines in one go prepares for it.
+        The default does nothing."""
+
+    def one_tick(self) -> Any:
+        """A context manager inside which the backend's clock stands still, so that
+        what one command starts and stops happens at one tick (a wave sent ends
+        hardware PWM at the tick its first pulse plays). The default does nothing:
+        real hardware's clock never stands still."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def hardware_clock(self, gpio: int, frequency: int) -> None:
         """Run ``gpio``'s hardware clock at ``frequency`` Hz (0: stop it). Backends
         that cannot refuse with a PigpioError."""

@@ -21,8 +21,13 @@ What the character device gives, and how pigpio's commands map onto it:
 A line is requested from the kernel when a client first uses it (a mode, pull,
 read, write, a bank command or an edge subscription) and released when no
 connected client has used it, no edge subscription wants it and no waveform runs
-on it; the server holds it meanwhile, so any number of processes share it. One
-request per line keeps requesting and releasing independent.
+on it; the server holds it meanwhile, so any number of processes share it. Each
+line is requested on its own, so requesting and releasing stay independent, until
+a wave is sent: the output lines it changes are then requested together, as one
+request (:meth:`GpiodChip.wave_lines`), so that a pulse switching several of them
+sets them all in one ioctl, at one instant, as pigpio's GPSET/GPCLR writes do. They
+stay together until one of them is released; the others are then requested again
+without it (``docs/gpiod.md``).
 """
 
 from __future__ import annotations
@@ -244,9 +249,9 @@ class GpiodChip(Backend):
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        for line in self._lines:
-            if line.request is not None and line.mode == INPUT:
-                loop.add_reader(line.request.fd, self._events, line)
+        for request in {id(line.request): line.request for line in self._lines
+                        if line.request is not None}.values():
+            self._watch(request)
 
     def add_listener(self, on_change, on_burst) -> None:
         self._listeners.append(on_change)
@@ -270,6 +275,20 @@ class GpiodChip(Backend):
         if line.mode != OUTPUT:
             self._configure(line, OUTPUT)
         self._waves.start(gpio, float(period_us), float(high_us))
+
+    def wave_lines(self, gpios: int) -> None:
+        """A wave about to be sent changes ``gpios`` (a bit mask of GPIO 0-31): the
+        held output lines among them are requested together, so that a pulse sets
+        them in one ioctl (:meth:`_request_together`)."""
+        lines = [line for line in self._lines[:32]
+                 if gpios >> line.offset & 1 and line.request is not None
+                 and line.mode == OUTPUT]
+        requests = {id(line.request): line.request for line in lines}
+        if len(requests) < 2:
+            return
+        together = [line for line in self._lines
+                    if line.request is not None and id(line.request) in requests]
+        self._request_together(together)
 
     def play_pulses(self, pulses) -> Playback:
         """Play wave pulses from now on the lines the server holds, from a thread of
@@ -308,9 +327,7 @@ class GpiodChip(Backend):
         if self.user is user:
             self.user = None
         key = id(user)
-        for line in self._lines:
-            if key in line.holders:
-                self._let_go(line, key)
+        self._let_go_all([line for line in self._lines if key in line.holders], key)
 
     def buses(self):
         """Linux's I2C, SPI and serial devices (:mod:`.linux_buses`)."""
@@ -325,9 +342,15 @@ class GpiodChip(Backend):
         if self.bus_provider is not None:
             self.bus_provider.close()
         self._waves.close()
+        requests = {id(line.request): line.request for line in self._lines
+                    if line.request is not None}
         for line in self._lines:
-            if line.request is not None:
-                self._release(line)
+            line.request = None
+            line.holders.clear()
+        for request in requests.values():
+            if self._loop is not None:
+                self._loop.remove_reader(request.fd)
+            request.release()
         self._chip.close()
 
     # -- lines: requesting and releasing -------------------------------------------
@@ -350,9 +373,19 @@ class GpiodChip(Backend):
         line.holders.add(holder)
 
     def _let_go(self, line: Line, holder: object) -> None:
-        line.holders.discard(holder)
-        if not line.holders and line.request is not None:
-            self._release(line)
+        self._let_go_all([line], holder)
+
+    def _let_go_all(self, lines: list[Line], holder: object) -> None:
+        """``holder`` no longer needs ``lines``: release those nobody holds now, all
+        at once (lines that share a request are released together, and the rest of
+        it requested again once)."""
+        unused = []
+        for line in lines:
+            line.holders.discard(holder)
+            if not line.holders and line.request is not None:
+                unused.append(line)
+        if unused:
+            self._release_all(unused)
 
     def _request(self, line: Line) -> None:
         """Request the line from the kernel as it is now: an output stays an output
@@ -377,19 +410,85 @@ class GpiodChip(Backend):
             raise _os_error(line, exc) from None
         line.latch = line.level
         line.seqno = 0
-        if line.mode == INPUT and self._loop is not None:
-            self._loop.add_reader(line.request.fd, self._events, line)
+        self._watch(line.request)
         log.debug("requested line %d (%s)", line.offset, "output" if line.mode else "input")
 
     def _release(self, line: Line) -> None:
-        self._waves.stop(line.offset)
-        request, line.request = line.request, None
-        line.holders.clear()
-        if self._loop is not None:
+        self._release_all([line])
+
+    def _release_all(self, lines: list[Line]) -> None:
+        """Give ``lines`` back to the kernel. A line that shares its request with
+        lines still held is released by requesting those again without it."""
+        requests = {}
+        for line in lines:
+            self._waves.stop(line.offset)
+            requests[id(line.request)] = line.request
+            line.request = None
+            line.holders.clear()
+        for request in requests.values():
+            others = self._members(request)
+            if others:  # it was shared: the others are requested again without them
+                self._request_together(others, request)
+                continue
+            if self._loop is not None:
+                self._loop.remove_reader(request.fd)
+            with self._lock:
+                request.release()
+        log.debug("released lines %s", ", ".join(str(line.offset) for line in lines))
+
+    def _members(self, request) -> list[Line]:
+        """The lines held through ``request`` (one, or those a wave grouped)."""
+        return [line for line in self._lines if line.request is request]
+
+    def _watch(self, request) -> None:
+        """Read ``request``'s edge events on the loop while any of its lines is an
+        input."""
+        if self._loop is None:
+            return
+        if any(line.mode == INPUT for line in self._members(request)):
+            self._loop.add_reader(request.fd, self._events, request)
+        else:
             self._loop.remove_reader(request.fd)
-        with self._lock:
-            request.release()
-        log.debug("released line %d", line.offset)
+
+    def _request_together(self, lines: list[Line], *old) -> None:
+        """Request ``lines`` (held now, through their requests and any ``old`` ones)
+        as one request, each as it is: outputs keep their levels, inputs their
+        settings. The kernel cannot add lines to a request, so the old requests are
+        released first and the lines requested again at once; a driver that
+        resets a released line (gpio-sim does) shows its pull for those
+        microseconds, and a program that takes a line meanwhile gets it (the
+        line is then logged and released here)."""
+        requests = {id(r): r for r in old}
+        requests.update((id(line.request), line.request) for line in lines
+                        if line.request is not None)
+        with self._lock:  # no pulse or toggle is set meanwhile
+            config = {}
+            for line in lines:
+                if line.mode == OUTPUT and line.request is not None:
+                    line.latch = self._get(line)  # what it drives now (PWM toggles it)
+                config[line.offset] = self._settings(line, line.mode)
+            for request in requests.values():
+                if self._loop is not None:
+                    self._loop.remove_reader(request.fd)
+                request.release()
+            try:
+                request = self._chip.request_lines(config, consumer=self._consumer,
+                                                   event_buffer_size=EVENT_BUFFER)
+            except OSError as exc:
+                log.error("lines %s could not be requested again: %s; they are released",
+                          ", ".join(str(line.offset) for line in lines), exc)
+                for line in lines:
+                    self._waves.stop(line.offset)
+                    line.request = None
+                    line.holders.clear()
+                return
+            for line in lines:
+                line.request = request
+                if line.mode == INPUT:
+                    line.seqno = 0
+        self._watch(request)
+        log.debug("requested lines %s together",
+                  ", ".join(str(line.offset) for line in lines))
 
     def _settings(self, line: Line, mode: int, keep_output: bool = False):
         bias = {None: Bias.AS_IS, PUD_OFF: Bias.DISABLED, PUD_DOWN: Bias.PULL_DOWN,
@@ -405,22 +504,26 @@ class GpiodChip(Backend):
                                   debounce_period=timedelta(microseconds=line.debounce_us))
 
     def _configure(self, line: Line, mode: int) -> None:
-        """Give a held line its mode and pull; report the level change it causes."""
+        """Give a held line its mode and pull; report the level change it causes.
+        The other lines of its request keep theirs (outputs as they are, inputs
+        with their edge detection)."""
         was = line.mode
         if mode == INPUT:
             self._waves.stop(line.offset)
+        request = line.request
+        config = {other.offset: (gpiod.LineSettings(direction=Direction.AS_IS)
+                                 if other.mode == OUTPUT else self._settings(other, INPUT))
+                  for other in self._members(request) if other is not line}
+        config[line.offset] = self._settings(line, mode)
         try:
             with self._lock:
-                line.request.reconfigure_lines({line.offset: self._settings(line, mode)})
+                request.reconfigure_lines(config)
                 line.mode = mode
-                level = 1 if line.request.get_value(line.offset) == Value.ACTIVE else 0
+                level = 1 if request.get_value(line.offset) == Value.ACTIVE else 0
         except OSError as exc:
             raise _os_error(line, exc) from None
-        if self._loop is not None and was != mode:
-            if mode == INPUT:
-                self._loop.add_reader(line.request.fd, self._events, line)
-            else:
-                self._loop.remove_reader(line.request.fd)
+        if was != mode:
+            self._watch(request)
         self._changed(line, level, self.tick())
 
     def _set_output(self, line: Line, level: int) -> None:
@@ -488,28 +591,27 @@ class GpiodChip(Backend):
             for listener in self._listeners:
                 listener(line.offset, level, tick)
 
-    def _events(self, line: Line) -> None:
-        """The kernel has edge events for ``line``: report them in order."""
-        request = line.request
-        if request is None:
-            return
+    def _events(self, request) -> None:
+        """The kernel has edge events for ``request``'s lines: report them in order."""
         try:
             events = request.read_edge_events()
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EINTR):
                 # the chip went away or broke: stop listening rather than spin
-                log.error("no more edges from line %d: %s", line.offset, exc)
+                log.error("no more edges from lines %s: %s", list(request.offsets), exc)
                 self._loop.remove_reader(request.fd)
             return
-        if events and line.seqno and events[0].line_seqno > line.seqno + 1:
-            log.warning("line %d: the kernel dropped %d edges (its buffer was full)",
-                        line.offset, events[0].line_seqno - line.seqno - 1)
         rising = gpiod.EdgeEvent.Type.RISING_EDGE
         for event in events:
+            line = self._lines[event.line_offset]
+            if line.request is not request:
+                continue  # released or requested again meanwhile
+            if line.seqno and event.line_seqno > line.seqno + 1:
+                log.warning("line %d: the kernel dropped %d edges (its buffer was full)",
+                            line.offset, event.line_seqno - line.seqno - 1)
+            line.seqno = event.line_seqno
             self._changed(line, 1 if event.event_type == rising else 0,
                           (event.timestamp_ns // 1000) & 0xFFFFFFFF)
-        if events:
-            line.seqno = events[-1].line_seqno
 
     def _waveform_edges(self, edges: list[tuple[int, int, int]]) -> None:
         """On the loop: the toggler's edges, in the order it made them."""

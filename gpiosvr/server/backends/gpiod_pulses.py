@@ -6,8 +6,10 @@ first plays as soon as the thread has it, so a thread starting up shortens no
 pulse), so errors never accumulate: a late edge does not delay the ones after it. The thread
 sleeps until :data:`GPIOD_WAVE_SPIN_US` before the next pulse is due (its timer
 slack is 1 µs), reads that pulse from the transmission meanwhile, busy-waits the
-last microseconds, then sets every line the pulse changes back to back and notes
-the tick at which it did: those real ticks are the edges callbacks see.
+last microseconds, then sets the lines the pulse changes, in one ioctl per line
+request (the output lines of a wave share one, so a pulse switches them at one
+instant, as pigpio does), and notes the tick at which it did: those real ticks are
+the edges callbacks see.
 
 The thread asks for ``SCHED_FIFO`` (priority :data:`FIFO_PRIORITY`) so that no
 normal process delays its wake-ups; where that is not permitted (not root, no
@@ -167,13 +169,14 @@ class PulseThread:
             playback.due += delay * 1000
 
     def _set(self, playback: Playback, on: int, off: int) -> None:
-        """Set the lines pulse ``(on, off)`` changes, back to back; report them."""
+        """Set the lines pulse ``(on, off)`` changes, one ioctl per line request (the
+        lines of a wave share one: :meth:`GpiodChip.wave_lines`); report them."""
         chip = self._chip
         bits = (on | off) & _MASK
         with chip._lock:
             if playback.stopped:
                 return
-            changes = []
+            changes: dict[int, tuple[Any, dict[int, Any], list[tuple[int, int]]]] = {}
             while bits:
                 low = bits & -bits
                 bits ^= low
@@ -188,15 +191,21 @@ class PulseThread:
                     continue
                 line.latch = level
                 if line.mode == OUTPUT:
-                    changes.append((line, level))
-            for line, level in changes:
+                    request = line.request
+                    change = changes.get(id(request))
+                    if change is None:
+                        change = changes[id(request)] = (request, {}, [])
+                    change[1][gpio] = _VALUES[level]
+                    change[2].append((gpio, level))
+            for request, values, lines in changes.values():
                 try:
-                    line.request.set_value(line.offset, _VALUES[level])
+                    request.set_values(values)
                 except OSError as exc:
-                    log.warning("wave on GPIO %d: %s", line.offset, exc)
+                    log.warning("wave on GPIO %s: %s", ", ".join(map(str, values)), exc)
                     continue
                 tick = (time.monotonic_ns() // 1000) & _MASK
-                self._report((line.offset, level, tick, playback))
+                for gpio, level in lines:
+                    self._report((gpio, level, tick, playback))
 
     def _finish(self, playback: Playback) -> None:
         with self._cond:
@@ -226,8 +235,8 @@ class PulseThread:
         while self._pending:
             gpio, level, tick, playback = self._pending.popleft()
             if gpio is None:  # it ended: its lines are free to go
-                for offset in playback.touched:
-                    chip._let_go(chip._lines[offset], playback.holder)
+                chip._let_go_all([chip._lines[offset] for offset in sorted(playback.touched)],
+                                 playback.holder)
                 continue
             line = chip._lines[gpio]
             if line.request is None:

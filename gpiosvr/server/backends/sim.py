@@ -38,6 +38,7 @@ loop (a wave faster than that is late, never wrong).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from array import array
@@ -187,6 +188,7 @@ class SimulatedChip(Backend):
                  tick_offset: int = 0) -> None:
         self._hwrev = int(hardware_revision)
         self._tick_offset = int(tick_offset)
+        self._pinned: int | None = None  # the tick while one_tick() holds the clock
         self._modes = [INPUT] * NUM_GPIOS
         self._pulls = [PUD_UP if g <= 8 or g in SD_CARD_GPIOS else PUD_DOWN
                        for g in range(NUM_GPIOS)]
@@ -216,7 +218,22 @@ class SimulatedChip(Backend):
 
     def _now(self) -> int:
         """Microseconds, as ``tick`` but without wrapping."""
+        pinned = self._pinned
+        if pinned is not None:
+            return pinned
         return time.monotonic_ns() // 1000 + self._tick_offset
+
+    @contextlib.contextmanager
+    def one_tick(self):
+        """The chip's clock stands still meanwhile (see :meth:`Backend.one_tick`)."""
+        if self._pinned is not None:
+            yield
+            return
+        self._pinned = self._now()
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     # -- the Backend interface ---------------------------------------------
 
@@ -246,7 +263,14 @@ class SimulatedChip(Backend):
         return self._levels[gpio]
 
     def write(self, gpio: int, level: int) -> None:
-        self.set_waveform(gpio, None)
+        if gpio in self._waveforms:  # its edges end, and the written one follows, now
+            with self.one_tick():
+                self.set_waveform(gpio, None)
+                self._write(gpio, level)
+            return
+        self._write(gpio, level)
+
+    def _write(self, gpio: int, level: int) -> None:
         self._latch[gpio] = level
         if self._modes[gpio] != OUTPUT:
             self._modes[gpio] = OUTPUT
@@ -275,6 +299,10 @@ class SimulatedChip(Backend):
         whose edges would take the waveforms past
         :data:`SIM_WAVEFORM_EDGES_PER_SECOND` together, just sets the level (for the
         fast ones: high when at least half the time high)."""
+        if gpio in self._waveforms and self._pinned is None:
+            with self.one_tick():  # the old waveform's edges end at the tick it is cut
+                self.set_waveform(gpio, period_us, high_us)
+            return
         old = self._waveforms.pop(gpio, None)
         if old is not None:
             self._step_one(gpio, old, self._now(), None)

@@ -17,10 +17,16 @@ def _set_mode(session: Session, gpio: int, mode: int):
 
 
 def _stop_pulses(session: Session, gpio: int) -> None:
-    pwm = session.server.pwm if session.server is not None else None
-    if pwm is not None and gpio in pwm.states:
+    """PWM, servo pulses, hardware PWM and a hardware clock on ``gpio`` end."""
+    server = session.server
+    if server is None:
+        return
+    pwm, clocks = server.pwm, server.clocks
+    if gpio in pwm.states:
         pwm.check_owner(session, gpio)  # stopping another user's pulses is a change
+        clocks.check_leave(session, gpio)
         pwm.stopped(gpio)
+        clocks.leave(gpio)
         session.backend.set_waveform(gpio, None)
 
 

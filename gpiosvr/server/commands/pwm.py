@@ -16,9 +16,17 @@ def _changing(session: Session, gpio: int, change, *args):
         pwm.record_owner(session, gpio)
 
 
+def _off_the_clock(session: Session, gpio: int) -> None:
+    """PWM or servo pulses on a GPIO take it off its hardware clock, as in pigpio."""
+    clocks = session.server.clocks
+    clocks.check_leave(session, gpio)
+    clocks.leave(gpio)
+
+
 @command("p", "user_gpio", "int", updates="gpio")
 def _pwm(session: Session, gpio: int, dutycycle: int):
     """PWM: set the dutycycle (0-range) and start PWM."""
+    _off_the_clock(session, gpio)
     _changing(session, gpio, session.server.pwm.set_dutycycle, dutycycle)
     return 0
 
@@ -62,6 +70,7 @@ def _get_pwm_frequency(session: Session, gpio: int):
 @command("s", "user_gpio", "int", updates="gpio")
 def _servo(session: Session, gpio: int, pulsewidth: int):
     """Servo pulses of ``pulsewidth`` µs (500-2500) at 50 Hz; 0 stops them."""
+    _off_the_clock(session, gpio)
     _changing(session, gpio, session.server.pwm.set_servo, pulsewidth)
     return 0
 
@@ -74,6 +83,14 @@ def _get_servo(session: Session, gpio: int):
 
 @command("hp", "gpio", "int", "int", updates="gpio")
 def _hardware_pwm(session: Session, gpio: int, frequency: int, duty: int):
-    """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M."""
-    _changing(session, gpio, session.server.pwm.set_hardware, frequency, duty)
+    """Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M;
+    it stops the wave being sent, as in pigpio."""
+    pwm, waves = session.server.pwm, session.server.waves
+    pwm.check_hardware(gpio, frequency, duty)
+    for mate in pwm.channel_gpios(gpio):  # the channel's other GPIOs change too
+        pwm.check_owner(session, mate)
+    if frequency:
+        waves.check_cancel(session)
+    with session.backend.one_tick():  # the wave ends where the PWM starts
+        _changing(session, gpio, pwm.set_hardware, frequency, duty, waves.cancel)
     return 0
