@@ -29,9 +29,10 @@ import threading
 import time
 from typing import Any, Callable
 
+from gpiosvr import protocol
 from gpiosvr.blocking import ThreadState
 from gpiosvr.errors import ConnectionFailed, PigpioError, ResponseTimeout
-from gpiosvr.server.commands.numbers import BY_NAME, NOIB, NUMBERS
+from gpiosvr.server.commands.numbers import ALL_NUMBERS, BY_NAME, NOIB
 
 log = logging.getLogger("gpiosvr.pigpiod_client")
 
@@ -69,7 +70,7 @@ def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, byte
             raise PigpioError(-81, f"bad parameter count for {name}")
         return rest.pop(0)
 
-    for token in NUMBERS[number].request:
+    for token in ALL_NUMBERS[number].request:
         optional = token.endswith("?")
         token = token.rstrip("?")
         if optional and not rest:
@@ -93,6 +94,9 @@ def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, byte
             ext += str(take()).encode("latin-1")
         elif token == "ints":
             ext += b"".join(_U32.pack(_u32(v)) for v in rest)
+            rest = []
+        elif token == "args":  # gpiosvr's own commands: the arguments as its text
+            ext += " ".join(protocol.encode_arg(v) for v in rest).encode("utf-8")
             rest = []
         elif token == "shell":
             script = str(take()).encode("latin-1")
@@ -198,7 +202,7 @@ class PigpiodClient:
             try:
                 sock.sendall(_WORDS.pack(cmd, p1, p2, len(ext)) + ext)
                 res = _U32.unpack(_recv(sock, 16)[12:])[0]
-                answer = NUMBERS[cmd].answer
+                answer = ALL_NUMBERS[cmd].answer
                 data = b""
                 if answer != "int" and 0 < res < 1 << 31:
                     data = _recv(sock, res)
@@ -222,7 +226,9 @@ class PigpiodClient:
         value = _signed(res)
         if value < 0:
             raise PigpioError(value)
-        shape = NUMBERS[cmd].answer
+        shape = ALL_NUMBERS[cmd].answer
+        if shape == "value":
+            return protocol.decode_value(data.decode("utf-8"))
         if shape == "procp":
             return list(struct.unpack("<11i", data))
         if shape == "bscx":

@@ -573,3 +573,33 @@ def test_event_reports_are_alert_emits(pigpiod_server):
         assert (seq, flags, level) == (3, 0x20 | 25, levels)
         assert command(control, 9, 25, 0) == 0
         assert command(control, 21, handle) == 0  # NC
+
+
+def test_gpiosvr_s_own_commands_are_reachable_by_their_numbers(pigpiod_server):
+    from gpiosvr.pigpiod_client import PigpiodClient
+    from gpiosvr.server.commands.numbers import BY_NAME
+
+    with connect(pigpiod_server.port) as sock:
+        ext = b"17 1"
+        sock.sendall(struct.pack("<4I", BY_NAME["simdrive"], 0, 0, len(ext)) + ext)
+        cmd, _, _, res = struct.unpack("<4I", recv_exactly(sock, 16))
+        assert (cmd, recv_exactly(sock, res)) == (BY_NAME["simdrive"], b"0")
+        assert command(sock, 3, 17) == 1  # driven from outside, read through pigpio's R
+        sock.sendall(struct.pack("<4I", BY_NAME["info"], 0, 0, 0))
+        res = struct.unpack("<3Ii", recv_exactly(sock, 16))[3]
+        assert b'"server":"gpiosvr"' in recv_exactly(sock, res)
+        bad = b"17 x y z"  # arguments that do not fit: pigpio's error code, no more
+        sock.sendall(struct.pack("<4I", BY_NAME["simdrive"], 0, 0, len(bad)) + bad)
+        assert struct.unpack("<3Ii", recv_exactly(sock, 16))[3] == pigpio.PI_BAD_PARAM
+        assert command(sock, 3, 17) == 1
+    client = PigpiodClient("127.0.0.1", pigpiod_server.port)  # the facade's, by name
+    try:
+        assert client.command("simdrive", 17, 0) == 0
+        assert client.command("r", 17) == 0
+        tick = client.command("t")
+        # a list argument: both edges are changes of GPIO 18's level (pulled down)
+        assert client.command("simplay", 18, [[1, (tick + 100) & 0xFFFFFFFF],
+                                                [0, (tick + 300) & 0xFFFFFFFF]]) == 2
+        assert client.command("info")["backend"] == "sim"
+    finally:
+        client.close()

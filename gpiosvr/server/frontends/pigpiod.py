@@ -30,13 +30,14 @@ import socket
 import struct
 from typing import Any, Iterable
 
-from gpiosvr import errors
+from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
 from gpiosvr.server import commands
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
-from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
+from gpiosvr.server.commands.numbers import (ALL_NUMBERS, HANDLE_COMMANDS, HELP, NOIB,
+                                             NUMBERS)
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PIGPIOD_ALIVE_SECONDS,
                                    PIGPIOD_MAX_EXTENSION, PIGPIOD_MAX_PENDING_ANSWERS)
 from gpiosvr.server.notify import EVENT_FLAG, RECORD, TIMEOUT_LEVEL
@@ -147,9 +148,25 @@ def request_args(shape: Iterable[str], p1: int, p2: int, ext: bytes) -> tuple[An
         elif token == "shell":  # p1 bytes of name, a NUL, the arguments
             args.append(_text(ext[:p1]))
             args.append(_text(ext[p1 + 1:]))
+        elif token == "args":  # gpiosvr's own commands: their arguments as its text
+            args.extend(_protocol_args(ext))
         else:  # pragma: no cover - numbers.py names only the tokens above
             raise AssertionError(token)
     return tuple(args)
+
+
+def _protocol_args(ext: bytes) -> tuple[Any, ...]:
+    """The arguments in ``ext`` as gpiosvr's protocol writes them (one command's)."""
+    try:
+        text = bytes(ext).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(errors.PI_BAD_PARAM) from None
+    if "\n" in text:
+        raise Refused(errors.PI_BAD_PARAM)  # one command's arguments, nothing more
+    request = protocol.decode_request(f"x {text}" if text.strip() else "x")
+    if len(request.commands) != 1 or request.id is not None:
+        raise Refused(errors.PI_BAD_PARAM)
+    return request.commands[0].args
 
 
 def _text(data: bytes) -> str:
@@ -173,6 +190,9 @@ def answer_bytes(shape: str, value: Any) -> tuple[int, bytes]:
         status, data = value
         data = _as_bytes(data)
         return 4 + len(data), _U32.pack(int(status) & 0xFFFFFFFF) + data
+    if shape == "value":  # gpiosvr's own commands: the value as its protocol writes it
+        data = protocol.encode_value(value).encode("utf-8")
+        return len(data), data
     data = _as_bytes(value)
     return len(data), data
 
@@ -384,7 +404,7 @@ class PigpiodConnection(ClientConnection):
         quick = _QUICK.get(cmd) if self._short else None
         if quick is not None:
             return self._quick(cmd, p1, p2, quick)
-        spec = NUMBERS.get(cmd)
+        spec = ALL_NUMBERS.get(cmd)
         if spec is None:
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
         if cmd == NOIB:
