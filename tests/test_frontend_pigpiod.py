@@ -312,7 +312,11 @@ def test_an_idle_running_stream_gets_keep_alive_reports(sock_path, monkeypatch):
 def test_a_handle_of_another_connection_is_not_reachable_from_a_plain_one(pigpiod_server):
     with connect(pigpiod_server.port) as a, connect(pigpiod_server.port) as b:
         assert command(a, 19, 12345, 1) == pigpio.PI_BAD_HANDLE
-        assert command(b, 18) == pigpio.PI_NO_HANDLE  # NO needs a pipe on the server
+        handle = command(b, 18)  # NO: a pipe, which belongs to b's connection
+        assert handle >= 0
+        assert command(a, 19, handle, 1) == pigpio.PI_BAD_HANDLE
+        assert command(b, 19, handle, 1) == 0
+        assert command(b, 21, handle) == 0
 
 
 def test_bad_input_closes_only_its_own_connection(pigpiod_server, pi):
@@ -603,3 +607,51 @@ def test_gpiosvr_s_own_commands_are_reachable_by_their_numbers(pigpiod_server):
         assert client.command("info")["backend"] == "sim"
     finally:
         client.close()
+
+
+def test_notify_open_of_the_real_pigpio_feeds_a_pipe_as_pigpiods(pi, pigpiod_server):
+    """pigpio's NO over TCP: a FIFO ``pigpioN`` next to the server's socket (pigpiod's
+    /dev/pigpioN), fed the 12-byte reports, numbered apart from the NOIB stream."""
+    from test_notify_pipes import Reader
+
+    sim = Simulator(pigpiod_server.socket_path)
+    pi.set_mode(17, pigpio.INPUT)
+    pi.set_pull_up_down(17, pigpio.PUD_DOWN)
+    h = pi.notify_open()
+    assert h >= 0 and h != pi._notify.handle  # pigpio's one table of handles
+    path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{h}")
+    reader = Reader(path)
+    try:
+        assert pi.notify_begin(h, 1 << 17) == 0
+        first = sim.inject(17, 3, 250)
+        reports = reader.reports(3)
+        assert [r[:3] for r in reports] == [(0, 0, first), (1, 0, first + 250),
+                                            (2, 0, first + 500)]
+        assert [r[3] >> 17 & 1 for r in reports] == [1, 0, 1]
+        edges = []
+        cb = pi.callback(17, pigpio.EITHER_EDGE, lambda g, level, t: edges.append(t))
+        pi.get_current_tick()  # its NB is through
+        first = sim.inject(17, 2, 100)  # 1 -> 0 -> 1: both kinds of handle see them
+        assert [r[:3] for r in reader.reports(2)] == [(3, 0, first), (4, 0, first + 100)]
+        # pigpio.py's levels are from when pi() connected (GPIO 17 low): the first
+        # edge shows no change to it (docs/pigpiod-protocol.md), the second does
+        wait_until(lambda: edges == [first + 100])
+        cb.cancel()
+        assert pi.notify_pause(h) == 0
+        assert pi.notify_close(h) == 0
+        assert not os.path.exists(path)
+        with pytest.raises(pigpio.error, match="unknown handle"):
+            pi.notify_begin(h, 1)
+    finally:
+        reader.close()
+        sim.close()
+
+
+def test_a_pipe_of_a_tcp_connection_closes_with_it(pigpiod_server):
+    with connect(pigpiod_server.port) as sock:
+        handle = command(sock, 18)
+        path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{handle}")
+        assert os.path.exists(path)
+        with connect(pigpiod_server.port) as stream:
+            assert command(stream, 99) not in (handle, -1)  # NOIB: a number of its own
+    wait_until(lambda: not os.path.exists(path))

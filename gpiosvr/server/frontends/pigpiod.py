@@ -33,7 +33,7 @@ from typing import Any, Iterable
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import commands
+from gpiosvr.server import commands, pipes
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import (ALL_NUMBERS, HANDLE_COMMANDS, HELP, NOIB,
@@ -56,6 +56,11 @@ PI_NTFY_FLAGS_WDOG = 1 << 5
 _WORDS = struct.Struct("<4I")
 _REPORT = struct.Struct("<HHII")
 _U32 = struct.Struct("<I")
+#: pigpio's notification handles (NOIB streams and NO pipes share them).
+PIGPIOD_NOTIFY_SLOTS = 32
+NO = 18
+#: NB, NP, NC, EVM on a handle that is no NOIB stream: the pipe commands.
+_PIPE_COMMANDS = {19: "pnb", 20: "pnp", 21: "pnc", 115: "pevm"}
 _MODE_OF_NUMBER = {number: letter for letter, number in MODE_LETTERS.items()}
 _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
 
@@ -258,8 +263,10 @@ class PigpiodConnection(ClientConnection):
         self.session.name = "pigpiod"
         self._answers: collections.deque = collections.deque()  # bytes or futures
         self._waiting = False  # a done callback is set on the head future
-        #: After NOIB: the handle whose reports this connection carries.
+        #: After NOIB: the hub handle whose reports this connection carries, and the
+        #: pigpio handle (slot) its client knows it by.
         self.stream_handle: int | None = None
+        self.slot: int | None = None
         self._levels = 0  # GPIO 0-31 levels as last reported
         self._seq = 0
         self._reported_at = 0.0  # loop time of the last report sent
@@ -288,8 +295,8 @@ class PigpiodConnection(ClientConnection):
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.stream_handle is not None:
-            self.frontend.streams.pop(self.stream_handle, None)
+        if self.slot is not None:
+            self.frontend.streams.pop(self.slot, None)
         if self._alive_timer is not None:
             self._alive_timer.cancel()
             self._alive_timer = None
@@ -411,20 +418,22 @@ class PigpiodConnection(ClientConnection):
             return self._noib(p1, p2)
         if cmd == HELP:
             return _WORDS.pack(cmd, p1, p2, 0)
-        if cmd == 18:  # NO: reports through a pipe on this machine (not over TCP)
-            return _WORDS.pack(cmd, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
+        if cmd == NO:
+            return self._no(p1, p2)
         if spec.name not in commands.COMMANDS:  # not in gpiosvr (yet): as pigpiod
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
-        session = self.session
+        session, name, handle = self.session, spec.name, p1
         if cmd in HANDLE_COMMANDS:
             stream = self.frontend.streams.get(p1)
             if stream is not None:  # the handle's reports go to that connection
-                session = stream.session
+                session, handle = stream.session, stream.stream_handle
+            else:  # pigpio's handles are NOIB streams' and pipes' (NO) alike
+                name = _PIPE_COMMANDS[cmd]
         try:
-            args = request_args(spec.request, p1, p2, ext)
-            value = commands.run(session, Command(spec.name, args))
+            args = request_args(spec.request, handle, p2, ext)
+            value = commands.run(session, Command(name, args))
         except Exception as exc:  # noqa: BLE001 - answered with a code, never raised
-            return _WORDS.pack(cmd, p1, p2, _code(exc, spec.name) & 0xFFFFFFFF)
+            return _WORDS.pack(cmd, p1, p2, _code(exc, name) & 0xFFFFFFFF)
         if cmd == 19 and p1 in self.frontend.streams:
             self.frontend.streams[p1].refresh_levels()
         if isinstance(value, asyncio.Future):
@@ -449,17 +458,35 @@ class PigpiodConnection(ClientConnection):
         """NOIB: open a notification handle whose reports come on this connection."""
         if self.stream_handle is not None:
             return _WORDS.pack(NOIB, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
+        streams = self.frontend.streams
+        taken = dict(iter(pipes.service(self.server).handles))
+        slot = next((h for h in range(PIGPIOD_NOTIFY_SLOTS)
+                     if h not in streams and h not in taken), None)
+        if slot is None:
+            return _WORDS.pack(NOIB, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
         try:
-            handle = commands.run(self.session, Command("no"))
+            self.stream_handle = commands.run(self.session, Command("no"))
         except Exception as exc:  # noqa: BLE001
             return _WORDS.pack(NOIB, p1, p2, _code(exc, "no") & 0xFFFFFFFF)
-        self.stream_handle = handle
-        self.frontend.streams[handle] = self
+        self.slot = slot
+        streams[slot] = self
+        handle = slot
         self.refresh_levels()
         loop = asyncio.get_running_loop()
         self._reported_at = loop.time()
         self._alive_timer = loop.call_later(PIGPIOD_ALIVE_SECONDS, self._alive)
         return _WORDS.pack(NOIB, p1, p2, handle & 0xFFFFFFFF)
+
+    def _no(self, p1: int, p2: int) -> bytes:
+        """NO: open a notification pipe, as pigpiod's ``/dev/pigpioN``: the FIFO
+        ``pigpioN`` next to the server's socket (:mod:`gpiosvr.server.pipes`), its
+        number one no NOIB stream of the front end has."""
+        try:
+            handle = pipes.service(self.server).open(self.session,
+                                                     avoid=self.frontend.streams)
+        except Exception as exc:  # noqa: BLE001
+            return _WORDS.pack(NO, p1, p2, _code(exc, "pno") & 0xFFFFFFFF)
+        return _WORDS.pack(NO, p1, p2, handle)
 
     def refresh_levels(self) -> None:
         """Take the levels of GPIO 0-31 that reports carry from the backend now."""
@@ -577,7 +604,8 @@ class PigpiodFrontend:
         self.requested_port = port
         self.allow = allow
         self.uid = uid
-        #: Notification handle -> the connection that carries its reports (NOIB).
+        #: pigpio notification handle -> the connection that carries its reports
+        #: (NOIB); pipes (NO) take the numbers no stream has, as in pigpio's one table.
         self.streams: dict[int, PigpiodConnection] = {}
         self._listener: asyncio.base_events.Server | None = None
 
