@@ -491,7 +491,8 @@ def test_quick_commands_answer_as_the_general_way_does(sock_path):
 
     assert {NUMBERS[n].name for n in _QUICK} == {
         "r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2", "t", "hwver",
-        "pigpv"}
+        "pigpv", "pud", "p", "prs", "pfs", "s", "wdog", "prg", "pfg", "prrg", "gdc", "gpw",
+        "hc", "fg", "pads", "padg"}
     with PigpiodServer(sock_path, permit=1 << 4 | 1 << 5) as srv, \
             connect(srv.port) as quick, connect(srv.port) as general:
         command(general, 16)  # connected: now make it take the general way

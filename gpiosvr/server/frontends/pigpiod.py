@@ -33,7 +33,7 @@ from typing import Any, Iterable
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import commands, pipes
+from gpiosvr.server import commands, permits, pipes
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import (ALL_NUMBERS, HANDLE_COMMANDS, HELP, NOIB,
@@ -65,39 +65,67 @@ _MODE_OF_NUMBER = {number: letter for letter, number in MODE_LETTERS.items()}
 _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
 
 
+#: Other commands of GPIOs, PWM and servos, watchdogs and filters, pads, whose words
+#: are their only arguments and whose handlers answer at once: run the quick way too,
+#: with the permission check :func:`~gpiosvr.server.commands.run` makes first.
+CHECKED_QUICK_COMMANDS = frozenset({"pud", "p", "prs", "pfs", "s", "wdog", "prg", "pfg",
+                                    "prrg", "gdc", "gpw", "hc", "fg", "pads", "padg"})
+
+
 def _quick_calls() -> dict[int, tuple[str, Any]]:
-    """Command number -> (name, ``call(session, p1, p2)``) for the quick GPIO
-    commands (:data:`~gpiosvr.server.app.SHORT_COMMANDS`: their handlers check their
-    own permissions and answer at once) whose words are their only arguments: the
-    handler and its argument checks bound once, called without the command table's
+    """Command number -> (name, ``call(session, p1, p2)``) for the quick commands
+    whose words are their only arguments and whose answer is an int: the handler
+    and its argument checks bound once, called without the command table's
     :class:`Command` and :func:`~gpiosvr.server.commands.run`, as the Unix front
-    end's short path does."""
+    end's short path does. :data:`~gpiosvr.server.app.SHORT_COMMANDS`' handlers check
+    their own permissions; :data:`CHECKED_QUICK_COMMANDS` get ``run``'s check."""
     calls: dict[int, tuple[str, Any]] = {}
     for number, shape in NUMBERS.items():
         spec = commands.COMMANDS.get(shape.name)
-        if (spec is None or shape.name not in SHORT_COMMANDS or shape.answer != "int"
-                or not set(shape.request) <= {"p1", "p2", "mode"}
-                or len(spec.converters) != len(shape.request)):
+        if (spec is None or shape.answer != "int"
+                or shape.name not in SHORT_COMMANDS | CHECKED_QUICK_COMMANDS
+                or not set(shape.request) <= {"p1", "p2", "mode", "pud"}
+                or len(spec.converters) != len(shape.request) or spec.variadic
+                or shape.name in commands.ANSWERS_LATER):
             continue
-        calls[number] = (shape.name, _bind(spec.handler, spec.converters, shape.request))
+        check = shape.name not in SHORT_COMMANDS and spec.updates == "gpio"
+        calls[number] = (shape.name, _bind(spec.handler, spec.converters,
+                                           shape.request, check))
     return calls
 
 
-def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...]) -> Any:
+def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
+          check: bool) -> Any:
+    """``call(session, p1, p2)``: the words as ``request`` makes them arguments, in the
+    order of the general way (a mode or pull number, then, with ``check``, the
+    permission ``commands.run`` checks of the GPIO a command changes, then the
+    converters)."""
+    permit = permits.of
     if request == ():
         return lambda session, p1, p2: handler(session)
     if request == ("p1",):
         (c1,) = converters
+        if check:
+            return lambda session, p1, p2: (permit(session).check_argument(p1),
+                                            handler(session, c1(p1)))[1]
         return lambda session, p1, p2: handler(session, c1(p1))
     if request == ("p1", "p2"):
         c1, c2 = converters
+        if check:
+            return lambda session, p1, p2: (permit(session).check_argument(p1),
+                                            handler(session, c1(p1), c2(p2)))[1]
         return lambda session, p1, p2: handler(session, c1(p1), c2(p2))
-    if request == ("p1", "mode"):  # pigpio's mode numbers are the table's, once valid
+    if request in (("p1", "mode"), ("p1", "pud")):
+        # pigpio's mode and pull numbers are the table's, once valid
         c1 = converters[0]
+        valid, code = ((_MODE_OF_NUMBER, errors.PI_BAD_MODE) if request[1] == "mode"
+                       else (_PUD_OF_NUMBER, errors.PI_BAD_PUD))
 
         def set_mode(session: Any, p1: int, p2: int) -> Any:
-            if p2 not in _MODE_OF_NUMBER:  # as request_args: the mode is checked first
-                raise Refused(errors.PI_BAD_MODE)
+            if p2 not in valid:  # as request_args: checked before the GPIO
+                raise Refused(code)
+            if check:
+                permit(session).check_argument(p1)
             return handler(session, c1(p1), p2)
 
         return set_mode
