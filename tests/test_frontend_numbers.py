@@ -114,3 +114,15 @@ def test_args_and_value_shapes():
     assert answer_bytes("value", 0) == (1, b"0")
     assert answer_bytes("value", {"a": [1, "x"]}) == (13, b'{"a":[1,"x"]}')
     assert answer_bytes("value", None) == (4, b"null")
+
+
+def test_the_docs_list_gpiosvr_s_own_numbers():
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs"
+           / "pigpiod-protocol.md").read_text()
+    rows = {}
+    for first, last, names in re.findall(r"^\| (\d+)(?:-(\d+))? \| (.+?) \|", doc, re.M):
+        listed = re.findall(r"`(\w+)`", names)
+        numbers = range(int(first), int(last or first) + 1)
+        assert len(listed) == len(numbers), (first, listed)
+        rows.update(zip(numbers, listed))
+    assert rows == {n: c.name for n, c in GPIOSVR_NUMBERS.items()}
