@@ -55,10 +55,15 @@ TIMEOUT = 2  # pigpio's level for a watchdog timeout
 EITHER_EDGE = 2
 
 
+#: The facade's notification pipe commands as pigpio's own (NO, NB, NP, NC, EVM on a
+#: pipe handle), so that they work on a real pigpiod too.
+_PIPE_NAMES = {"pno": "no", "pnb": "nb", "pnp": "np", "pnc": "nc", "pevm": "evm"}
+
+
 def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, bytes]:
     """``(cmd, p1, p2, extension)`` for pigs command ``name`` with ``args``: the
     inverse of the front end's ``request_args``."""
-    number = BY_NAME.get(name)
+    number = BY_NAME.get(_PIPE_NAMES.get(name, name))
     if number is None:
         raise PigpioError(-88)  # PI_UNKNOWN_COMMAND
     p1 = p2 = 0
