@@ -101,6 +101,8 @@ def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
     permission ``commands.run`` checks of the GPIO a command changes, then the
     converters)."""
     permit = permits.of
+    # a word its converter takes unchanged needs no call of it (the everyday case)
+    v1, v2 = (_passes(c) for c in (*converters, None, None)[:2])
     if request == ():
         return lambda session, p1, p2: handler(session)
     if request == ("p1",):
@@ -108,13 +110,14 @@ def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
         if check:
             return lambda session, p1, p2: (permit(session).check_argument(p1),
                                             handler(session, c1(p1)))[1]
-        return lambda session, p1, p2: handler(session, c1(p1))
+        return lambda session, p1, p2: handler(session, p1 if p1 in v1 else c1(p1))
     if request == ("p1", "p2"):
         c1, c2 = converters
         if check:
             return lambda session, p1, p2: (permit(session).check_argument(p1),
                                             handler(session, c1(p1), c2(p2)))[1]
-        return lambda session, p1, p2: handler(session, c1(p1), c2(p2))
+        return lambda session, p1, p2: handler(session, p1 if p1 in v1 else c1(p1),
+                                               p2 if p2 in v2 else c2(p2))
     if request in (("p1", "mode"), ("p1", "pud")):
         # pigpio's mode and pull numbers are the table's, once valid
         c1 = converters[0]
@@ -130,6 +133,20 @@ def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
 
         return set_mode
     raise AssertionError(request)  # pragma: no cover - _quick_calls filters
+
+
+def _passes(converter: Any) -> frozenset[int]:
+    """The words 0-1023 that ``converter`` takes unchanged (it only checks them)."""
+    if converter is None:
+        return frozenset()
+    passed = set()
+    for word in range(1024):
+        try:
+            if converter(word) is word:
+                passed.add(word)
+        except Exception:  # noqa: BLE001 - refused: the converter says how
+            pass
+    return frozenset(passed)
 
 
 class Refused(Exception):
@@ -344,8 +361,16 @@ class PigpiodConnection(ClientConnection):
             # the everyday read: one whole quick command, answered with one write
             cmd, p1, p2, p3 = _WORDS.unpack(data)
             quick = _QUICK.get(cmd)
-            if quick is not None and not p3 and not self.server.log_requests:
-                self.transport.write(self._quick(cmd, p1, p2, quick))
+            server = self.server
+            if quick is not None and not p3 and not server.log_requests:
+                session = server.backend.user = self.session  # as _quick, inline
+                try:
+                    value = quick[1](session, p1, p2)
+                except Exception as exc:  # noqa: BLE001 - answered with a code
+                    value = _code(exc, quick[0])
+                self.transport.write(_WORDS.pack(cmd, p1, p2, value & 0xFFFFFFFF)
+                                     if type(value) is int else
+                                     _answer(cmd, p1, p2, "int", value, quick[0]))
                 return
         if self._buffer:
             self._buffer += data
