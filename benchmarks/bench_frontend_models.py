@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import pigpio
@@ -107,7 +108,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def _quiet_resets(args: "threading.ExceptHookArgs") -> None:
+    # pigpio's notification thread, reading as a server goes away at the end
+    if not issubclass(args.exc_type, ConnectionResetError):
+        sys.__excepthook__(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def main() -> None:
+    threading.excepthook = _quiet_resets
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000)
