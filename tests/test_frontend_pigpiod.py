@@ -654,5 +654,10 @@ def test_a_pipe_of_a_tcp_connection_closes_with_it(pigpiod_server):
         path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{handle}")
         assert os.path.exists(path)
         with connect(pigpiod_server.port) as stream:
-            assert command(stream, 99) not in (handle, -1)  # NOIB: a number of its own
+            slot = command(stream, 99)
+            assert slot not in (handle, -1)  # NOIB: a number of its own
+            from gpiosvr.server.commands.numbers import BY_NAME
+            other = command(sock, BY_NAME["pno"])  # gpiosvr's number for NO: the same
+            assert other not in (handle, slot, -1)
+            assert command(sock, 21, other) == 0
     wait_until(lambda: not os.path.exists(path))

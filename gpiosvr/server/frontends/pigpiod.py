@@ -471,8 +471,8 @@ class PigpiodConnection(ClientConnection):
             return self._noib(p1, p2)
         if cmd == HELP:
             return _WORDS.pack(cmd, p1, p2, 0)
-        if cmd == NO:
-            return self._no(p1, p2)
+        if cmd == NO or spec.name == "pno":  # gpiosvr's own number for it too
+            return self._no(cmd, p1, p2)
         if spec.name not in commands.COMMANDS:  # not in gpiosvr (yet): as pigpiod
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
         session, name, handle = self.session, spec.name, p1
@@ -530,7 +530,7 @@ class PigpiodConnection(ClientConnection):
         self._alive_timer = loop.call_later(PIGPIOD_ALIVE_SECONDS, self._alive)
         return _WORDS.pack(NOIB, p1, p2, handle & 0xFFFFFFFF)
 
-    def _no(self, p1: int, p2: int) -> bytes:
+    def _no(self, cmd: int, p1: int, p2: int) -> bytes:
         """NO: open a notification pipe, as pigpiod's ``/dev/pigpioN``: the FIFO
         ``pigpioN`` next to the server's socket (:mod:`gpiosvr.server.pipes`), its
         number one no NOIB stream of the front end has."""
@@ -538,8 +538,8 @@ class PigpiodConnection(ClientConnection):
             handle = pipes.service(self.server).open(self.session,
                                                      avoid=self.frontend.streams)
         except Exception as exc:  # noqa: BLE001
-            return _WORDS.pack(NO, p1, p2, _code(exc, "pno") & 0xFFFFFFFF)
-        return _WORDS.pack(NO, p1, p2, handle)
+            return _WORDS.pack(cmd, p1, p2, _code(exc, "pno") & 0xFFFFFFFF)
+        return _WORDS.pack(cmd, p1, p2, handle)
 
     def refresh_levels(self) -> None:
         """Take the levels of GPIO 0-31 that reports carry from the backend now."""
