@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import ipaddress
 import logging
 import socket
@@ -135,12 +136,14 @@ def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
     raise AssertionError(request)  # pragma: no cover - _quick_calls filters
 
 
+@functools.cache
 def _passes(converter: Any) -> frozenset[int]:
-    """The words 0-1023 that ``converter`` takes unchanged (it only checks them)."""
+    """The words 0-255 that ``converter`` takes unchanged (it only checks them);
+    once per converter (the parameter kinds share theirs)."""
     if converter is None:
         return frozenset()
     passed = set()
-    for word in range(1024):
+    for word in range(256):
         try:
             if converter(word) is word:
                 passed.add(word)
