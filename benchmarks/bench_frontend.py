@@ -13,7 +13,10 @@ connection), and the same real pigpio 1.78 client measures, round by round:
   server's call path by on a shared, noisy machine;
 * ``callbacks/s``  edges delivered to a ``pi.callback`` (a burst of ``--edges`` edges:
   ``siminject`` on gpiosvr's chip, :meth:`PigpiodStandIn.burst` on the stand-in),
-  from the burst's start to its last callback.
+  from the burst's start to its last callback;
+* ``server µs/edge`` the server process's CPU over the burst, per edge (the
+  stand-in's reports are made in advance, with none of the front end's work: the
+  chip's edges, the hub, pigpio's report per edge).
 
 It prints the median of the rounds for each and the ratio front end / stand-in
 (target: >= 1.0 for calls; the stand-in sends ready-made reports, so its callback
@@ -164,7 +167,8 @@ def main() -> None:
         results: dict[str, list[float]] = {k: [] for k in
                                            ("ours calls", "theirs calls", "floor calls",
                                             "ours cpu", "theirs cpu", "floor cpu",
-                                            "ours cbs", "theirs cbs")}
+                                            "ours cbs", "theirs cbs",
+                                            "ours edge cpu", "theirs edge cpu")}
         for _ in range(args.rounds):
             for side, pi, pid in (("ours", pi_ours, ours.pid),
                                   ("theirs", pi_theirs, standin.pid),
@@ -172,15 +176,20 @@ def main() -> None:
                 rate, cpu = call_rate(pi, args.seconds, pid)
                 results[f"{side} calls"].append(rate)
                 results[f"{side} cpu"].append(cpu)
-            results["ours cbs"].append(callback_rate(pi_ours, args.edges, fire_ours))
-            results["theirs cbs"].append(callback_rate(pi_theirs, args.edges, fire_theirs))
+            for side, pi, pid, fire in (("ours", pi_ours, ours.pid, fire_ours),
+                                        ("theirs", pi_theirs, standin.pid, fire_theirs)):
+                cpu = cpu_seconds(pid)
+                results[f"{side} cbs"].append(callback_rate(pi, args.edges, fire))
+                results[f"{side} edge cpu"].append((cpu_seconds(pid) - cpu)
+                                                   / args.edges * 1e6)
             standin.stdout.readline()  # "sent"
         med = {k: statistics.median(v) for k, v in results.items()}
         print(f"{'real pigpio client':<22}{'gpiosvr front end':>19}{'stand-in':>10}"
               f"{'ratio':>7}{'uvloop floor':>14}")
         for label, key, form in (("calls/s (read)", "calls", ",.0f"),
                                  ("server CPU µs/call", "cpu", ".1f"),
-                                 ("callbacks/s", "cbs", ",.0f")):
+                                 ("callbacks/s", "cbs", ",.0f"),
+                                 ("server CPU µs/edge", "edge cpu", ".2f")):
             floor_text = format(med[f"floor {key}"], form) if f"floor {key}" in med else "-"
             print(f"{label:<22}{med[f'ours {key}']:>19{form}}{med[f'theirs {key}']:>10{form}}"
                   f"{med[f'ours {key}'] / med[f'theirs {key}']:>7.2f}{floor_text:>14}")

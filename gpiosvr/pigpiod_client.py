@@ -29,9 +29,10 @@ import threading
 import time
 from typing import Any, Callable
 
+from gpiosvr import protocol
 from gpiosvr.blocking import ThreadState
 from gpiosvr.errors import ConnectionFailed, PigpioError, ResponseTimeout
-from gpiosvr.server.commands.numbers import BY_NAME, NOIB, NUMBERS
+from gpiosvr.server.commands.numbers import ALL_NUMBERS, BY_NAME, NOIB
 
 log = logging.getLogger("gpiosvr.pigpiod_client")
 
@@ -54,10 +55,15 @@ TIMEOUT = 2  # pigpio's level for a watchdog timeout
 EITHER_EDGE = 2
 
 
+#: The facade's notification pipe commands as pigpio's own (NO, NB, NP, NC, EVM on a
+#: pipe handle), so that they work on a real pigpiod too.
+_PIPE_NAMES = {"pno": "no", "pnb": "nb", "pnp": "np", "pnc": "nc", "pevm": "evm"}
+
+
 def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, bytes]:
     """``(cmd, p1, p2, extension)`` for pigs command ``name`` with ``args``: the
     inverse of the front end's ``request_args``."""
-    number = BY_NAME.get(name)
+    number = BY_NAME.get(_PIPE_NAMES.get(name, name))
     if number is None:
         raise PigpioError(-88)  # PI_UNKNOWN_COMMAND
     p1 = p2 = 0
@@ -69,7 +75,7 @@ def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, byte
             raise PigpioError(-81, f"bad parameter count for {name}")
         return rest.pop(0)
 
-    for token in NUMBERS[number].request:
+    for token in ALL_NUMBERS[number].request:
         optional = token.endswith("?")
         token = token.rstrip("?")
         if optional and not rest:
@@ -93,6 +99,9 @@ def request_words(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, byte
             ext += str(take()).encode("latin-1")
         elif token == "ints":
             ext += b"".join(_U32.pack(_u32(v)) for v in rest)
+            rest = []
+        elif token == "args":  # gpiosvr's own commands: the arguments as its text
+            ext += " ".join(protocol.encode_arg(v) for v in rest).encode("utf-8")
             rest = []
         elif token == "shell":
             script = str(take()).encode("latin-1")
@@ -198,7 +207,7 @@ class PigpiodClient:
             try:
                 sock.sendall(_WORDS.pack(cmd, p1, p2, len(ext)) + ext)
                 res = _U32.unpack(_recv(sock, 16)[12:])[0]
-                answer = NUMBERS[cmd].answer
+                answer = ALL_NUMBERS[cmd].answer
                 data = b""
                 if answer != "int" and 0 < res < 1 << 31:
                     data = _recv(sock, res)
@@ -222,7 +231,9 @@ class PigpiodClient:
         value = _signed(res)
         if value < 0:
             raise PigpioError(value)
-        shape = NUMBERS[cmd].answer
+        shape = ALL_NUMBERS[cmd].answer
+        if shape == "value":
+            return protocol.decode_value(data.decode("utf-8"))
         if shape == "procp":
             return list(struct.unpack("<11i", data))
         if shape == "bscx":

@@ -274,3 +274,21 @@ def test_node_pigpio_client_gets_the_bsc_event(pigpiod_server):
         proc.wait()
     assert out.splitlines() == ["event 1", "event 2", "event 3"]
     assert proc.returncode == 0
+
+
+def test_debian_pigs_opens_begins_and_closes_a_notification_pipe(pigpiod_server):
+    """``pigs no``: a FIFO next to the server's socket, as pigpiod's /dev/pigpio0; it
+    belongs to pigs' connection (docs/pigpiod-protocol.md), so one run does it all."""
+    c_pigs = peer("pigs")
+    env = _env(pigpiod_server)
+    path = os.path.join(os.path.dirname(pigpiod_server.socket_path), "pigpio0")
+    run = subprocess.run([c_pigs, "no", "nb", "0", "0x20000", "np", "0", "nc", "0"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert (run.stdout, run.stderr, run.returncode) == ("0\n", "", 0)
+    run = subprocess.run([c_pigs, "no"], env=env, capture_output=True, text=True,
+                         timeout=30)
+    assert run.stdout == "0\n"  # the lowest free handle again
+    wait_until(lambda: not os.path.exists(path))  # gone with pigs' connection
+    run = subprocess.run([c_pigs, "nb", "0", "1"], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert (run.stdout, run.stderr) == ("-25\n", "ERROR: unknown handle\n")

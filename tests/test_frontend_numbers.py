@@ -11,8 +11,9 @@ import pigpio
 import pytest
 
 from gpiosvr.server.commands import COMMANDS
-from gpiosvr.server.commands.numbers import HELP, NOIB, NUMBERS
-from gpiosvr.server.frontends.pigpiod import answer_bytes, request_args
+from gpiosvr.server.commands.numbers import (BY_NAME, GPIOSVR_FIRST, GPIOSVR_NUMBERS, HELP,
+                                             NOIB, NUMBERS)
+from gpiosvr.server.frontends.pigpiod import Refused, answer_bytes, request_args
 
 MIRROR = pathlib.Path("/work/.mirror/joan2937+pigpio/repo")
 
@@ -83,3 +84,45 @@ def test_variadic_and_data_shapes():
     assert answer_bytes("bscx", [5, b"xy"]) == (6, u32[:0] + (5).to_bytes(4, "little") + b"xy")
     assert answer_bytes("procp", [1] + [2] * 10)[0] == 44
     assert HELP in NUMBERS and NOIB in NUMBERS
+
+
+def test_every_command_in_the_table_has_a_number():
+    """Each command the gpiosvr protocol has is reachable through pigpiod's: pigpio's
+    number, or one of gpiosvr's own (GPIOSVR_FIRST and up, where pigpio has none)."""
+    assert not set(COMMANDS) - set(BY_NAME), sorted(set(COMMANDS) - set(BY_NAME))
+    assert min(GPIOSVR_NUMBERS) == GPIOSVR_FIRST > max(NUMBERS)
+    assert sorted(GPIOSVR_NUMBERS) == list(range(GPIOSVR_FIRST,
+                                                 GPIOSVR_FIRST + len(GPIOSVR_NUMBERS)))
+    assert not {c.name for c in GPIOSVR_NUMBERS.values()} & {c.name for c in
+                                                             NUMBERS.values()}
+    assert set(_package_numbers()).isdisjoint(GPIOSVR_NUMBERS)  # none of pigpio's
+    for number, spec in GPIOSVR_NUMBERS.items():
+        command = COMMANDS[spec.name]
+        if spec.request != ("args",):
+            args = request_args(spec.request, 0, 1, b"")
+            assert command.required <= len(args) <= len(command.params), spec
+
+
+def test_args_and_value_shapes():
+    assert request_args(("args",), 0, 0, b'17 3 250') == (17, 3, 250)
+    assert request_args(("args",), 0, 0, b'ttyAMA0 %00ff') == ("ttyAMA0", b"\0\xff")
+    assert request_args(("args",), 0, 0, b'4 [[1,100],[0,200]]') == (
+        4, [[1, 100], [0, 200]])
+    assert request_args(("args",), 0, 0, b"") == ()
+    with pytest.raises(Refused):
+        request_args(("args",), 0, 0, b"1; simdrive 4 1")  # one command's, no more
+    assert answer_bytes("value", 0) == (1, b"0")
+    assert answer_bytes("value", {"a": [1, "x"]}) == (13, b'{"a":[1,"x"]}')
+    assert answer_bytes("value", None) == (4, b"null")
+
+
+def test_the_docs_list_gpiosvr_s_own_numbers():
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs"
+           / "pigpiod-protocol.md").read_text()
+    rows = {}
+    for first, last, names in re.findall(r"^\| (\d+)(?:-(\d+))? \| (.+?) \|", doc, re.M):
+        listed = re.findall(r"`(\w+)`", names)
+        numbers = range(int(first), int(last or first) + 1)
+        assert len(listed) == len(numbers), (first, listed)
+        rows.update(zip(numbers, listed))
+    assert rows == {n: c.name for n, c in GPIOSVR_NUMBERS.items()}

@@ -312,7 +312,11 @@ def test_an_idle_running_stream_gets_keep_alive_reports(sock_path, monkeypatch):
 def test_a_handle_of_another_connection_is_not_reachable_from_a_plain_one(pigpiod_server):
     with connect(pigpiod_server.port) as a, connect(pigpiod_server.port) as b:
         assert command(a, 19, 12345, 1) == pigpio.PI_BAD_HANDLE
-        assert command(b, 18) == pigpio.PI_NO_HANDLE  # NO needs a pipe on the server
+        handle = command(b, 18)  # NO: a pipe, which belongs to b's connection
+        assert handle >= 0
+        assert command(a, 19, handle, 1) == pigpio.PI_BAD_HANDLE
+        assert command(b, 19, handle, 1) == 0
+        assert command(b, 21, handle) == 0
 
 
 def test_bad_input_closes_only_its_own_connection(pigpiod_server, pi):
@@ -487,7 +491,8 @@ def test_quick_commands_answer_as_the_general_way_does(sock_path):
 
     assert {NUMBERS[n].name for n in _QUICK} == {
         "r", "w", "mg", "m", "br1", "br2", "bc1", "bc2", "bs1", "bs2", "t", "hwver",
-        "pigpv"}
+        "pigpv", "pud", "p", "prs", "pfs", "s", "wdog", "prg", "pfg", "prrg", "gdc", "gpw",
+        "hc", "fg", "pads", "padg"}
     with PigpiodServer(sock_path, permit=1 << 4 | 1 << 5) as srv, \
             connect(srv.port) as quick, connect(srv.port) as general:
         command(general, 16)  # connected: now make it take the general way
@@ -573,3 +578,86 @@ def test_event_reports_are_alert_emits(pigpiod_server):
         assert (seq, flags, level) == (3, 0x20 | 25, levels)
         assert command(control, 9, 25, 0) == 0
         assert command(control, 21, handle) == 0  # NC
+
+
+def test_gpiosvr_s_own_commands_are_reachable_by_their_numbers(pigpiod_server):
+    from gpiosvr.pigpiod_client import PigpiodClient
+    from gpiosvr.server.commands.numbers import BY_NAME
+
+    with connect(pigpiod_server.port) as sock:
+        ext = b"17 1"
+        sock.sendall(struct.pack("<4I", BY_NAME["simdrive"], 0, 0, len(ext)) + ext)
+        cmd, _, _, res = struct.unpack("<4I", recv_exactly(sock, 16))
+        assert (cmd, recv_exactly(sock, res)) == (BY_NAME["simdrive"], b"0")
+        assert command(sock, 3, 17) == 1  # driven from outside, read through pigpio's R
+        sock.sendall(struct.pack("<4I", BY_NAME["info"], 0, 0, 0))
+        res = struct.unpack("<3Ii", recv_exactly(sock, 16))[3]
+        assert b'"server":"gpiosvr"' in recv_exactly(sock, res)
+        bad = b"17 x y z"  # arguments that do not fit: pigpio's error code, no more
+        sock.sendall(struct.pack("<4I", BY_NAME["simdrive"], 0, 0, len(bad)) + bad)
+        assert struct.unpack("<3Ii", recv_exactly(sock, 16))[3] == pigpio.PI_BAD_PARAM
+        assert command(sock, 3, 17) == 1
+    client = PigpiodClient("127.0.0.1", pigpiod_server.port)  # the facade's, by name
+    try:
+        assert client.command("simdrive", 17, 0) == 0
+        assert client.command("r", 17) == 0
+        tick = client.command("t")
+        # a list argument: both edges are changes of GPIO 18's level (pulled down)
+        assert client.command("simplay", 18, [[1, (tick + 100) & 0xFFFFFFFF],
+                                                [0, (tick + 300) & 0xFFFFFFFF]]) == 2
+        assert client.command("info")["backend"] == "sim"
+    finally:
+        client.close()
+
+
+def test_notify_open_of_the_real_pigpio_feeds_a_pipe_as_pigpiods(pi, pigpiod_server):
+    """pigpio's NO over TCP: a FIFO ``pigpioN`` next to the server's socket (pigpiod's
+    /dev/pigpioN), fed the 12-byte reports, numbered apart from the NOIB stream."""
+    from test_notify_pipes import Reader
+
+    sim = Simulator(pigpiod_server.socket_path)
+    pi.set_mode(17, pigpio.INPUT)
+    pi.set_pull_up_down(17, pigpio.PUD_DOWN)
+    h = pi.notify_open()
+    assert h >= 0 and h != pi._notify.handle  # pigpio's one table of handles
+    path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{h}")
+    reader = Reader(path)
+    try:
+        assert pi.notify_begin(h, 1 << 17) == 0
+        first = sim.inject(17, 3, 250)
+        reports = reader.reports(3)
+        assert [r[:3] for r in reports] == [(0, 0, first), (1, 0, first + 250),
+                                            (2, 0, first + 500)]
+        assert [r[3] >> 17 & 1 for r in reports] == [1, 0, 1]
+        edges = []
+        cb = pi.callback(17, pigpio.EITHER_EDGE, lambda g, level, t: edges.append(t))
+        pi.get_current_tick()  # its NB is through
+        first = sim.inject(17, 2, 100)  # 1 -> 0 -> 1: both kinds of handle see them
+        assert [r[:3] for r in reader.reports(2)] == [(3, 0, first), (4, 0, first + 100)]
+        # pigpio.py's levels are from when pi() connected (GPIO 17 low): the first
+        # edge shows no change to it (docs/pigpiod-protocol.md), the second does
+        wait_until(lambda: edges == [first + 100])
+        cb.cancel()
+        assert pi.notify_pause(h) == 0
+        assert pi.notify_close(h) == 0
+        assert not os.path.exists(path)
+        with pytest.raises(pigpio.error, match="unknown handle"):
+            pi.notify_begin(h, 1)
+    finally:
+        reader.close()
+        sim.close()
+
+
+def test_a_pipe_of_a_tcp_connection_closes_with_it(pigpiod_server):
+    with connect(pigpiod_server.port) as sock:
+        handle = command(sock, 18)
+        path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{handle}")
+        assert os.path.exists(path)
+        with connect(pigpiod_server.port) as stream:
+            slot = command(stream, 99)
+            assert slot not in (handle, -1)  # NOIB: a number of its own
+            from gpiosvr.server.commands.numbers import BY_NAME
+            other = command(sock, BY_NAME["pno"])  # gpiosvr's number for NO: the same
+            assert other not in (handle, slot, -1)
+            assert command(sock, 21, other) == 0
+    wait_until(lambda: not os.path.exists(path))

@@ -183,3 +183,40 @@ def test_gpiosvrs_front_end_restarting_is_a_daemon_coming_back(sock_path):
     finally:
         pi.stop()
         srv.__exit__()
+
+
+def test_the_facade_s_notify_open_over_tcp_is_pigpio_s_no(front_end):
+    """notify_open over TCP sends pigpio's NO (a real pigpiod has it too); on the
+    front end it is a FIFO next to the server's socket, fed exact ticks."""
+    import os
+    import struct
+
+    assert request_words("pno", ())[0] == 18 and request_words("pnb", (1, 2))[0] == 19
+    pi = pigpio.pi("127.0.0.1", front_end.port)
+    sim = Simulator(front_end.socket_path)
+    try:
+        h = pi.notify_open()
+        path = os.path.join(os.path.dirname(front_end.socket_path), f"pigpio{h}")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert pi.notify_begin(h, 1 << 22) == 0
+            first = _edges(sim, 22, 2, 300)
+            data = b""
+
+            def two_reports():
+                nonlocal data
+                try:
+                    data += os.read(fd, 24)
+                except BlockingIOError:
+                    pass
+                return len(data) >= 24
+            wait_until(two_reports)
+            assert [r[:3] for r in struct.iter_unpack("<HHII", data)] == [
+                (0, 0, first), (1, 0, first + 300)]
+        finally:
+            os.close(fd)
+        assert pi.notify_close(h) == 0
+        assert not os.path.exists(path)
+    finally:
+        sim.close()
+        pi.stop()

@@ -15,7 +15,7 @@ many one uid may hold (root included, so no single user can take them all).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Container, Generic, Iterator, TypeVar
 
 from gpiosvr import errors
 from gpiosvr.errors import PigpioError
@@ -61,17 +61,18 @@ class HandleTable(Generic[T]):
     def __iter__(self) -> Iterator[tuple[int, T]]:
         return iter([(h, entry[0]) for h, entry in self._open.items()])
 
-    def open(self, session: Any, resource: T) -> int:
+    def open(self, session: Any, resource: T, avoid: Container[int] = ()) -> int:
         """A new handle for ``resource``, owned by ``session``'s client: the lowest
-        free one, as pigpio gives them; ``PI_NO_HANDLE`` (with a message saying which
-        cap) when none is left. The caller releases ``resource`` if this raises."""
+        free one not in ``avoid``, as pigpio gives them; ``PI_NO_HANDLE`` (with a
+        message saying which cap) when none is left. The caller releases
+        ``resource`` if this raises."""
         uid = session.uid
         if self._by_uid.get(uid, 0) >= self.per_uid:
             raise PigpioError(self._no_handle, f"no handle available: uid {uid} holds "
                                                f"{self.per_uid} {self.kind} handles, the "
                                                f"most one user may")
         handle = next((h for h in range(self.first, self.first + self.size)
-                       if h not in self._open), None)
+                       if h not in self._open and h not in avoid), None)
         if handle is None:
             raise PigpioError(self._no_handle, f"no handle available: all {self.size} "
                                                f"{self.kind} handles are open")

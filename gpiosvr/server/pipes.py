@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from typing import Any
+from typing import Any, Container
 
 from gpiosvr import errors, protocol
 from gpiosvr._pigpio_tables import CONSTANTS
@@ -123,9 +123,13 @@ class PipeService:
     def directory(self) -> str:
         return os.path.dirname(os.path.abspath(self.server.socket_path))
 
-    def open(self, session: Any) -> int:
+    def open(self, session: Any, avoid: Container[int] = ()) -> int:
+        """A new pipe of ``session``'s client, its handle the lowest free one not in
+        ``avoid`` (the pigpiod front end's NOIB handles, which share pigpio's
+        numbers with pipes)."""
+        taken = dict(iter(self.handles))
         free = next((h for h in range(MAX_PIPE_HANDLES)
-                     if h not in dict(iter(self.handles))), None)
+                     if h not in taken and h not in avoid), None)
         if free is None:
             raise PigpioError(PI_NO_HANDLE, f"no handle available: all "
                                             f"{MAX_PIPE_HANDLES} notification pipes are open")
@@ -146,7 +150,7 @@ class PipeService:
         pipe = Pipe(path, fd, session, levels if type(levels) is int else 0)
         try:
             pipe.sub = self.server.hub.open(pipe)
-            handle = self.handles.open(session, pipe)
+            handle = self.handles.open(session, pipe, avoid)
         except BaseException:
             if pipe.sub is not None:
                 self.server.hub.close(pipe, pipe.sub)

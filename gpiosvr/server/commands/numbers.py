@@ -31,6 +31,9 @@ Request shapes are tuples of argument tokens, in pigs' argument order:
     pulses)
 ``shell``
     ``SHELL``'s two texts: ``p1`` bytes of name, a NUL, then the arguments
+``args``
+    the extension is the arguments as text, as gpiosvr's own protocol writes them
+    (``docs/protocol.md``: ``17 3 250``, ``ttyAMA0 %00ff``, ``[[1,100],[0,200]]``)
 
 A token ending in ``?`` is left out when absent (a ``uN`` beyond the extension, a
 ``p2`` of 0 with nothing after it): pigpio's variadic ``WVCAP``.
@@ -47,6 +50,15 @@ Answer shapes:
     parameters, as 32-bit ints
 ``bscx``
     ``[status, data]``: extension ``status`` (32-bit) then ``data``
+``value``
+    any value, sent as extension bytes in gpiosvr's protocol (``docs/protocol.md``:
+    ``0``, ``"text"``, ``%00ff``, JSON lists and objects), the result their count
+
+gpiosvr's own commands, which pigpio has no number for (``hello``, ``info``, the
+notification pipes' ``pn*``, the simulator's ``sim*``), have numbers of
+:data:`GPIOSVR_FIRST` and up (:data:`GPIOSVR_NUMBERS`), where pigpio has none: its
+socket commands are 0-118, its script-only instructions 800-842. Their order is
+fixed: a new command gets the next number.
 """
 
 from __future__ import annotations
@@ -193,10 +205,55 @@ _TABLE: tuple[CommandNumber, ...] = (
     CommandNumber(118, "wvcap", ("p1", "p2?", "u0?")),
 )
 
+#: The first of gpiosvr's own numbers (pigpio's end at 118; 800-842 are its
+#: script-only instructions).
+GPIOSVR_FIRST = 1000
+
+_ARGS = ("args",)
+
+#: gpiosvr's own commands, numbered from GPIOSVR_FIRST in this order (append only).
+_GPIOSVR: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("hello", _ARGS, "value"),
+    ("info", (), "value"),
+    ("pno", (), "int"),
+    ("pnb", _P12, "int"),
+    ("pnp", _P1, "int"),
+    ("pnc", _P1, "int"),
+    ("pevm", _P12, "int"),
+    ("pnpath", _P1, "ext"),
+    ("pnlost", _P1, "int"),
+    ("simadc", _ARGS, "value"),
+    ("simboard", (), "value"),
+    ("simbscr", _ARGS, "value"),
+    ("simbscw", _ARGS, "value"),
+    ("simdht", _ARGS, "value"),
+    ("simdrive", _ARGS, "value"),
+    ("simfloat", _ARGS, "value"),
+    ("simi2cget", _ARGS, "value"),
+    ("simi2cset", _ARGS, "value"),
+    ("simi2cword", _ARGS, "value"),
+    ("siminject", _ARGS, "value"),
+    ("simir", _ARGS, "value"),
+    ("simirsent", _ARGS, "value"),
+    ("simplay", _ARGS, "value"),
+    ("simserinfo", _ARGS, "value"),
+    ("simserr", _ARGS, "value"),
+    ("simserw", _ARGS, "value"),
+    ("simsonar", _ARGS, "value"),
+    ("simunwire", _ARGS, "value"),
+    ("simwire", _ARGS, "value"),
+)
+
 #: Every pigpio 1.78 command number -> its :class:`CommandNumber`.
 NUMBERS: dict[int, CommandNumber] = {c.number: c for c in _TABLE}
-#: pigs name -> pigpio command number.
-BY_NAME: dict[str, int] = {c.name: c.number for c in _TABLE}
+#: gpiosvr's own numbers (GPIOSVR_FIRST and up) -> their :class:`CommandNumber`.
+GPIOSVR_NUMBERS: dict[int, CommandNumber] = {
+    GPIOSVR_FIRST + i: CommandNumber(GPIOSVR_FIRST + i, name, request, answer)
+    for i, (name, request, answer) in enumerate(_GPIOSVR)}
+#: Every number the pigpiod front end answers: pigpio's and gpiosvr's own.
+ALL_NUMBERS: dict[int, CommandNumber] = {**NUMBERS, **GPIOSVR_NUMBERS}
+#: pigs (or gpiosvr) command name -> its number.
+BY_NAME: dict[str, int] = {c.name: c.number for c in ALL_NUMBERS.values()}
 
 #: Numbers whose first word is a notification handle: the front end runs them as
 #: the connection that owns the handle (the NOIB stream), wherever they come from.

@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import ipaddress
 import logging
 import socket
 import struct
 from typing import Any, Iterable
 
-from gpiosvr import errors
+from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import commands
+from gpiosvr.server import commands, permits, pipes
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
-from gpiosvr.server.commands.numbers import HANDLE_COMMANDS, HELP, NOIB, NUMBERS
+from gpiosvr.server.commands.numbers import (ALL_NUMBERS, HANDLE_COMMANDS, HELP, NOIB,
+                                             NUMBERS)
 from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, LISTEN_BACKLOG, PIGPIOD_ALIVE_SECONDS,
                                    PIGPIOD_MAX_EXTENSION, PIGPIOD_MAX_PENDING_ANSWERS)
 from gpiosvr.server.notify import EVENT_FLAG, RECORD, TIMEOUT_LEVEL
@@ -55,47 +57,99 @@ PI_NTFY_FLAGS_WDOG = 1 << 5
 _WORDS = struct.Struct("<4I")
 _REPORT = struct.Struct("<HHII")
 _U32 = struct.Struct("<I")
+#: pigpio's notification handles (NOIB streams and NO pipes share them).
+PIGPIOD_NOTIFY_SLOTS = 32
+NO = 18
+#: NB, NP, NC, EVM on a handle that is no NOIB stream: the pipe commands.
+_PIPE_COMMANDS = {19: "pnb", 20: "pnp", 21: "pnc", 115: "pevm"}
 _MODE_OF_NUMBER = {number: letter for letter, number in MODE_LETTERS.items()}
 _PUD_OF_NUMBER = {number: letter for letter, number in PUD_LETTERS.items()}
 
 
+#: Other commands of GPIOs, PWM and servos, watchdogs and filters, pads, whose words
+#: are their only arguments and whose handlers answer at once: run the quick way too,
+#: with the permission check :func:`~gpiosvr.server.commands.run` makes first.
+CHECKED_QUICK_COMMANDS = frozenset({"pud", "p", "prs", "pfs", "s", "wdog", "prg", "pfg",
+                                    "prrg", "gdc", "gpw", "hc", "fg", "pads", "padg"})
+
+
 def _quick_calls() -> dict[int, tuple[str, Any]]:
-    """Command number -> (name, ``call(session, p1, p2)``) for the quick GPIO
-    commands (:data:`~gpiosvr.server.app.SHORT_COMMANDS`: their handlers check their
-    own permissions and answer at once) whose words are their only arguments: the
-    handler and its argument checks bound once, called without the command table's
+    """Command number -> (name, ``call(session, p1, p2)``) for the quick commands
+    whose words are their only arguments and whose answer is an int: the handler
+    and its argument checks bound once, called without the command table's
     :class:`Command` and :func:`~gpiosvr.server.commands.run`, as the Unix front
-    end's short path does."""
+    end's short path does. :data:`~gpiosvr.server.app.SHORT_COMMANDS`' handlers check
+    their own permissions; :data:`CHECKED_QUICK_COMMANDS` get ``run``'s check."""
     calls: dict[int, tuple[str, Any]] = {}
     for number, shape in NUMBERS.items():
         spec = commands.COMMANDS.get(shape.name)
-        if (spec is None or shape.name not in SHORT_COMMANDS or shape.answer != "int"
-                or not set(shape.request) <= {"p1", "p2", "mode"}
-                or len(spec.converters) != len(shape.request)):
+        if (spec is None or shape.answer != "int"
+                or shape.name not in SHORT_COMMANDS | CHECKED_QUICK_COMMANDS
+                or not set(shape.request) <= {"p1", "p2", "mode", "pud"}
+                or len(spec.converters) != len(shape.request) or spec.variadic
+                or shape.name in commands.ANSWERS_LATER):
             continue
-        calls[number] = (shape.name, _bind(spec.handler, spec.converters, shape.request))
+        check = shape.name not in SHORT_COMMANDS and spec.updates == "gpio"
+        calls[number] = (shape.name, _bind(spec.handler, spec.converters,
+                                           shape.request, check))
     return calls
 
 
-def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...]) -> Any:
+def _bind(handler: Any, converters: tuple[Any, ...], request: tuple[str, ...],
+          check: bool) -> Any:
+    """``call(session, p1, p2)``: the words as ``request`` makes them arguments, in the
+    order of the general way (a mode or pull number, then, with ``check``, the
+    permission ``commands.run`` checks of the GPIO a command changes, then the
+    converters)."""
+    permit = permits.of
+    # a word its converter takes unchanged needs no call of it (the everyday case)
+    v1, v2 = (_passes(c) for c in (*converters, None, None)[:2])
     if request == ():
         return lambda session, p1, p2: handler(session)
     if request == ("p1",):
         (c1,) = converters
-        return lambda session, p1, p2: handler(session, c1(p1))
+        if check:
+            return lambda session, p1, p2: (permit(session).check_argument(p1),
+                                            handler(session, c1(p1)))[1]
+        return lambda session, p1, p2: handler(session, p1 if p1 in v1 else c1(p1))
     if request == ("p1", "p2"):
         c1, c2 = converters
-        return lambda session, p1, p2: handler(session, c1(p1), c2(p2))
-    if request == ("p1", "mode"):  # pigpio's mode numbers are the table's, once valid
+        if check:
+            return lambda session, p1, p2: (permit(session).check_argument(p1),
+                                            handler(session, c1(p1), c2(p2)))[1]
+        return lambda session, p1, p2: handler(session, p1 if p1 in v1 else c1(p1),
+                                               p2 if p2 in v2 else c2(p2))
+    if request in (("p1", "mode"), ("p1", "pud")):
+        # pigpio's mode and pull numbers are the table's, once valid
         c1 = converters[0]
+        valid, code = ((_MODE_OF_NUMBER, errors.PI_BAD_MODE) if request[1] == "mode"
+                       else (_PUD_OF_NUMBER, errors.PI_BAD_PUD))
 
         def set_mode(session: Any, p1: int, p2: int) -> Any:
-            if p2 not in _MODE_OF_NUMBER:  # as request_args: the mode is checked first
-                raise Refused(errors.PI_BAD_MODE)
+            if p2 not in valid:  # as request_args: checked before the GPIO
+                raise Refused(code)
+            if check:
+                permit(session).check_argument(p1)
             return handler(session, c1(p1), p2)
 
         return set_mode
     raise AssertionError(request)  # pragma: no cover - _quick_calls filters
+
+
+@functools.cache
+def _passes(converter: Any) -> frozenset[int]:
+    """The words 0-255 that ``converter`` takes unchanged (it only checks them);
+    once per converter (the parameter kinds share theirs)."""
+    if converter is None:
+        return frozenset()
+    passed = set()
+    for word in range(256):
+        try:
+            if converter(word) is word:
+                passed.add(word)
+        except Exception:  # noqa: BLE001 - refused: the converter says how
+            pass
+    return frozenset(passed)
 
 
 class Refused(Exception):
@@ -147,9 +201,25 @@ def request_args(shape: Iterable[str], p1: int, p2: int, ext: bytes) -> tuple[An
         elif token == "shell":  # p1 bytes of name, a NUL, the arguments
             args.append(_text(ext[:p1]))
             args.append(_text(ext[p1 + 1:]))
+        elif token == "args":  # gpiosvr's own commands: their arguments as its text
+            args.extend(_protocol_args(ext))
         else:  # pragma: no cover - numbers.py names only the tokens above
             raise AssertionError(token)
     return tuple(args)
+
+
+def _protocol_args(ext: bytes) -> tuple[Any, ...]:
+    """The arguments in ``ext`` as gpiosvr's protocol writes them (one command's)."""
+    try:
+        text = bytes(ext).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(errors.PI_BAD_PARAM) from None
+    if "\n" in text:
+        raise Refused(errors.PI_BAD_PARAM)  # one command's arguments, nothing more
+    request = protocol.decode_request(f"x {text}" if text.strip() else "x")
+    if len(request.commands) != 1 or request.id is not None:
+        raise Refused(errors.PI_BAD_PARAM)
+    return request.commands[0].args
 
 
 def _text(data: bytes) -> str:
@@ -173,6 +243,9 @@ def answer_bytes(shape: str, value: Any) -> tuple[int, bytes]:
         status, data = value
         data = _as_bytes(data)
         return 4 + len(data), _U32.pack(int(status) & 0xFFFFFFFF) + data
+    if shape == "value":  # gpiosvr's own commands: the value as its protocol writes it
+        data = protocol.encode_value(value).encode("utf-8")
+        return len(data), data
     data = _as_bytes(value)
     return len(data), data
 
@@ -238,8 +311,10 @@ class PigpiodConnection(ClientConnection):
         self.session.name = "pigpiod"
         self._answers: collections.deque = collections.deque()  # bytes or futures
         self._waiting = False  # a done callback is set on the head future
-        #: After NOIB: the handle whose reports this connection carries.
+        #: After NOIB: the hub handle whose reports this connection carries, and the
+        #: pigpio handle (slot) its client knows it by.
         self.stream_handle: int | None = None
+        self.slot: int | None = None
         self._levels = 0  # GPIO 0-31 levels as last reported
         self._seq = 0
         self._reported_at = 0.0  # loop time of the last report sent
@@ -268,8 +343,8 @@ class PigpiodConnection(ClientConnection):
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.stream_handle is not None:
-            self.frontend.streams.pop(self.stream_handle, None)
+        if self.slot is not None:
+            self.frontend.streams.pop(self.slot, None)
         if self._alive_timer is not None:
             self._alive_timer.cancel()
             self._alive_timer = None
@@ -289,8 +364,16 @@ class PigpiodConnection(ClientConnection):
             # the everyday read: one whole quick command, answered with one write
             cmd, p1, p2, p3 = _WORDS.unpack(data)
             quick = _QUICK.get(cmd)
-            if quick is not None and not p3 and not self.server.log_requests:
-                self.transport.write(self._quick(cmd, p1, p2, quick))
+            server = self.server
+            if quick is not None and not p3 and not server.log_requests:
+                session = server.backend.user = self.session  # as _quick, inline
+                try:
+                    value = quick[1](session, p1, p2)
+                except Exception as exc:  # noqa: BLE001 - answered with a code
+                    value = _code(exc, quick[0])
+                self.transport.write(_WORDS.pack(cmd, p1, p2, value & 0xFFFFFFFF)
+                                     if type(value) is int else
+                                     _answer(cmd, p1, p2, "int", value, quick[0]))
                 return
         if self._buffer:
             self._buffer += data
@@ -384,27 +467,29 @@ class PigpiodConnection(ClientConnection):
         quick = _QUICK.get(cmd) if self._short else None
         if quick is not None:
             return self._quick(cmd, p1, p2, quick)
-        spec = NUMBERS.get(cmd)
+        spec = ALL_NUMBERS.get(cmd)
         if spec is None:
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
         if cmd == NOIB:
             return self._noib(p1, p2)
         if cmd == HELP:
             return _WORDS.pack(cmd, p1, p2, 0)
-        if cmd == 18:  # NO: reports through a pipe on this machine (not over TCP)
-            return _WORDS.pack(cmd, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
+        if cmd == NO or spec.name == "pno":  # gpiosvr's own number for it too
+            return self._no(cmd, p1, p2)
         if spec.name not in commands.COMMANDS:  # not in gpiosvr (yet): as pigpiod
             return _WORDS.pack(cmd, p1, p2, errors.PI_UNKNOWN_COMMAND & 0xFFFFFFFF)
-        session = self.session
+        session, name, handle = self.session, spec.name, p1
         if cmd in HANDLE_COMMANDS:
             stream = self.frontend.streams.get(p1)
             if stream is not None:  # the handle's reports go to that connection
-                session = stream.session
+                session, handle = stream.session, stream.stream_handle
+            else:  # pigpio's handles are NOIB streams' and pipes' (NO) alike
+                name = _PIPE_COMMANDS[cmd]
         try:
-            args = request_args(spec.request, p1, p2, ext)
-            value = commands.run(session, Command(spec.name, args))
+            args = request_args(spec.request, handle, p2, ext)
+            value = commands.run(session, Command(name, args))
         except Exception as exc:  # noqa: BLE001 - answered with a code, never raised
-            return _WORDS.pack(cmd, p1, p2, _code(exc, spec.name) & 0xFFFFFFFF)
+            return _WORDS.pack(cmd, p1, p2, _code(exc, name) & 0xFFFFFFFF)
         if cmd == 19 and p1 in self.frontend.streams:
             self.frontend.streams[p1].refresh_levels()
         if isinstance(value, asyncio.Future):
@@ -429,17 +514,35 @@ class PigpiodConnection(ClientConnection):
         """NOIB: open a notification handle whose reports come on this connection."""
         if self.stream_handle is not None:
             return _WORDS.pack(NOIB, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
+        streams = self.frontend.streams
+        taken = dict(iter(pipes.service(self.server).handles))
+        slot = next((h for h in range(PIGPIOD_NOTIFY_SLOTS)
+                     if h not in streams and h not in taken), None)
+        if slot is None:
+            return _WORDS.pack(NOIB, p1, p2, errors.PI_NO_HANDLE & 0xFFFFFFFF)
         try:
-            handle = commands.run(self.session, Command("no"))
+            self.stream_handle = commands.run(self.session, Command("no"))
         except Exception as exc:  # noqa: BLE001
             return _WORDS.pack(NOIB, p1, p2, _code(exc, "no") & 0xFFFFFFFF)
-        self.stream_handle = handle
-        self.frontend.streams[handle] = self
+        self.slot = slot
+        streams[slot] = self
+        handle = slot
         self.refresh_levels()
         loop = asyncio.get_running_loop()
         self._reported_at = loop.time()
         self._alive_timer = loop.call_later(PIGPIOD_ALIVE_SECONDS, self._alive)
         return _WORDS.pack(NOIB, p1, p2, handle & 0xFFFFFFFF)
+
+    def _no(self, cmd: int, p1: int, p2: int) -> bytes:
+        """NO: open a notification pipe, as pigpiod's ``/dev/pigpioN``: the FIFO
+        ``pigpioN`` next to the server's socket (:mod:`gpiosvr.server.pipes`), its
+        number one no NOIB stream of the front end has."""
+        try:
+            handle = pipes.service(self.server).open(self.session,
+                                                     avoid=self.frontend.streams)
+        except Exception as exc:  # noqa: BLE001
+            return _WORDS.pack(cmd, p1, p2, _code(exc, "pno") & 0xFFFFFFFF)
+        return _WORDS.pack(cmd, p1, p2, handle)
 
     def refresh_levels(self) -> None:
         """Take the levels of GPIO 0-31 that reports carry from the backend now."""
@@ -557,7 +660,8 @@ class PigpiodFrontend:
         self.requested_port = port
         self.allow = allow
         self.uid = uid
-        #: Notification handle -> the connection that carries its reports (NOIB).
+        #: pigpio notification handle -> the connection that carries its reports
+        #: (NOIB); pipes (NO) take the numbers no stream has, as in pigpio's one table.
         self.streams: dict[int, PigpiodConnection] = {}
         self._listener: asyncio.base_events.Server | None = None
 
