@@ -69,6 +69,7 @@ class _Runtime:
         self.closed = False
         self.dispatcher = Dispatcher(self.client)
         self.client.edge_sink = self.dispatcher.submit
+        self.client.edge_reader = self.dispatcher  # before anything connects
 
     def _run(self, make_client, started: concurrent.futures.Future) -> None:
         import asyncio
