@@ -304,15 +304,23 @@ class BlockingClient:
 
         Handlers must be quick and must not block; move work to another thread.
         """
-        self._notification_handlers.append(handler)
-        runtime = self._loop_runtime()
-        runtime.loop.call_soon_threadsafe(runtime.client.on_notification, handler)
+        with self._resources.lock:
+            self._notification_handlers.append(handler)
+            runtime = self._resources.runtime
+        if runtime is None:
+            self._loop_runtime()  # its client starts with every handler of the list
+        else:
+            runtime.loop.call_soon_threadsafe(runtime.client.on_notification, handler)
 
     def on_connect(self, handler: Callable[[], Any]) -> None:
         """Await ``handler()`` on the loop after every (re)connection."""
-        self._connect_handlers.append(handler)
-        runtime = self._loop_runtime()
-        runtime.loop.call_soon_threadsafe(runtime.client.on_connect, handler)
+        with self._resources.lock:
+            self._connect_handlers.append(handler)
+            runtime = self._resources.runtime
+        if runtime is None:
+            self._loop_runtime()
+        else:
+            runtime.loop.call_soon_threadsafe(runtime.client.on_connect, handler)
 
     # -- calls -------------------------------------------------------------------------
 

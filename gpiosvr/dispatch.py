@@ -90,6 +90,11 @@ class Dispatcher:
         for thread in self.threads:
             thread.start()
 
+    @property
+    def pending(self) -> int:
+        """Edge reports read and waiting for (or in) the callbacks."""
+        return self._pending
+
     # -- the loop thread's side -------------------------------------------------------
 
     def attach(self, conn: Any, transport: asyncio.Transport) -> None:
