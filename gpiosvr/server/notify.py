@@ -285,7 +285,9 @@ class EdgeHub:
 
     def _deliver(self, gpio: int, packed: bytes) -> None:
         """Queue already packed reports of ``gpio`` for every subscription wanting it,
-        a frame's worth at a time, so that only a client that is behind loses any."""
+        a frame's worth at a time, so that only a client that is behind loses any,
+        and send them at once: a burst is a batch already, and an edge's way to its
+        callback should not wait for the end of the command or turn that made it."""
         size = RECORD.size
         step = MAX_REPORTS_PER_FRAME * size
         uid_bytes = self._uid_bytes
@@ -308,8 +310,7 @@ class EdgeHub:
                 if sub.queued >= MAX_REPORTS_PER_FRAME:
                     self._flush_one(sub)
             if sub.queued:
-                self._dirty.add(sub)
-        self._schedule_flush()
+                self._flush_one(sub)
 
     def wait_for_change(self, bits: int) -> asyncio.Future:
         """A future of the bit of the first GPIO in ``bits`` that changes level.
