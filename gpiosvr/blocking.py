@@ -396,7 +396,7 @@ class BlockingClient:
 
     def callback(self, user_gpio: int, edge: int = 0,
                  func: Callable[[int, int, int], Any] | None = None) -> EdgeCallback:
-        """Call ``func(gpio, level, tick)`` on the dispatcher thread for each ``edge``
+        """Call ``func(gpio, level, tick)`` on a callback thread for each ``edge``
         (0 rising, 1 falling, 2 either) of ``user_gpio``; see :class:`EdgeCallback`."""
         return self.call_async(lambda c: c.callback(user_gpio, edge, func))
 
