@@ -16,6 +16,7 @@ from gpiosvr.errors import ConnectionFailed
 from gpiosvr.protocol import EDGE_RECORD
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
+from gpiosvr.simulator import Simulator
 
 from conftest import wait_until
 
@@ -184,7 +185,8 @@ def test_close_from_inside_a_callback(pi):
 
     pi.callback(27, pigpio.EITHER_EDGE, closes)
     threads = dispatcher(pi).threads
-    drive(pi, "siminject", 27, 1, 1, 0)
+    with Simulator(pi.sl.s.socket_path) as sim:  # not pi: the close ends its calls
+        sim.inject(27, 1, 1, 0)
     assert closed.wait(10)
     with pytest.raises(pigpio.error):
         pi.read(27)
