@@ -6,6 +6,8 @@ raises is logged, and closing or a server restart in the middle all work."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 
 import pytest
@@ -238,3 +240,26 @@ def test_a_server_restart_while_a_callback_is_slow(sock_path):
             second.stop()
     finally:
         client.close()
+
+
+def test_a_forked_child_leaves_the_parents_callback_connection_alone(pi):
+    """The child gets copies of the callback threads' socket; whatever it does and
+    however it ends, the parent's callbacks go on."""
+    got = []
+    pi.callback(16, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    drive(pi, "siminject", 16, 1, 1, 5)
+    pi.sl.s.wait_callbacks()
+    pid = os.fork()
+    if pid == 0:  # child: calls of its own, then a close, then an exit
+        code = 1
+        try:
+            signal.alarm(10)
+            code = 0 if pi.read(16) in (0, 1) else 2
+            pi.stop()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    drive(pi, "siminject", 16, 2, 1, 100)
+    pi.sl.s.wait_callbacks()
+    assert got == [5, 100, 101] and pi.reconnects == 0
