@@ -11,9 +11,12 @@ process floods the server (issue #18, targets 1 and 3).
   ``get_current_tick``), and apart ("asked") from the moment this process asks for
   the edge, which adds the hop to the server process.
 * calls: ``pi.read(4)`` round trips, one at a time.
-* under flood: a second process sends 100-command requests (``r 4`` x 100) to our
-  server back to back (the "batch streaming" client of target 3), or ``read`` calls
-  as fast as it can to the stand-in (pigpio has no batches).
+* under flood: a process sends 100-command requests (``r 4`` x 100) to our server
+  back to back (the "batch streaming" client of target 3), and another ``read``
+  calls as fast as it can to the stand-in (pigpio has no batches), both at once.
+
+The two sides take turns edge by edge (and call by call), so that both meet the
+same moments of a machine whose load changes.
 
 Prints p50, p99 and p99.9 in microseconds per case. The stand-in is a Python
 server (a thread per connection), not pigpiod: its figures are pigpio's client plus
@@ -97,29 +100,35 @@ def tick_offset(get_tick) -> int:
     return offset - (1 << 32) if offset >= 1 << 31 else offset
 
 
-def edge_latencies(stamp: Stamp, send_one, count: int) -> list[float]:
-    """Request-to-callback seconds of ``count`` single edges; the callback's
-    tick-to-callback figures are in ``stamp.since_tick``."""
-    stamp.since_tick = []
-    result = []
+def edge_latencies(sides, count: int) -> list[list[float]]:
+    """Request-to-callback seconds of ``count`` single edges of each side, one edge
+    of each in turn (so that both meet the same moments of a loaded machine);
+    ``sides`` are (stamp, send_one) pairs. The tick-to-callback figures are in each
+    stamp's ``since_tick``."""
+    results: list[list[float]] = [[] for _ in sides]
+    for stamp, _ in sides:
+        stamp.since_tick = []
     for _ in range(count):
-        stamp.arm()
-        t0 = time.perf_counter()
-        send_one()
-        if stamp.event.wait(2):
-            result.append(stamp.at - t0)
-        time.sleep(0.002)
-    return result
+        for (stamp, send_one), result in zip(sides, results):
+            stamp.arm()
+            t0 = time.perf_counter()
+            send_one()
+            if stamp.event.wait(2):
+                result.append(stamp.at - t0)
+            time.sleep(0.001)
+    return results
 
 
-def call_latencies(read, count: int) -> list[float]:
-    result = []
+def call_latencies(reads, count: int) -> list[list[float]]:
+    """Seconds of ``count`` ``read(4)`` calls of each of ``reads``, in turn."""
+    results: list[list[float]] = [[] for _ in reads]
     clock = time.perf_counter
     for _ in range(count):
-        t0 = clock()
-        read(4)
-        result.append(clock() - t0)
-    return result
+        for read, result in zip(reads, results):
+            t0 = clock()
+            read(4)
+            result.append(clock() - t0)
+    return results
 
 
 def pct(values: list[float], q: float) -> float:
@@ -175,23 +184,21 @@ def main() -> None:
             standin.burst(GPIO, 1, now=True)
 
         for phase in ("idle", "flood"):
-            floods = ((_FLOOD_OURS, path), (_FLOOD_PIGPIO, str(standin.port)))
-            for side, (code, target) in zip(("gpiosvr", "pigpio"), floods):
-                flood = Flood(code, target) if phase == "flood" else None
-                if flood:
-                    flood.__enter__()
-                try:
-                    stamp, send = (ours, ours_one) if side == "gpiosvr" else (theirs, theirs_one)
-                    edges = edge_latencies(stamp, send, args.edges)
-                    since_tick = stamp.since_tick
-                    read = pi.read if side == "gpiosvr" else real.read
-                    calls = call_latencies(read, args.calls)
-                finally:
-                    if flood:
-                        flood.__exit__()
-                rows.append((f"{side} edge, {phase}", since_tick))
-                rows.append((f"{side} edge asked, {phase}", edges))
-                rows.append((f"{side} read(), {phase}", calls))
+            floods = ([Flood(_FLOOD_OURS, path), Flood(_FLOOD_PIGPIO, str(standin.port))]
+                      if phase == "flood" else [])
+            for flood in floods:
+                flood.__enter__()
+            try:
+                edges = edge_latencies(((ours, ours_one), (theirs, theirs_one)), args.edges)
+                calls = call_latencies((pi.read, real.read), args.calls)
+            finally:
+                for flood in floods:
+                    flood.__exit__()
+            for side, stamp, asked, called in zip(("gpiosvr", "pigpio"), (ours, theirs),
+                                                  edges, calls):
+                rows.append((f"{side} edge, {phase}", stamp.since_tick))
+                rows.append((f"{side} edge asked, {phase}", asked))
+                rows.append((f"{side} read(), {phase}", called))
         pi.stop()
         sim.close()
         real.stop()

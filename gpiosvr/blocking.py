@@ -69,6 +69,7 @@ class _Runtime:
         self.closed = False
         self.dispatcher = Dispatcher(self.client)
         self.client.edge_sink = self.dispatcher.submit
+        self.client.edge_reader = self.dispatcher  # before anything connects
 
     def _run(self, make_client, started: concurrent.futures.Future) -> None:
         import asyncio
@@ -303,15 +304,23 @@ class BlockingClient:
 
         Handlers must be quick and must not block; move work to another thread.
         """
-        self._notification_handlers.append(handler)
-        runtime = self._loop_runtime()
-        runtime.loop.call_soon_threadsafe(runtime.client.on_notification, handler)
+        with self._resources.lock:
+            self._notification_handlers.append(handler)
+            runtime = self._resources.runtime
+        if runtime is None:
+            self._loop_runtime()  # its client starts with every handler of the list
+        else:
+            runtime.loop.call_soon_threadsafe(runtime.client.on_notification, handler)
 
     def on_connect(self, handler: Callable[[], Any]) -> None:
         """Await ``handler()`` on the loop after every (re)connection."""
-        self._connect_handlers.append(handler)
-        runtime = self._loop_runtime()
-        runtime.loop.call_soon_threadsafe(runtime.client.on_connect, handler)
+        with self._resources.lock:
+            self._connect_handlers.append(handler)
+            runtime = self._resources.runtime
+        if runtime is None:
+            self._loop_runtime()
+        else:
+            runtime.loop.call_soon_threadsafe(runtime.client.on_connect, handler)
 
     # -- calls -------------------------------------------------------------------------
 
@@ -387,7 +396,7 @@ class BlockingClient:
 
     def callback(self, user_gpio: int, edge: int = 0,
                  func: Callable[[int, int, int], Any] | None = None) -> EdgeCallback:
-        """Call ``func(gpio, level, tick)`` on the dispatcher thread for each ``edge``
+        """Call ``func(gpio, level, tick)`` on a callback thread for each ``edge``
         (0 rising, 1 falling, 2 either) of ``user_gpio``; see :class:`EdgeCallback`."""
         return self.call_async(lambda c: c.callback(user_gpio, edge, func))
 
@@ -398,7 +407,7 @@ class BlockingClient:
     def wait_callbacks(self, timeout: float | None = None) -> None:
         """Return once every edge report the server sent before this call has been
         through the callbacks: a round trip on the callback connection (reports sent
-        before its answer are in), then a barrier on the dispatcher thread. For a
+        before its answer are in), then a barrier on the callback threads. For a
         capture that stops, and for tests. Raises :class:`ResponseTimeout`."""
         timeout = self.response_timeout if timeout is None else timeout
         runtime = self._loop_runtime()

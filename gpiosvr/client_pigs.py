@@ -6,14 +6,15 @@ import asyncio
 import logging
 from typing import Any, Callable
 
-from gpiosvr import errors
-from gpiosvr.client import Response, SocketClient
+from gpiosvr import errors, protocol
+from gpiosvr.channel import bye_reason
+from gpiosvr.client import Response, SocketClient, _Connection
 from gpiosvr.client_pigpio import (PigpioCallbackApi, PigpioMinimalApi, PigpioPwmApi,
                                    PigpioScriptApi)
 from gpiosvr.edge_reports import (EITHER_EDGE, EVENT_FLAG, FALLING_EDGE,  # noqa: F401
                                   PI_BAD_EVENT_ID, RECORD, RISING_EDGE, TIMEOUT,
                                   EdgeCallback, EventCallback, run_callbacks)
-from gpiosvr.errors import ConnectionFailed, PigpioError
+from gpiosvr.errors import ConnectionFailed, PigpioError, ProtocolError
 from gpiosvr.pigs_args import MODE_LETTERS, PUD_LETTERS, mode_arg, pud_arg  # noqa: F401
 from gpiosvr.protocol import Command
 
@@ -140,8 +141,10 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
 
     Callbacks need a keep-alive connection: the server sends the edge reports on it.
     By default they run on the client's event loop; set :attr:`edge_sink` to a
-    callable taking the packed reports to run them elsewhere (the blocking client
-    hands them to a dispatcher thread). After a reconnection the notification handle
+    callable taking the packed reports to run them elsewhere, and :attr:`edge_reader`
+    to have threads of its own read the keep-alive connection (the blocking client's
+    :class:`~gpiosvr.dispatch.Dispatcher` does both: an edge then reaches its callback
+    without a hop through the loop thread). After a reconnection the notification handle
     is opened again and the GPIOs are subscribed again; the edges of the gap are
     lost, which :attr:`reconnects` counts and a WARNING log line says.
     """
@@ -152,6 +155,11 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
         super().__init__(*args, **kwargs)
         self.callbacks: dict[int, tuple[EdgeCallback, ...]] = {}
         self.edge_sink: Callable[[bytes], None] | None = None
+        #: What reads the keep-alive connection instead of the loop: None, or an
+        #: object with ``attach(conn, transport)`` (a connection was just made) and
+        #: ``detach(conn)`` (it ended), which hands the frames other than edge
+        #: reports to :meth:`_lines_from_reader` on the loop. Set before connecting.
+        self.edge_reader: Any = None
         self.lost_reports = 0
         self._handle: int | None = None
         self._bits = 0
@@ -309,6 +317,52 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
                 answers = await self._exchange(conn, (("evm", handle, events),), timeout)
                 Response._from_answer(answers[0]).result()
             self._handle, self._bits, self._events = handle, bits, events
+
+    @property
+    def edge_listeners(self) -> bool:
+        """Whether notification handlers besides this client's own want edge frames
+        (an :attr:`edge_reader` then hands those to the loop as well)."""
+        return len(self._notification_handlers) > 1
+
+    async def _open(self, protocol_factory):
+        transport, conn = await super()._open(protocol_factory)
+        if self.edge_reader is not None and isinstance(conn, _Connection):
+            self.edge_reader.attach(conn, transport)
+        return transport, conn
+
+    def _connection_failed(self, conn: _Connection, exc: BaseException) -> None:
+        if self.edge_reader is not None:
+            self.edge_reader.detach(conn)
+        super()._connection_failed(conn, exc)
+
+    def _lines_from_reader(self, conn: _Connection, lines: list[bytes] | None) -> None:
+        """Frames the :attr:`edge_reader` read on ``conn`` that are not its business
+        (answers, notifications other than edge reports), in order, on the loop; the
+        edge reports among them only for the other notification handlers. None: a
+        frame longer than the limit came."""
+        from gpiosvr.dispatch import edge_frame_note
+
+        if lines is None:
+            conn._fail(ProtocolError("response frame longer than the frame limit"))
+            return
+        for line in lines:
+            if line.startswith(b"*e "):
+                note = edge_frame_note(line)
+                if note is not None:
+                    for handler in self._notification_handlers:
+                        if handler != self._notified:
+                            try:
+                                handler(note)
+                            except Exception:
+                                log.exception("notification handler failed")
+                    continue
+            if line.startswith(b"*bye"):
+                conn.bye = bye_reason(line)
+            try:
+                self._frame_received(protocol.frame_text(line))
+            except ProtocolError as exc:
+                conn._fail(exc)
+                return
 
     def _notified(self, note: Command) -> None:
         if note.name == "bye":

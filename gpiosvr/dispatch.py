@@ -1,79 +1,388 @@
-"""The callback dispatcher: runs edge callbacks on a thread of their own, in order.
+"""The callback dispatcher: reads the callback connection and runs edge callbacks,
+in order, on two threads of its own (never on the client's loop thread).
 
-The loop thread only queues the packed reports it receives; this thread unpacks them
-and calls each callback that wants them. So a slow callback delays later callbacks
-but never the loop or anybody's requests, a callback may call the client again, and
-one that raises is logged while the others keep running.
+An edge costs one thread wake-up, as with pigpio's client: the thread blocked in
+``recv`` on the callback connection is the one that runs its callbacks. So that a
+slow callback never stalls reading, the two threads take turns as leader and
+follower: the leader (holding the reader role) waits for data, parses the frames,
+queues the edge reports in arrival order and hands every other frame (answers to
+the commands the loop thread sends on this connection, ``*bye``) to the loop thread.
+If no thread is running callbacks, it becomes the runner: it passes the reader role
+to the other thread (which reads on while the callbacks run) and runs the queue
+until it is empty, then waits to read again. Only one thread runs callbacks at a
+time, in arrival order; a callback may call the client again, and one that raises
+is logged while the others keep running.
+
+The loop thread keeps the connection's life (connect, hello, subscriptions,
+reconnection, close): it :meth:`Dispatcher.attach`\\ es each new connection, whose
+transport stops reading, and :meth:`Dispatcher.detach`\\ es it when it ends.
 """
 
 from __future__ import annotations
 
+import binascii
+import collections
 import logging
-import queue
+import os
+import socket
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gpiosvr import protocol
+from gpiosvr.client import edge_note
 from gpiosvr.edge_reports import RECORD, EdgeCallback, run_callbacks
+from gpiosvr.errors import ProtocolError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from gpiosvr.client_pigs import PigpioCallbackClient
 
 log = logging.getLogger(__name__)
 
 #: Reports the dispatcher may have waiting before new ones are dropped (and counted).
 MAX_PENDING_REPORTS = 1_000_000
+#: How long one blocking read of the callback connection waits before it looks again
+#: (seconds): a safety net only, since closing and replacing a connection wake it.
+_READ_WAIT_SECONDS = 60.0
+
+
+class _Source:
+    """One attached connection as the reader threads see it: a duplicate of its
+    socket (blocking reads with a timeout), the frame begun in the last read."""
+
+    __slots__ = ("sock", "conn", "transport", "loop", "pending", "detached")
+
+    def __init__(self, sock: socket.socket, conn: Any, transport: Any,
+                 loop: asyncio.AbstractEventLoop, pending: bytes) -> None:
+        self.sock = sock
+        self.conn = conn
+        self.transport = transport
+        self.loop = loop
+        self.pending = pending
+        self.detached = False
+
+    def shut(self) -> None:
+        """End the connection for both sides and wake the thread reading it."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed, or the peer went first
 
 
 class Dispatcher:
-    """Runs the callbacks of ``client`` for every batch handed to :meth:`submit`."""
+    """Reads the callback connection of ``client`` and runs its callbacks."""
 
-    def __init__(self, client: PigpioCallbackClient) -> None:
+    def __init__(self, client: PigpioCallbackClient, threads: int = 2) -> None:
         self._client = client
-        self._queue: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
+        self._reader_role = threading.Lock()
+        self._lock = threading.Lock()  # the queue, _running, _pending
+        self._queue: collections.deque[bytes | threading.Event] = collections.deque()
+        self._running = False
         self._pending = 0
-        self._lock = threading.Lock()
         self.lost_reports = 0
-        self.thread = threading.Thread(target=self._run, name="gpiosvr-callbacks",
-                                       daemon=True)
-        self.thread.start()
+        self._changed = threading.Condition()  # _source, _stopping
+        self._source: _Source | None = None
+        self._stopping = False
+        self._buffer = bytearray(max(4096, client.responseBufferSize))
+        self.threads = [threading.Thread(target=self._work, name="gpiosvr-callbacks",
+                                         daemon=True) for _ in range(threads)]
+        for thread in self.threads:
+            thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Edge reports read and waiting for (or in) the callbacks."""
+        return self._pending
+
+    # -- the loop thread's side -------------------------------------------------------
+
+    def attach(self, conn: Any, transport: asyncio.Transport) -> None:
+        """Read ``conn`` (a keep-alive connection just made; called on the loop
+        thread) from now on, instead of its transport, which stops reading."""
+        transport.pause_reading()
+        fd = os.dup(transport.get_extra_info("socket").fileno())
+        sock = socket.socket(fileno=fd)
+        sock.settimeout(_READ_WAIT_SECONDS)  # keeps the shared O_NONBLOCK the loop needs
+        pending = bytes(conn._pending)  # what the loop read before: nothing, as a rule
+        conn._pending = bytearray()
+        source = _Source(sock, conn, transport, self._client.loop, pending)
+        with self._changed:
+            old, self._source = self._source, source
+            stopping = self._stopping
+            self._changed.notify_all()
+        if old is not None:
+            old.shut()
+        if stopping:
+            source.shut()
+
+    def detach(self, conn: Any) -> None:
+        """``conn`` ended (called on the loop thread): stop reading it. Idempotent."""
+        with self._changed:
+            source = self._source
+            if source is None or source.conn is not conn:
+                return
+            self._source = None
+        source.detached = True
+        source.shut()
 
     def submit(self, records: bytes) -> None:
-        """Queue packed reports (called on the loop thread; never blocks)."""
+        """Queue packed reports that reached the loop thread, not the readers (only a
+        connection's very first read can); a thread of its own runs them if nobody
+        is running callbacks."""
+        if self._enqueue(records):
+            threading.Thread(target=self._run_queue, name="gpiosvr-callbacks",
+                             daemon=True).start()
+
+    def barrier(self, timeout: float) -> bool:
+        """Wait until what was queued before this call has been through the
+        callbacks; False if that took longer than ``timeout`` seconds."""
+        done = threading.Event()
+        with self._lock:
+            if not self._queue and not self._running:
+                return True
+            self._queue.append(done)
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Finish what is queued (bounded) and end the threads. Idempotent."""
+        with self._changed:
+            self._stopping = True
+            source, self._source = self._source, None
+            self._changed.notify_all()
+        if source is not None:
+            source.shut()
+        current = threading.current_thread()
+        for thread in self.threads:
+            if thread is not current:
+                thread.join(timeout)
+
+    # -- the dispatcher threads ---------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._reader_role:
+                if not self._lead():
+                    return
+            self._run_queue()
+
+    def _lead(self) -> bool:
+        """Read until there are reports to run and nobody runs them (True), or the
+        dispatcher stops (False). One edge frame alone in a read, the everyday case,
+        is read here in as few steps as can be: a thread that slept runs cold."""
+        buffer = self._buffer
+        view = memoryview(buffer)
+        client, lock, queue = self._client, self._lock, self._queue
+        handlers = client._notification_handlers
+        unhexlify, hex_error, size_of = binascii.unhexlify, binascii.Error, RECORD.size
+        while True:
+            source = self._source
+            if source is None or self._stopping:
+                source = self._await_source()
+                if source is None:
+                    return False
+            error: OSError | None = None
+            try:
+                size = source.sock.recv_into(buffer)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                size, error = 0, exc
+            if not size:
+                self._source_lost(source, error)
+                continue
+            data = bytes(view[:size])
+            if (data[:3] == b"*e " and data.find(b"\n") == size - 1 and not source.pending
+                    and len(handlers) == 1):
+                words = data.split(b" ", 3)
+                if len(words) == 4:
+                    _, seq, lost, hexed = words
+                    if (seq.isdigit() and lost.isdigit() and hexed[:1] == b"%"
+                            and len(seq) < 19 and len(lost) < 19):
+                        try:
+                            records = unhexlify(hexed[1:-1])
+                        except hex_error:
+                            records = None
+                        if records is not None and not len(records) % size_of:
+                            client._seq = int(seq)
+                            if lost != b"0":
+                                self._count_lost(int(lost))
+                            if not records:
+                                continue
+                            count = len(records) // size_of
+                            with lock:
+                                if self._pending + count <= MAX_PENDING_REPORTS:
+                                    self._pending += count
+                                    queue.append(records)
+                                    if self._running:
+                                        continue
+                                    self._running = True
+                                    return True
+                            self._enqueue(records)  # over the bound: dropped and counted
+                            continue
+            if self._take(source, data):
+                return True
+
+    def _await_source(self) -> _Source | None:
+        """The connection to read, once there is one; None when stopping."""
+        with self._changed:
+            while self._source is None and not self._stopping:
+                self._changed.wait()
+            return None if self._stopping else self._source
+
+    def _source_lost(self, source: _Source, error: OSError | None) -> None:
+        """The connection being read ended (or was replaced): let it go, and tell the
+        loop thread unless it ended it."""
+        with self._changed:
+            if self._source is source:
+                self._source = None
+        source.sock.close()
+        if not source.detached:
+            try:
+                source.loop.call_soon_threadsafe(_abort, source.transport)
+            except RuntimeError:
+                pass  # the loop is closed: the client is gone
+
+    def _take(self, source: _Source, data: bytes) -> bool:
+        """Queue the edge reports of the whole frames read, hand the other frames to
+        the loop thread, in order; True if this thread must now run the queue."""
+        client = self._client
+        if source.pending:
+            data = source.pending + data
+            source.pending = b""
+        if data[-1:] != b"\n":
+            cut = data.rfind(b"\n") + 1
+            data, source.pending = data[:cut], data[cut:]
+            if len(source.pending) > protocol.MAX_FRAME_BYTES:
+                source.pending = b""
+                self._hand_over(source, None)
+                return False
+            if not data:
+                return False
+        listeners = client.edge_listeners
+        run = False
+        records: list[bytes] = []
+        others: list[bytes] = []
+        for line in data.split(b"\n")[:-1]:
+            if line[:3] == b"*e ":
+                note = _edge_report(line)
+                if note is None:
+                    general = edge_frame_note(line)
+                    if general is not None:
+                        note = general.args
+                if note is not None:
+                    if others:
+                        self._hand_over(source, others)
+                        others = []
+                    packed = self._noted(*note)
+                    if packed:
+                        records.append(packed)
+                    if listeners:
+                        others.append(line)  # for the loop's own notification handlers
+                    continue
+            if records:
+                run = self._enqueue(b"".join(records)) or run
+                records = []
+            others.append(line)
+        if records:
+            run = self._enqueue(b"".join(records)) or run
+        if others:
+            self._hand_over(source, others)
+        return run
+
+    def _count_lost(self, lost: int) -> None:
+        """The server says it dropped ``lost`` reports for this client (LOST)."""
+        if lost:
+            self._client.lost_reports += lost
+            log.warning("the server dropped %d edge reports for this client "
+                        "(it was not reading fast enough)", lost)
+
+    def _noted(self, seq: int, lost: int, records: Any) -> bytes | None:
+        """Take an edge frame's SEQ and LOST; its records, unless they are malformed."""
+        self._client._seq = seq
+        self._count_lost(lost)
+        if type(records) is not bytes or len(records) % RECORD.size:
+            log.error("malformed edge report frame ignored")
+            return None
+        return records
+
+    def _hand_over(self, source: _Source, lines: list[bytes] | None) -> None:
+        """Give frames to the loop thread (None: the frame is too long: fail)."""
+        try:
+            source.loop.call_soon_threadsafe(self._client._lines_from_reader,
+                                             source.conn, lines)
+        except RuntimeError:
+            pass  # the loop is closed: the client is gone
+
+    def _enqueue(self, records: bytes) -> bool:
+        """Queue packed reports; True if the caller must now run the queue."""
         count = len(records) // RECORD.size
         with self._lock:
             if self._pending + count > MAX_PENDING_REPORTS:
                 self.lost_reports += count
-                log.warning("callbacks are %d reports behind; dropped %d",
-                            self._pending, count)
-                return
-            self._pending += count
-        self._queue.put(records)
+                behind = self._pending
+            else:
+                self._pending += count
+                self._queue.append(records)
+                if self._running:
+                    return False
+                self._running = True
+                return True
+        log.warning("callbacks are %d reports behind; dropped %d", behind, count)
+        return False
 
-    def _run(self) -> None:
-        client = self._client
+    def _run_queue(self) -> None:
+        """Run the callbacks of everything queued, in order, until the queue is empty."""
+        client, lock, queue = self._client, self._lock, self._queue
+        done = 0
         while True:
-            records = self._queue.get()
-            if records is None:
-                return
-            if type(records) is threading.Event:
-                records.set()
+            with lock:
+                self._pending -= done
+                if not queue:
+                    self._running = False
+                    return
+                item = queue.popleft()
+            if type(item) is threading.Event:
+                item.set()
+                done = 0
                 continue
-            run_callbacks(client.callbacks, records, _log_error)
-            with self._lock:
-                self._pending -= len(records) // RECORD.size
+            run_callbacks(client.callbacks, item, _log_error)
+            done = len(item) // RECORD.size
 
-    def barrier(self, timeout: float) -> bool:
-        """Wait until what was submitted before this call has been through the
-        callbacks; False if that took longer than ``timeout`` seconds."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Finish what is queued (bounded) and end the thread. Idempotent."""
-        self._queue.put(None)
-        if threading.current_thread() is not self.thread:
-            self.thread.join(timeout)
+def _edge_report(line: bytes) -> tuple[int, int, bytes] | None:
+    """SEQ, LOST and the records of an ``*e SEQ LOST %HEX`` frame (no newline), as
+    :func:`gpiosvr.client.edge_note` reads it but quicker (``unhexlify`` checks the
+    hex digits); None for any other shape (the general decoder then reads it)."""
+    words = line.split(b" ")
+    if len(words) != 4:
+        return None
+    _, seq, lost, hexed = words
+    if not (seq.isdigit() and lost.isdigit() and len(seq) < 19 and len(lost) < 19
+            and hexed[:1] == b"%"):
+        return None
+    try:
+        return int(seq), int(lost), binascii.unhexlify(memoryview(hexed)[1:])
+    except binascii.Error:
+        return None
+
+
+def edge_frame_note(line: bytes) -> protocol.Command | None:
+    """The edge report in an ``*e`` frame (no newline), the short way when it can
+    (:func:`gpiosvr.client.edge_note`), else the general decoder's; None if it is not
+    one (the loop thread then refuses it)."""
+    note = edge_note(line)
+    if note is not None:
+        return note
+    try:
+        note = protocol.decode_notification(protocol.frame_text(line))
+    except ProtocolError:
+        return None
+    return note if note.name == "e" and len(note.args) == 3 else None
+
+
+def _abort(transport: Any) -> None:
+    transport.abort()  # its protocol's connection_lost reports the loss, reconnects
 
 
 def _log_error(cb: EdgeCallback) -> None:

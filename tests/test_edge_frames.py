@@ -38,6 +38,24 @@ def test_the_short_way_takes_what_the_server_sends() -> None:
         assert edge_note(frame) is not None
 
 
+@pytest.mark.parametrize("frame", FRAMES + [b"*e 1 0 %", b"*e 1 0 %0014ab00", b"*e 1 0 %%00"])
+def test_the_dispatcher_reads_edge_frames_as_the_short_way(frame: bytes) -> None:
+    """The callback threads' own decoder (issue #18) takes exactly the frames
+    ``edge_note`` takes, with the same results; the rest go the general way."""
+    from gpiosvr.dispatch import _edge_report, edge_frame_note
+
+    note = edge_note(frame)
+    assert _edge_report(frame) == (None if note is None else note.args)
+    try:
+        general = protocol.decode_notification(frame.decode("ascii"))
+    except ProtocolError:
+        general = None
+    if general is not None and general.name == "e" and len(general.args) == 3:
+        assert edge_frame_note(frame) == general
+    else:
+        assert edge_frame_note(frame) is None
+
+
 @pytest.mark.parametrize("seq, lost, records", [
     (1, 0, RECORDS), (2, 5, b""), ((1 << 63) - 1, 1 << 40, RECORDS * 3),
     (3, 0, bytearray(RECORDS))])

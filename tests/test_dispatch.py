@@ -1,0 +1,265 @@
+"""The callback threads read the callback connection themselves (issue #18): a slow
+callback never stalls reading it nor changes the order of the others, a callback may
+call the client again (also through the connection it is called from), one that
+raises is logged, and closing or a server restart in the middle all work."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import pytest
+
+import gpiosvr.pigpio as pigpio
+from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import ConnectionFailed
+from gpiosvr.protocol import EDGE_RECORD
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.thread import ServerThread
+from gpiosvr.simulator import Simulator
+
+from conftest import wait_until
+
+
+def drive(pi, *args):
+    return pi.sl.s.command(*args)
+
+
+def dispatcher(pi):
+    return pi.sl.s._resources.runtime.dispatcher
+
+
+def server_lost(server) -> list[int]:
+    """What the server counts as lost for each notification handle now."""
+    return server.call(lambda: [s.lost for s in server.server.hub.subscriptions.values()])
+
+
+class Gate:
+    """A callback that blocks on its first report until :meth:`open`, and notes
+    every report it gets."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[int, int, int]] = []
+        self.inside = threading.Event()
+        self._open = threading.Event()
+
+    def __call__(self, gpio: int, level: int, tick: int) -> None:
+        self.got.append((gpio, level, tick))
+        if len(self.got) == 1:
+            self.inside.set()
+            assert self._open.wait(60)
+
+    def open(self) -> None:
+        self._open.set()
+
+
+def first_call_after_a_restart(client: BlockingClient) -> None:
+    """The first call that works on the new server (which returns once the
+    callbacks are back); the one before may still meet the old connection."""
+    for _ in range(100):
+        try:
+            client.command("t")
+            return
+        except ConnectionFailed:
+            pass
+    raise AssertionError("no call worked after the restart")
+
+
+def test_reading_goes_on_while_a_callback_is_slow(pi, server):
+    """400,000 edges (more than the server's write buffer and the socket hold) come
+    in while the first callback sleeps: the client reads them all, nothing is lost,
+    and the callback connection still answers; then every one runs, in order."""
+    count = 400_000
+    gate = Gate()
+    pi.callback(20, pigpio.EITHER_EDGE, gate)
+    drive(pi, "siminject", 20, count, 1, 0)
+    assert gate.inside.wait(10)
+    wait_until(lambda: dispatcher(pi).pending >= count - 1, timeout=60)
+    assert server_lost(server) == [0]
+    assert pi.set_watchdog(20, 0) == 0  # a command on the callback connection
+    assert pi.sl.s.call_async(lambda c: c.command("t")) >= 0
+    gate.open()
+    pi.sl.s.wait_callbacks(timeout=60)
+    assert len(gate.got) == count
+    assert gate.got == [(20, (i + 1) % 2, i) for i in range(count)]
+    assert pi.sl.s.lost_reports == 0 and server_lost(server) == [0]
+
+
+def test_a_slow_callback_keeps_the_order_of_the_others(pi):
+    gate = Gate()
+    order: list[tuple[int, int, int]] = []
+    pi.callback(20, pigpio.EITHER_EDGE, gate)
+    pi.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: order.append((g, lvl, t)))
+    pi.callback(21, pigpio.EITHER_EDGE, lambda g, lvl, t: order.append((g, lvl, t)))
+    drive(pi, "siminject", 20, 2, 10, 100)
+    assert gate.inside.wait(10)
+    drive(pi, "siminject", 21, 3, 10, 200)
+    drive(pi, "siminject", 20, 2, 10, 300)
+    wait_until(lambda: dispatcher(pi).pending == 7)  # all read, the first one running
+    assert order == []  # nothing overtook the slow callback
+    gate.open()
+    pi.sl.s.wait_callbacks()
+    assert order == [(20, 1, 100), (20, 0, 110), (21, 1, 200), (21, 0, 210),
+                     (21, 1, 220), (20, 1, 300), (20, 0, 310)]
+    assert gate.got == [(20, 1, 100), (20, 0, 110), (20, 1, 300), (20, 0, 310)]
+
+
+def test_a_callback_may_call_the_client_through_any_connection(pi):
+    """Watchdogs, new callbacks and cancels go through the loop thread and the callback
+    connection, whose answers the other callback thread reads meanwhile."""
+    seen, later = [], []
+
+    def calls_back(gpio, level, tick):
+        assert pi.set_watchdog(22, 0) == 0
+        seen.append((pi.read(gpio), level, tick))
+        if len(seen) == 1:
+            cb = pi.callback(23, pigpio.EITHER_EDGE, lambda g, lvl, t: later.append(t))
+            seen.append(cb)
+
+    first = pi.callback(22, pigpio.EITHER_EDGE, calls_back)
+    drive(pi, "siminject", 22, 1, 1, 500)
+    wait_until(lambda: len(seen) == 2)
+    assert seen[0] == (1, 1, 500)
+    drive(pi, "siminject", 23, 2, 5, 700)
+    wait_until(lambda: later == [700, 705])
+    first.cancel()
+    seen[1].cancel()
+    drive(pi, "siminject", 22, 1, 1, 900)
+    drive(pi, "siminject", 23, 1, 1, 900)
+    pi.sl.s.wait_callbacks()
+    assert len(seen) == 2 and later == [700, 705]
+
+
+def test_a_raising_callback_is_logged_and_the_others_get_every_report(pi, caplog):
+    got = []
+
+    def broken(gpio, level, tick):
+        raise RuntimeError(f"bug at {tick}")
+
+    pi.callback(24, pigpio.EITHER_EDGE, broken)
+    pi.callback(24, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    with caplog.at_level(logging.ERROR):
+        drive(pi, "siminject", 24, 100, 3, 1000)
+        pi.sl.s.wait_callbacks()
+    assert got == [1000 + 3 * i for i in range(100)]
+    assert caplog.text.count("RuntimeError: bug at") == 100
+
+
+def test_wait_callbacks_returns_once_every_report_sent_before_has_run(pi):
+    got = []
+    pi.callback(25, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    for start in range(0, 50_000, 10_000):
+        drive(pi, "siminject", 25, 10_000, 1, start)
+    pi.sl.s.wait_callbacks(timeout=30)
+    assert got == list(range(50_000))
+    pi.sl.s.wait_callbacks()  # nothing queued, nobody running: at once
+
+
+def test_notification_handlers_still_get_edge_frames_on_the_loop(server):
+    client = BlockingClient(server.socket_path)
+    try:
+        notes, ticks = [], []
+        client.on_notification(
+            lambda note: notes.append((threading.current_thread().name, note.name,
+                                       note.args[2])))
+        client.callback(26, pigpio.EITHER_EDGE, lambda g, lvl, t: ticks.append(t))
+        client.command("siminject", 26, 3, 10, 40)
+        client.wait_callbacks()
+        assert ticks == [40, 50, 60]
+        wait_until(lambda: len(notes) >= 1)
+        assert {name for name, _, _ in notes} == {"gpiosvr-loop"}
+        assert {kind for _, kind, _ in notes} == {"e"}
+        records = b"".join(records for _, _, records in notes)
+        assert [(g, t) for g, _, t in EDGE_RECORD.iter_unpack(records)] == \
+            [(26, 40), (26, 50), (26, 60)]
+    finally:
+        client.close()
+
+
+def test_close_from_inside_a_callback(pi):
+    closed = threading.Event()
+
+    def closes(gpio, level, tick):
+        pi.stop()
+        closed.set()
+
+    pi.callback(27, pigpio.EITHER_EDGE, closes)
+    threads = dispatcher(pi).threads
+    with Simulator(pi.sl.s.socket_path) as sim:  # not pi: the close ends its calls
+        sim.inject(27, 1, 1, 0)
+    assert closed.wait(10)
+    with pytest.raises(pigpio.error):
+        pi.read(27)
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_close_while_a_callback_runs(server):
+    client = BlockingClient(server.socket_path)
+    gate = Gate()
+    client.callback(18, pigpio.EITHER_EDGE, gate)
+    client.command("siminject", 18, 3, 1, 0)
+    assert gate.inside.wait(10)
+    runtime = client._resources.runtime
+    stopper = threading.Thread(target=client.close)
+    stopper.start()
+    stopper.join(30)
+    assert not stopper.is_alive()  # close does not wait for the callback to end
+    assert not runtime.thread.is_alive()
+    wait_until(lambda: server.call(lambda: len(server.server.hub.subscriptions)) == 0)
+    gate.open()
+    for thread in runtime.dispatcher.threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert gate.got == [(18, 1, 0), (18, 0, 1), (18, 1, 2)]  # what was read still ran
+    with pytest.raises(ConnectionFailed):
+        client.command("t")
+
+
+def test_a_server_restart_while_a_callback_is_slow(sock_path):
+    first = ServerThread(sock_path, SimulatedChip()).start()
+    client = BlockingClient(sock_path)
+    try:
+        gate = Gate()
+        client.callback(17, pigpio.EITHER_EDGE, gate)
+        client.command("siminject", 17, 1, 1, 10)
+        assert gate.inside.wait(10)
+        first.stop()
+        second = ServerThread(sock_path, SimulatedChip()).start()
+        try:
+            first_call_after_a_restart(client)
+            assert client.reconnects == 1
+            client.command("siminject", 17, 2, 1, 20)
+            gate.open()
+            client.wait_callbacks()
+            assert gate.got == [(17, 1, 10), (17, 1, 20), (17, 0, 21)]
+        finally:
+            second.stop()
+    finally:
+        client.close()
+
+
+def test_a_forked_child_leaves_the_parents_callback_connection_alone(pi):
+    """The child gets copies of the callback threads' socket; whatever it does and
+    however it ends, the parent's callbacks go on."""
+    got = []
+    pi.callback(16, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    drive(pi, "siminject", 16, 1, 1, 5)
+    pi.sl.s.wait_callbacks()
+    pid = os.fork()
+    if pid == 0:  # child: calls of its own, then a close, then an exit
+        code = 1
+        try:
+            signal.alarm(10)
+            code = 0 if pi.read(16) in (0, 1) else 2
+            pi.stop()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    drive(pi, "siminject", 16, 2, 1, 100)
+    pi.sl.s.wait_callbacks()
+    assert got == [5, 100, 101] and pi.reconnects == 0
