@@ -13,7 +13,8 @@
  * irq threads (50), whose threaded handler makes the edge event after each write.
  * At the end it prints one line of key=value figures: edges written, how late
  * (ns from the deadline to just before the write: p50, p99, max, and how many
- * more than 1/8 and 1/4 of a bit), the longest write, and the scheduling used.
+ * more than 1/8 and 1/4 of a bit), the longest write, when the last write ended
+ * (CLOCK_MONOTONIC ns) and the scheduling used.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
     if (!fgets(go, sizeof go, stdin))
         return 1;
 
-    int64_t t0 = now_ns() + lead, write_max = 0;
+    int64_t t0 = now_ns() + lead, write_max = 0, done = t0;
     for (size_t e = 0; e < edges; e++) {
         int64_t due = t0 + due_bit[e] * 1000000000 / baud;
         if (due - spin > now_ns())
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
         while ((t = now_ns()) < due)
             ;
         pull(fd, levels[e]);
-        int64_t done = now_ns();
+        done = now_ns();
         late[e] = t - due;
         if (done - t > write_max)
             write_max = done - t;
@@ -135,10 +136,11 @@ int main(int argc, char **argv)
     }
     qsort(late, edges, sizeof *late, cmp64);
     printf("edges=%zu bytes=%zu late_p50_ns=%lld late_p99_ns=%lld late_max_ns=%lld "
-           "over_eighth_bit=%zu over_quarter_bit=%zu write_max_ns=%lld sched=%s\n",
+           "over_eighth_bit=%zu over_quarter_bit=%zu write_max_ns=%lld end_ns=%lld "
+           "sched=%s\n",
            edges, n, (long long)(edges ? late[edges / 2] : 0),
            (long long)(edges ? late[edges * 99 / 100] : 0),
            (long long)(edges ? late[edges - 1] : 0), over8, over4, (long long)write_max,
-           how);
+           (long long)done, how);
     return 0;
 }
