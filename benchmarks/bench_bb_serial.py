@@ -226,7 +226,8 @@ def bench_source(pi, sysfs: str, directory: str, server_pid: int, log_path: str,
                      f"{figures['late_p50_ns'] / 1000:.1f}/{figures['late_p99_ns'] / 1000:.1f}"
                      f"/{figures['late_max_ns'] / 1000:.1f} us, {figures['over_eighth_bit']} "
                      f"over 1/8 bit, {figures['over_quarter_bit']} over 1/4; kernel dropped "
-                     f"{lost}; server CPU {cpu * 1e6 / figures['edges']:.0f} us/edge; last "
+                     f"{lost}; server CPU {cpu * 1e6 / max(1, figures['edges'] - lost):.0f} us per "
+                     f"edge it got; last "
                      f"byte read {lag:.0f} ms after the last edge")
     return lines + [f" (source: tests/uart_source.c, {how}, spinning the last "
                     f"{SPIN_US} us before each edge)"] + notes
