@@ -613,8 +613,8 @@ def test_a_serial_wave_is_read_back_by_bb_serial_read(pi, sim_chip):
     import gpiosvr.pigpio as pigpio
 
     tx, rx = 24, 25
-    data = b"gpiosvr\x00\xff\x55\xaa" + bytes(random.Random(15).randrange(256)
-                                               for _ in range(29))
+    rng = random.Random(15)  # one generator: 29 random bytes, not one byte 29 times
+    data = b"gpiosvr\x00\xff\x55\xaa" + bytes(rng.randrange(256) for _ in range(29))
     pi.write(tx, 1)  # the line idles high (a stop bit) before the wire is laid
     pi.set_mode(rx, pigpio.INPUT)
     wire = subprocess.Popen([sys.executable, WIRE_SCRIPT, sim_chip.sysfs, str(tx), str(rx)],
@@ -735,3 +735,48 @@ def test_a_wave_stops_software_hardware_pwm_as_on_the_sim(pi, sim_chip):
     pi.hardware_PWM(hw, 0, 0)
     cb.cancel()
     pi.wave_delete(wid)
+
+
+@pytest.mark.parametrize("baud", [9600, 19200])
+def test_a_uart_is_read_back_by_bb_serial_read(pi, sim_chip, tmp_path, baud):
+    """A GPS stand-in (tests/uart_source.c: a UART writing line 26's pull at the
+    exact times its bits begin, so the kernel stamps the edges as a real UART's)
+    sends 1,000 random bytes back to back; bb_serial_read decodes the kernel's edge
+    events and reads every byte back, exactly, and nothing more. At 19200 baud the
+    emulated server falls behind the edges (its CPU per edge is about half a bit
+    time): a read must first take the edges the kernel holds, or it completes a
+    character too early."""
+    import random
+
+    import gpiosvr.pigpio as pigpio
+    from uart_source import UartSource, build, compiler
+
+    if compiler() is None:
+        pytest.skip("no C compiler (cc) to build the UART source tests/uart_source.c")
+    rx = 26
+    rng = random.Random(baud)
+    data = bytes(rng.randrange(256) for _ in range(1000))
+    pi.set_mode(rx, pigpio.INPUT)
+    with UartSource(build(str(tmp_path)), sim_chip.sysfs, rx, baud, data,
+                    str(tmp_path)) as source:
+        how = source.start()
+        wait_until(lambda: pi.read(rx) == 1, timeout=30)
+        assert pi.bb_serial_read_open(rx, baud) == 0
+        got = bytearray()
+
+        def all_read() -> bool:
+            count, chunk = pi.bb_serial_read(rx)
+            assert count >= 0, count
+            got.extend(chunk if count else b"")
+            return len(got) >= len(data)
+
+        source.go()
+        try:
+            wait_until(all_read, timeout=120, interval=0.02)
+        except AssertionError:
+            pass  # the comparison below says what came
+        figures = source.figures(timeout=120)
+    print(f"\n{baud} baud source ({how}): {figures}; {len(got)} bytes read")
+    assert bytes(got) == data
+    assert pi.bb_serial_read(rx) == (0, "")  # nothing made up after the last byte
+    assert pi.bb_serial_read_close(rx) == 0

@@ -102,6 +102,11 @@ class Backend(ABC):
     def attach(self, loop) -> None:
         """Called once with the server's event loop, before any client connects."""
 
+    def edges_due(self, gpio: int) -> None:
+        """Report now the level changes of ``gpio`` made by now that the backend
+        still holds (a decoder is about to settle at the current tick, so it needs
+        every edge before it first). Backends that report each edge at once ignore it."""
+
     def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
         """Toggle output ``gpio``: high ``high_us`` of every ``period_us`` µs (PWM and
         servo pulses); None stops it. Backends that cannot refuse with a PigpioError."""

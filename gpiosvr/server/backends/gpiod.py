@@ -38,6 +38,7 @@ import glob
 import heapq
 import logging
 import os
+import select
 import sys
 import threading
 import time
@@ -289,6 +290,21 @@ class GpiodChip(Backend):
         together = [line for line in self._lines
                     if line.request is not None and id(line.request) in requests]
         self._request_together(together)
+
+    def edges_due(self, gpio: int) -> None:
+        """Read the edge events the kernel holds for input ``gpio`` now, rather than
+        when the loop gets to its file: a server that is behind (a fast UART on a
+        busy machine) would otherwise settle a bit-bang serial character at the
+        current tick with its last edges still in the kernel's buffer."""
+        line = self._lines[gpio] if gpio < self.num_lines else None
+        if line is None or line.request is None or line.mode != INPUT:
+            return
+        # poll(2), not the bindings' wait_edge_events: that is select(2), which
+        # fails on descriptors past 1023 (a server with many clients has them)
+        waiting = select.poll()
+        waiting.register(line.request.fd, select.POLLIN)
+        if waiting.poll(0):
+            self._events(line.request)
 
     def play_pulses(self, pulses) -> Playback:
         """Play wave pulses from now on the lines the server holds, from a thread of

@@ -330,6 +330,11 @@ class SimulatedChip(Backend):
         self.play_due()
         return player
 
+    def edges_due(self, gpio: int) -> None:
+        """The wave edges due by now, played first (they may reach ``gpio``
+        through a jumper)."""
+        self.play_due()
+
     def play_due(self) -> None:
         """Play the pulses due by now, at most :data:`SIM_WAVE_PULSES_PER_TURN`, in
         tick order over all players; then wait for the next one."""

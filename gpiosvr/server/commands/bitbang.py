@@ -90,9 +90,7 @@ def _serial_read(session: Session, gpio: int, count: int):
     reader = _reader(session, gpio)
     backend = session.backend
     tick = backend.tick()
-    catch_up = getattr(backend, "play_due", None)
-    if catch_up is not None:  # the simulated chip: the wave edges due by then first
-        catch_up()
+    backend.edges_due(gpio)  # every edge made by then first, or settle cuts a byte short
     if type(tick) is int:  # a backend answering later (pigpiod) relays slr itself
         reader.settle(tick)
     return reader.read(min(count, BB_SERIAL_MAX_READ_BYTES))
