@@ -505,6 +505,9 @@ def test_quick_commands_answer_as_the_general_way_does(sock_path):
                  (4, 7), (4, 8), (4, 0xFFFFFFFF), (0xFFFFFFFF, 1), (1 << 4, 0),
                  (1 << 6, 0)]
         for number in sorted(_QUICK):
+            for gpio in (4, 5):  # no PWM left toggling a level that br1 or r reads
+                quick.sendall(struct.pack("<4I", 4, gpio, 0, 0))
+                recv_exactly(quick, 16)
             for p1, p2 in words:
                 frame = struct.pack("<4I", number, p1, p2, 0)
                 quick.sendall(frame)

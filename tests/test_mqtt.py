@@ -265,10 +265,14 @@ def test_mosquitto_clients_drive_the_bridge(bridge, broker, sock_path):
                             "127.0.0.1", "-t", f"{PREFIX}/led/state", "-C", "2", "-W", "10",
                             "-q", "1"], stdout=subprocess.PIPE, text=True)
     try:
+        # the retained state arrives once it has subscribed (mosquitto_sub's -W bounds
+        # the wait); publishing before that would leave it only the new state
+        first = sub.stdout.readline()
         subprocess.run([peer("mosquitto_pub"), "-p", str(broker.port), "-h", "127.0.0.1",
                         "-t", f"{PREFIX}/led/set", "-m", "ON", "-q", "1"],
                        check=True, timeout=10)
-        out, _ = sub.communicate(timeout=15)
+        rest, _ = sub.communicate(timeout=15)
+        out = first + rest
     finally:
         if sub.poll() is None:
             sub.kill()
