@@ -25,7 +25,7 @@ def test_batches_answer_byte_for_byte_as_the_general_way():
     short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
     short, general = ClientConnection(short_server), ClientConnection(general_server)
     taken = 0
-    for number, body in enumerate(BATCHES, 1):
+    for number, body in enumerate(BATCHES * 2, 1):  # the second time, planned before
         frame = b"@%d %s\n" % (number, body)
         expected = general.handle_frame(frame[:-1]).encode("ascii")
         answer = short_answer(short.session, frame)
@@ -34,8 +34,41 @@ def test_batches_answer_byte_for_byte_as_the_general_way():
         else:
             taken += 1
         assert answer == expected, frame
-    assert taken >= 12
+    assert taken >= 24
     assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_failing_commands_in_a_batch_answer_as_the_general_way(monkeypatch):
+    """A short command that fails as it runs (a GPIO this server may not change, a
+    backend's bug) gets the general way's error answer, and the commands after it
+    still run; the same when the batch runs in turns."""
+    from gpiosvr.server import app
+
+    permit = 1 << 5  # GPIO 5 only: "w 4 1" is refused by the handler, as it runs
+    short_server = GpioServer("/nonexistent/a", permit=permit)
+    general_server = GpioServer("/nonexistent/b", permit=permit)
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    for server in (short_server, general_server):
+        chip_read = server.backend.read
+
+        def read(gpio, chip_read=chip_read):
+            if gpio == 7:
+                raise OSError("the chip fell off")
+            return chip_read(gpio)
+
+        monkeypatch.setattr(server.backend, "read", read)
+    body = b"w 5 1;w 4 1;r 5;r 7;w 5 0;r 5;w 4 0;r 4;r 7"
+    for number, turn in enumerate((1000, 1000, 2, 1), 1):
+        monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", turn)
+        frame = b"@%d %s\n" % (number, body)
+        expected = general.handle_frame(frame[:-1]).encode("ascii")
+        batch = app.plan_batch(b"@%d" % number, frame.split(b" ", 1)[1])
+        assert batch is not None and batch.short_only
+        while not batch.run(short.session, turn):
+            pass
+        assert batch.answer() == expected
+        assert expected.count(b"!PigpioError") == 2
+        assert expected.count(b"internal error: the chip fell off") == 2
 
 
 def test_a_batch_over_the_socket_answers_as_single_calls(server):

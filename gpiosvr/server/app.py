@@ -110,57 +110,116 @@ def short_answer(session: commands.Session, frame: bytes) -> bytes | None:
     return b"%s %s\n" % (head, answer.encode("ascii"))
 
 
+class _Encoded(bytes):
+    """An answer of a batch already encoded (an error, or the general executor's),
+    apart from the handlers' values, which :meth:`ShortBatch.answer` encodes."""
+
+    __slots__ = ()
+
+
+#: The encoded answer of each small int value, so that a batch of everyday answers
+#: is joined without formatting each one.
+_INT_ANSWERS = {value: b"%d" % value for value in range(-1024, 1024)}
+
+
 class ShortBatch:
     """A request of several commands planned for the short way (:func:`plan_batch`):
     each command's handler and converted arguments, or its :class:`Command` for the
     general executor; :meth:`run` executes the next ones, :meth:`answer` is the
     response frame once all ran."""
 
-    __slots__ = ("head", "plans", "answers")
+    __slots__ = ("head", "plans", "short_only", "values")
 
-    def __init__(self, head: bytes, plans: list) -> None:
+    def __init__(self, head: bytes, plans: tuple, short_only: bool) -> None:
         self.head = head
         self.plans = plans
-        self.answers: list[bytes] = []
+        #: Every command is a short one (no :class:`Command` among the plans).
+        self.short_only = short_only
+        #: What each command that ran gave: its handler's value, or its answer
+        #: already encoded (:class:`_Encoded`).
+        self.values: list[Any] = []
 
     def run(self, session: commands.Session, budget: int) -> bool:
         """Execute commands in order until ``budget`` is spent (a short command costs
         1, one for the general executor :data:`GENERAL_COMMAND_COST`); True when
         all have run."""
-        plans, answers = self.plans, self.answers
-        append = answers.append
-        index = len(answers)
+        plans, values = self.plans, self.values
+        append = values.append
+        index = len(values)
+        if not self.short_only:
+            return self._run_mixed(session, budget)
+        stop = min(len(plans), index + budget)
+        while index < stop:
+            try:  # one try for the whole run: it costs nothing until a command fails
+                for handler, args in plans[index:stop]:
+                    append(handler(session, *args))
+            except (PigpioError, ProtocolError) as exc:  # as commands.execute does
+                append(_Encoded(protocol.encode_answer(None, (exc,)).encode("ascii")))
+            except Exception as exc:
+                append(_internal_error(plans[len(values)][0], exc))
+            index = len(values)
+        return index == len(plans)
+
+    def _run_mixed(self, session: commands.Session, budget: int) -> bool:
+        plans, values = self.plans, self.values
+        append = values.append
+        index = len(values)
         while index < len(plans) and budget > 0:
             parsed = plans[index]
             index += 1
             if type(parsed) is Command:
                 budget -= GENERAL_COMMAND_COST
-                append(commands.execute(session, parsed).encode("ascii"))
+                append(_Encoded(commands.execute(session, parsed).encode("ascii")))
                 continue
             budget -= 1
             handler, args = parsed
             try:
-                value = handler(session, *args)
-                if type(value) is int and -_BIG_INT < value < _BIG_INT:
-                    append(b"%d" % value)
-                    continue
-                answer = protocol.encode_answer(value)
+                append(handler(session, *args))
             except (PigpioError, ProtocolError) as exc:  # as commands.execute does
-                answer = protocol.encode_answer(None, (exc,))
+                append(_Encoded(protocol.encode_answer(None, (exc,)).encode("ascii")))
             except Exception as exc:
-                commands.log.exception("command %r failed", getattr(handler, "__name__", handler))
-                answer = protocol.encode_answer(
-                    None, (RuntimeError(f"internal error: {exc}"),))
-            append(answer.encode("ascii"))
+                append(_internal_error(handler, exc))
         return index == len(plans)
 
     def answer(self) -> bytes:
-        return b"%s %s\n" % (self.head, b";".join(self.answers))
+        """The response frame, once every command has run: the values encoded as
+        :func:`protocol.encode_answer` does (small ints from a table)."""
+        parts = list(map(_INT_ANSWERS.get, self.values))
+        if None in parts:
+            for index, part in enumerate(parts):
+                if part is None:
+                    parts[index] = _encode_value(self.values[index])
+        return b"%s %s\n" % (self.head, b";".join(parts))
+
+
+def _encode_value(value: Any) -> bytes:
+    """A batch's answer for a handler's ``value`` (or the answer itself)."""
+    if type(value) is _Encoded:
+        return value
+    if type(value) is int and -_BIG_INT < value < _BIG_INT:
+        return b"%d" % value
+    try:
+        return protocol.encode_answer(value).encode("ascii")
+    except ProtocolError as exc:  # as commands.execute does
+        return protocol.encode_answer(None, (exc,)).encode("ascii")
+
+
+def _internal_error(handler: Any, exc: Exception) -> _Encoded:
+    commands.log.exception("command %r failed", getattr(handler, "__name__", handler))
+    return _Encoded(protocol.encode_answer(
+        None, (RuntimeError(f"internal error: {exc}"),)).encode("ascii"))
 
 
 #: What a command run by :func:`commands.execute` costs in a batch's budget, against
 #: 1 for a short one (measured: ~8 µs against ~1 µs).
 GENERAL_COMMAND_COST = 8
+
+#: Request tails planned before (``r 4;r 5\n``) -> (plans, short only): a program
+#: that sends the same batch again and again has it parsed once. Bounded in entries
+#: and in the length of a tail kept (a longer one is planned every time).
+_PLANS: dict[bytes, tuple[tuple, bool]] = {}
+_PLANS_LIMIT = 64
+_PLAN_TAIL_BYTES = 16 * 1024
 
 
 def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
@@ -168,20 +227,30 @@ def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
     ``head`` ``@7``): every command looked up in the parsed-tail cache as a single
     one is, instead of the general decoder; None unless the short way takes every
     command (the general way then answers, errors included)."""
+    planned = _PLANS.get(tail)
+    if planned is not None:
+        return ShortBatch(head, *planned)
     parts = tail[:-1].split(b";")
     if len(parts) > protocol.MAX_COMMANDS_PER_REQUEST or tail[-1:] != b"\n":
         return None  # the general way answers it with its error
     plans = []
+    short_only = True
     for part in parts:
         key = part + b"\n"
         parsed = _PARSED.get(key)
         if parsed is None:
             parsed = _parse_short(key)
-            if parsed is None or (type(parsed) is Command
-                                  and parsed.name in commands.ANSWERS_LATER):
+            if parsed is None:
                 return None
+            if type(parsed) is Command:
+                if parsed.name in commands.ANSWERS_LATER:
+                    return None
+                short_only = False
         plans.append(parsed)
-    return ShortBatch(head, plans)
+    planned = (tuple(plans), short_only)
+    if len(tail) <= _PLAN_TAIL_BYTES and len(_PLANS) < _PLANS_LIMIT:
+        _PLANS[bytes(tail)] = planned
+    return ShortBatch(head, *planned)
 
 
 def _short_batch(session: commands.Session, head: bytes, tail: bytes) -> bytes | None:
@@ -250,11 +319,15 @@ class ClientConnection(asyncio.Protocol):
         self._partial_since: float | None = None  # loop time the unfinished frame began
         self._partial_timer: asyncio.TimerHandle | None = None
         self._lingering = False  # told *bye, closing soon (see close_with)
+        #: The loop serving this connection (``asyncio.get_running_loop()`` costs a
+        #: ``getpid`` system call, twice per long request).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
         pid, uid, gid = self.peer_credentials(transport)
         self.session.pid, self.session.uid, self.session.gid = pid, uid, gid
         server = self.server
@@ -363,7 +436,7 @@ class ClientConnection(asyncio.Protocol):
             return False
         self._batch = batch
         self.transport.pause_reading()
-        asyncio.get_running_loop().call_soon(self._run_batch)  # planning was this turn's
+        (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)  # planning was this turn's
         return True
 
     def _run_batch(self) -> None:
@@ -376,7 +449,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.server.backend.user = self.session
         if not batch.run(self.session, SHORT_COMMANDS_PER_TURN):
-            asyncio.get_running_loop().call_soon(self._run_batch)
+            (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)
             return
         self._batch = None
         self.server.hub.flush_first()
