@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 from gpiosvr import peercred, protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
+from gpiosvr.response import Response
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
 _MAX_ID = protocol.MAX_ID
@@ -74,8 +75,10 @@ def frame_template(name: str, count: int) -> bytes:
 
 
 _BIG_INT = 1 << 64  # as protocol.encode_value: smaller ints are written in decimal
-#: ``name %d %d`` command templates of :func:`encode_int_request`, by name and count.
-_COMMAND_TEMPLATES: dict[tuple[str, int], bytes] = {}
+#: Commands of plain int arguments encoded before: ``("r", 4)`` -> ``b"r 4"``. Looked
+#: up by equality, so a hit still checks each argument's type (``4.0 == 4``).
+_ENCODED: dict[tuple, bytes] = {}
+_ENCODED_LIMIT = 4096
 
 
 def encode_int_request(commands: Sequence[Sequence[Any]], request_id: int) -> bytes | None:
@@ -87,29 +90,40 @@ def encode_int_request(commands: Sequence[Sequence[Any]], request_id: int) -> by
         return None
     parts = []
     append = parts.append
-    templates = _COMMAND_TEMPLATES
+    encoded_before = _ENCODED.get
     for command in commands:
-        if type(command) is not tuple:
+        try:
+            encoded = encoded_before(command)
+        except TypeError:  # unhashable: a list, or an argument that is one
             return None
-        name = command[0]
-        count = len(command) - 1
-        template = templates.get((name, count))
-        if template is None:
-            if type(name) is not str:
+        if encoded is None:
+            encoded = _encode_int_command(command)
+            if encoded is None:
                 return None
-            protocol.encode_command(name)  # refuses a bad name as the general way does
-            template = name.encode("ascii") + b" %d" * count
-            if len(templates) < 4096:
-                templates[(name, count)] = template
-        if count:
-            args = command[1:]
-            for arg in args:
-                if type(arg) is not int or not -_BIG_INT < arg < _BIG_INT:
-                    return None
-            append(template % args)
+        elif len(command) == 2:  # equal to one encoded before; its type may not be
+            if type(command[1]) is not int:
+                return None
         else:
-            append(template)
+            for arg in command[1:]:
+                if type(arg) is not int:
+                    return None
+        append(encoded)
     return b"@%d %s\n" % (request_id, b";".join(parts))
+
+
+def _encode_int_command(command: Any) -> bytes | None:
+    """One command of :func:`encode_int_request` seen for the first time (remembered)."""
+    if type(command) is not tuple or not command or type(command[0]) is not str:
+        return None
+    name, args = command[0], command[1:]
+    for arg in args:
+        if type(arg) is not int or not -_BIG_INT < arg < _BIG_INT:
+            return None
+    protocol.encode_command(name)  # refuses a bad name as the general way does
+    encoded = name.encode("ascii") + b"".join([b" %d" % arg for arg in args])
+    if len(_ENCODED) < _ENCODED_LIMIT:
+        _ENCODED[command] = encoded
+    return encoded
 
 
 def bye_reason(line: bytes | bytearray) -> str | None:
@@ -301,10 +315,27 @@ class Channel:
                  timeout: float | None = None) -> list[protocol.Answer]:
         """Send one request and return its answers, one per command."""
         request_id = self._take_id()
+        return self._decode(self._round_trip(self._frame(commands, request_id),
+                                             request_id, timeout))
+
+    def responses(self, commands: Sequence[Sequence[Any]],
+                  timeout: float | None = None) -> list[Response]:
+        """Send one request and return one :class:`Response` per command, as
+        :meth:`exchange` does; an answer of plain ints only (the everyday batch) is
+        decoded in one pass over the frame (:func:`protocol.int_answers`)."""
+        request_id = self._take_id()
+        line = self._round_trip(self._frame(commands, request_id), request_id, timeout)
+        values = protocol.int_answers(line[len(b"@%d " % request_id):])
+        if values is not None:
+            return Response._from_values(values)
+        return [Response._from_answer(answer) for answer in self._decode(line)]
+
+    @staticmethod
+    def _frame(commands: Sequence[Sequence[Any]], request_id: int) -> bytes:
         frame = encode_int_request(commands, request_id)
         if frame is None:
             frame = protocol.encode_request(commands, request_id).encode("ascii")
-        return self._decode(self._round_trip(frame, request_id, timeout))
+        return frame
 
     def _take_id(self) -> int:
         request_id = self._next_id

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import ProtocolError
 from gpiosvr.protocol import MAX_COMMANDS_PER_REQUEST
 from gpiosvr.server import GpioServer
 from gpiosvr.server.app import ClientConnection, short_answer
@@ -172,19 +175,18 @@ def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, mon
 
 
 def test_the_client_encodes_int_requests_as_the_general_encoder():
-    import pytest
-
     from gpiosvr import protocol
     from gpiosvr.channel import encode_int_request
-    from gpiosvr.errors import ProtocolError
 
     taken = [[("r", 4)], [("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("br1",), ("t",)],
              (("bs1", 0xFFFFFFFF), ("p", 18, -1)), [("x", (1 << 64) - 1), ("y", -(1 << 64) + 1)]]
-    for commands in taken:
+    for commands in taken * 2:  # the second time, each command was encoded before
         frame = encode_int_request(commands, 42)
         assert frame == protocol.encode_request(commands, 42).encode("ascii"), commands
+    # equal to commands encoded before, and declined all the same: not plain ints
     declined = [[], [["r", 4]], [("r", True)], [("r", 4.0)], [("r", "4")], [("r", 1 << 64)],
-                [("r", 4), ("r", b"x")], [(b"r", 4)]]
+                [("r", 4), ("r", b"x")], [(b"r", 4)], [("w", 4, True)], [("w", 4.0, 1)],
+                [("p", 18, -1.0)], [("r", [4])], [("r", 4), ["r", 4]], [()], [("r", 4), "r"]]
     for commands in declined:
         assert encode_int_request(commands, 42) is None, commands
     for bad in ([("1r", 4)], [("r x", 4)]):
@@ -192,3 +194,22 @@ def test_the_client_encodes_int_requests_as_the_general_encoder():
             encode_int_request(bad, 42)
         with pytest.raises(ProtocolError):
             protocol.encode_request(bad, 42)
+
+
+def test_a_request_of_int_answers_decodes_as_the_general_way(server):
+    """``request`` reads a batch of plain int answers in one pass: the same
+    responses as the general decoder's, small values, big ones and errors mixed."""
+    from gpiosvr.response import Response
+
+    batches = [[("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("mg", 4), ("br1",), ("hwver",),
+                                  ("pigpv",), ("bs1", 1 << 31), ("br1",)],
+               [("r", 4), ("r", 99), ("r", 4)], [("hwver",), ("pud", 4, "u"), ("r", 4)]]
+    with BlockingClient(server.socket_path) as client:
+        channel = client._channel()
+        for commands in batches:
+            got = client.request(commands)
+            general = [Response._from_answer(a) for a in channel.exchange(commands)]
+            assert got == general, commands
+        assert client.request(batches[1])[4].result() == server.backend.hardware_revision
+        with pytest.raises(ProtocolError):  # as the general encoder refuses it
+            client.request([("r", 4), ("r", 4.0)])
