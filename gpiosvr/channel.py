@@ -30,10 +30,10 @@ from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
 from gpiosvr.response import Response
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
-_MAX_ID = protocol.MAX_ID
-#: The value of an answer's tail for small results, e.g. ``b"1\\n"`` -> 1: one lookup
-#: instead of checking and converting digits.
-_SMALL_VALUES = {b"%d\n" % value: value for value in range(1024)}
+#: How many frames and answers of :meth:`Channel.call_ints` a channel remembers.
+_SHORT_MEMORY = 256
+#: Bytes :meth:`Channel.call_ints` reads at first (see there).
+_SHORT_READ = 256
 #: ``@%d name %d ...\n`` frame templates by command name and argument count.
 _TEMPLATES: dict[tuple[str, int], bytes] = {}
 #: Bumped in a forked child: a channel made before the fork is the parent's. Cheaper
@@ -205,6 +205,7 @@ class Channel:
         self._timeout: float | None = None
         self._buffer = b""
         self._next_id = 1
+        self._new_short_id()
         self._bye: str | None = None  # the reason the server gave for closing
         _channels.add(self)
         global _open_count
@@ -273,14 +274,23 @@ class Channel:
         returned as an int at once; anything else (an error, a negative
         or other value, a late answer to an abandoned call, a partial frame) is read
         and decoded the general way, as is the whole call when not :attr:`ready`.
+
+        These calls share one request id until one of them is abandoned (a timeout,
+        Ctrl-C): the server does not check ids for uniqueness, and with one request
+        in flight at a time each answer with that id is the awaited one. So the
+        frame of each command and the answers seen are remembered whole, id and
+        all: a call is a dict lookup each way, no formatting or parsing. An
+        abandoned call retires the id (:meth:`_new_short_id`): its late answer
+        never matches another call's.
         """
         if not self.ready:
             return self._call_general(template[4:].split()[0].decode("ascii"), args, None)
-        request_id = self._next_id
-        self._next_id = request_id + 1 if request_id < _MAX_ID else 1
+        frame = self._short_frames.get((template, args))
+        if frame is None:
+            frame = self._short_frame(template, args)
         sock = self._sock
         try:
-            sock.sendall(template % ((request_id,) + args))
+            sock.sendall(frame)
             if _open_count == 1:
                 # The only connection of the process: wait in poll(), which wakes for
                 # input only; a thread asleep in recv() on a Unix socket is woken
@@ -290,23 +300,56 @@ class Channel:
                 # more per call.
                 if not self._poll.poll(self._poll_ms):
                     raise BlockingIOError  # no answer in time
-            data = sock.recv(65536)
+            # An everyday answer is a few bytes: a small buffer is one of Python's
+            # own (a 64 KiB one is a malloc and a realloc per call); anything longer
+            # is read on the general way below.
+            data = sock.recv(_SHORT_READ)
         except BlockingIOError:  # SO_RCVTIMEO (or the poll) expired
+            self._new_short_id()  # its answer may come yet
             raise self._timeout_error(self.response_timeout) from None
         except OSError as exc:
             self.close()
             raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
-        prefix = b"@%d " % request_id
+        except BaseException:  # Ctrl-C
+            self._new_short_id()
+            raise
+        value = self._short_answers.get(data)
+        if value is not None:
+            return value
+        return self._short_answer(data)
+
+    def _new_short_id(self) -> None:
+        """Give :meth:`call_ints` a request id of its own, unused so far, and forget
+        the frames and answers made with the one before."""
+        self._short_id = self._take_id()
+        self._short_prefix = b"@%d " % self._short_id
+        self._short_frames: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self._short_answers: dict[bytes, int] = {}
+
+    def _short_frame(self, template: bytes, args: tuple[int, ...]) -> bytes:
+        frame = self._short_prefix + template[4:] % args  # template: b"@%d name %d\n"
+        if len(self._short_frames) < _SHORT_MEMORY:
+            self._short_frames[(template, args)] = frame
+        return frame
+
+    def _short_answer(self, data: bytes) -> Any:
+        """:meth:`call_ints`'s answer from ``data``, the bytes it read, when they are
+        not an answer seen before."""
+        prefix = self._short_prefix
         start = len(prefix)
-        if data[:start] == prefix:
-            value = _SMALL_VALUES.get(data[start:])
-            if value is not None:
+        if data[:start] == prefix and data[-1:] == b"\n":
+            digits = data[start:-1]
+            if digits.isdigit():  # bytes: ASCII digits only
+                value = int(digits)
+                if len(self._short_answers) < _SHORT_MEMORY:
+                    self._short_answers[data] = value
                 return value
-            value = data[start:-1]
-            if data[-1] == 10 and value.isdigit():  # 10: "\n"
-                return int(value)
         self._buffer = data  # anything else: read it the general way
-        answer = self._decode(self._round_trip(None, request_id, None))[0]
+        try:
+            answer = self._decode(self._round_trip(None, self._short_id, None))[0]
+        except BaseException:
+            self._new_short_id()  # abandoned: a timeout, Ctrl-C (or closed: no matter)
+            raise
         if answer.exceptions:
             raise answer.exceptions[-1]
         return answer.value
