@@ -261,16 +261,26 @@ class _Recorder:
         return 0
 
 
-def test_a_connection_answers_each_frame_as_the_general_way():
+@pytest.mark.parametrize("remembered", [None, 2])
+def test_a_connection_answers_each_frame_as_the_general_way(monkeypatch, remembered):
     """``data_received`` takes a frame parsed before the short way, written out (not
-    through ``short_answer``): the same bytes as the general decoder and executor,
-    the first time a frame is seen and the next."""
+    through ``short_answer``), and remembers frames seen whole (id and all): the
+    same bytes as the general decoder and executor, the first time a frame is seen
+    and the next, when its answer changes, and when there are more frames than it
+    remembers (``remembered``)."""
+    from gpiosvr.server import app
+
+    if remembered is not None:
+        monkeypatch.setattr(app, "_SEEN_FRAMES", remembered)
+        monkeypatch.setattr(app, "_SEEN_ANSWERS", 1)
     frames = [b"@1 r 4\n", b"@2 w 4 1\n", b"@3 r 4\n", b"@4 mg 4\n", b"@5 m 5 1\n",
               b"@6 mg 5\n", b"@7 br1\n", b"@8 bs1 96\n", b"@9 bc1 32\n", b"@10 hwver\n",
               b"@11 pigpv\n", b"@12 w 54 1\n", b"@13 w 4 2\n", b"@14 r 99\n", b"@15 r\n",
               b"@16 zz 1\n", b"@17 m 4 9\n", b"@18 pud 4 1\n", b"@x r 4\n", b"@ r 4\n",
               b"@1234567890123456789 r 4\n", b"x1 r 4\n", b"r 4\n", b"@19 w 4 0\n",
-              b"@20 w 4 1;r 4\n"]
+              b"@20 w 4 1;r 4\n", b"@21 w 5 1\n", b"@22 r 5\n", b"@23 m 5 0\n",
+              b"@24 mg 5\n", b"@21 w 5 1\n", b"@24 mg 5\n", b"@22 r 5\n", b"@25 w 5 0\n",
+              b"@22 r 5\n", b"@23 m 5 0\n", b"@22 r 5\n"]
     short_server = GpioServer("/nonexistent/a", permit=0xFFFF_FFEF)  # all but GPIO 4
     general_server = GpioServer("/nonexistent/b", permit=0xFFFF_FFEF)
     short, general = ClientConnection(short_server), ClientConnection(general_server)

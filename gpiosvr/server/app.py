@@ -125,6 +125,24 @@ def call_short(session: commands.Session, plan: tuple[int, Any, Any, Any]) -> An
     return handler(session)
 
 
+#: Frames a connection remembers whole (``ClientConnection._remember``), and answers
+#: per frame: at most ~10 KiB a connection.
+_SEEN_FRAMES = 32
+_SEEN_ANSWERS = 8
+
+
+def _seen_answer(seen: tuple, value: Any) -> bytes:
+    """The answer frame to a remembered frame (``ClientConnection._remember``) whose
+    handler gave ``value``; an int's is remembered too."""
+    head, _, answers = seen
+    if type(value) is int and -_BIG_INT < value < _BIG_INT:
+        answer = b"%s %d\n" % (head, value)
+        if len(answers) < _SEEN_ANSWERS:
+            answers[value] = answer
+        return answer
+    return _short_value(head, value)
+
+
 def _short_value(head: bytes, value: Any) -> bytes:
     """The answer frame to a short command whose handler gave ``value``."""
     try:
@@ -361,6 +379,8 @@ class ClientConnection(asyncio.Protocol):
         #: The loop serving this connection (``asyncio.get_running_loop()`` costs a
         #: ``getpid`` system call, twice per long request).
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Everyday frames this connection sent before (:meth:`_remember`).
+        self._seen: dict[bytes, tuple] = {}
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -451,13 +471,19 @@ class ClientConnection(asyncio.Protocol):
             return
         server.backend.user = session  # the short path skips execute()
         if self._short and not self._buffer and not self._discarding and not self._held:
-            # The everyday frame, a command parsed before (short_answer's way, written
-            # out here: the calls it saves are a tenth of the server's Python per call).
-            head, _, tail = data.partition(b" ")
-            parsed = _PARSED.get(tail)
-            if (parsed is not None and head[1:].isdigit() and head[0] == 64  # 64: "@"
-                    and len(head) < 20):
-                count, handler, a, b = parsed  # call_short, written out
+            # The everyday frame: one this connection sent before, id and all (the
+            # blocking client reuses its id), or a command parsed before; short_answer's
+            # way, written out here (the calls it saves are a tenth of the server's
+            # Python per call).
+            seen = self._seen.get(data)
+            if seen is None:
+                head, _, tail = data.partition(b" ")
+                parsed = _PARSED.get(tail)
+                if (parsed is not None and head[1:].isdigit() and head[0] == 64  # "@"
+                        and len(head) < 20):
+                    seen = self._remember(data, head, parsed)
+            if seen is not None:
+                head, (count, handler, a, b), answers = seen  # call_short, written out
                 try:
                     if count == 1:
                         value = handler(session, a)
@@ -466,12 +492,11 @@ class ClientConnection(asyncio.Protocol):
                     else:
                         value = handler(session)
                 except Exception as exc:
-                    answer = _short_failure(head, tail, exc)
+                    answer = _short_failure(head, data[len(head) + 1:], exc)
                 else:
-                    if type(value) is int and -_BIG_INT < value < _BIG_INT:
-                        answer = b"%s %d\n" % (head, value)
-                    else:
-                        answer = _short_value(head, value)
+                    answer = answers.get(value) if type(value) is int else None
+                    if answer is None:
+                        answer = _seen_answer(seen, value)
                 server.hub.flush_first()
                 if logged:
                     self._write(answer)
@@ -492,6 +517,17 @@ class ClientConnection(asyncio.Protocol):
             self._watch_partial(False)
             return
         self._run_frames(self._buffer + data if self._buffer else data)
+
+    def _remember(self, frame: bytes, head: bytes, plan: tuple) -> tuple:
+        """Remember ``frame``, an everyday frame of this connection (``head``: its
+        ``@<id>``), for when it comes again: (head, its :func:`short_plan`, its answers
+        by value so far). Bounded: all are forgotten when :data:`_SEEN_FRAMES` are kept
+        (a client that does not reuse ids makes a new frame of every call)."""
+        seen = self._seen
+        if len(seen) >= _SEEN_FRAMES:
+            seen.clear()
+        remembered = seen[frame] = (head, plan, {})
+        return remembered
 
     def _start_batch(self, frame: bytes | bytearray) -> bool:
         """Begin running ``frame`` (one whole frame, newline included), a long
