@@ -7,10 +7,12 @@ request carries an id; an answer whose id is not the one awaited (the late answe
 to a call that timed out or was interrupted) is dropped, never taken for another.
 
 The everyday call (int arguments, a small int answer) has a short way,
-:meth:`Channel.call_ints`, measured in ``benchmarks/bench_calls.py``: no regular
-expressions, no ``os.getpid()`` per call (a fork clears every channel's ``ready``
-flag instead), one ``sendall`` and one ``recv``. Anything unusual on the way falls
-back to the general codec, which gives the same results.
+:meth:`Channel.call_ints`, measured in ``benchmarks/bench_calls.py``: its calls
+share a request id until one is abandoned, so that frames and answers are looked up
+whole; no ``os.getpid()`` per call (a fork clears every channel's ``ready`` flag
+instead), one ``sendall`` and one ``recv``. A request of many int commands has one
+too (:func:`encode_int_request`, :meth:`Channel.responses`). Anything unusual on
+the way falls back to the general codec, which gives the same results.
 """
 
 from __future__ import annotations
