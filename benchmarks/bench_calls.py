@@ -1,6 +1,6 @@
 """Calls per second: our pigpio facade against the real pigpio client, side by side.
 
-Run: ``python benchmarks/bench_calls.py [--seconds 1.0] [--rounds 5]``
+Run: ``python benchmarks/bench_calls.py [--seconds 1.0] [--rounds 5] [--revision main]``
 
 In one run, interleaved round by round, it measures ``read()`` calls per second of:
 
@@ -17,17 +17,26 @@ process, and the C ping-pong floor measured in the same run (see ``cpu.py``).
 Each server runs in a process of its own, as in real use. It prints the median of
 the rounds for each, and the ratios the targets are about: facade / pigpio (target
 >= 1.0) and 8threads / facade (target >= 2.0).
+
+``--revision REV`` measures the code of git revision REV (its tree exported, client
+and server) against the work tree's, round by round in one run: each round runs
+this script once for each, in a process of its own (a "before" and "after").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
-from common import both_servers
+from common import ROOT, both_servers, export_tree
 from cpu import c_pingpong, measure, own_cpu, peer_pid, process_cpu
 
 def rate(call, seconds: float) -> float:
@@ -76,13 +85,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--revision", help="also measure the code of this git revision, "
+                        "round by round (e.g. main, for a 'before')")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.revision:
+        return compare(args)
+    results, floor = run_rounds(args.seconds, args.rounds, floor=not args.json)
+    if args.json:
+        print("JSON " + json.dumps(results))
+        return
+    report(results, floor)
 
+
+def run_rounds(seconds: float, rounds: int, floor: bool = True
+               ) -> tuple[dict[str, list[tuple[float, float, float]]], tuple | None]:
+    """Every case ``rounds`` times, interleaved: (calls/s, client µs, server µs) of
+    each round by case, and the C floor (None without it)."""
     import pigpio as real_pigpio
 
     import gpiosvr.pigpio as facade
 
-    floor = c_pingpong()
+    floor = c_pingpong() if floor else None
     with both_servers() as (path, standin):
         raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         raw.connect(path)
@@ -108,16 +132,16 @@ def main() -> None:
                     (process_cpu(ours_pid) - theirs) / calls * 1e6)
 
         cases = {
-            "raw": lambda: measure(raw_call, args.seconds, ours_pid),
-            "facade": lambda: measure(lambda: pi.read(4), args.seconds, ours_pid),
-            "pigpio": lambda: measure(lambda: real.read(4), args.seconds, standin.proc.pid),
-            "8threads": lambda: eight_threads(args.seconds),
+            "raw": lambda: measure(raw_call, seconds, ours_pid),
+            "facade": lambda: measure(lambda: pi.read(4), seconds, ours_pid),
+            "pigpio": lambda: measure(lambda: real.read(4), seconds, standin.proc.pid),
+            "8threads": lambda: eight_threads(seconds),
             # commands in 100-command requests, counted one by one
-            "batch100": lambda: measure(lambda: client.request(batch), args.seconds,
+            "batch100": lambda: measure(lambda: client.request(batch), seconds,
                                         ours_pid, per_call=100),
         }
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
-        for r in range(args.rounds):
+        for r in range(rounds):
             for name, run in cases.items():
                 results[name].append(run())
             print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1][0]:,.0f}/s"
@@ -125,6 +149,11 @@ def main() -> None:
         pi.stop()
         real.stop()
         raw.close()
+    return results, floor
+
+
+def report(results: dict[str, list[tuple[float, float, float]]], floor: tuple | None) -> None:
+    """Print the medians of the rounds and the ratios of the targets."""
 
     def med(name: str, index: int = 0) -> float:
         return statistics.median(r[index] for r in results[name])
@@ -148,6 +177,42 @@ def main() -> None:
     print(f"facade / raw floor = {med('facade') / med('raw'):.2f}")
     print(f"batch100 / facade  = {med('batch100') / med('facade'):.2f}  (commands/s in "
           "100-command requests against single calls; target >= 10)")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """``--revision``: each round, this script once on the revision's tree and once on
+    the work tree's, each in a process of its own; medians side by side."""
+    tree = export_tree(args.revision)
+    runs = {args.revision: tree, "work tree": ROOT}
+    results: dict[str, dict[str, list]] = {label: {} for label in runs}
+    try:
+        for r in range(args.rounds):
+            for label, where in runs.items():
+                env = dict(os.environ, PYTHONPATH=where)
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--json",
+                                      "--rounds", "1", "--seconds", str(args.seconds)],
+                                     env=env, cwd=where, check=True, capture_output=True,
+                                     text=True).stdout
+                line = next(x for x in out.splitlines() if x.startswith("JSON "))
+                for case, values in json.loads(line[5:]).items():
+                    results[label].setdefault(case, []).extend(values)
+            print(f"round {r + 1} done", flush=True)
+    finally:
+        shutil.rmtree(tree)
+    floor = c_pingpong()
+    for label in runs:
+        print(f"\n== {label}")
+        report(results[label], floor)
+    before, after = results[args.revision], results["work tree"]
+
+    def both(res: dict, case: str) -> float:
+        return statistics.median(r[1] + r[2] for r in res[case])
+
+    print(f"\n== work tree / {args.revision} (CPU per call, both sides; medians)")
+    for case in after:
+        if case in before:
+            print(f"{case:<10}{both(before, case):>8.1f} -> {both(after, case):>5.1f} µs"
+                  f"  ({both(after, case) / both(before, case):.2f})")
 
 
 if __name__ == "__main__":

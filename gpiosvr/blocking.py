@@ -21,7 +21,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from gpiosvr import channel as _channel_module
-from gpiosvr import config, protocol
+from gpiosvr import config
 from gpiosvr.channel import Channel
 from gpiosvr.errors import ConnectionFailed, GpioServerError, ResponseTimeout
 from gpiosvr.protocol import Command
@@ -327,7 +327,7 @@ class BlockingClient:
     def request(self, commands: Sequence[Sequence[Any]],
                 timeout: float | None = None) -> list[Response]:
         """Send ``commands`` in one request; one :class:`Response` per command."""
-        return [Response._from_answer(a) for a in self._answers(commands, timeout)]
+        return self._channel().responses(commands, timeout)
 
     def command(self, name: str, *args: Any, timeout: float | None = None) -> Any:
         """Run one pigs command; return its result or raise its exception."""
@@ -341,9 +341,6 @@ class BlockingClient:
         if channel is None or not channel.ready:
             channel = self._channel()
         return channel.call_ints(template, args)
-
-    def _answers(self, commands, timeout: float | None) -> list[protocol.Answer]:
-        return self._channel().exchange(commands, timeout)
 
     def _channel(self) -> Channel:
         """This thread's connection, opened (again) when there is none that works."""

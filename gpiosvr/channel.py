@@ -7,10 +7,12 @@ request carries an id; an answer whose id is not the one awaited (the late answe
 to a call that timed out or was interrupted) is dropped, never taken for another.
 
 The everyday call (int arguments, a small int answer) has a short way,
-:meth:`Channel.call_ints`, measured in ``benchmarks/bench_calls.py``: no regular
-expressions, no ``os.getpid()`` per call (a fork clears every channel's ``ready``
-flag instead), one ``sendall`` and one ``recv``. Anything unusual on the way falls
-back to the general codec, which gives the same results.
+:meth:`Channel.call_ints`, measured in ``benchmarks/bench_calls.py``: its calls
+share a request id until one is abandoned, so that frames and answers are looked up
+whole; no ``os.getpid()`` per call (a fork clears every channel's ``ready`` flag
+instead), one ``sendall`` and one ``recv``. A request of many int commands has one
+too (:func:`encode_int_request`, :meth:`Channel.responses`). Anything unusual on
+the way falls back to the general codec, which gives the same results.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gpiosvr import protocol
 from gpiosvr.errors import ConnectionFailed, ProtocolError, ResponseTimeout
+from gpiosvr.response import Response
 
 if TYPE_CHECKING:  # socket and peercred are imported on the first connect: importing a
     import socket  # client (the pigpio facade) costs no more than pigpio's (issue #18)
 
 _RETRY_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN}
-_MAX_ID = protocol.MAX_ID
-#: The value of an answer's tail for small results, e.g. ``b"1\\n"`` -> 1: one lookup
-#: instead of checking and converting digits.
-_SMALL_VALUES = {b"%d\n" % value: value for value in range(1024)}
+#: How many frames and answers of :meth:`Channel.call_ints` a channel remembers.
+_SHORT_MEMORY = 256
+#: Bytes :meth:`Channel.call_ints` reads at first (see there).
+_SHORT_READ = 256
 #: ``@%d name %d ...\n`` frame templates by command name and argument count.
 _TEMPLATES: dict[tuple[str, int], bytes] = {}
 #: Bumped in a forked child: a channel made before the fork is the parent's. Cheaper
@@ -75,8 +78,10 @@ def frame_template(name: str, count: int) -> bytes:
 
 
 _BIG_INT = 1 << 64  # as protocol.encode_value: smaller ints are written in decimal
-#: ``name %d %d`` command templates of :func:`encode_int_request`, by name and count.
-_COMMAND_TEMPLATES: dict[tuple[str, int], bytes] = {}
+#: Commands of plain int arguments encoded before: ``("r", 4)`` -> ``b"r 4"``. Looked
+#: up by equality, so a hit still checks each argument's type (``4.0 == 4``).
+_ENCODED: dict[tuple, bytes] = {}
+_ENCODED_LIMIT = 4096
 
 
 def encode_int_request(commands: Sequence[Sequence[Any]], request_id: int) -> bytes | None:
@@ -88,29 +93,40 @@ def encode_int_request(commands: Sequence[Sequence[Any]], request_id: int) -> by
         return None
     parts = []
     append = parts.append
-    templates = _COMMAND_TEMPLATES
+    encoded_before = _ENCODED.get
     for command in commands:
-        if type(command) is not tuple:
+        try:
+            encoded = encoded_before(command)
+        except TypeError:  # unhashable: a list, or an argument that is one
             return None
-        name = command[0]
-        count = len(command) - 1
-        template = templates.get((name, count))
-        if template is None:
-            if type(name) is not str:
+        if encoded is None:
+            encoded = _encode_int_command(command)
+            if encoded is None:
                 return None
-            protocol.encode_command(name)  # refuses a bad name as the general way does
-            template = name.encode("ascii") + b" %d" * count
-            if len(templates) < 4096:
-                templates[(name, count)] = template
-        if count:
-            args = command[1:]
-            for arg in args:
-                if type(arg) is not int or not -_BIG_INT < arg < _BIG_INT:
-                    return None
-            append(template % args)
+        elif len(command) == 2:  # equal to one encoded before; its type may not be
+            if type(command[1]) is not int:
+                return None
         else:
-            append(template)
+            for arg in command[1:]:
+                if type(arg) is not int:
+                    return None
+        append(encoded)
     return b"@%d %s\n" % (request_id, b";".join(parts))
+
+
+def _encode_int_command(command: Any) -> bytes | None:
+    """One command of :func:`encode_int_request` seen for the first time (remembered)."""
+    if type(command) is not tuple or not command or type(command[0]) is not str:
+        return None
+    name, args = command[0], command[1:]
+    for arg in args:
+        if type(arg) is not int or not -_BIG_INT < arg < _BIG_INT:
+            return None
+    protocol.encode_command(name)  # refuses a bad name as the general way does
+    encoded = name.encode("ascii") + b"".join([b" %d" % arg for arg in args])
+    if len(_ENCODED) < _ENCODED_LIMIT:
+        _ENCODED[command] = encoded
+    return encoded
 
 
 def bye_reason(line: bytes | bytearray) -> str | None:
@@ -198,6 +214,7 @@ class Channel:
         self._timeout: float | None = None
         self._buffer = b""
         self._next_id = 1
+        self._new_short_id()
         self._bye: str | None = None  # the reason the server gave for closing
         _channels.add(self)
         global _open_count
@@ -266,14 +283,23 @@ class Channel:
         returned as an int at once; anything else (an error, a negative
         or other value, a late answer to an abandoned call, a partial frame) is read
         and decoded the general way, as is the whole call when not :attr:`ready`.
+
+        These calls share one request id until one of them is abandoned (a timeout,
+        Ctrl-C): the server does not check ids for uniqueness, and with one request
+        in flight at a time each answer with that id is the awaited one. So the
+        frame of each command and the answers seen are remembered whole, id and
+        all: a call is a dict lookup each way, no formatting or parsing. An
+        abandoned call retires the id (:meth:`_new_short_id`): its late answer
+        never matches another call's.
         """
         if not self.ready:
             return self._call_general(template[4:].split()[0].decode("ascii"), args, None)
-        request_id = self._next_id
-        self._next_id = request_id + 1 if request_id < _MAX_ID else 1
+        frame = self._short_frames.get((template, args))
+        if frame is None:
+            frame = self._short_frame(template, args)
         sock = self._sock
         try:
-            sock.sendall(template % ((request_id,) + args))
+            sock.sendall(frame)
             if _open_count == 1:
                 # The only connection of the process: wait in poll(), which wakes for
                 # input only; a thread asleep in recv() on a Unix socket is woken
@@ -283,23 +309,56 @@ class Channel:
                 # more per call.
                 if not self._poll.poll(self._poll_ms):
                     raise BlockingIOError  # no answer in time
-            data = sock.recv(65536)
+            # An everyday answer is a few bytes: a small buffer is one of Python's
+            # own (a 64 KiB one is a malloc and a realloc per call); anything longer
+            # is read on the general way below.
+            data = sock.recv(_SHORT_READ)
         except BlockingIOError:  # SO_RCVTIMEO (or the poll) expired
+            self._new_short_id()  # its answer may come yet
             raise self._timeout_error(self.response_timeout) from None
         except OSError as exc:
             self.close()
             raise ConnectionFailed(f"connection to {self.path} lost: {exc}") from exc
-        prefix = b"@%d " % request_id
+        except BaseException:  # Ctrl-C
+            self._new_short_id()
+            raise
+        value = self._short_answers.get(data)
+        if value is not None:
+            return value
+        return self._short_answer(data)
+
+    def _new_short_id(self) -> None:
+        """Give :meth:`call_ints` a request id of its own, unused so far, and forget
+        the frames and answers made with the one before."""
+        self._short_id = self._take_id()
+        self._short_prefix = b"@%d " % self._short_id
+        self._short_frames: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self._short_answers: dict[bytes, int] = {}
+
+    def _short_frame(self, template: bytes, args: tuple[int, ...]) -> bytes:
+        frame = self._short_prefix + template[4:] % args  # template: b"@%d name %d\n"
+        if len(self._short_frames) < _SHORT_MEMORY:
+            self._short_frames[(template, args)] = frame
+        return frame
+
+    def _short_answer(self, data: bytes) -> Any:
+        """:meth:`call_ints`'s answer from ``data``, the bytes it read, when they are
+        not an answer seen before."""
+        prefix = self._short_prefix
         start = len(prefix)
-        if data[:start] == prefix:
-            value = _SMALL_VALUES.get(data[start:])
-            if value is not None:
+        if data[:start] == prefix and data[-1:] == b"\n":
+            digits = data[start:-1]
+            if digits.isdigit():  # bytes: ASCII digits only
+                value = int(digits)
+                if len(self._short_answers) < _SHORT_MEMORY:
+                    self._short_answers[data] = value
                 return value
-            value = data[start:-1]
-            if data[-1] == 10 and value.isdigit():  # 10: "\n"
-                return int(value)
         self._buffer = data  # anything else: read it the general way
-        answer = self._decode(self._round_trip(None, request_id, None))[0]
+        try:
+            answer = self._decode(self._round_trip(None, self._short_id, None))[0]
+        except BaseException:
+            self._new_short_id()  # abandoned: a timeout, Ctrl-C (or closed: no matter)
+            raise
         if answer.exceptions:
             raise answer.exceptions[-1]
         return answer.value
@@ -308,10 +367,27 @@ class Channel:
                  timeout: float | None = None) -> list[protocol.Answer]:
         """Send one request and return its answers, one per command."""
         request_id = self._take_id()
+        return self._decode(self._round_trip(self._frame(commands, request_id),
+                                             request_id, timeout))
+
+    def responses(self, commands: Sequence[Sequence[Any]],
+                  timeout: float | None = None) -> list[Response]:
+        """Send one request and return one :class:`Response` per command, as
+        :meth:`exchange` does; an answer of plain ints only (the everyday batch) is
+        decoded in one pass over the frame (:func:`protocol.int_answers`)."""
+        request_id = self._take_id()
+        line = self._round_trip(self._frame(commands, request_id), request_id, timeout)
+        values = protocol.int_answers(line[len(b"@%d " % request_id):])
+        if values is not None:
+            return Response._from_values(values)
+        return [Response._from_answer(answer) for answer in self._decode(line)]
+
+    @staticmethod
+    def _frame(commands: Sequence[Sequence[Any]], request_id: int) -> bytes:
         frame = encode_int_request(commands, request_id)
         if frame is None:
             frame = protocol.encode_request(commands, request_id).encode("ascii")
-        return self._decode(self._round_trip(frame, request_id, timeout))
+        return frame
 
     def _take_id(self) -> int:
         request_id = self._next_id

@@ -433,6 +433,25 @@ def decode_response(line: str) -> tuple[int | None, list[Answer]]:
         pos += 1
 
 
+#: The plain int answers a table gives (``b"-7"`` -> -7): canonical decimal only.
+_INT_VALUES = {b"%d" % value: value for value in range(-1024, 1024)}
+_INT_ANSWERS_RE = re.compile(rb"-?[0-9]{1,18}(?:;-?[0-9]{1,18})*\Z")
+
+
+def int_answers(body: bytes) -> list[int] | None:
+    """The values of a response frame's answers, ``body`` being the frame after its
+    id, without the newline (``b"1;0;-3"``), when every answer is a plain decimal
+    int of up to 18 digits; None for anything else. Where it gives values they are
+    those :func:`decode_response` gives (its own short way), in one pass."""
+    parts = body.split(b";")
+    values = list(map(_INT_VALUES.get, parts))
+    if None in values:
+        if not _INT_ANSWERS_RE.match(body):
+            return None
+        values = list(map(int, parts))
+    return values
+
+
 def encode_notification(name: str, *args: Any) -> str:
     """Encode a frame the server sends unasked, such as ``*e`` edge reports."""
     return "*" + encode_command(name, *args) + "\n"

@@ -66,6 +66,20 @@ class Response:
         new._done = True
         return new
 
+    @staticmethod
+    def _from_values(values: "list[Any]") -> "list[Response]":
+        """One done response per value, none with exceptions: a batch's answers."""
+        made = []
+        append = made.append
+        new = object.__new__
+        for value in values:
+            response = new(Response)
+            response._result = value
+            response._exceptions = []
+            response._done = True
+            append(response)
+        return made
+
     def encode(self) -> str:
         """Encodes this response for sending it over the Unix socket.
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.errors import ProtocolError
 from gpiosvr.protocol import MAX_COMMANDS_PER_REQUEST
 from gpiosvr.server import GpioServer
 from gpiosvr.server.app import ClientConnection, short_answer
@@ -25,7 +28,7 @@ def test_batches_answer_byte_for_byte_as_the_general_way():
     short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
     short, general = ClientConnection(short_server), ClientConnection(general_server)
     taken = 0
-    for number, body in enumerate(BATCHES, 1):
+    for number, body in enumerate(BATCHES * 2, 1):  # the second time, planned before
         frame = b"@%d %s\n" % (number, body)
         expected = general.handle_frame(frame[:-1]).encode("ascii")
         answer = short_answer(short.session, frame)
@@ -34,8 +37,41 @@ def test_batches_answer_byte_for_byte_as_the_general_way():
         else:
             taken += 1
         assert answer == expected, frame
-    assert taken >= 12
+    assert taken >= 24
     assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+def test_failing_commands_in_a_batch_answer_as_the_general_way(monkeypatch):
+    """A short command that fails as it runs (a GPIO this server may not change, a
+    backend's bug) gets the general way's error answer, and the commands after it
+    still run; the same when the batch runs in turns."""
+    from gpiosvr.server import app
+
+    permit = 1 << 5  # GPIO 5 only: "w 4 1" is refused by the handler, as it runs
+    short_server = GpioServer("/nonexistent/a", permit=permit)
+    general_server = GpioServer("/nonexistent/b", permit=permit)
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    for server in (short_server, general_server):
+        chip_read = server.backend.read
+
+        def read(gpio, chip_read=chip_read):
+            if gpio == 7:
+                raise OSError("the chip fell off")
+            return chip_read(gpio)
+
+        monkeypatch.setattr(server.backend, "read", read)
+    body = b"w 5 1;w 4 1;r 5;r 7;w 5 0;r 5;w 4 0;r 4;r 7"
+    for number, turn in enumerate((1000, 1000, 2, 1), 1):
+        monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", turn)
+        frame = b"@%d %s\n" % (number, body)
+        expected = general.handle_frame(frame[:-1]).encode("ascii")
+        batch = app.plan_batch(b"@%d" % number, frame.split(b" ", 1)[1])
+        assert batch is not None and batch.short_only
+        while not batch.run(short.session, turn):
+            pass
+        assert batch.answer() == expected
+        assert expected.count(b"!PigpioError") == 2
+        assert expected.count(b"internal error: the chip fell off") == 2
 
 
 def test_a_batch_over_the_socket_answers_as_single_calls(server):
@@ -139,19 +175,18 @@ def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, mon
 
 
 def test_the_client_encodes_int_requests_as_the_general_encoder():
-    import pytest
-
     from gpiosvr import protocol
     from gpiosvr.channel import encode_int_request
-    from gpiosvr.errors import ProtocolError
 
     taken = [[("r", 4)], [("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("br1",), ("t",)],
              (("bs1", 0xFFFFFFFF), ("p", 18, -1)), [("x", (1 << 64) - 1), ("y", -(1 << 64) + 1)]]
-    for commands in taken:
+    for commands in taken * 2:  # the second time, each command was encoded before
         frame = encode_int_request(commands, 42)
         assert frame == protocol.encode_request(commands, 42).encode("ascii"), commands
+    # equal to commands encoded before, and declined all the same: not plain ints
     declined = [[], [["r", 4]], [("r", True)], [("r", 4.0)], [("r", "4")], [("r", 1 << 64)],
-                [("r", 4), ("r", b"x")], [(b"r", 4)]]
+                [("r", 4), ("r", b"x")], [(b"r", 4)], [("w", 4, True)], [("w", 4.0, 1)],
+                [("p", 18, -1.0)], [("r", [4])], [("r", 4), ["r", 4]], [()], [("r", 4), "r"]]
     for commands in declined:
         assert encode_int_request(commands, 42) is None, commands
     for bad in ([("1r", 4)], [("r x", 4)]):
@@ -159,3 +194,22 @@ def test_the_client_encodes_int_requests_as_the_general_encoder():
             encode_int_request(bad, 42)
         with pytest.raises(ProtocolError):
             protocol.encode_request(bad, 42)
+
+
+def test_a_request_of_int_answers_decodes_as_the_general_way(server):
+    """``request`` reads a batch of plain int answers in one pass: the same
+    responses as the general decoder's, small values, big ones and errors mixed."""
+    from gpiosvr.response import Response
+
+    batches = [[("r", 4)] * 100, [("w", 4, 1), ("r", 4), ("mg", 4), ("br1",), ("hwver",),
+                                  ("pigpv",), ("bs1", 1 << 31), ("br1",)],
+               [("r", 4), ("r", 99), ("r", 4)], [("hwver",), ("pud", 4, "u"), ("r", 4)]]
+    with BlockingClient(server.socket_path) as client:
+        channel = client._channel()
+        for commands in batches:
+            got = client.request(commands)
+            general = [Response._from_answer(a) for a in channel.exchange(commands)]
+            assert got == general, commands
+        assert client.request(batches[1])[4].result() == server.backend.hardware_revision
+        with pytest.raises(ProtocolError):  # as the general encoder refuses it
+            client.request([("r", 4), ("r", 4.0)])

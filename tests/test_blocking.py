@@ -145,6 +145,60 @@ def test_per_call_timeout_and_late_answers_are_dropped(sock_path):
         listener.close()
 
 
+@pytest.mark.parametrize("abandon", ["timeout", "ctrl-c"])
+def test_short_calls_share_an_id_until_one_is_abandoned(sock_path, abandon):
+    """The everyday call reuses its request id while every answer comes; one that
+    times out or is interrupted retires it, so that its late answer (here arriving
+    in one read with the next call's) is never taken for another call's."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen()
+    seen: list[tuple[bytes, bytes]] = []  # (id, gpio) of each "r" request
+
+    def server():
+        conn, _ = listener.accept()
+        frames = conn.makefile("rb")
+        hello_id = frames.readline().split(b" ")[0]
+        conn.sendall(hello_id + b' {"server":"test"}\n')
+        late = b""
+        for line in frames:
+            request_id, _, gpio = line.strip().split(b" ")
+            seen.append((request_id, gpio))
+            answer = request_id + (b" 1\n" if gpio == b"4" else b" 0\n")
+            if gpio == b"4" and len(seen) == 4:
+                late = answer  # held back: sent with the next request's answer
+                continue
+            conn.sendall(late + answer)
+            late = b""
+
+    threading.Thread(target=server, daemon=True).start()
+    c = BlockingClient(sock_path, response_timeout=0.3 if abandon == "timeout" else 30)
+    # (as in test_ctrl_c_while_blocked_returns_promptly: SIGINT may be left ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert [c.command("r", 6) for _ in range(3)] == [0, 0, 0]
+        if abandon == "timeout":
+            with pytest.raises(ResponseTimeout):
+                c.command("r", 4)
+        else:
+            timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                c.command("r", 4)
+        assert c.command("r", 5) == 0  # not the late "1" meant for "r 4"
+        assert [c.command("r", 6) for _ in range(2)] == [0, 0]
+        assert c.command("r", 4) == 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        c.close()
+        listener.close()
+    ids = [request_id for request_id, _ in seen]
+    assert [gpio for _, gpio in seen] == [b"6", b"6", b"6", b"4", b"5", b"6", b"6", b"4"]
+    # (the first call sets the socket's timeouts, the general way, with an id of its own)
+    assert len(set(ids[1:4])) == 1  # shared until "r 4" was abandoned
+    assert len(set(ids[4:])) == 1 and ids[4] not in ids[:4]
+
+
 def test_call_from_the_loop_thread_raises_instead_of_deadlocking(client):
     client.connect()
     seen: list = []

@@ -157,3 +157,62 @@ def test_edge_bursts_pack_as_records_one_by_one(gpio, first, start, interval, co
         protocol.EDGE_RECORD.pack(gpio, first ^ (i % 2), (start + i * interval) % 2**32)
         for i in range(count))
     assert protocol.pack_edge_burst(gpio, first, start, interval, count) == expected
+
+
+small_or_any_ints = st.integers(-1100, 1100) | st.integers(-(10**18 - 1), 10**18 - 1) | ints
+
+
+@given(st.lists(small_or_any_ints, min_size=1, max_size=40), st.integers(0, (1 << 63) - 1))
+def test_int_answers_round_trip(values, request_id):
+    """A batch's plain int answers decode in one pass to what decode_response gives;
+    answers too long for it (over 18 digits) are left to the general decoder."""
+    frame = protocol.encode_response([protocol.encode_answer(v) for v in values], request_id)
+    body = frame.encode("ascii")[len(f"@{request_id} "):-1]
+    got = protocol.int_answers(body)
+    if all(abs(v) < 10**18 for v in values):
+        assert got == values
+        assert all(type(v) is int for v in got)
+        general = protocol.decode_response(frame)[1]
+        assert Response._from_values(got) == [Response._from_answer(a) for a in general]
+    else:
+        assert got is None
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="0123456789-;x !\"+ \t") .map(str.encode) | st.binary())
+def test_int_answers_agree_with_the_general_decoder(body):
+    """Whatever int_answers accepts, decode_response reads as the same plain ints."""
+    got = protocol.int_answers(body)
+    if got is None:
+        return
+    _, answers = protocol.decode_response(protocol.frame_text(b"@1 " + body))
+    assert [a.value for a in answers] == got
+    assert not any(a.exceptions for a in answers)
+    assert all(type(a.value) is int for a in answers)
+
+
+def test_int_answers_declines_what_is_not_plain_ints():
+    for body in (b"", b"1;", b";1", b"1;;2", b"1 2", b"0x1", b"null", b"1;null", b"+1",
+                 b"1 !PigpioError:-2:\"x\"", b"1" * 19, b"--1", b"1\n", b"1;\"2\"", b" 1"):
+        assert protocol.int_answers(body) is None, body
+    assert protocol.int_answers(b"0;-1;1023;-1024;1024;007;-0;" + b"9" * 18) == [
+        0, -1, 1023, -1024, 1024, 7, 0, 10**18 - 1]
+
+
+int_like = (st.integers(-300, 300) | ints | st.booleans() | st.floats(-5, 5)
+            | st.sampled_from(["4", "u"]))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["r", "w", "br1", "p"]),
+                          st.lists(int_like, max_size=3).map(tuple)), min_size=1, max_size=6),
+       st.integers(0, (1 << 63) - 1))
+def test_the_short_request_encoder_writes_what_the_general_one_does(cmds, request_id):
+    """channel.encode_int_request (commands remembered by equality) either declines or
+    writes the general encoder's bytes, whatever commands it has seen before."""
+    from gpiosvr.channel import encode_int_request
+
+    commands = [(name, *values) for name, values in cmds]
+    frame = encode_int_request(commands, request_id)
+    if frame is not None:
+        assert frame == protocol.encode_request(commands, request_id).encode("ascii")
+        assert all(type(a) is int for c in commands for a in c[1:])

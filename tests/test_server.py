@@ -15,6 +15,7 @@ import pytest
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all
 from gpiosvr.client import SocketClient
 from gpiosvr.server import GpioServer, ServerAlreadyRunning
+from gpiosvr.server.app import ClientConnection
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 
@@ -241,6 +242,54 @@ def test_short_path_answers_byte_for_byte_as_the_general_way():
             taken += 1
             assert answer == expected, frame
     assert taken >= 30
+    assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
+
+
+class _Recorder:
+    """What a connection wrote (the transport's side the tests look at)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("remembered", [None, 2])
+def test_a_connection_answers_each_frame_as_the_general_way(monkeypatch, remembered):
+    """``data_received`` takes a frame parsed before the short way, written out (not
+    through ``short_answer``), and remembers frames seen whole (id and all): the
+    same bytes as the general decoder and executor, the first time a frame is seen
+    and the next, when its answer changes, and when there are more frames than it
+    remembers (``remembered``)."""
+    from gpiosvr.server import app
+
+    if remembered is not None:
+        monkeypatch.setattr(app, "_SEEN_FRAMES", remembered)
+        monkeypatch.setattr(app, "_SEEN_ANSWERS", 1)
+    frames = [b"@1 r 4\n", b"@2 w 4 1\n", b"@3 r 4\n", b"@4 mg 4\n", b"@5 m 5 1\n",
+              b"@6 mg 5\n", b"@7 br1\n", b"@8 bs1 96\n", b"@9 bc1 32\n", b"@10 hwver\n",
+              b"@11 pigpv\n", b"@12 w 54 1\n", b"@13 w 4 2\n", b"@14 r 99\n", b"@15 r\n",
+              b"@16 zz 1\n", b"@17 m 4 9\n", b"@18 pud 4 1\n", b"@x r 4\n", b"@ r 4\n",
+              b"@1234567890123456789 r 4\n", b"x1 r 4\n", b"r 4\n", b"@19 w 4 0\n",
+              b"@20 w 4 1;r 4\n", b"@21 w 5 1\n", b"@22 r 5\n", b"@23 m 5 0\n",
+              b"@24 mg 5\n", b"@21 w 5 1\n", b"@24 mg 5\n", b"@22 r 5\n", b"@25 w 5 0\n",
+              b"@22 r 5\n", b"@23 m 5 0\n", b"@22 r 5\n"]
+    short_server = GpioServer("/nonexistent/a", permit=0xFFFF_FFEF)  # all but GPIO 4
+    general_server = GpioServer("/nonexistent/b", permit=0xFFFF_FFEF)
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    short.transport = _Recorder()
+    for frame in frames * 2:
+        expected = general.handle_frame(frame[:-1]).encode("ascii")
+        short.data_received(frame)
+        assert short.transport.written.pop() == expected, frame
+        assert not short.transport.written
     assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
 
 

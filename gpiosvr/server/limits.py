@@ -37,7 +37,7 @@ ANSWER_BATCH_BYTES = 16 * 1024
 #: Commands of one request run per turn of the loop (short ones; one the general
 #: executor runs counts as 8): a long request runs in turns, other clients served
 #: in between, so that it holds the loop ~0.1 ms at a time (issue #18).
-SHORT_COMMANDS_PER_TURN = 64
+SHORT_COMMANDS_PER_TURN = 128
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
 #: Seconds a connection refused or closed by the server (told why in a ``*bye``)
