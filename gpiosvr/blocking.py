@@ -404,7 +404,7 @@ class BlockingClient:
     def wait_callbacks(self, timeout: float | None = None) -> None:
         """Return once every edge report the server sent before this call has been
         through the callbacks: a round trip on the callback connection (reports sent
-        before its answer are in), then a barrier on the callback threads. For a
+        before its answer are in), then a barrier on the dispatcher thread. For a
         capture that stops, and for tests. Raises :class:`ResponseTimeout`."""
         timeout = self.response_timeout if timeout is None else timeout
         runtime = self._loop_runtime()
