@@ -37,7 +37,8 @@ import time
 
 import pigpio
 
-from common import temporary_directory
+from common import quiet_pigpio_exit, temporary_directory
+from cpu import process_cpu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,27 +78,18 @@ uvloop.run(main())
 """
 
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
-
 
 def call_rate(pi: "pigpio.pi", seconds: float, pid: int) -> tuple[float, float]:
     """``pi.read(4)`` calls per second, and the server's CPU microseconds per call."""
     for _ in range(500):
         pi.read(4)
-    n, cpu, start = 0, cpu_seconds(pid), time.perf_counter()
+    n, cpu, start = 0, process_cpu(pid), time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(100):
             pi.read(4)
         n += 100
     elapsed = time.perf_counter() - start
-    return n / elapsed, (cpu_seconds(pid) - cpu) / n * 1e6
+    return n / elapsed, (process_cpu(pid) - cpu) / n * 1e6
 
 
 def callback_rate(pi: "pigpio.pi", edges: int, fire) -> float:
@@ -122,14 +114,8 @@ def callback_rate(pi: "pigpio.pi", edges: int, fire) -> float:
     return count[0] / elapsed
 
 
-def _quiet_resets(args: "threading.ExceptHookArgs") -> None:
-    # pigpio's notification thread, reading as a server goes away at the end
-    if not issubclass(args.exc_type, ConnectionResetError):
-        sys.__excepthook__(args.exc_type, args.exc_value, args.exc_traceback)
-
-
 def main() -> None:
-    threading.excepthook = _quiet_resets
+    threading.excepthook = quiet_pigpio_exit
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--rounds", type=int, default=3)
@@ -178,9 +164,9 @@ def main() -> None:
                 results[f"{side} cpu"].append(cpu)
             for side, pi, pid, fire in (("ours", pi_ours, ours.pid, fire_ours),
                                         ("theirs", pi_theirs, standin.pid, fire_theirs)):
-                cpu = cpu_seconds(pid)
+                cpu = process_cpu(pid)
                 results[f"{side} cbs"].append(callback_rate(pi, args.edges, fire))
-                results[f"{side} edge cpu"].append((cpu_seconds(pid) - cpu)
+                results[f"{side} edge cpu"].append((process_cpu(pid) - cpu)
                                                    / args.edges * 1e6)
             standin.stdout.readline()  # "sent"
         med = {k: statistics.median(v) for k, v in results.items()}

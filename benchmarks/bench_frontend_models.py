@@ -34,6 +34,11 @@ import time
 
 import pigpio
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import quiet_pigpio_exit  # noqa: E402
+from cpu import process_cpu  # noqa: E402
+
 SERVER = r'''
 import asyncio, queue, socket, struct, sys, threading, uvloop
 W = struct.Struct("<4I")
@@ -98,24 +103,9 @@ async def main(kind):
 uvloop.run(main(sys.argv[1]))
 '''
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _quiet_resets(args: "threading.ExceptHookArgs") -> None:
-    # pigpio's notification thread, reading as a server goes away at the end
-    if not issubclass(args.exc_type, ConnectionResetError):
-        sys.__excepthook__(args.exc_type, args.exc_value, args.exc_traceback)
-
 
 def main() -> None:
-    threading.excepthook = _quiet_resets
+    threading.excepthook = quiet_pigpio_exit
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000)
@@ -133,12 +123,12 @@ def main() -> None:
                                  ("write", lambda: pi.write(4, 1))):
                     for _ in range(300):
                         call()
-                    cpu, start = cpu_seconds(proc.pid), time.perf_counter()
+                    cpu, start = process_cpu(proc.pid), time.perf_counter()
                     for _ in range(args.calls):
                         call()
                     elapsed = time.perf_counter() - start
                     results.setdefault((kind, op), []).append(
-                        (args.calls / elapsed, (cpu_seconds(proc.pid) - cpu)
+                        (args.calls / elapsed, (process_cpu(proc.pid) - cpu)
                          / args.calls * 1e6))
     finally:
         for proc, pi in servers.values():
