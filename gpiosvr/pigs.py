@@ -49,7 +49,8 @@ QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", 
          "spiw",
          "serc", "serwb", "serw", "simi2cset", "simi2cword", "simadc", "simserw",
          "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig", "hc", "pnb", "pnp", "pnc",
-         "evm", "pevm", "evt", "persist"}
+         "evm", "pevm", "evt", "persist", "slro", "slrc", "slri", "bi2co", "bi2cc",
+         "bspio", "bspic", "fc", "fw", "pads"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 #: pigpio's second names of commands, as pigs accepts them (command.c's cmdInfo).

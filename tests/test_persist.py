@@ -126,3 +126,30 @@ def test_the_facades_handles_still_close_with_its_process(server, stub):
     wait_until(lambda: server.call(lambda: [h for h, _ in handles]) == [0])
     assert not os.path.exists(os.path.join(os.path.dirname(server.socket_path), "pigpio0"))
     assert pigs(server, "i2cc", "0") == ("", "", 0)
+
+
+def test_a_bit_bang_serial_reader_of_one_pigs_is_read_by_the_next(server, sim, monkeypatch):
+    assert pigs(server, "slro", 17, 9600, 8) == ("", "", 0)  # as pigs, nothing printed
+    monkeypatch.setenv("GPIO_SOCKET_PATH", server.socket_path)
+    pi = pigpio.pi()
+    try:  # a sender of another process: a wave on GPIO 4, wired to 17
+        pi.set_mode(4, pigpio.OUTPUT)
+        pi.write(4, 1)
+        sim.wire(4, 17)
+        pi.wave_clear()
+        pi.wave_add_serial(4, 9600, b"hello", 0, 8, 2)
+        pi.wave_send_once(pi.wave_create())
+        got: list[int] = []
+
+        def all_read() -> bool:
+            out, err, status = pigs(server, "slr", 17, 100)
+            assert status == 0, err
+            got.extend(map(int, out.split()[1:]))
+            return len(got) >= 5
+        wait_until(all_read, timeout=20)
+        assert bytes(got) == b"hello"
+    finally:
+        pi.wave_clear()
+        pi.stop()
+    assert pigs(server, "slrc", 17) == ("", "", 0)
+    assert pigs(server, "slr", 17, 100)[0] == f"{pigpio.PI_NOT_SERIAL_GPIO}\n"
