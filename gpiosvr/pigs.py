@@ -71,6 +71,10 @@ pigs h (or pigs help) lists every command with its parameters. pigpio's long
 names work too (write, read, modes, modeg, pwm, servo, tick). Exit status: 0;
 253 a command failed or did not parse; 255 no server answered.
 
+What a run opens stays until closed, as with pigpio's daemon: handles, pipes
+(no/nb/nc: the FIFO pigs pnpath N names), bit-bang readers and watchdogs; they are
+your user's.
+
 The socket: --socket, else $PIGPIO_ADDR when it is a socket path (a local host
 name there means the default), else $GPIO_SOCKET_PATH, else the default."""
 
