@@ -70,6 +70,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     'p': (('user_gpio', 'int'), 'p user_gpio dutycycle', 'PWM: set the dutycycle (0-range) and start PWM.'),
     'padg': (('int',), 'padg pad', "Get pad 0-2's drive strength in mA."),
     'pads': (('int', 'int'), 'pads pad strength', "Set pad 0-2's drive strength, 1-16 mA (pigpio keeps even steps: 2, 4 ... 16)."),
+    'persist': (('int?',), 'persist [on]', "From now on, the handles, pipes and watchdogs this connection makes outlive it, as pigpio's do: its uid's until closed (0: they close with its process)."),
     'pevm': (('int', 'bits'), 'pevm handle bits', 'Report the events 0-31 whose bit is set to the pipe.'),
     'pfg': (('user_gpio',), 'pfg user_gpio', 'The PWM frequency.'),
     'pfs': (('user_gpio', 'int'), 'pfs user_gpio frequency', 'Set the PWM frequency: the closest one pigpio offers, which is answered.'),

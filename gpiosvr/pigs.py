@@ -11,6 +11,15 @@ be reached. ``pigs info`` prints what the server is; ``pigs h`` lists the comman
 pigpio's long command names (``write``, ``read``, ``modes``, ``modeg``, ``pwm``,
 ``servo``, ``tick``, ``help``) work as in pigs.
 
+What a run opens outlives it, as with pigpio's daemon: pigs asks the server to keep
+its handles (I2C, SPI, serial, files), notification pipes and watchdogs (the
+``persist`` command, first in its first request), so ``pigs i2co 1 0x48 0`` in one
+run and ``pigs i2crb 0 0`` in the next work, until ``pigs i2cc 0``; they are the
+user's (another user's processes may not touch them). As pigpio's pigs, ``no``,
+``nb``, ``np``, ``nc`` and ``evm`` are the notification pipe's (``pno`` ...): ``pigs
+no`` opens the FIFO ``pigpioN`` next to the server's socket (``pigs pnpath N``),
+which any program of the user reads, as pigpio's ``/dev/pigpioN``.
+
 The socket is ``--socket``, else ``$PIGPIO_ADDR`` when it is a socket path (a local
 host name there means the default, another host is refused, as ``pigpio.pi()``
 does), else ``$GPIO_SOCKET_PATH``, else the default.
@@ -39,12 +48,19 @@ QUIET = {"m", "pud", "w", "bs1", "bs2", "bc1", "bc2", "wdog", "fg", "fn", "nb", 
          "i2cc", "i2cwq", "i2cws", "i2cwb", "i2cww", "i2cwk", "i2cwi", "i2cwd", "spic",
          "spiw",
          "serc", "serwb", "serw", "simi2cset", "simi2cword", "simadc", "simserw",
-         "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig", "hc"}
+         "wvclr", "wvnew", "wvdel", "wvhlt", "wvcha", "trig", "hc", "pnb", "pnp", "pnc",
+         "evm", "pevm", "evt", "persist", "slro", "slrc", "slri", "bi2co", "bi2cc",
+         "bspio", "bspic", "fc", "fw", "pads"}
 #: Commands whose result pigs prints as 8 hex digits.
 HEX = {"br1", "br2"}
 #: pigpio's second names of commands, as pigs accepts them (command.c's cmdInfo).
 LONG_NAMES = {"modes": "m", "modeg": "mg", "pwm": "p", "read": "r", "servo": "s",
               "tick": "t", "write": "w", "help": "h"}
+#: pigpio's notification commands, as pigs means them: on a pipe (pigpio's
+#: ``/dev/pigpioN``), not on a handle whose reports come to pigs' own connection.
+PIPE_COMMANDS = {"no": "pno", "nb": "pnb", "np": "pnp", "nc": "pnc", "evm": "pevm"}
+#: Commands of the server's table that are no pigs commands: pigs sends them itself.
+HIDDEN = {"hello", "persist"}
 
 DESCRIPTION = """\
 pigpio's command-line tool, for a gpiosvr server: pigs w 18 1 r 18 runs the
@@ -54,6 +70,10 @@ EPILOG = """\
 pigs h (or pigs help) lists every command with its parameters. pigpio's long
 names work too (write, read, modes, modeg, pwm, servo, tick). Exit status: 0;
 253 a command failed or did not parse; 255 no server answered.
+
+What a run opens stays until closed, as with pigpio's daemon: handles, pipes
+(no/nb/nc: the FIFO pigs pnpath N names), bit-bang readers and watchdogs; they are
+your user's.
 
 The socket: --socket, else $PIGPIO_ADDR when it is a socket path (a local host
 name there means the default), else $GPIO_SOCKET_PATH, else the default."""
@@ -72,7 +92,7 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
         name = words[i].lower()
         name = LONG_NAMES.get(name, name)
         entry = COMMANDS.get(name)
-        if entry is None or name == "hello":
+        if entry is None or name in HIDDEN:
             return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
         kinds = entry[0]
         i += 1
@@ -97,7 +117,7 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
             i += 1
         if len(args) < sum(1 for kind in kinds if not kind.endswith(("?", "*"))):
             return commands, UsageError(f"{name}: bad parameter, pigs h for help")
-        commands.append((name, *args))
+        commands.append((PIPE_COMMANDS.get(name, name), *args))
     return commands, None
 
 
@@ -146,7 +166,7 @@ def help_text(width: int = 100) -> str:
     column = 28
     lines = []
     for name, (_, usage, doc) in sorted(COMMANDS.items()):
-        if name == "hello":
+        if name in HIDDEN:
             continue
         if name in short:
             usage = f"{name}/{short[name]}{usage[len(name):]}"
@@ -247,12 +267,13 @@ def requests(commands: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
 
 def _run(socket_path: str | None, commands: list[tuple[Any, ...]]) -> int:
     """Run ``commands``, printing their results as each request is answered (as
-    pigs, a failing command does not stop the later ones); the exit status."""
+    pigs, a failing command does not stop the later ones); the exit status. What
+    they open persists (``persist``, answered silently, goes first)."""
     status = EXIT_OK
     answered = False
     try:
         with BlockingClient(socket_path, name="pigs", connect_timeout=1.0) as client:
-            for chunk in requests(commands):
+            for chunk in requests([("persist",), *commands]):
                 status = max(status, _print_results(chunk, client.request(chunk)))
                 answered = True
     except GpioServerError as exc:
@@ -268,6 +289,8 @@ def _print_results(commands: list[tuple[Any, ...]], responses: list[Any]) -> int
     """Print what pigs prints for each answered command; their exit status."""
     status = EXIT_OK
     for command, response in zip(commands, responses):
+        if command[0] == "persist":
+            continue
         exc = response.exception()
         if exc is None:
             text = format_result(command[0], response.result())

@@ -280,3 +280,41 @@ class RunningProgram:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+#: A program reading COUNT reports from a FIFO, as one reads pigpio's /dev/pigpioN,
+#: and printing each as "seq flags tick levels".
+_PIPE_READER = """
+import struct, sys
+path, count = sys.argv[1], int(sys.argv[2])
+with open(path, "rb", buffering=0) as fifo:
+    data = b""
+    while len(data) < 12 * count:
+        chunk = fifo.read(12 * count - len(data))
+        if not chunk:
+            break
+        data += chunk
+for seq, flags, tick, levels in struct.iter_unpack("<HHII", data):
+    print(seq, flags, tick, levels)
+"""
+
+
+class PipeReader:
+    """Another process reading ``count`` reports from a notification pipe's FIFO
+    (``path``), started now; :meth:`reports` waits for them (bounded) and gives them
+    as (seq, flags, tick, levels)."""
+
+    def __init__(self, path: str, count: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _PIPE_READER, path, str(count)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+
+    def reports(self, timeout: float = 30) -> list[tuple[int, ...]]:
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise AssertionError(f"the reader got no more than {out!r} within {timeout} s")
+        assert self.proc.returncode == 0, err
+        return [tuple(map(int, line.split())) for line in out.splitlines()]

@@ -15,9 +15,10 @@ import textwrap
 import pytest
 
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.server.sim.devices import RegisterDevice
 from gpiosvr.simulator import Simulator
 
-from conftest import peer, wait_until
+from conftest import PipeReader, peer, wait_until
 from test_frontend_pigpiod import PigpiodServer
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -46,7 +47,9 @@ PIGS_LINES = [
     ["s", "13", "1500", "gpw", "13"], ["s", "13", "3000"],
     ["hp", "18", "1000", "250000", "gdc", "18"], ["wdog", "4", "70000"],
     ["fg", "4", "100"], ["fn", "4", "100", "200"], ["w", "4", "5"], ["mg", "99"],
-    ["proc", "lda 7 sta p3"],
+    ["proc", "lda 7 sta p3"], ["slro", "17", "9600", "8", "slri", "17", "1", "slrc", "17"],
+    ["bi2co", "5", "6", "100000", "bi2cc", "5"], ["pads", "0", "8", "padg", "0"],
+    ["bspio", "8", "9", "10", "11", "20000", "0", "bspic", "8"], ["fc", "99"],
 ]
 
 
@@ -276,19 +279,51 @@ def test_node_pigpio_client_gets_the_bsc_event(pigpiod_server):
     assert proc.returncode == 0
 
 
-def test_debian_pigs_opens_begins_and_closes_a_notification_pipe(pigpiod_server):
-    """``pigs no``: a FIFO next to the server's socket, as pigpiod's /dev/pigpio0; it
-    belongs to pigs' connection (docs/pigpiod-protocol.md), so one run does it all."""
-    c_pigs = peer("pigs")
+def _c_pigs(env: dict[str, str], *args: object) -> tuple[str, str]:
+    """One run of Debian's pigs, a process of its own: its stdout and stderr."""
+    run = subprocess.run([peer("pigs"), *map(str, args)], env=env, capture_output=True,
+                         text=True, timeout=30)
+    return run.stdout, run.stderr
+
+
+def test_debian_pigs_runs_keep_a_pipe_as_with_pigpiod(pigpiod_server):
+    """``pigs no`` in one run, ``pigs nb`` in the next, another process reading the
+    FIFO (pigpiod's /dev/pigpio0 is ``pigpio0`` next to the server's socket), ``pigs
+    nc`` in a third: the classic workflow, as pigpiod keeps handles."""
     env = _env(pigpiod_server)
     path = os.path.join(os.path.dirname(pigpiod_server.socket_path), "pigpio0")
-    run = subprocess.run([c_pigs, "no", "nb", "0", "0x20000", "np", "0", "nc", "0"],
-                         env=env, capture_output=True, text=True, timeout=30)
-    assert (run.stdout, run.stderr, run.returncode) == ("0\n", "", 0)
-    run = subprocess.run([c_pigs, "no"], env=env, capture_output=True, text=True,
-                         timeout=30)
-    assert run.stdout == "0\n"  # the lowest free handle again
-    wait_until(lambda: not os.path.exists(path))  # gone with pigs' connection
-    run = subprocess.run([c_pigs, "nb", "0", "1"], env=env, capture_output=True,
-                         text=True, timeout=30)
-    assert (run.stdout, run.stderr) == ("-25\n", "ERROR: unknown handle\n")
+    assert _c_pigs(env, "no") == ("0\n", "")
+    assert _c_pigs(env, "nb", 0, 0x20000) == ("", "")  # GPIO 17
+    reader = PipeReader(path, 3)
+    with Simulator(pigpiod_server.socket_path) as sim:
+        first = sim.inject(17, 3, 250)
+    reports = reader.reports()
+    assert [(seq, flags, tick, levels >> 17 & 1) for seq, flags, tick, levels in reports] \
+        == [(0, 0, first, 1), (1, 0, first + 250, 0), (2, 0, first + 500, 1)]  # exact ticks
+    assert _c_pigs(env, "np", 0) == ("", "")
+    assert _c_pigs(env, "nc", 0) == ("", "")
+    assert not os.path.exists(path)
+    assert _c_pigs(env, "nb", 0, 1) == ("-25\n", "ERROR: unknown handle\n")
+
+
+def test_debian_pigs_runs_keep_an_i2c_handle_as_with_pigpiod(pigpiod_server):
+    env = _env(pigpiod_server)
+    server = pigpiod_server.thread
+    server.call(lambda: server.server.backend.buses().attach_i2c(1, 0x48, RegisterDevice()))
+    with Simulator(pigpiod_server.socket_path) as sim:
+        sim.i2c_set(1, 0x48, 0x10, [0x19])
+        assert _c_pigs(env, "i2co", 1, 0x48, 0) == ("0\n", "")
+        assert _c_pigs(env, "i2crb", 0, 0x10) == ("25\n", "")
+        assert _c_pigs(env, "i2cwb", 0, 0x11, 0xC5) == ("", "")
+        assert sim.i2c_get(1, 0x48, 0x11, 1) == b"\xc5"
+    assert _c_pigs(env, "i2cc", 0) == ("", "")
+    assert _c_pigs(env, "i2crb", 0, 0x10) == ("-25\n", "ERROR: unknown handle\n")
+    # a local user's persistent handle is not the TCP sessions' (they have no uid)
+    ours = subprocess.run([sys.executable, "-m", "gpiosvr.pigs", "i2co", "1", "0x48", "0"],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert ours.stdout == "0\n"
+    assert _c_pigs(env, "i2crb", 0, 0x10) == ("-41\n", "ERROR: no permission to update GPIO\n")
+    assert _c_pigs(env, "i2cc", 0)[0] == "-41\n"
+    ours = subprocess.run([sys.executable, "-m", "gpiosvr.pigs", "i2crb", "0", "0x10", "i2cc",
+                           "0"], env=env, capture_output=True, text=True, timeout=30)
+    assert (ours.stdout, ours.returncode) == ("25\n", 0)

@@ -309,14 +309,23 @@ def test_an_idle_running_stream_gets_keep_alive_reports(sock_path, monkeypatch):
         assert struct.unpack("<HHII", recv_exactly(stream, 12))[:2] == (1, 0x40)
 
 
-def test_a_handle_of_another_connection_is_not_reachable_from_a_plain_one(pigpiod_server):
+def test_a_pipe_is_every_tcp_sessions_as_pigpiods_and_a_noib_stream_its_own(
+        pigpiod_server):
     with connect(pigpiod_server.port) as a, connect(pigpiod_server.port) as b:
         assert command(a, 19, 12345, 1) == pigpio.PI_BAD_HANDLE
-        handle = command(b, 18)  # NO: a pipe, which belongs to b's connection
+        handle = command(b, 18)  # NO: a pipe, which persists, as pigpiod's
         assert handle >= 0
-        assert command(a, 19, handle, 1) == pigpio.PI_BAD_HANDLE
-        assert command(b, 19, handle, 1) == 0
-        assert command(b, 21, handle) == 0
+        assert command(a, 19, handle, 1) == 0  # NB from another connection
+        slot = command(a, 99)  # NOIB: a stream whose reports come on a
+        assert slot not in (handle, -1)
+        assert command(b, 19, slot, 1) == 0  # NB for it from b, as pigpio.py sends it
+    # the stream closed with its connection, its number free again; the pipe stays
+    server = pigpiod_server.thread
+    wait_until(lambda: server.call(lambda: not server.server.clients))
+    with connect(pigpiod_server.port) as c:
+        assert command(c, 99) == slot
+        assert command(c, 21, handle) == 0  # NC of the pipe
+        assert command(c, 19, handle, 1) == pigpio.PI_BAD_HANDLE  # closed
 
 
 def test_bad_input_closes_only_its_own_connection(pigpiod_server, pi):
@@ -651,7 +660,7 @@ def test_notify_open_of_the_real_pigpio_feeds_a_pipe_as_pigpiods(pi, pigpiod_ser
         sim.close()
 
 
-def test_a_pipe_of_a_tcp_connection_closes_with_it(pigpiod_server):
+def test_a_pipe_of_a_tcp_connection_outlives_it_until_closed(pigpiod_server):
     with connect(pigpiod_server.port) as sock:
         handle = command(sock, 18)
         path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{handle}")
@@ -663,4 +672,11 @@ def test_a_pipe_of_a_tcp_connection_closes_with_it(pigpiod_server):
             other = command(sock, BY_NAME["pno"])  # gpiosvr's number for NO: the same
             assert other not in (handle, slot, -1)
             assert command(sock, 21, other) == 0
+    server = pigpiod_server.thread
+    # as pigpiod's: the pipe stays, FIFO and all, after its connection went
+    wait_until(lambda: server.call(lambda: not server.server.clients))
+    assert os.path.exists(path)
+    with connect(pigpiod_server.port) as later:
+        assert command(later, 18) not in (handle, -1)  # the number is still taken
+        assert command(later, 21, handle) == 0  # a later connection closes it
     wait_until(lambda: not os.path.exists(path))

@@ -47,13 +47,15 @@ class EdgeSettings:
     apply them.
 
     A watchdog stays on while any connection that set it is connected (the facade's
-    callback connection sets it; another connection of the same uid may change it);
-    ``wdog G 0`` turns it off for all. Filters stay until changed, as in pigpio.
+    callback connection sets it; another connection of the same uid may change it),
+    or, set by a session that persists, until turned off; ``wdog G 0`` turns it off
+    for all. Filters stay until changed, as in pigpio.
     """
 
     def __init__(self) -> None:
         self.watchdog = [0] * 32
-        #: The connections that set each GPIO's watchdog to a time, and as whom.
+        #: The connections that set each GPIO's watchdog to a time (``("persist",
+        #: uid)`` for a session that persists), and as whom.
         self.watchdog_setters: list[dict[object, Owner]] = [{} for _ in range(32)]
         self.glitch = [0] * 32
         self.glitch_owner: list[Owner | None] = [None] * 32

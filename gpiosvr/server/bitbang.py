@@ -8,6 +8,8 @@ handles are, :mod:`gpiosvr.server.handles`). Another process is answered as if t
 GPIO had no such use (``PI_NOT_SERIAL_GPIO``, ``PI_NOT_I2C_GPIO``,
 ``PI_NOT_SPI_GPIO``, with a message saying who holds it) and its opens get
 ``PI_GPIO_IN_USE``; the server closes a process's uses when its last connection goes.
+A use opened by a session that persists (``pigs``, the pigpiod front end) is its
+uid's, as a persistent handle, and stays until closed.
 
 Serial input (:class:`SerialReader`) is backend-independent: it decodes the level
 changes the backend hands the edge hub (:meth:`gpiosvr.server.notify.EdgeHub.tap`)
@@ -31,7 +33,9 @@ from gpiosvr import errors
 from gpiosvr.errors import PigpioError
 from gpiosvr.protocol import EDGE_RECORD
 from gpiosvr.server.backends.buses import BusError, I2CMessage, code
-from gpiosvr.server.handles import client_key
+from gpiosvr.server import ownership
+from gpiosvr.server.handles import PERSISTENT, client_key
+from gpiosvr.server.ownership import Owner
 from gpiosvr.server.limits import BB_I2C_ZIP_BYTES, BB_SERIAL_BUFFER_BYTES
 
 # pigpio's wfRx modes, by name
@@ -159,7 +163,7 @@ class Use:
 
     kind: str  # SERIAL, I2C_SDA or SPI_CS: the GPIO the use is named by
     gpio: int
-    client: Any  # handles.client_key of the opener
+    client: Any  # handles.holder of the opener: its client, or PERSISTENT
     pid: int | None
     gpios: dict[int, str] = field(default_factory=dict)  # every GPIO it holds: mode
     reader: SerialReader | None = None
@@ -167,6 +171,7 @@ class Use:
     modes: dict[int, int] = field(default_factory=dict)  # the GPIOs' modes before
     spi_flags: int = 0
     baud: int = 0
+    owner: Owner | None = None  # whose it is, for a use that persists
 
 
 class BitBang:
@@ -205,7 +210,9 @@ class BitBang:
         if use is None or use.gpios.get(gpio) != kind or use.gpio != gpio:
             raise PigpioError(not_code, f"{errors.error_text(not_code)}: no {what} on "
                                         f"GPIO {gpio}")
-        if use.client != client_key(session):
+        if use.client is PERSISTENT:
+            ownership.check(session, use.owner, f"GPIO {gpio}'s {what}")
+        elif use.client != client_key(session):
             raise PigpioError(not_code, f"{errors.error_text(not_code)}: GPIO {gpio}'s "
                                         f"{what} belongs to another client (pid {use.pid})")
         return use
@@ -257,7 +264,8 @@ class BitBang:
         users, modes = self.spi_buses.get(sclk, (1, {}))
         self.uses.pop(use.gpio, None)
         cs_only = Use(use.kind, use.gpio, use.client, use.pid, {use.gpio: SPI_CS},
-                      modes={use.gpio: use.modes[use.gpio]} if use.gpio in use.modes else {})
+                      modes={use.gpio: use.modes[use.gpio]} if use.gpio in use.modes else {},
+                      owner=use.owner)
         if users > 1:
             self.spi_buses[sclk] = (users - 1, modes)
             self.release(cs_only)

@@ -7,6 +7,13 @@ pid for its connection, ``SO_PEERCRED``): any connection of that process may use
 (the blocking client gives every thread a connection of its own), other processes get
 ``PI_BAD_HANDLE``, and the server closes it when the process's last connection goes.
 
+A session that asked for pigpio's way (``session.persist``: ``pigs``, which says so
+with the ``persist`` command, and every connection of the pigpiod front end) opens
+handles that outlive it: they belong to its uid, any session that
+:func:`~gpiosvr.server.ownership.may_touch` what that uid made may use and close
+them (another uid gets ``PI_NOT_PERMITTED``), and they stay open until closed. They
+count against the same caps, so what a tool forgets to close is bounded.
+
 One :class:`HandleTable` per kind of handle, made by the module that serves that kind
 and registered with :meth:`HandleTables.add`; the server tells every table when a
 client is gone. Each table has pigpio's number of handles for its kind, and caps how
@@ -19,6 +26,7 @@ from typing import Any, Callable, Container, Generic, Iterator, TypeVar
 
 from gpiosvr import errors
 from gpiosvr.errors import PigpioError
+from gpiosvr.server import ownership
 from gpiosvr.server.ownership import Owner
 
 PI_NO_HANDLE = errors.PI_NO_HANDLE
@@ -30,6 +38,24 @@ def client_key(session: Any) -> Any:
     """The client a session belongs to: its process (kernel pid), or the connection
     itself where the kernel gave no pid (a script run by the server)."""
     return session.pid if session.pid is not None else id(session.connection)
+
+
+#: The holder of what outlives its client: its owner's uid (see :func:`holder`).
+PERSISTENT = None
+
+
+def holder(session: Any) -> Any:
+    """Whom a handle opened now by ``session`` belongs to: :data:`PERSISTENT` (its
+    uid) for a session that asked for its handles to persist, else its client."""
+    return PERSISTENT if getattr(session, "persist", False) else client_key(session)
+
+
+def may_use(session: Any, owner: Owner, key: Any) -> bool:
+    """Whether ``session`` may use a handle held by ``key`` (see :func:`holder`) and
+    made by ``owner``: its own client's, or a persistent one of a uid it may touch."""
+    if key is PERSISTENT:
+        return ownership.may_touch(session, owner)
+    return key == client_key(session)
 
 
 class HandleTable(Generic[T]):
@@ -76,19 +102,28 @@ class HandleTable(Generic[T]):
         if handle is None:
             raise PigpioError(self._no_handle, f"no handle available: all {self.size} "
                                                f"{self.kind} handles are open")
-        key = client_key(session)
-        self._open[handle] = (resource, Owner(uid, session.connection), key)
-        self._by_client.setdefault(key, set()).add(handle)
+        key = holder(session)
+        self._open[handle] = (resource, Owner(uid, None if key is PERSISTENT
+                                              else session.connection), key)
+        if key is not PERSISTENT:
+            self._by_client.setdefault(key, set()).add(handle)
         self._by_uid[uid] = self._by_uid.get(uid, 0) + 1
         return handle
 
     def get(self, session: Any, handle: Any) -> T:
-        """The resource of ``handle`` if ``session``'s client opened it; else
+        """The resource of ``handle`` if ``session``'s client opened it, or it
+        persists and ``session`` may touch what its uid made; ``PI_NOT_PERMITTED``
+        (naming the owner) for another uid's persistent handle, else
         ``PI_BAD_HANDLE``."""
         entry = self._open.get(handle) if type(handle) is int else None
-        if entry is None or entry[2] != client_key(session):
+        if entry is None:
             raise PigpioError(self._bad_handle)
-        return entry[0]
+        resource, owner, key = entry
+        if key is PERSISTENT:
+            ownership.check(session, owner, f"{self.kind} handle {handle}")
+        elif key != client_key(session):
+            raise PigpioError(self._bad_handle)
+        return resource
 
     def close(self, session: Any, handle: Any) -> T:
         """Close ``session``'s ``handle`` (``PI_BAD_HANDLE`` if it is not its own)."""
@@ -108,7 +143,7 @@ class HandleTable(Generic[T]):
 
     def _release(self, handle: int) -> T:
         resource, owner, key = self._open.pop(handle)
-        handles = self._by_client.get(key)
+        handles = self._by_client.get(key) if key is not PERSISTENT else None
         if handles is not None:
             handles.discard(handle)
             if not handles:
@@ -125,7 +160,7 @@ class HandleTable(Generic[T]):
 
 class HandleTables:
     """The server's handle tables, and how many connections each client has, so that
-    a client's handles close when its last connection goes."""
+    a client's handles close when its last connection goes (persistent ones stay)."""
 
     def __init__(self) -> None:
         self.tables: list[HandleTable[Any]] = []

@@ -8,15 +8,18 @@ client's uid (mode 0600; owned by it when the server runs as root).
 
 A pipe handle rides on the server's edge hub as a subscription of its own, so
 watchdogs, glitch and noise filters and events (``pevm``) shape its reports as they
-do a socket's. It belongs to the client process that opened it (any of its
-connections may begin, pause or close it) and closes, FIFO removed, when that
-process's last connection goes. The FIFO is written without ever blocking: reports
+do a socket's. It is a numbered handle (:mod:`gpiosvr.server.handles`): it belongs
+to the client process that opened it (any of its connections may begin, pause or
+close it) and closes, FIFO removed, when that process's last connection goes; one
+opened by a session that persists (``pigs``, the pigpiod front end) is its uid's
+and stays until closed, as pigpio's. The FIFO is written without ever blocking: reports
 a reader does not take while the pipe is full are dropped and counted
 (``pnlost N``), as pigpio drops them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import struct
@@ -63,7 +66,9 @@ class Pipe:
     def __init__(self, path: str, fd: int, session: Any, levels: int) -> None:
         self.path = path
         self.fd: int | None = fd
-        self.session = session  # the hub's client must look like a ClientConnection
+        # the hub's client must look like a ClientConnection; the pipe may outlive
+        # the connection, so it keeps the session without it
+        self.session = dataclasses.replace(session, connection=None)
         self.subscriptions: set[int] = set()
         self.transport = _Transport(self)
         self.levels = levels

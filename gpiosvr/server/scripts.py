@@ -92,7 +92,7 @@ _INSTRUCTIONS: dict[str, str] = {
     "wait": "y", "evtwt": "y",
 }
 #: Server commands a script may not use: they act on the connection or on scripts.
-_NOT_IN_SCRIPTS = frozenset(("hello", "proc", "procr", "procu", "procp", "procs",
+_NOT_IN_SCRIPTS = frozenset(("hello", "persist", "proc", "procr", "procu", "procp", "procs",
                              "procd", "no", "nb", "np", "nc", "evm", "pno", "pnb", "pnp",
                              "pnc", "pevm"))
 

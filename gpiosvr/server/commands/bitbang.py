@@ -9,7 +9,7 @@ from typing import Any
 
 from gpiosvr import errors
 from gpiosvr.errors import PigpioError
-from gpiosvr.server import permits
+from gpiosvr.server import ownership, permits
 from gpiosvr.server.backends.buses import BusError, code
 from gpiosvr.server.bitbang import (I2C_SCL, I2C_SDA, PI_NOT_I2C_GPIO, PI_NOT_SERIAL_GPIO,
                                     PI_NOT_SPI_GPIO, SERIAL, SPI_CS, SPI_MISO, SPI_MOSI,
@@ -17,7 +17,7 @@ from gpiosvr.server.bitbang import (I2C_SCL, I2C_SDA, PI_NOT_I2C_GPIO, PI_NOT_SE
                                     run_zip)
 from gpiosvr.server.commands.bus_handles import check
 from gpiosvr.server.commands.table import Session, command
-from gpiosvr.server.handles import client_key
+from gpiosvr.server.handles import holder, may_use
 from gpiosvr.server.limits import (BB_I2C_ZIP_BYTES, BB_MAX_TRANSFER_BYTES,
                                    BB_SERIAL_MAX_READ_BYTES)
 from gpiosvr.server.sim.board import _guarded
@@ -40,7 +40,8 @@ def _user_gpio(gpio: int, what: str = "gpio") -> None:
 
 
 def _use(session: Session, kind: str, gpio: int, gpios: dict[int, str], **extra: Any) -> Use:
-    return Use(kind, gpio, client_key(session), session.pid, gpios, **extra)
+    return Use(kind, gpio, holder(session), session.pid, gpios,
+               owner=ownership.owner_of(session), **extra)
 
 
 def _bus_of(session: Session, method: str, what: str) -> Any:
@@ -187,7 +188,7 @@ def _spi_open(session: Session, cs: int, miso: int, mosi: int, sclk: int, baud: 
     fresh = len({cs, miso, mosi, sclk}) == 4 and all(table.mode(g) is None for g in pins)
     shared = len({cs, miso, mosi, sclk}) == 4 and all(table.mode(g) == m
                                                       for g, m in pins.items())
-    if shared and table.uses[sclk].client != client_key(session):
+    if shared and not may_use(session, table.uses[sclk].owner, table.uses[sclk].client):
         shared = False
     if not (fresh or shared):
         raise PigpioError(code("PI_GPIO_IN_USE"),

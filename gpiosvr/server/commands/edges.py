@@ -8,14 +8,19 @@ from gpiosvr.server.commands.table import Session, command
 
 @command("wdog", "user_gpio", "wdog_ms")
 def _watchdog(session: Session, gpio: int, timeout_ms: int):
-    """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off, for all)."""
+    """Watchdog: report TIMEOUT after ``timeout_ms`` without an edge (0: off, for all).
+
+    It stays on while a connection that set it is connected; one set by a session
+    that persists (``pigs``, the pigpiod front end) stays until turned off, as
+    pigpio's."""
     settings = session.server.edge_settings
     setters = settings.watchdog_setters[gpio]
     for owner in setters.values():
         ownership.check(session, owner, f"the watchdog of GPIO {gpio}")
     settings.watchdog[gpio] = timeout_ms
     if timeout_ms:
-        setters[session.connection] = ownership.owner_of(session)
+        owner = ownership.owner_of(session)
+        setters[("persist", owner.uid) if session.persist else session.connection] = owner
     else:
         setters.clear()
     session.server.hub.watchdog_changed(gpio)

@@ -242,6 +242,7 @@ _GPIOSVR: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("simsonar", _ARGS, "value"),
     ("simunwire", _ARGS, "value"),
     ("simwire", _ARGS, "value"),
+    ("persist", _ARGS, "value"),
 )
 
 #: Every pigpio 1.78 command number -> its :class:`CommandNumber`.

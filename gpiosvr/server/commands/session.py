@@ -1,4 +1,4 @@
-"""The session commands: the ``hello`` handshake and ``info``."""
+"""The session commands: the ``hello`` handshake, ``info`` and ``persist``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,14 @@ def _hello(session: Session, version: int, name: str = "?", pid: int | None = No
     (conn_log or log).info("client hello: name=%s pid=%s uid=%s",
                            logsafe.printable(session.name), session.pid, session.uid)
     return server_info(session)
+
+
+@command("persist", "int?")
+def _persist(session: Session, on: int = 1):
+    """From now on, the handles, pipes and watchdogs this connection makes outlive
+    it, as pigpio's do: its uid's until closed (0: they close with its process)."""
+    session.persist = bool(on)
+    return 0
 
 
 @command("info")

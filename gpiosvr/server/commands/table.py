@@ -44,6 +44,9 @@ class Session:
     uid: int | None = None  # from SO_PEERCRED: who owns what this session makes
     gid: int | None = None
     protocol_version: int | None = None
+    #: The handles, pipes and watchdogs it makes outlive it, owned by its uid, as
+    #: pigpio's do (``persist``; every pigpiod front-end session).
+    persist: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

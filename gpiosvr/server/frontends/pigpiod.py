@@ -17,7 +17,9 @@ The protocol has no authentication. The front end is off unless asked for, liste
 on loopback unless told otherwise, and may be limited to a list of peers; TCP peers
 have no kernel credentials, so every TCP session runs as one configured uid (None
 by default: what a TCP client makes any local user may touch, and a TCP client may
-touch only what such sessions made). ``docs/pigpiod-protocol.md`` says more.
+touch only what such sessions made). As pigpiod's, the numbered handles, pipes and
+watchdogs a connection opens outlive it (``Session.persist``), until closed; a
+``NOIB`` stream closes with its connection. ``docs/pigpiod-protocol.md`` says more.
 """
 
 from __future__ import annotations
@@ -309,6 +311,7 @@ class PigpiodConnection(ClientConnection):
         super().__init__(frontend.server)
         self.frontend = frontend
         self.session.name = "pigpiod"
+        self.session.persist = True  # as pigpiod's: handles and pipes outlive it
         self._answers: collections.deque = collections.deque()  # bytes or futures
         self._waiting = False  # a done callback is set on the head future
         #: After NOIB: the hub handle whose reports this connection carries, and the
