@@ -47,15 +47,16 @@ pytestmark = pytest.mark.gpio_sim
 
 
 class SimChip:
-    """A gpio-sim chip made through configfs, driven and observed through sysfs."""
+    """A gpio-sim chip made through configfs, driven and observed through sysfs:
+    ``num_lines`` lines labelled ``label``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, num_lines: int = NUM_LINES, label: str = LABEL) -> None:
         self.config = os.path.join(GPIO_SIM, name)
         os.mkdir(self.config)
         bank = os.path.join(self.config, "bank0")
         os.mkdir(bank)
-        self._put(os.path.join(bank, "num_lines"), str(NUM_LINES))
-        self._put(os.path.join(bank, "label"), LABEL)
+        self._put(os.path.join(bank, "num_lines"), str(num_lines))
+        self._put(os.path.join(bank, "label"), label)
         self._put(os.path.join(self.config, "live"), "1")
         dev_name = self._get(os.path.join(self.config, "dev_name"))
         self.chip_name = self._get(os.path.join(bank, "chip_name"))
