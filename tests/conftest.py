@@ -143,6 +143,17 @@ def server_process(sock_path: str) -> Iterator[ServerProcess]:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def uart_source_program(tmp_path_factory) -> str:
+    """``tests/uart_source.c`` built once for the session (compiling it takes some
+    20 s in the QEMU guest); skips when the machine has no C compiler."""
+    from uart_source import build, compiler
+
+    if compiler() is None:
+        pytest.skip("no C compiler (cc) to build the UART source tests/uart_source.c")
+    return build(str(tmp_path_factory.mktemp("uart-source")))
+
+
 #: The uid tests use for "another user" (nobody on Debian).
 OTHER_UID = 65534
 

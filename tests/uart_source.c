@@ -2,11 +2,12 @@
  * drives the line's sysfs `pull` so that the kernel stamps the line's edges at the
  * times its bits begin. Built and run by tests/uart_source.py.
  *
- *     uart_source PULL_PATH BAUD DATA_FILE SPIN_US PRIORITY LEAD_US
+ *     uart_source PULL_PATH BAUD DATA_FILE SPIN_US PRIORITY LEAD_US [invert]
  *
  * It pulls the line up (the idle level), prints "idle", waits for a line on stdin,
  * then sends DATA_FILE's bytes back to back from LEAD_US on: start bit, 8 data bits
- * LSB first, stop bit. Bit k is due at t0 + k * 1e9 / BAUD ns on CLOCK_MONOTONIC (an
+ * LSB first, stop bit (with `invert`, every level the other way round: idle low,
+ * as a UART behind an inverter, for bb_serial_invert). Bit k is due at t0 + k * 1e9 / BAUD ns on CLOCK_MONOTONIC (an
  * absolute deadline: a late edge never delays the next); for each level change it
  * sleeps until SPIN_US before the deadline, then busy-waits to it and writes. It
  * runs under SCHED_FIFO at PRIORITY (when permitted): keep it below the kernel's
@@ -49,8 +50,11 @@ static int cmp64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int inverted;
+
 static void pull(int fd, int level)
 {
+    level ^= inverted;
     const char *text = level ? "pull-up" : "pull-down";
     if (pwrite(fd, text, strlen(text), 0) < 0) {
         perror("uart_source: write pull");
@@ -60,11 +64,12 @@ static void pull(int fd, int level)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s PULL_PATH BAUD DATA_FILE SPIN_US PRIORITY LEAD_US\n",
-                argv[0]);
+    if (argc != 7 && !(argc == 8 && strcmp(argv[7], "invert") == 0)) {
+        fprintf(stderr, "usage: %s PULL_PATH BAUD DATA_FILE SPIN_US PRIORITY LEAD_US "
+                "[invert]\n", argv[0]);
         return 2;
     }
+    inverted = argc == 8;
     int64_t baud = atoll(argv[2]), spin = atoll(argv[4]) * 1000;
     int priority = atoi(argv[5]);
     int64_t lead = atoll(argv[6]) * 1000;

@@ -43,18 +43,20 @@ def build(directory: str) -> str:
 
 class UartSource:
     """One transmission of ``data`` at ``baud`` into line ``line`` of the gpio-sim
-    chip at ``sysfs``: :meth:`start` pulls the line up (idle) and returns the
+    chip at ``sysfs``: :meth:`start` pulls the line to its idle level and returns the
     scheduling it got, :meth:`go` starts the bytes, :meth:`figures` waits for the
-    end and returns the program's figures (edges, lateness in ns, ...)."""
+    end and returns the program's figures (edges, lateness in ns, ...). With
+    ``invert`` every level is sent the other way round (idle low), as a UART behind
+    an inverter, for ``bb_serial_invert``."""
 
     def __init__(self, program: str, sysfs: str, line: int, baud: int, data: bytes,
                  directory: str, spin_us: int = SPIN_US, priority: int = PRIORITY,
-                 lead_us: int = LEAD_US) -> None:
+                 lead_us: int = LEAD_US, invert: bool = False) -> None:
         self.data_file = os.path.join(directory, f"uart-{line}-{baud}.bin")
         with open(self.data_file, "wb") as f:
             f.write(data)
         self.command = [program, f"{sysfs}/sim_gpio{line}/pull", str(baud), self.data_file,
-                        str(spin_us), str(priority), str(lead_us)]
+                        str(spin_us), str(priority), str(lead_us), *(["invert"] * invert)]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str:

@@ -56,7 +56,7 @@ REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG
 MODULES = {"CONFIG_I2C_STUB": ("drivers/i2c/i2c-stub.ko", "chip_addr=0x48")}
 #: What the guest runs when no test path is given.
 GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py",
-               "tests/test_frontend_gpiod.py"]
+               "tests/test_backend_gpiod_api.py", "tests/test_frontend_gpiod.py"]
 #: The guest's clock under TCG: -1 follows the host's clock, so every moment QEMU's
 #: thread is not scheduled on a busy host shows in the guest as a stall of the whole
 #: machine (tens of ms); N >= 0 (QEMU's ``-icount shift=N,sleep=off``) makes guest
