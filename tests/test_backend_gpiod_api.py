@@ -151,6 +151,10 @@ def test_pwm_range_and_frequency_reach_the_line(pi, chip):
     cb = pi.callback(g, pigpio.RISING_EDGE, lambda gpio, level, tick: rises.append(tick))
     pi.set_PWM_dutycycle(g, 500)
     wait_until(lambda: len(rises) >= 3, timeout=60)
+    # faster than the software waveform can toggle: refused, and the line and the
+    # numbers stay as they were (still toggling below)
+    assert code_of(pi.set_PWM_frequency, g, 8000) == C.PI_BAD_PARAM
+    assert pi.get_PWM_frequency(g) == 50 and pi.get_PWM_real_range(g) == 4000
     # a new range scales the dutycycle, as pigpio's does
     assert pi.set_PWM_range(g, 2000) == 4000
     assert pi.get_PWM_dutycycle(g) == 1000 and pi.get_PWM_range(g) == 2000

@@ -180,9 +180,13 @@ class PwmController:
 
     def set_frequency(self, gpio: int, frequency: int) -> int:
         state = self._state(gpio)
-        state.frequency = closest_frequency(frequency)
+        before, state.frequency = state.frequency, closest_frequency(frequency)
         if state.pwm:
-            self._apply(gpio, state)
+            try:
+                self._apply(gpio, state)
+            except BaseException:
+                state.frequency = before  # refused by the backend: nothing changed
+                raise
         return state.frequency
 
     def get_frequency(self, gpio: int) -> int:
