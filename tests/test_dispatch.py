@@ -147,11 +147,14 @@ def test_a_raising_callback_is_logged_and_the_others_get_every_report(pi, caplog
     assert caplog.text.count("RuntimeError: bug at") == 100
 
 
-def test_wait_callbacks_returns_once_every_report_sent_before_has_run(pi):
+def test_wait_callbacks_returns_once_every_report_sent_before_has_run(pi, server):
     got = []
     pi.callback(25, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
     for start in range(0, 50_000, 10_000):
         drive(pi, "siminject", 25, 10_000, 1, start)
+    # The sim hands a burst on SIM_EDGES_PER_TURN edges per turn of its loop: once
+    # none wait, the server has sent every report (most still unread by the client).
+    wait_until(lambda: server.call(server.backend.queued_edges) == 0, timeout=30)
     pi.sl.s.wait_callbacks(timeout=30)
     assert got == list(range(50_000))
     pi.sl.s.wait_callbacks()  # nothing queued, nobody running: at once
