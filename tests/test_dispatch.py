@@ -163,8 +163,9 @@ def test_wait_callbacks_returns_once_every_report_sent_before_has_run(pi, server
     pi.callback(25, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
     for start in range(0, 50_000, 10_000):
         drive(pi, "siminject", 25, 10_000, 1, start)
-    # the chip hands a burst on 4,096 edges a turn, after siminject answers: all sent
-    wait_until(lambda: server.call(server.backend.queued_edges) == 0)
+    # The sim hands a burst on SIM_EDGES_PER_TURN edges per turn of its loop: once
+    # none wait, the server has sent every report (most still unread by the client).
+    wait_until(lambda: server.call(server.backend.queued_edges) == 0, timeout=30)
     pi.sl.s.wait_callbacks(timeout=30)
     assert got == list(range(50_000))
     pi.sl.s.wait_callbacks()  # nothing queued, nobody running: at once

@@ -3,6 +3,8 @@ the server's loop (injected bursts, waveforms)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from conftest import wait_until
 
@@ -46,13 +48,22 @@ def test_external_drive_and_level_listeners():
     assert seen == [(12, 1), (12, 0), (13, 1)]
 
 
-def test_ticks_wrap_at_32_bits():
-    base = SimulatedChip().tick()
-    chip = SimulatedChip(tick_offset=(1 << 32) - base - 2000)
+def test_ticks_wrap_at_32_bits(monkeypatch):
+    """The chip's tick is its clock (CLOCK_MONOTONIC in µs, plus the offset) modulo
+    2**32: with the clock set by hand, each tick is exact."""
+    clock_ns = [7_000_000_000_123]  # 7,000,000,000 µs (and 123 ns, dropped)
+    monkeypatch.setattr(sim, "time", SimpleNamespace(monotonic_ns=lambda: clock_ns[0]))
+    chip = SimulatedChip(tick_offset=(1 << 32) - 7_000_000_000 - 2000)
     before = chip.tick()
-    assert before > (1 << 32) - 1_000_000
-    after = wait_until(lambda: (t := chip.tick()) < before and t + 1)
-    assert 0 < tickDiff(before, after - 1) < 1_000_000
+    assert before == (1 << 32) - 2000
+    clock_ns[0] += 1_999_000
+    assert chip.tick() == (1 << 32) - 1
+    clock_ns[0] += 1000
+    assert chip.tick() == 0
+    clock_ns[0] += 500_000
+    after = chip.tick()
+    assert after == 500 and tickDiff(before, after) == 2500
+    assert SimulatedChip(tick_offset=5 << 32).tick() == 7_000_002_500 % (1 << 32)
 
 
 def test_bank_latches_show_on_outputs_only():

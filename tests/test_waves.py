@@ -38,11 +38,18 @@ class Edges:
     """Every edge callbacks see on some GPIOs, as (gpio, level, tick)."""
 
     def __init__(self, pi, *gpios: int) -> None:
+        self.pi = pi
         self.seen: list[tuple[int, int, int]] = []
         self.cbs = [pi.callback(g, pigpio.EITHER_EDGE, self._edge) for g in gpios]
 
     def _edge(self, gpio: int, level: int, tick: int) -> None:
         self.seen.append((gpio, level, tick))
+
+    def settle(self) -> None:
+        """Return once every report the server sent so far has been through the
+        callbacks (a wave's edges are sent before ``wave_tx_busy`` answers 0, but the
+        callbacks run on the client's own threads, maybe later)."""
+        self.pi.sl.s.wait_callbacks()
 
     def wait(self, count: int) -> list[tuple[int, int, int]]:
         wait_until(lambda: len(self.seen) >= count)
@@ -184,6 +191,7 @@ def test_a_chain_with_nested_loops_and_delays_makes_the_exact_edges(pi):
         t += 100
     assert edges.relative(len(expected)) == expected
     wait_until(lambda: not pi.wave_tx_busy())
+    edges.settle()
     assert len(edges.seen) == len(expected) == 2 + 3 * 2 * 3 + 2
 
 
@@ -197,6 +205,7 @@ def test_repeat_loop_forever_stop_and_sync(pi):
     edges.wait(6)
     assert pi.wave_send_using_mode(b, pigpio.WAVE_MODE_ONE_SHOT_SYNC) == 5
     wait_until(lambda: not pi.wave_tx_busy())
+    edges.settle()
     ticks = edges.relative(len(edges.seen))
     a_edges = [e for e in ticks if e[0] == G1]
     b_edges = [e for e in ticks if e[0] == G2]
