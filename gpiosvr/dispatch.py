@@ -1,17 +1,20 @@
 """The callback dispatcher: reads the callback connection and runs edge callbacks,
 in order, on two threads of its own (never on the client's loop thread).
 
-An edge costs one thread wake-up, as with pigpio's client: the thread blocked in
-``recv`` on the callback connection is the one that runs its callbacks. So that a
-slow callback never stalls reading, the two threads take turns as leader and
-follower: the leader (holding the reader role) waits for data, parses the frames,
-queues the edge reports in arrival order and hands every other frame (answers to
-the commands the loop thread sends on this connection, ``*bye``) to the loop thread.
-If no thread is running callbacks, it becomes the runner: it passes the reader role
-to the other thread (which reads on while the callbacks run) and runs the queue
-until it is empty, then waits to read again. Only one thread runs callbacks at a
-time, in arrival order; a callback may call the client again, and one that raises
-is logged while the others keep running.
+An edge costs one thread wake-up, as with pigpio's client: the thread that reads
+an edge is the one that runs its callbacks. So that a slow callback never stalls
+reading, both threads wait for the connection in one ``epoll`` set, where it is
+registered one-shot: the kernel wakes one of them when data comes, and nobody
+else until that thread has read it, parsed the frames, queued the edge reports in
+arrival order, handed every other frame (answers to the commands the loop thread
+sends on this connection, ``*bye``) to the loop thread and armed the connection
+again. If no thread is running callbacks, it then runs the queue until it is
+empty, while the other thread waits for the next data in the kernel: the reading
+passes from one thread to the other without a wake-up of its own (a lock handed
+over would wake the other thread at every edge, and it would wait for the GIL
+while the callbacks run). Only one thread runs callbacks at a time, in arrival
+order; a callback may call the client again, and one that raises is logged while
+the others keep running.
 
 The loop thread keeps the connection's life (connect, hello, subscriptions,
 reconnection, close): it :meth:`Dispatcher.attach`\\ es each new connection, whose
@@ -24,6 +27,7 @@ import binascii
 import collections
 import logging
 import os
+import select
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
@@ -42,20 +46,24 @@ log = logging.getLogger(__name__)
 
 #: Reports the dispatcher may have waiting before new ones are dropped (and counted).
 MAX_PENDING_REPORTS = 1_000_000
-#: How long one blocking read of the callback connection waits before it looks again
+#: How long one wait for the callback connection lasts before it looks again
 #: (seconds): a safety net only, since closing and replacing a connection wake it.
 _READ_WAIT_SECONDS = 60.0
+#: The connection's registration: readable, once, until armed again.
+_ARMED = select.EPOLLIN | select.EPOLLONESHOT
 
 
 class _Source:
     """One attached connection as the reader threads see it: a duplicate of its
-    socket (blocking reads with a timeout), the frame begun in the last read."""
+    socket (read without blocking, when ``epoll`` says so), the frame begun in the
+    last read."""
 
-    __slots__ = ("sock", "conn", "transport", "loop", "pending", "detached")
+    __slots__ = ("sock", "fd", "conn", "transport", "loop", "pending", "detached")
 
     def __init__(self, sock: socket.socket, conn: Any, transport: Any,
                  loop: asyncio.AbstractEventLoop, pending: bytes) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.conn = conn
         self.transport = transport
         self.loop = loop
@@ -75,16 +83,21 @@ class Dispatcher:
 
     def __init__(self, client: PigpioCallbackClient, threads: int = 2) -> None:
         self._client = client
-        self._reader_role = threading.Lock()
         self._lock = threading.Lock()  # the queue, _running, _pending
         self._queue: collections.deque[bytes | threading.Event] = collections.deque()
         self._running = False
         self._pending = 0
         self.lost_reports = 0
-        self._changed = threading.Condition()  # _source, _stopping
+        self._changed = threading.Lock()  # _source, _stopping
         self._source: _Source | None = None
+        self._sources: dict[int, _Source] = {}  # by descriptor: the one being read
         self._stopping = False
         self._buffer = bytearray(max(4096, client.responseBufferSize))
+        self._epoll = select.epoll()
+        # written once, never read: wakes every waiting thread (level-triggered) to stop
+        self._wake_read, self._wake_write = os.pipe()
+        self._epoll.register(self._wake_read, select.EPOLLIN)
+        self._alive = threads
         self.threads = [threading.Thread(target=self._work, name="gpiosvr-callbacks",
                                          daemon=True) for _ in range(threads)]
         for thread in self.threads:
@@ -103,18 +116,21 @@ class Dispatcher:
         transport.pause_reading()
         fd = os.dup(transport.get_extra_info("socket").fileno())
         sock = socket.socket(fileno=fd)
-        sock.settimeout(_READ_WAIT_SECONDS)  # keeps the shared O_NONBLOCK the loop needs
+        sock.setblocking(False)  # as the loop needs it: the descriptors share the flag
         pending = bytes(conn._pending)  # what the loop read before: nothing, as a rule
         conn._pending = bytearray()
         source = _Source(sock, conn, transport, self._client.loop, pending)
         with self._changed:
             old, self._source = self._source, source
             stopping = self._stopping
-            self._changed.notify_all()
+            if not stopping:
+                self._sources[source.fd] = source
+                self._epoll.register(source.fd, _ARMED)
         if old is not None:
             old.shut()
         if stopping:
             source.shut()
+            sock.close()
 
     def detach(self, conn: Any) -> None:
         """``conn`` ended (called on the loop thread): stop reading it. Idempotent."""
@@ -147,9 +163,10 @@ class Dispatcher:
     def stop(self, timeout: float = 2.0) -> None:
         """Finish what is queued (bounded) and end the threads. Idempotent."""
         with self._changed:
-            self._stopping = True
+            stopping, self._stopping = self._stopping, True
             source, self._source = self._source, None
-            self._changed.notify_all()
+            if not stopping:
+                os.write(self._wake_write, b"x")
         if source is not None:
             source.shut()
         current = threading.current_thread()
@@ -160,11 +177,24 @@ class Dispatcher:
     # -- the dispatcher threads ---------------------------------------------------------
 
     def _work(self) -> None:
-        while True:
-            with self._reader_role:
-                if not self._lead():
-                    return
-            self._run_queue()
+        try:
+            while self._lead():
+                self._run_queue()
+        finally:
+            self._thread_ended()
+
+    def _thread_ended(self) -> None:
+        """The last thread to end closes the ``epoll`` set and the wake-up pipe."""
+        with self._changed:
+            self._alive -= 1
+            if self._alive:
+                return
+            for source in list(self._sources.values()):
+                source.sock.close()
+            self._sources.clear()
+        self._epoll.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
     def _lead(self) -> bool:
         """Read until there are reports to run and nobody runs them (True), or the
@@ -175,23 +205,36 @@ class Dispatcher:
         client, lock, queue = self._client, self._lock, self._queue
         handlers = client._notification_handlers
         unhexlify, hex_error, size_of = binascii.unhexlify, binascii.Error, RECORD.size
+        wait, arm, sources = self._epoll.poll, self._epoll.modify, self._sources
         while True:
-            source = self._source
-            if source is None or self._stopping:
-                source = self._await_source()
-                if source is None:
-                    return False
+            if self._stopping:
+                return False
+            events = wait(_READ_WAIT_SECONDS, 1)
+            if self._stopping:
+                return False
+            if not events:
+                continue
+            source = sources.get(events[0][0])
+            if source is None:
+                continue  # gone meanwhile
             error: OSError | None = None
             try:
                 size = source.sock.recv_into(buffer)
-            except TimeoutError:
-                continue
+            except BlockingIOError:
+                size = -1
             except OSError as exc:
                 size, error = 0, exc
             if not size:
                 self._source_lost(source, error)
                 continue
+            if size < 0:  # woken for nothing
+                try:
+                    arm(source.fd, _ARMED)
+                except OSError:
+                    pass  # gone meanwhile
+                continue
             data = bytes(view[:size])
+            run = False
             if (data[:3] == b"*e " and data.find(b"\n") == size - 1 and not source.pending
                     and len(handlers) == 1):
                 words = data.split(b" ", 3)
@@ -204,31 +247,29 @@ class Dispatcher:
                         except hex_error:
                             records = None
                         if records is not None and not len(records) % size_of:
+                            data = b""
                             client._seq = int(seq)
                             if lost != b"0":
                                 self._count_lost(int(lost))
-                            if not records:
-                                continue
-                            count = len(records) // size_of
-                            with lock:
-                                if self._pending + count <= MAX_PENDING_REPORTS:
-                                    self._pending += count
-                                    queue.append(records)
-                                    if self._running:
-                                        continue
-                                    self._running = True
-                                    return True
-                            self._enqueue(records)  # over the bound: dropped and counted
-                            continue
-            if self._take(source, data):
+                            if records:
+                                count = len(records) // size_of
+                                with lock:
+                                    if self._pending + count <= MAX_PENDING_REPORTS:
+                                        self._pending += count
+                                        queue.append(records)
+                                        if not self._running:
+                                            self._running = run = True
+                                        records = b""
+                                if records:  # over the bound: dropped and counted
+                                    self._enqueue(records)
+            if data:
+                run = self._take(source, data)
+            try:
+                arm(source.fd, _ARMED)  # only now: the next read follows this one
+            except OSError:
+                pass  # gone meanwhile: its end reaches the thread that reads it
+            if run:
                 return True
-
-    def _await_source(self) -> _Source | None:
-        """The connection to read, once there is one; None when stopping."""
-        with self._changed:
-            while self._source is None and not self._stopping:
-                self._changed.wait()
-            return None if self._stopping else self._source
 
     def _source_lost(self, source: _Source, error: OSError | None) -> None:
         """The connection being read ended (or was replaced): let it go, and tell the
@@ -236,7 +277,12 @@ class Dispatcher:
         with self._changed:
             if self._source is source:
                 self._source = None
-        source.sock.close()
+            if self._sources.pop(source.fd, None) is source:
+                try:
+                    self._epoll.unregister(source.fd)
+                except OSError:
+                    pass
+                source.sock.close()
         if not source.detached:
             try:
                 source.loop.call_soon_threadsafe(_abort, source.transport)

@@ -45,7 +45,7 @@ from array import array
 from collections import deque
 from typing import Callable, Union
 
-from gpiosvr.protocol import pack_edges
+from gpiosvr.protocol import EDGE_RECORD, pack_edges
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 from gpiosvr.server.limits import (SIM_EDGES_PER_TURN, SIM_MAX_QUEUED_EDGES,
                                    SIM_MAX_WAVEFORM_HZ, SIM_WAVE_PULSES_PER_TURN,
@@ -491,6 +491,19 @@ class SimulatedChip(Backend):
                 f"{self._queued_edges} injected edges are still waiting to be handed "
                 f"on; {count} more would pass the {SIM_MAX_QUEUED_EDGES} that may wait "
                 f"(SIM_MAX_QUEUED_EDGES): inject again once they are delivered")
+        if count == 1 and gpio not in self._queued:
+            # one edge and nothing of this GPIO waiting, the everyday case: handed on
+            # the short way, stamped the moment before (the edge's way to a callback)
+            level = self._levels[gpio] ^ 1
+            self._external[gpio] = level
+            self._levels[gpio] = level
+            start = self.tick() if start_tick is None else start_tick
+            packed = EDGE_RECORD.pack(gpio, level, start)
+            for listener in self.burst_listeners:
+                listener(gpio, packed)
+            for target in self._wires.get(gpio, ()):
+                self.drive(target, level)
+            return start
         start = self.tick() if start_tick is None else start_tick
         if count > 0:
             first = self._levels[gpio] ^ 1
