@@ -12,8 +12,9 @@ pigpiod's 12-byte reports: ``<HHII`` seq, flags, tick, levels of GPIO 0-31.
 
 :meth:`PigpiodStandIn.close` drops every connection at once, as a daemon that dies;
 a new stand-in on the same port is the daemon coming back. ``delay`` holds every
-answer back, as a daemon on a slow link; ``die_halfway`` sends a part of an answer
-and then dies.
+answer back, as a daemon on a slow link; :meth:`PigpiodStandIn.hold` holds them until
+:meth:`PigpiodStandIn.release`, as a daemon that stops answering; ``die_halfway``
+sends a part of an answer and then dies.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-import time
 from typing import Any, Callable
 
 import pigpio
@@ -196,6 +196,9 @@ class PigpiodStandIn:
         #: pigpiod commands to answer with the first part only, then die (close).
         self.die_halfway: set[int] = set()
         self.commands_seen = 0
+        self._answering = threading.Event()  # clear: answers wait (hold)
+        self._answering.set()
+        self._closing = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", port))
@@ -223,11 +226,22 @@ class PigpiodStandIn:
         with self._lock:
             return len(self._conns)
 
+    def hold(self) -> None:
+        """Answer nothing from now on (commands are read and counted) until
+        :meth:`release`: a daemon that stopped answering."""
+        self._answering.clear()
+
+    def release(self) -> None:
+        """Answer again, the commands held first."""
+        self._answering.set()
+
     def close(self) -> None:
         """Die as a daemon does: every connection and the listener close at once."""
         if self._closed:
             return
         self._closed = True
+        self._closing.set()  # a delayed or held answer goes (on a closed socket)
+        self._answering.set()
         try:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         except OSError:
@@ -271,7 +285,8 @@ class PigpiodStandIn:
                     return
                 self.commands_seen += 1
                 if self.delay:
-                    time.sleep(self.delay)
+                    self._closing.wait(self.delay)
+                self._answering.wait()
                 if cmd == pigpio._PI_CMD_NOIB:
                     with self._lock:
                         self._next_handle += 1

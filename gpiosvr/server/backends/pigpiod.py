@@ -126,6 +126,7 @@ class PigpiodBackend(Backend):
         self.call_timeout = call_timeout
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="gpiosvr-pigpiod")
         self._pi: Any = None  # pigpio.pi; only the worker calls it
+        self._ready = False  # _pi is set up: levels read, reports asked for
         self._hardware_revision = 0
         self._monitor = 0  # the GPIOs clients want edges of (set on the loop)
         self._asked = 0  # the GPIOs the daemon was asked to report (worker only)
@@ -149,8 +150,9 @@ class PigpiodBackend(Backend):
 
     @property
     def connected(self) -> bool:
-        """Whether the daemon is reachable now."""
-        return self._pi is not None
+        """Whether the daemon is reachable now and set up: its levels read and its
+        reports asked for, so that nothing more goes to it until a call does."""
+        return self._ready
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -353,6 +355,7 @@ class PigpiodBackend(Backend):
         self._pi, self._down_reason = pi, None
         self._notify_sock, self._notify_handle, self._asked = sock, handle, 0
         self._sync_monitor(refresh=0xFFFFFFFF)
+        self._ready = self._pi is pi  # not if that set-up found the daemon gone
         return None
 
     def _open_reports(self) -> tuple[socket.socket, int]:
@@ -403,6 +406,7 @@ class PigpiodBackend(Backend):
             self._loop.call_soon_threadsafe(self._lost.set)
 
     def _disconnect(self) -> None:
+        self._ready = False
         pi, self._pi = self._pi, None
         self._notify_handle, self._asked = None, 0
         if pi is not None:
