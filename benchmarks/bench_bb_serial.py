@@ -46,13 +46,14 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # the UART source (tests/uart_s
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # cpu.py
 from uart_source import SPIN_US  # noqa: E402
 
+from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip  # noqa: E402
+
 TX, RX, SRC = 20, 21, 22
 BAUDS = (9600, 19200, 115200)
 #: Also measured in the guest, where the rates above are out of the emulation's reach.
 GUEST_SLOW_BAUDS = (100, 300, 1200)
 #: The timed source's bauds in the guest: where its rate turns.
 SOURCE_BAUDS = GUEST_SLOW_BAUDS + (9600, 19200, 38400, 57600, 115200)
-GPIO_SIM = "/sys/kernel/config/gpio-sim"
 LABEL = "gpiosvr-bench-serial"
 WIRE_POLL_US = 100
 
@@ -124,33 +125,12 @@ def bench_sim(count: int) -> list[str]:
     return lines
 
 
-def make_chip() -> tuple[str, str]:
-    """A gpio-sim chip of 28 lines labelled LABEL: its configfs and sysfs dirs."""
-    config = os.path.join(GPIO_SIM, f"bench-serial-{os.getpid()}")
-    os.mkdir(config)
-    os.mkdir(os.path.join(config, "bank0"))
-    for path, text in (("bank0/num_lines", "28"), ("bank0/label", LABEL), ("live", "1")):
-        with open(os.path.join(config, path), "w") as f:
-            f.write(text)
-    with open(os.path.join(config, "dev_name")) as f:
-        dev_name = f.read().strip()
-    with open(os.path.join(config, "bank0/chip_name")) as f:
-        return config, f"/sys/devices/platform/{dev_name}/{f.read().strip()}"
-
-
-def remove_chip(config: str) -> None:
-    with open(os.path.join(config, "live"), "w") as f:
-        f.write("0")
-    os.rmdir(os.path.join(config, "bank0"))
-    os.rmdir(config)
-
-
 def bench_guest(count: int) -> list[str]:
     """The real server on gpio-sim (only where a gpio-sim chip can be made): the
     timed UART source first, then the wave thread and a polled wire."""
     import gpiosvr.pigpio as pigpio
 
-    config, sysfs = make_chip()
+    config, sysfs = make_gpio_sim_chip(f"bench-serial-{os.getpid()}", LABEL)
     lines = []
     try:
         with tempfile.TemporaryDirectory() as d:
@@ -173,7 +153,7 @@ def bench_guest(count: int) -> list[str]:
             with open(log_path) as f:
                 err = f.read()
     finally:
-        remove_chip(config)
+        remove_gpio_sim_chip(config)
     fifo = "SCHED_FIFO" if "SCHED_FIFO thread" in err else "a normal thread"
     lines.append(f" (the wave thread ran as {fifo})")
     return lines

@@ -32,10 +32,11 @@ import tempfile
 import threading
 import time
 
+from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip
+
 EDGES = 200
 DELAYS_US = (3000, 5000, 4000, 7000)
 OUT, WIRED = 20, 21
-GPIO_SIM = "/sys/kernel/config/gpio-sim"
 LABEL = "gpiosvr-bench"
 #: The wire, a process of its own (no GIL shared with the callbacks): it keeps the
 #: sysfs files open and mirrors the output's level onto the input's pull.
@@ -121,8 +122,11 @@ def bench_thread() -> str:
     times: list[int] = []
 
     class Request:
-        def set_value(self, offset, value) -> None:
+        def set_values(self, values) -> None:  # one ioctl for a pulse's lines
             times.append(time.monotonic_ns() // 1000)
+
+        def set_value(self, offset, value) -> None:
+            self.set_values({offset: value})
 
     class Chip:
         num_lines = 28
@@ -150,16 +154,7 @@ def bench_guest() -> list[str]:
     """The real server on gpio-sim (only where a gpio-sim chip can be made)."""
     import gpiosvr.pigpio as pigpio
 
-    config = os.path.join(GPIO_SIM, f"bench-{os.getpid()}")
-    os.mkdir(config)
-    os.mkdir(os.path.join(config, "bank0"))
-    for path, text in (("bank0/num_lines", "28"), ("bank0/label", LABEL), ("live", "1")):
-        with open(os.path.join(config, path), "w") as f:
-            f.write(text)
-    with open(os.path.join(config, "dev_name")) as f:
-        dev_name = f.read().strip()
-    with open(os.path.join(config, "bank0/chip_name")) as f:
-        sysfs = f"/sys/devices/platform/{dev_name}/{f.read().strip()}"
+    config, sysfs = make_gpio_sim_chip(f"bench-{os.getpid()}", LABEL)
     wire = WIRE.format(source=f"{sysfs}/sim_gpio{OUT}/value",
                        target=f"{sysfs}/sim_gpio{WIRED}/pull")
 
@@ -185,10 +180,7 @@ def bench_guest() -> list[str]:
         finally:
             proc.terminate()
             _, err = proc.communicate(timeout=60)
-        with open(os.path.join(config, "live"), "w") as f:
-            f.write("0")
-        os.rmdir(os.path.join(config, "bank0"))
-        os.rmdir(config)
+        remove_gpio_sim_chip(config)
     fifo = "SCHED_FIFO" if "SCHED_FIFO thread" in err else "normal thread"
     pulses = wave(OUT)
     return [summary(f"gpio-sim reported ({fifo})", errors(seen[OUT], pulses), EDGES),

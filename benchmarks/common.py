@@ -119,3 +119,30 @@ def both_servers() -> Iterator[tuple[str, StandinProcess]]:
         ours.wait(10)
         ours.stdout.close()
         shutil.rmtree(where, ignore_errors=True)
+
+
+GPIO_SIM = "/sys/kernel/config/gpio-sim"
+
+
+def make_gpio_sim_chip(name: str, label: str, num_lines: int = 28) -> tuple[str, str]:
+    """A gpio-sim chip of ``num_lines`` lines labelled ``label`` (configfs entry
+    ``name``; root and the gpio-sim module needed): its configfs and sysfs dirs."""
+    config = os.path.join(GPIO_SIM, name)
+    os.mkdir(config)
+    os.mkdir(os.path.join(config, "bank0"))
+    for path, text in (("bank0/num_lines", str(num_lines)), ("bank0/label", label),
+                       ("live", "1")):
+        with open(os.path.join(config, path), "w") as f:
+            f.write(text)
+    with open(os.path.join(config, "dev_name")) as f:
+        dev_name = f.read().strip()
+    with open(os.path.join(config, "bank0/chip_name")) as f:
+        return config, f"/sys/devices/platform/{dev_name}/{f.read().strip()}"
+
+
+def remove_gpio_sim_chip(config: str) -> None:
+    """Take down a chip :func:`make_gpio_sim_chip` made."""
+    with open(os.path.join(config, "live"), "w") as f:
+        f.write("0")
+    os.rmdir(os.path.join(config, "bank0"))
+    os.rmdir(config)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import struct
 import sys
 import tempfile
 import threading
@@ -291,6 +292,38 @@ class RunningProgram:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+#: A notification pipe's report: seq, flags, tick, levels (pigpio's gpioReport_t).
+PIPE_REPORT = struct.Struct("HHII")
+
+
+class FifoReader:
+    """Reads a notification pipe's FIFO in this process, as a program reads
+    /dev/pigpioN: :meth:`reports` waits (up to ``timeout`` seconds) for the next
+    ``count`` reports. Opened at once, non-blocking, so that a test may also leave
+    it unread (the pipe then fills)."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.buf = b""
+        self.timeout = timeout
+
+    def reports(self, count: int) -> list[tuple[int, int, int, int]]:
+        size = count * PIPE_REPORT.size
+
+        def enough() -> bool:
+            try:
+                self.buf += os.read(self.fd, 65536)
+            except BlockingIOError:
+                pass
+            return len(self.buf) >= size
+        wait_until(enough, timeout=self.timeout)
+        got, self.buf = self.buf[:size], self.buf[size:]
+        return list(PIPE_REPORT.iter_unpack(got))
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 #: A program reading COUNT reports from a FIFO, as one reads pigpio's /dev/pigpioN,

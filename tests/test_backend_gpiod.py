@@ -15,9 +15,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -93,14 +96,48 @@ class SimChip:
         os.rmdir(self.config)
 
 
-@pytest.fixture(scope="module")
-def sim_chip():
+def make_sim_chip(name: str, *args) -> SimChip:
+    """A gpio-sim chip for a module's tests (``SimChip(name, *args)``); skips the
+    module where none can be made, or fails it under ``GPIOSVR_REQUIRE_GPIO_SIM``."""
     why = _missing()
     if why is not None:
         if os.environ.get("GPIOSVR_REQUIRE_GPIO_SIM"):
             pytest.fail(f"GPIOSVR_REQUIRE_GPIO_SIM is set, but {why}")
         pytest.skip(why)
-    chip = SimChip(f"gpiosvr-test-{os.getpid()}")
+    return SimChip(name, *args)
+
+
+@contextmanager
+def gpiod_server_process(socket_path: str, *args: str) -> Iterator[subprocess.Popen]:
+    """A server process on ``--backend gpiod`` (more options in ``args``), once it
+    says it serves; terminated (killed if it will not stop) when the block ends. Its
+    stderr goes to a file, not a pipe nobody reads: a server that logs a lot would
+    block on a full pipe."""
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod",
+             "--socket", socket_path, *args],
+            stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            line = proc.stdout.readline()
+            if "serving gpiod" not in line:
+                proc.wait(30)
+                errors.seek(0)
+                pytest.fail(f"the gpiod server did not start: {line}{errors.read()}")
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def sim_chip():
+    chip = make_sim_chip(f"gpiosvr-test-{os.getpid()}")
     yield chip
     chip.remove()
 
@@ -110,21 +147,9 @@ def gpiod_server(sim_chip, tmp_path_factory):
     """A server process on the gpio-sim chip, found by its label; every line may be
     changed (on a board that is not a Pi the default mask is GPIO 2-27)."""
     socket_path = str(tmp_path_factory.mktemp("gpiod") / "gpio.sock")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label", LABEL,
-         "--socket", socket_path, "--log-level", "WARNING", "--permit", "-1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert "serving gpiod" in line, proc.stderr.read()
-    yield socket_path
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    proc.stdout.close()
-    proc.stderr.close()
+    with gpiod_server_process(socket_path, "--chip-label", LABEL, "--log-level",
+                              "WARNING", "--permit", "-1") as proc:
+        yield socket_path
     assert proc.returncode == 0
 
 
@@ -751,7 +776,7 @@ def test_a_uart_is_read_back_by_bb_serial_read(pi, sim_chip, tmp_path, uart_sour
     import random
 
     import gpiosvr.pigpio as pigpio
-    from uart_source import UartSource
+    from uart_source import UartSource, read_serial
 
     rx = 26
     rng = random.Random(baud)
@@ -762,19 +787,8 @@ def test_a_uart_is_read_back_by_bb_serial_read(pi, sim_chip, tmp_path, uart_sour
         how = source.start()
         wait_until(lambda: pi.read(rx) == 1, timeout=30)
         assert pi.bb_serial_read_open(rx, baud) == 0
-        got = bytearray()
-
-        def all_read() -> bool:
-            count, chunk = pi.bb_serial_read(rx)
-            assert count >= 0, count
-            got.extend(chunk if count else b"")
-            return len(got) >= len(data)
-
         source.go()
-        try:
-            wait_until(all_read, timeout=120, interval=0.02)
-        except AssertionError:
-            pass  # the comparison below says what came
+        got = read_serial(pi, rx, len(data))
         figures = source.figures(timeout=120)
     print(f"\n{baud} baud source ({how}): {figures}; {len(got)} bytes read")
     assert bytes(got) == data

@@ -19,15 +19,12 @@ from __future__ import annotations
 import glob
 import os
 import random
-import struct
-import subprocess
-import sys
 
 import pigpio as real_pigpio
 import pytest
 
 import test_backend_gpiod as gpiod_tests
-from conftest import wait_until
+from conftest import FifoReader, wait_until
 
 pytestmark = pytest.mark.gpio_sim
 C = real_pigpio
@@ -36,20 +33,13 @@ NUM_LINES = 54
 LABEL = "gpiosvr-api"
 #: A Raspberry Pi 4B's revision code, given with --hwrev.
 HWREV = 0xC03114
-#: pigpio's notification report: seqno, flags, tick, levels.
-REPORT = struct.Struct("HHII")
 #: i2c-stub's address (tests/kernel/init loads it with chip_addr=0x48).
 I2C_ADDRESS = 0x48
 
 
 @pytest.fixture(scope="module")
 def chip():
-    why = gpiod_tests._missing()
-    if why is not None:
-        if os.environ.get("GPIOSVR_REQUIRE_GPIO_SIM"):
-            pytest.fail(f"GPIOSVR_REQUIRE_GPIO_SIM is set, but {why}")
-        pytest.skip(why)
-    sim = gpiod_tests.SimChip(f"gpiosvr-api-{os.getpid()}", NUM_LINES, LABEL)
+    sim = gpiod_tests.make_sim_chip(f"gpiosvr-api-{os.getpid()}", NUM_LINES, LABEL)
     yield sim
     sim.remove()
 
@@ -58,22 +48,10 @@ def chip():
 def server(chip, tmp_path_factory):
     """One server process on the chip for the module; every line may be changed."""
     socket_path = str(tmp_path_factory.mktemp("gpiod-api") / "gpio.sock")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip", chip.dev,
-         "--hwrev", hex(HWREV), "--socket", socket_path, "--log-level", "WARNING",
-         "--permit", "-1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert "serving gpiod" in line, proc.stderr.read()
-    yield socket_path
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    proc.stdout.close()
-    proc.stderr.close()
+    with gpiod_tests.gpiod_server_process(
+            socket_path, "--chip", chip.dev, "--hwrev", hex(HWREV), "--log-level",
+            "WARNING", "--permit", "-1") as proc:
+        yield socket_path
     assert proc.returncode == 0
 
 
@@ -238,28 +216,6 @@ def test_a_running_script_is_updated_and_stopped(pi, chip):
     pi.write(g, 0)
 
 
-class Reader:
-    """A program reading a notification FIFO, as one reads /dev/pigpioN."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        self.buf = b""
-
-    def reports(self, count: int) -> list[tuple[int, int, int, int]]:
-        def enough():
-            try:
-                self.buf += os.read(self.fd, 65536)
-            except BlockingIOError:
-                pass
-            return len(self.buf) >= count * REPORT.size
-        wait_until(enough, timeout=30)
-        got, self.buf = self.buf[:count * REPORT.size], self.buf[count * REPORT.size:]
-        return list(REPORT.iter_unpack(got))
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 def test_notification_pipes_carry_the_kernels_edges(pi, chip):
     """Each report's tick is the kernel's timestamp of the edge (the callback's);
     paused edges are not reported; a closed handle's FIFO is gone."""
@@ -273,7 +229,7 @@ def test_notification_pipes_carry_the_kernels_edges(pi, chip):
     cb = pi.callback(g, pigpio.EITHER_EDGE, lambda gpio, level, tick: seen.append((level, tick)))
     h = pi.notify_open()
     path = pigpio.notify_path(pi, h)
-    reader = Reader(path)
+    reader = FifoReader(path, timeout=30)
     try:
         assert pi.notify_begin(h, 1 << g) == 0
         for level in (1, 0, 1):
@@ -409,7 +365,7 @@ def test_an_inverted_uart_is_read_back_by_bb_serial_read(pi, chip, tmp_path,
     """bb_serial_invert: the UART stand-in sends inverted levels (idle low, start
     bits high) on line 26; with the read inverted every byte comes back."""
     import gpiosvr.pigpio as pigpio
-    from uart_source import UartSource
+    from uart_source import UartSource, read_serial
 
     # 4800 baud: the emulated CPU spends up to ~100 µs of server time per edge, so
     # at 9600 (proven in test_backend_gpiod.py) it has no margin left for what the
@@ -424,19 +380,8 @@ def test_an_inverted_uart_is_read_back_by_bb_serial_read(pi, chip, tmp_path,
                     invert=True) as source:
         source.start()
         wait_until(lambda: pi.read(rx) == 0, timeout=30)
-        got = bytearray()
-
-        def all_read() -> bool:
-            count, chunk = pi.bb_serial_read(rx)
-            assert count >= 0, count
-            got.extend(chunk if count else b"")
-            return len(got) >= len(data)
-
         source.go()
-        try:
-            wait_until(all_read, timeout=120, interval=0.02)
-        except AssertionError:
-            pass  # the comparison below says what came
+        got = read_serial(pi, rx, len(data))
         source.figures(timeout=120)
     assert bytes(got) == data
     assert pi.bb_serial_read(rx) == (0, "")

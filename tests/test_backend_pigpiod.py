@@ -440,12 +440,12 @@ def test_bank_2_is_set_and_cleared_on_the_daemon(wide):
 
 
 def test_notification_pipes_carry_the_daemons_edges(pi, relay, sim):
-    from test_notify_pipes import Reader
+    from conftest import FifoReader
 
     h = pi.notify_open()
     path = pigpio.notify_path(pi, h)
     assert os.path.dirname(path) == os.path.dirname(relay.socket_path)
-    reader = Reader(path)
+    reader = FifoReader(path)
     try:
         assert pi.notify_begin(h, 1 << 17) == 0
         first = sim.inject(17, 3, 250)

@@ -232,11 +232,18 @@ def test_gpiozero_remote_pins(pigpiod_server, tmp_path):
 
 # -- Node's pigpio-client ------------------------------------------------------------------
 
-def test_node_pigpio_client(pigpiod_server):
+def _node_with_pigpio_client() -> tuple[str, pathlib.Path]:
+    """Node and the test peers' directory holding npm's pigpio-client; skips (or fails,
+    when peers are required) where either is missing."""
     node = shutil.which("node") or pytest.skip("no node")
     peers = HERE / "peers"
     if not (peers / "node_modules" / "pigpio-client" / "package.json").exists():
         peer("pigpio-client")  # skips or fails: not installed
+    return node, peers
+
+
+def test_node_pigpio_client(pigpiod_server):
+    node, peers = _node_with_pigpio_client()
     proc = subprocess.Popen([node, str(peers / "pigpio_client_check.js"),
                              str(pigpiod_server.port), "4"],
                             stdout=subprocess.PIPE, text=True, cwd=peers)
@@ -255,10 +262,7 @@ def test_node_pigpio_client(pigpiod_server):
 def test_node_pigpio_client_gets_the_bsc_event(pigpiod_server):
     """pigpio-client's one event: it monitors event 31 (BSC) with EVM on its
     notification handle and emits ``EVENT_BSC`` for each report of it."""
-    node = shutil.which("node") or pytest.skip("no node")
-    peers = HERE / "peers"
-    if not (peers / "node_modules" / "pigpio-client" / "package.json").exists():
-        peer("pigpio-client")  # skips or fails: not installed
+    node, peers = _node_with_pigpio_client()
     hub = pigpiod_server.thread.server.hub
     proc = subprocess.Popen([node, str(peers / "pigpio_client_event.js"),
                              str(pigpiod_server.port), "3"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pigpio  # the real package
 import pytest
@@ -24,14 +23,9 @@ pytestmark = pytest.mark.gpio_sim
 
 @pytest.fixture(scope="module")
 def sim_chip():
-    why = gpiod_tests._missing()
-    if why is not None:
-        if os.environ.get("GPIOSVR_REQUIRE_GPIO_SIM"):
-            pytest.fail(f"GPIOSVR_REQUIRE_GPIO_SIM is set, but {why}")
-        pytest.skip(why)
+    chip = gpiod_tests.make_sim_chip(f"gpiosvr-fe-{os.getpid()}")
     if os.environ.get("GPIOSVR_GUEST") and shutil.which("ip"):
         subprocess.run(["ip", "link", "set", "lo", "up"], check=False)  # a bare guest
-    chip = gpiod_tests.SimChip(f"gpiosvr-fe-{os.getpid()}")
     yield chip
     chip.remove()
 
@@ -40,19 +34,12 @@ def sim_chip():
 def port(sim_chip, tmp_path_factory):
     """A server process on the gpio-sim chip with the pigpiod front end."""
     socket_path = str(tmp_path_factory.mktemp("gpiod") / "gpio.sock")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label",
-         gpiod_tests.LABEL, "--socket", socket_path, "--permit", "all",
-         "--pigpiod-port", "0", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "serving gpiod" in proc.stdout.readline(), proc.stderr.read()
-    line = proc.stdout.readline()
-    assert "pigpiod protocol" in line, proc.stderr.read()
-    yield int(line.split()[-1])
-    proc.terminate()
-    proc.wait(60)
-    proc.stdout.close()
-    proc.stderr.close()
+    with gpiod_tests.gpiod_server_process(
+            socket_path, "--chip-label", gpiod_tests.LABEL, "--permit", "all",
+            "--pigpiod-port", "0", "--log-level", "WARNING") as proc:
+        line = proc.stdout.readline()
+        assert "pigpiod protocol" in line, proc.stderr.read()
+        yield int(line.split()[-1])
 
 
 def test_the_real_pigpio_package_drives_gpio_sim_lines(port, sim_chip):

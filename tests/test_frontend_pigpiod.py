@@ -625,7 +625,7 @@ def test_gpiosvr_s_own_commands_are_reachable_by_their_numbers(pigpiod_server):
 def test_notify_open_of_the_real_pigpio_feeds_a_pipe_as_pigpiods(pi, pigpiod_server):
     """pigpio's NO over TCP: a FIFO ``pigpioN`` next to the server's socket (pigpiod's
     /dev/pigpioN), fed the 12-byte reports, numbered apart from the NOIB stream."""
-    from test_notify_pipes import Reader
+    from conftest import FifoReader
 
     sim = Simulator(pigpiod_server.socket_path)
     pi.set_mode(17, pigpio.INPUT)
@@ -633,7 +633,7 @@ def test_notify_open_of_the_real_pigpio_feeds_a_pipe_as_pigpiods(pi, pigpiod_ser
     h = pi.notify_open()
     assert h >= 0 and h != pi._notify.handle  # pigpio's one table of handles
     path = os.path.join(os.path.dirname(pigpiod_server.socket_path), f"pigpio{h}")
-    reader = Reader(path)
+    reader = FifoReader(path)
     try:
         assert pi.notify_begin(h, 1 << 17) == 0
         first = sim.inject(17, 3, 250)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import stat
-import struct
 
 import pytest
 
@@ -16,9 +15,8 @@ from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import PigpioError
 from gpiosvr.simulator import Simulator
 
-from conftest import wait_until
+from conftest import FifoReader, wait_until
 
-REPORT = struct.Struct("HHII")
 
 
 @pytest.fixture
@@ -28,28 +26,6 @@ def sim(server):
     s.close()
 
 
-class Reader:
-    """A program reading the FIFO, as one reads /dev/pigpioN."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        self.buf = b""
-
-    def reports(self, count: int) -> list[tuple[int, int, int, int]]:
-        def enough():
-            try:
-                self.buf += os.read(self.fd, 65536)
-            except BlockingIOError:
-                pass
-            return len(self.buf) >= count * REPORT.size
-        wait_until(enough)
-        got, self.buf = self.buf[:count * REPORT.size], self.buf[count * REPORT.size:]
-        return list(REPORT.iter_unpack(got))
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 def test_reports_come_on_a_fifo_next_to_the_socket(server, pi, sim):
     h = pi.notify_open()
     assert h == 0
@@ -57,7 +33,7 @@ def test_reports_come_on_a_fifo_next_to_the_socket(server, pi, sim):
     assert path == os.path.join(os.path.dirname(server.socket_path), "pigpio0")
     info = os.stat(path)
     assert stat.S_ISFIFO(info.st_mode) and info.st_mode & 0o777 == 0o600
-    reader = Reader(path)
+    reader = FifoReader(path)
     try:
         assert pi.notify_begin(h, 1 << 17) == 0
         first = sim.inject(17, 3, 250)
@@ -82,7 +58,7 @@ def test_reports_come_on_a_fifo_next_to_the_socket(server, pi, sim):
 
 def test_watchdogs_and_events_in_the_flags(pi):
     h = pi.notify_open()
-    reader = Reader(pigpio.notify_path(pi, h))
+    reader = FifoReader(pigpio.notify_path(pi, h))
     try:
         pi.notify_begin(h, 1 << 5)
         pi.set_watchdog(5, 20)
@@ -105,7 +81,7 @@ def test_watchdogs_and_events_in_the_flags(pi):
 
 def test_a_reader_that_does_not_read_loses_reports_and_holds_nothing_up(pi, sim):
     h = pi.notify_open()
-    reader = Reader(pigpio.notify_path(pi, h))  # open, never read: the pipe fills (64 KiB)
+    reader = FifoReader(pigpio.notify_path(pi, h))  # open, never read: the pipe fills (64 KiB)
     try:
         pi.notify_begin(h, 1 << 20)
         sim.inject(20, 20_000, 10)

@@ -89,3 +89,24 @@ class UartSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_serial(pi, rx: int, count: int, timeout: float = 120) -> bytes:
+    """Read GPIO ``rx`` with ``bb_serial_read`` until ``count`` bytes came or
+    ``timeout`` seconds passed: what came, for the caller to compare with what was
+    sent (so that a failure shows the bytes, not a timeout)."""
+    from conftest import wait_until
+
+    got = bytearray()
+
+    def all_read() -> bool:
+        n, chunk = pi.bb_serial_read(rx)
+        assert n >= 0, n
+        got.extend(chunk if n else b"")
+        return len(got) >= count
+
+    try:
+        wait_until(all_read, timeout=timeout, interval=0.02)
+    except AssertionError:
+        pass  # the caller's comparison says what came
+    return bytes(got)
