@@ -37,7 +37,7 @@ import pigpio
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import quiet_pigpio_exit  # noqa: E402
-from cpu import process_cpu  # noqa: E402
+from cpu import cpu_text, process_cpu  # noqa: E402
 
 SERVER = r'''
 import asyncio, queue, socket, struct, sys, threading, uvloop
@@ -140,8 +140,8 @@ def main() -> None:
         med = {op: (statistics.median(r for r, _ in results[kind, op]),
                     statistics.median(c for _, c in results[kind, op]))
                for op in ("read", "write")}
-        print(f"{kind:<10}{med['read'][0]:>9,.0f}{med['read'][1]:>9.1f}"
-              f"{med['write'][0]:>9,.0f}{med['write'][1]:>10.1f}")
+        print(f"{kind:<10}{med['read'][0]:>9,.0f}{cpu_text(med['read'][1]):>9}"
+              f"{med['write'][0]:>9,.0f}{cpu_text(med['write'][1]):>10}")
 
 
 if __name__ == "__main__":
