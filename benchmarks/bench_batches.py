@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_latency import call_latencies, pct  # noqa: E402
-from common import ROOT, temporary_directory  # noqa: E402
+from common import ROOT, spawn, temporary_directory  # noqa: E402
 
 #: The server, with its loop callbacks timed; a line on stdin: report them and forget.
 _SERVER = """
@@ -70,7 +70,7 @@ def main() -> None:
 
     env = dict(os.environ, PYTHONPATH=ROOT)
     path = os.path.join(temporary_directory("bench-"), "gpio.sock")
-    server = subprocess.Popen(
+    server = spawn(
         [sys.executable, "-c", _SERVER, "--socket", path,
          "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -87,8 +87,8 @@ def main() -> None:
         for size in [0] + [int(s) for s in args.sizes.split(",")]:
             flood = None
             if size:
-                flood = subprocess.Popen([sys.executable, "-c", _FLOOD, path, str(size)],
-                                         env=env, stdout=subprocess.PIPE, text=True)
+                flood = spawn([sys.executable, "-c", _FLOOD, path, str(size)],
+                              env=env, stdout=subprocess.PIPE, text=True)
                 flood.stdout.readline()
                 time.sleep(0.2)
             loop_figures()  # forget what came before

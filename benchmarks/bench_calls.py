@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from common import ROOT, both_servers, export_tree
+from common import ROOT, both_servers, export_tree, spawn_run
 from cpu import c_pingpong, cpu_ratio, cpu_text, measure, own_cpu, peer_pid, process_cpu
 
 def rate(call, seconds: float) -> float:
@@ -191,10 +191,9 @@ def compare(args: argparse.Namespace) -> None:
         for r in range(args.rounds):
             for label, where in runs.items():
                 env = dict(os.environ, PYTHONPATH=where)
-                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--json",
-                                      "--rounds", "1", "--seconds", str(args.seconds)],
-                                     env=env, cwd=where, check=True, capture_output=True,
-                                     text=True).stdout
+                out = spawn_run([sys.executable, os.path.abspath(__file__), "--json",
+                                 "--rounds", "1", "--seconds", str(args.seconds)],
+                                env=env, cwd=where, check=True, text=True).stdout
                 line = next(x for x in out.splitlines() if x.startswith("JSON "))
                 for case, values in json.loads(line[5:]).items():
                     results[label].setdefault(case, []).extend(values)

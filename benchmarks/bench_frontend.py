@@ -37,7 +37,7 @@ import time
 
 import pigpio
 
-from common import quiet_pigpio_exit, temporary_directory
+from common import quiet_pigpio_exit, spawn, temporary_directory
 from cpu import cpu_ratio, cpu_text, process_cpu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,13 +123,13 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": ROOT}
     sock = os.path.join(temporary_directory("gs-bench-"), "gpio.sock")
-    ours = subprocess.Popen(
+    ours = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock, "--permit", "all",
          "--pigpiod-port", "0", "--log-level", "WARNING"],
         stdout=subprocess.PIPE, text=True, env=env)
-    standin = subprocess.Popen([sys.executable, "-c", STANDIN], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
-    floor = subprocess.Popen([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE, text=True)
+    standin = spawn([sys.executable, "-c", STANDIN], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
+    floor = spawn([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE, text=True)
     try:
         ours.stdout.readline()
         our_port = int(ours.stdout.readline().split()[-1])

@@ -36,7 +36,7 @@ import pigpio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import quiet_pigpio_exit  # noqa: E402
+from common import quiet_pigpio_exit, spawn  # noqa: E402
 from cpu import cpu_text, process_cpu  # noqa: E402
 
 SERVER = r'''
@@ -112,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     servers = {}
     for kind in ("loop", "thread", "thread+"):
-        proc = subprocess.Popen([sys.executable, "-c", SERVER, kind],
-                                stdout=subprocess.PIPE, text=True)
+        proc = spawn([sys.executable, "-c", SERVER, kind],
+                     stdout=subprocess.PIPE, text=True)
         servers[kind] = (proc, pigpio.pi("127.0.0.1", int(proc.stdout.readline())))
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:

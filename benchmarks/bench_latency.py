@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, both_servers  # noqa: E402
+from common import ROOT, both_servers, spawn  # noqa: E402
 
 GPIO = 20
 
@@ -140,9 +140,9 @@ class Flood:
     """A flooding client process for the duration of a ``with`` block."""
 
     def __init__(self, code: str, target: str, seconds: float = 120.0) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", code, target, str(seconds)],
-                                     stdout=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, PYTHONPATH=ROOT))
+        self.proc = spawn([sys.executable, "-c", code, target, str(seconds)],
+                          stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
 
     def __enter__(self) -> "Flood":
         assert self.proc.stdout.readline().strip() == "ready"
