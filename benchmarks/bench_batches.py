@@ -92,7 +92,7 @@ def main() -> None:
                 flood.stdout.readline()
                 time.sleep(0.2)
             loop_figures()  # forget what came before
-            reads = call_latencies(pi.read, args.calls)
+            reads = call_latencies([pi.read], args.calls)[0]
             count, p50, p99, longest = loop_figures()
             if flood:
                 flood.kill()
