@@ -173,7 +173,8 @@ def test_callbacks_watchdogs_and_filters_come_back_after_a_server_restart(sock_p
             settings = second.server.edge_settings
             wait_until(lambda: second.call(lambda: settings.watchdog[18]) == 60000)
             assert second.call(lambda: settings.glitch[18]) == 10
-            wait_until(lambda: second.call(lambda: len(second.server.hub.subscriptions)) == 1)
+            # subscribed again (the handle is opened, then its GPIOs asked for)
+            wait_until(lambda: listening(second, 18))
             with Simulator(sock_path) as sim:
                 sim.inject(18, 1, 1, 4242)
             wait_until(lambda: got == [(1, 4252)])

@@ -137,12 +137,18 @@ def test_hardware_pwm_getters_answer_what_its_channel_really_makes(pi):
     assert pi.hardware_PWM(12, 2000, 250_000) == 0
     assert _getters(pi, 18) == _getters(pi, 12) == (2000, 250_000, 1_000_000, 125_000)
     assert pi.hardware_PWM(18, 4000, 100_000) == 0
+    switched = pi.get_current_tick()  # 12's edges from here are the new setting's
     assert _getters(pi, 12) == (4000, 100_000, 1_000_000, 62_500)
     assert pi.hardware_PWM(13, 1000, 1000) == 0  # channel 1 is another
     assert _getters(pi, 12)[0] == 4000 and _getters(pi, 13)[0] == 1000
-    wait_until(lambda: len(ticks) >= 12)
+
+    def since_switch():
+        return [(level, t) for level, t in list(ticks) if (t - switched) % 2**32 < 2**31]
+
+    wait_until(lambda: len(since_switch()) >= 8)
     # 12 followed the channel: 4 kHz at 10 %, 25 µs high every 250 µs
-    highs = {(t2 - t1) % 2**32 for (l1, t1), (_, t2) in zip(ticks[-8:], ticks[-7:]) if l1}
+    after = since_switch()
+    highs = {(t2 - t1) % 2**32 for (l1, t1), (_, t2) in zip(after, after[1:]) if l1}
     assert highs == {25}
     # frequency 0 on 18 disables the channel: 12 goes low, but stays a hardware PWM
     # GPIO for the getters, as in pigpio; 18 is none
