@@ -295,8 +295,8 @@ def parse(text: str, *, shell: bool = False) -> tuple[list[Instruction], dict[in
         word, line = words[i]
         low = word.lower()
         i += 1
-        shape = SHAPES.get(low)
         name = ALIASES.get(low, low)
+        shape = SHAPES.get(low, SHAPES.get(name))
         args: list[Any] = []
         if shape is not None:
             for kind in shape:
