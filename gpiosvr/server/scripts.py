@@ -1,54 +1,36 @@
 """pigpio scripts: stored, parsed and run inside the server.
 
 A script is pigpio's little language: whitespace-separated instructions, an
-accumulator ``A``, a flag ``F``, parameters ``p0``-``p9`` (set by the runner) and
-variables ``v0``-``v149``. Supported here:
+accumulator ``A``, a flag ``F``, parameters ``p0``-``p9`` (set by the runner),
+variables ``v0``-``v149`` and a 64 KiB byte buffer (both kept from one run to the
+next). docs/scripts.md is the reference: every instruction, what a script may call,
+the code a store answers for each kind of mistake, and where gpiosvr differs from
+pigpio 1.78 and why. In short:
 
-* data: ``LD x y``, ``LDA y``, ``STA x``, ``XA x``, ``X x y``, ``PUSH x``, ``POP x``,
-  ``PUSHA``, ``POPA`` (none of them sets ``F``);
-* arithmetic and logic on ``A`` (each sets ``F`` to the new ``A``): ``ADD``, ``SUB``,
-  ``MLT``, ``DIV``, ``MOD``, ``AND``, ``OR``, ``XOR``, ``RLA n``, ``RRA n``, ``INRA``,
-  ``DCRA``; ``INR x``/``DCR x`` (``F`` = the variable); ``CMP y`` (``F`` = A - y);
-* flow: ``TAG n``, ``JMP n``, ``JZ``/``JNZ``/``JP``/``JM n`` (on ``F`` zero, non-zero,
-  >= 0, < 0), ``CALL n``, ``RET``, ``HALT``;
-* timing: ``MILS n``, ``MICS n`` (pigpio's delay commands: ``A`` = 0 after the delay,
-  or, for a delay out of range, ``A`` = PI_BAD_MILS_DELAY/PI_BAD_MICS_DELAY at once),
-  ``WAIT bits`` (until a GPIO in ``bits`` changes; ``A`` = the bits that did),
-  ``EVTWT bits`` (until an event in ``bits`` is triggered; ``A`` = its bit);
-* GPIO: any pigs command of the server by name (``W 4 1``, ``R 4``, ``M 4 W``,
-  ``PUD 4 U``, ``P 18 128``, ``S 18 1500``, ``T``, ``BR1`` ...).
+* data: ``LD``, ``LDA``, ``STA``, ``XA``, ``X``, ``PUSH``, ``POP``, ``PUSHA``,
+  ``POPA``, ``LDAB``/``STAB`` (a byte of the buffer); none of them sets ``F``;
+* arithmetic and logic (``F`` = the result): ``ADD``, ``SUB``, ``MLT``, ``DIV``,
+  ``MOD``, ``AND``, ``OR``, ``XOR``, ``RLA``/``RRA`` (A), ``RL``/``RR`` (a register),
+  ``INRA``, ``DCRA``, ``INR``, ``DCR``; ``CMP`` (``F`` = A - x);
+* flow: ``TAG`` (50 at most), ``JMP``, ``JZ``/``JNZ``/``JP``/``JM``, ``CALL``,
+  ``RET``, ``HALT``; timing and waits: ``MILS``, ``MICS``, ``WAIT``, ``EVTWT``;
+* commands: pigpio's list of what a script may call (command.c's ``cmdInfo``), by
+  either of pigpio's names (``W``/``WRITE`` ...), ``NO``/``NB``/``NP``/``NC``/``EVM``
+  on a notification pipe, and gpiosvr's ``sim*`` commands; ``SYS`` runs a program of
+  ``--shell-dir`` as ``shell`` does (refused at store without one).
 
-What happens when something goes wrong follows pigpio 1.78's engine (``pthScript``
-in pigpio.c):
+The parser is pigpio's (``cmdParseScript``): the first mistake in the text refuses
+the script with pigpio's code (PI_BAD_SCRIPT_CMD for nearly all; PI_DUP_TAG,
+PI_TOO_MANY_TAGS; then PI_BAD_TAG) and a message naming the line. A run is pigpio's
+``pthScript``: a command's result, an error code included, goes to ``A`` and ``F``
+and the script goes on; a stack error FAILS it (after the instruction completes, so
+one that leaves the program counter past the end reads HALTED); ``DIV``/``MOD`` by 0
+and ``NOP``/``CMDR``/``CMDW`` (on which pigpio's engine spins for ever) FAIL it.
+Numbers are ``int32`` and wrap, as in pigpio's C engine.
 
-* a command's result goes to ``A`` and ``F``, whatever it is: a failing command
-  (``W 70 1``) leaves its negative error code there (PI_BAD_GPIO) and the script goes
-  on, so ``JM`` after it branches on the failure;
-* the script's own errors FAIL it: a push (``PUSH``, ``PUSHA``, ``CALL``) onto a full
-  stack of 256 entries, a pop (``POP``, ``POPA``, ``RET``) of an empty one. As in
-  pigpio the failing instruction still completes (a pop gives 0, ``CALL`` jumps) and
-  the end-of-script check comes after it: when the failing instruction leaves the
-  program counter past the last instruction, the script ends HALTED, not FAILED;
-* ``RET`` to a popped place past the end ends the script (HALTED), as pigpio; one
-  before the start FAILS it (pigpio would read outside its program);
-* ``DIV``/``MOD`` by 0 FAIL the script: on the 32-bit Raspberry Pi OS pigpio is built
-  for, the division traps (SIGFPE) and pigpiod exits; failing the one script is the
-  nearest a shared server can do;
-* a jump to a tag the script lacks is refused when it is stored (PI_BAD_TAG), as
-  pigpio resolves tags then.
-
-Numbers are 32-bit, as in pigpio's C engine: ``A``, ``F``, parameters and variables
-are ``int32`` and wrap on overflow; ``DIV``/``MOD`` truncate toward zero (the
-remainder has the sign of ``A``); ``RLA``/``RRA``
-shift (arithmetic right shift), as pigpio's ``A<<=x``/``A>>=x`` do on the Pi's ARM
-CPU: only the low 8 bits of the count matter and 32 or more shifts every bit out. A
-literal must fit in 32 bits (-2**31 to 2**32-1; 0xFFFFFFFF is -1).
-Variables keep their values from one run to the next, as pigpio's do.
-
-A script that does not parse is refused with pigpio's code and a message naming the
-line. Scripts belong to the server, not to
-the client that stored them, but only the uid that stored one (or root, the server's
-uid, the admin group) may run, update, stop or delete it; its commands run as that uid.
+Scripts belong to the server, not to the client that stored them, but only the uid
+that stored one (or root, the server's uid, the admin group) may run, update, stop or
+delete it; its commands run as that uid.
 
 All running scripts share one scheduler: it runs the ready ones round-robin for at most
 ``SCRIPT_TURN_SECONDS`` (and ``SCRIPT_TURN_INSTRUCTIONS``) in all per turn, then lets
