@@ -665,8 +665,6 @@ def test_script_shapes_fit_the_servers_command_table():
 
 
 def test_an_empty_script_stores_and_runs_to_halted(pi):
-    pi.set_mode(0, pigpio.OUTPUT)
     for text in ("", " \n\t "):
         status, params = run_to_end(pi, text)
         assert (status, params) == (pigpio.PI_SCRIPT_HALTED, (0,) * 10)
-    assert pi.get_mode(0) == pigpio.OUTPUT  # pigpio would have run gpioSetMode(0, 0)
