@@ -82,7 +82,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     'pnp': (('int',), 'pnp handle', "Pause the pipe's GPIO reports."),
     'pnpath': (('int',), 'pnpath handle', "The path of the pipe's FIFO."),
     'prg': (('user_gpio',), 'prg user_gpio', 'The PWM dutycycle range.'),
-    'proc': (('text',), 'proc text', 'Store a pigpio script; answers its id (the lowest free, 0-31).'),
+    'proc': (('text',), 'proc text', "Store a pigpio script (pigs: the rest of the line); answers its id (the lowest free, 0-31), or pigpio's code for its first mistake (docs/scripts.md)."),
     'procd': (('int',), 'procd script_id', 'Delete a script.'),
     'procp': (('int',), 'procp script_id', "A script's status and its 10 parameters: [status, p0, ..., p9]."),
     'procr': (('int', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?', 'int?'), 'procr script_id [params...]', 'Run a stored script with up to 10 32-bit parameters (a running one goes on, with the new parameters).'),

@@ -212,6 +212,23 @@ def test_scripts_store_run_status_and_delete(pi):
     assert pi.script_status(sid) == (pigpio.PI_BAD_SCRIPT_ID, ())  # as pigpio.py does
 
 
+@pytest.mark.parametrize("text,code", [
+    ("foo 3", pigpio.PI_BAD_SCRIPT_CMD), ("ld v150 1", pigpio.PI_BAD_SCRIPT_CMD),
+    ("i2crd 0 4", pigpio.PI_BAD_SCRIPT_CMD), ("tag 1 tag 1", pigpio.PI_DUP_TAG),
+    (" ".join(f"tag {n}" for n in range(51)), pigpio.PI_TOO_MANY_TAGS),
+    ("jmp 9", pigpio.PI_BAD_TAG),
+])
+def test_a_script_that_does_not_parse_gets_pigpios_code(pi, text, code):
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script(text)
+    assert str(info.value) == repr(pigpio.error_text(code))
+    pigpio.exceptions = False
+    try:
+        assert pi.store_script(text) == code
+    finally:
+        pigpio.exceptions = True
+
+
 def test_both_kinds_of_client_share_the_gpios(pi, pigpiod_server):
     local = BlockingClient(pigpiod_server.socket_path)
     try:

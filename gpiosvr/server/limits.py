@@ -86,8 +86,8 @@ MAX_SCRIPTS = 32
 #: Stored scripts one uid may have (root, the server's uid and the admin group may
 #: fill all of MAX_SCRIPTS).
 MAX_SCRIPTS_PER_UID = 16
-#: Longest script text.
-MAX_SCRIPT_BYTES = 64 * 1024
+#: Longest script text: pigpio 1.78's, its 64 KiB extension buffer less the NUL it adds.
+MAX_SCRIPT_BYTES = 65535
 #: Entries on a script's stack (pigpio's number); a script that pushes more FAILS.
 MAX_SCRIPT_STACK = 256
 #: Seconds all running scripts together run in one turn of the script scheduler;
