@@ -178,8 +178,13 @@ class Dispatcher:
 
     def _work(self) -> None:
         try:
-            while self._lead():
-                self._run_queue()
+            while True:
+                direct = self._lead()
+                if direct is None:
+                    return
+                if direct:  # a lone frame's reports, straight from the read
+                    run_callbacks(self._client.callbacks, direct, _log_error)
+                self._run_queue(len(direct) // RECORD.size)
         finally:
             self._thread_ended()
 
@@ -196,10 +201,12 @@ class Dispatcher:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def _lead(self) -> bool:
-        """Read until there are reports to run and nobody runs them (True), or the
-        dispatcher stops (False). One edge frame alone in a read, the everyday case,
-        is read here in as few steps as can be: a thread that slept runs cold."""
+    def _lead(self) -> bytes | None:
+        """Read until there are reports to run and nobody runs them, or the
+        dispatcher stops (None). One edge frame alone in a read, the everyday case,
+        is read here in as few steps as can be (a thread that slept runs cold): when
+        nothing is queued, its records come back for this thread to run at once
+        (counted as pending, as if queued); else ``b""``: run the queue."""
         buffer = self._buffer
         view = memoryview(buffer)
         client, lock, queue = self._client, self._lock, self._queue
@@ -208,10 +215,10 @@ class Dispatcher:
         wait, arm, sources = self._epoll.poll, self._epoll.modify, self._sources
         while True:
             if self._stopping:
-                return False
+                return None
             events = wait(_READ_WAIT_SECONDS, 1)
             if self._stopping:
-                return False
+                return None
             if not events:
                 continue
             source = sources.get(events[0][0])
@@ -234,7 +241,7 @@ class Dispatcher:
                     pass  # gone meanwhile
                 continue
             data = bytes(view[:size])
-            run = False
+            run = direct = False
             if (data[:3] == b"*e " and data.find(b"\n") == size - 1 and not source.pending
                     and len(handlers) == 1):
                 words = data.split(b" ", 3)
@@ -256,20 +263,25 @@ class Dispatcher:
                                 with lock:
                                     if self._pending + count <= MAX_PENDING_REPORTS:
                                         self._pending += count
-                                        queue.append(records)
-                                        if not self._running:
-                                            self._running = run = True
-                                        records = b""
-                                if records:  # over the bound: dropped and counted
-                                    self._enqueue(records)
+                                        if not self._running and not queue:
+                                            self._running = direct = True
+                                        else:
+                                            queue.append(records)
+                                            if not self._running:
+                                                self._running = run = True
+                                            records = b""
+                                if records and not direct:  # over the bound: dropped
+                                    self._enqueue(records)  # (and counted)
             if data:
                 run = self._take(source, data)
             try:
                 arm(source.fd, _ARMED)  # only now: the next read follows this one
             except OSError:
                 pass  # gone meanwhile: its end reaches the thread that reads it
+            if direct:
+                return records
             if run:
-                return True
+                return b""
 
     def _source_lost(self, source: _Source, error: OSError | None) -> None:
         """The connection being read ended (or was replaced): let it go, and tell the
@@ -377,10 +389,10 @@ class Dispatcher:
         log.warning("callbacks are %d reports behind; dropped %d", behind, count)
         return False
 
-    def _run_queue(self) -> None:
-        """Run the callbacks of everything queued, in order, until the queue is empty."""
+    def _run_queue(self, done: int = 0) -> None:
+        """Run the callbacks of everything queued, in order, until the queue is empty
+        (``done``: reports this thread has just run, still counted as pending)."""
         client, lock, queue = self._client, self._lock, self._queue
-        done = 0
         while True:
             with lock:
                 self._pending -= done
