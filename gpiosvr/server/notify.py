@@ -64,6 +64,16 @@ def edge_frame(seq: int, lost: int, records: "bytes | bytearray") -> bytes:
     return b"*e %d %d %%%s\n" % (seq, lost, hexlify(records))
 
 
+_BINARY_HEAD = protocol.BINARY_EDGE_HEAD.pack
+_MARK = protocol.BINARY_EDGE_MARK
+
+
+def binary_edge_frame(seq: int, lost: int, records: "bytes | bytearray") -> bytes:
+    """The binary edge frame of packed ``records`` (for a connection that asked for
+    them with ``nfmt 1``): the head, then the records as they are."""
+    return _BINARY_HEAD(_MARK, seq, lost, len(records) // RECORD.size) + records
+
+
 class Subscription:
     """One client's notification handle: which GPIOs, what is queued, what was lost."""
 
@@ -303,7 +313,12 @@ class EdgeHub:
                         and not transport.is_closing()
                         and getattr(client, "encode_reports", None) is None):
                     sub.seq += 1
-                    transport.write(b"*e %d %d %%%s\n" % (sub.seq, sub.lost, hexlify(packed)))
+                    if client.binary_reports:
+                        transport.write(_BINARY_HEAD(_MARK, sub.seq, sub.lost,
+                                                     len(packed) // size) + packed)
+                    else:
+                        transport.write(b"*e %d %d %%%s\n" % (sub.seq, sub.lost,
+                                                               hexlify(packed)))
                     sub.lost = 0
                     after = transport.get_write_buffer_size()
                     if after or client in self._buffered:
@@ -677,11 +692,12 @@ class EdgeHub:
             self._note_buffered(client, transport.get_write_buffer_size())
             return
         data, size = sub.queue, RECORD.size
+        frame = binary_edge_frame if client.binary_reports else edge_frame
         frames = []
         for start in range(0, max(len(data), 1), MAX_REPORTS_PER_FRAME * size):
             sub.seq += 1
-            frames.append(edge_frame(sub.seq, sub.lost,
-                                     data[start:start + MAX_REPORTS_PER_FRAME * size]))
+            frames.append(frame(sub.seq, sub.lost,
+                                data[start:start + MAX_REPORTS_PER_FRAME * size]))
             sub.lost = 0
         self._unqueue(sub)
         transport.write(b"".join(frames))
