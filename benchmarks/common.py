@@ -37,11 +37,18 @@ standin.close()
 """ % HERE
 
 
+def _pinned() -> list[str]:
+    """``taskset -c CPU`` when ``GPIOSVR_BENCH_PIN`` names a CPU for the servers (a
+    diagnostic of bench_latency.py), else nothing."""
+    cpu = os.environ.get("GPIOSVR_BENCH_PIN")
+    return ["taskset", "-c", cpu] if cpu else []
+
+
 class StandinProcess:
     """``pigpiod_standin.PigpiodStandIn`` serving from a process of its own."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _STANDIN_MAIN],
+        self.proc = subprocess.Popen([*_pinned(), sys.executable, "-c", _STANDIN_MAIN],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
         self.port = int(self.proc.stdout.readline())
@@ -105,8 +112,8 @@ def both_servers() -> Iterator[tuple[str, StandinProcess]]:
     threading.excepthook = quiet_pigpio_exit
     where = temporary_directory()
     path = os.path.join(where, "gpio.sock")
-    ours = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                             "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    ours = subprocess.Popen([*_pinned(), sys.executable, "-m", "gpiosvr.server", "--socket",
+                             path, "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     standin = None
     try:
         ours.stdout.readline()  # "gpiosvr: serving ..."

@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     'mg': (('gpio',), 'mg gpio', 'Get mode as a pigpio mode number 0-7.'),
     'nb': (('int', 'bits'), 'nb handle bits', 'Report the GPIOs whose bits are set in bits on handle.'),
     'nc': (('int',), 'nc handle', 'Close handle.'),
+    'nfmt': (('int',), 'nfmt edge_format', "Send this connection's edge reports as *e text frames (0, the default) or as binary edge frames (1), from the next frame on (docs/protocol.md 7.2)."),
     'no': ((), 'no', 'Open a notification handle; reports come on this connection as *e frames.'),
     'np': (('int',), 'np handle', 'Pause the reports of handle.'),
     'p': (('user_gpio', 'int'), 'p user_gpio dutycycle', 'PWM: set the dutycycle (0-range) and start PWM.'),

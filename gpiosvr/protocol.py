@@ -38,6 +38,17 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 #: One edge report in an ``*e`` notification: gpio, level (2: watchdog timeout), tick.
 EDGE_RECORD = struct.Struct("<BBI")
+#: Edge report frame formats a connection may ask for with ``nfmt`` (docs/protocol.md
+#: 7.2): text ``*e`` frames (the default), or binary edge frames.
+EDGE_FORMAT_TEXT, EDGE_FORMAT_BINARY = 0, 1
+#: A binary edge frame's first byte: no text frame begins with it (frames are ASCII).
+BINARY_EDGE_MARK = 0xE5
+#: A binary edge frame's head: the mark, seq and lost (u64), the record count (u32),
+#: little-endian; the records (:data:`EDGE_RECORD`) follow, and nothing ends it.
+BINARY_EDGE_HEAD = struct.Struct("<BQQI")
+#: Most records a binary edge frame may announce: the frame stays within
+#: :data:`MAX_FRAME_BYTES`. A frame announcing more is a protocol error.
+MAX_BINARY_EDGE_RECORDS = (MAX_FRAME_BYTES - BINARY_EDGE_HEAD.size) // EDGE_RECORD.size
 
 #: Largest request id.
 MAX_ID = (1 << 63) - 1

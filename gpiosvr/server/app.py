@@ -366,6 +366,8 @@ class ClientConnection(asyncio.Protocol):
                                         connection=self)
         self.transport: asyncio.Transport | None = None
         self.subscriptions: set[int] = set()  # notification handles it opened
+        #: Edge reports go out as binary frames, not ``*e`` text (``nfmt 1``).
+        self.binary_reports = False
         self._buffer = bytearray()  # the unfinished frame; while held, whole ones too
         self._discarding = False  # skipping the rest of an over-long frame
         self._pending: collections.deque = collections.deque()  # frames not sent yet
