@@ -1,118 +1,384 @@
-"""How long one client's big requests hold the server's loop, and what another
-client's ``read()`` sees meanwhile (issue #18, target 3).
+"""What one client's requests cost the others: how long they hold the server's loop,
+another client's ``read()`` latency meanwhile, and the flooding client's own rate
+(issue #18, target 3).
 
-    python benchmarks/bench_batches.py [--calls 3000] [--sizes 1,100,1000]
+    python benchmarks/bench_batches.py [--calls 1000] [--rounds 4] [--turns 128]
+        [--floods single,batch100,batch1000,pipelined100,general100] [--pin]
 
-The server runs in a process of its own with every ``ClientConnection.data_received``
-and ``_run_batch`` call timed in CPU (``time.thread_time_ns``: what the loop spent
-on it, whatever else the machine does). For each request size, a flooding process
-sends ``r 4`` x size requests back to back while this process makes ``--calls``
-single ``pi.read(4)`` calls; printed: the loop callbacks' CPU p50/p99/max and the
-reads' p50/p99 beside the same reads with no flood, in the same run.
+One server process per ``--turns`` value (its ``SHORT_COMMANDS_PER_TURN`` set to it),
+each with the loop callbacks that run a client's requests timed
+(``ClientConnection.data_received`` and the turns after it: CPU, from
+``time.thread_time_ns``, and wall time). For each server, in the same run, round by
+round so that all cases meet the same moments of a loaded machine:
+
+* ``idle``: this process's ``pi.read(4)``, ``--calls // --rounds`` calls a round,
+  one at a time, nobody else on the server;
+* each flood, with a flooding process at nice 0 and then another at nice 19
+  (``os.nice``: it gets the CPU only when this process and the server leave it):
+  ``single`` facade ``pi.read(4)`` calls back to back; ``batchN`` requests of N
+  ``r 4`` (``BlockingClient.request``); ``pipelinedN`` N single ``@1 r 4`` frames in
+  one write, then their N answers; ``generalN`` N/2 x (``r 4``, ``pud 4 u``), a
+  request the short way does not take (a non-int argument).
+
+The flooding processes are started once and stopped (SIGSTOP) between their cases.
+Printed per case: the reads' p50/p99 and p99 / idle p99, the loop callbacks' CPU and
+wall p99/max, and the flood's commands/s meanwhile. Then, with nobody measuring, each
+flood alone for ``--rate-seconds``: its commands/s and the server's CPU per command
+(``/proc``), and the batch speed-up (batch commands/s / single calls/s). Last, what a
+yielded turn costs: one ``call_soon`` round of an event loop (uvloop, the server's,
+and asyncio's) with connections registered (an ``epoll_wait`` and the loop's own
+work), against a plain call.
+
+``--pin``: this process on CPU 0, the servers and the floods on CPU 1, so that the
+measuring client never waits for the flood's CPU (other processes of the machine
+still run anywhere).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import mmap
 import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_latency import call_latencies, pct  # noqa: E402
+from bench_latency import pct  # noqa: E402
 from common import ROOT, temporary_directory  # noqa: E402
+from cpu import process_cpu  # noqa: E402
 
-#: The server, with its loop callbacks timed; a line on stdin: report them and forget.
+#: The server, with every loop callback timed under the label of the case running
+#: (a line "case LABEL" on stdin); "dump" prints each label's figures as JSON.
 _SERVER = """
-import sys, threading, time
+import json, sys, threading, time
 from gpiosvr.server import app
-durations = []
-for name in ("data_received", "_run_batch"):
-    if not hasattr(app.ClientConnection, name):
-        continue  # older code: requests ran whole
-    def timed(self, *args, _run=getattr(app.ClientConnection, name)):
-        start = time.thread_time_ns()
-        _run(self, *args)
-        durations.append(time.thread_time_ns() - start)
-    setattr(app.ClientConnection, name, timed)
+turn = int(sys.argv.pop(1))
+app.SHORT_COMMANDS_PER_TURN = turn
+current = [[]]
+figures = {}
+thread_time, perf = time.thread_time_ns, time.perf_counter_ns
 
-def report():
+def timed(run):
+    def timed(self, *args):
+        cpu, wall = thread_time(), perf()
+        run(self, *args)
+        current[0].append((thread_time() - cpu, perf() - wall))
+    return timed
+
+# the loop callbacks that run a client's requests (uvloop's own are not Python's)
+for name in ("data_received", "resume_writing", "_run_batch", "_run_turn",
+             "_drain_pending"):
+    if hasattr(app.ClientConnection, name):
+        setattr(app.ClientConnection, name, timed(getattr(app.ClientConnection, name)))
+
+def control():
     for line in iter(sys.stdin.readline, ""):
-        values = sorted(durations) or [0]
-        durations.clear()
-        print(len(values), values[len(values) // 2], values[int(len(values) * .99)],
-              values[-1], file=sys.stderr, flush=True)
+        word, _, label = line.strip().partition(" ")
+        if word == "case":
+            current[0] = figures.setdefault(label, [])
+        elif word == "dump":
+            out = {}
+            for label, values in figures.items():
+                if label == "-" or not values:
+                    continue
+                cpu = sorted(v[0] for v in values)
+                wall = sorted(v[1] for v in values)
+                out[label] = [len(cpu), cpu[int(len(cpu) * .99)], cpu[-1],
+                              wall[int(len(wall) * .99)], wall[-1]]
+            print("JSON " + json.dumps(out), file=sys.stderr, flush=True)
 
-threading.Thread(target=report, daemon=True).start()
+threading.Thread(target=control, daemon=True).start()
 from gpiosvr.server.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
+#: A flooding client: ``path kind size counter-file nice``; it counts the commands
+#: answered in the counter file (8 bytes, mapped), as it goes.
 _FLOOD = """
-import sys
-from gpiosvr.blocking import BlockingClient
-client = BlockingClient(sys.argv[1])
-batch = [("r", 4)] * int(sys.argv[2])
-print("ready", flush=True)
-while True:
-    client.request(batch)
+import mmap, os, socket, struct, sys
+path, kind, size, counter, nice = sys.argv[1:6]
+size = int(size)
+if int(nice):
+    os.nice(int(nice))
+with open(counter, "r+b") as f:
+    count = mmap.mmap(f.fileno(), 8)
+pack = struct.Struct("<Q").pack_into
+n = 0
+if kind == "pipelined":
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(path)
+    frames = b"@1 r 4\\n" * size
+    print("ready", flush=True)
+    while True:
+        sock.sendall(frames)
+        got = 0
+        while got < size:
+            got += sock.recv(65536).count(b"\\n")
+        n += size
+        pack(count, 0, n)
+elif kind == "single":
+    import gpiosvr.pigpio as facade
+    read = facade.pi(path).read
+    print("ready", flush=True)
+    while True:
+        for _ in range(20):
+            read(4)
+        n += 20
+        pack(count, 0, n)
+else:
+    from gpiosvr.blocking import BlockingClient
+    request = BlockingClient(path).request
+    batch = [("r", 4)] * size if kind == "batch" else [("r", 4), ("pud", 4, "u")] * (size // 2)
+    print("ready", flush=True)
+    while True:
+        request(batch)
+        n += len(batch)
+        pack(count, 0, n)
 """
+
+
+class Server:
+    """A server process with its loop callbacks timed, and its turn size."""
+
+    def __init__(self, where: str, turn: int, env: dict) -> None:
+        self.turn = turn
+        self.path = os.path.join(where, f"gpio-{turn}.sock")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, str(turn), "--socket", self.path,
+             "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc.stdout.readline()  # "gpiosvr: serving ..."
+
+    def case(self, label: str) -> None:
+        self.proc.stdin.write(f"case {label}\n")
+        self.proc.stdin.flush()
+
+    def figures(self) -> dict:
+        self.proc.stdin.write("dump\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stderr.readline()
+            if line.startswith("JSON "):
+                return json.loads(line[5:])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Flood:
+    """A flooding process, stopped (SIGSTOP) until :meth:`go`."""
+
+    def __init__(self, server: Server, name: str, nice: int, where: str, env: dict,
+                 pin: bool) -> None:
+        kind = name.rstrip("0123456789")
+        size = int(name[len(kind):] or 1)
+        self.counter_path = os.path.join(where, f"count-{server.turn}-{name}-{nice}")
+        with open(self.counter_path, "wb") as f:
+            f.write(bytes(8))
+        self.proc = subprocess.Popen([sys.executable, "-c", _FLOOD, server.path, kind,
+                                      str(size), self.counter_path, str(nice)],
+                                     env=env, stdout=subprocess.PIPE, text=True)
+        if pin:
+            os.sched_setaffinity(self.proc.pid, {1})
+        assert self.proc.stdout.readline().strip() == "ready"
+        with open(self.counter_path, "r+b") as f:
+            self.counter = mmap.mmap(f.fileno(), 8)
+        self.pause()
+
+    def count(self) -> int:
+        return struct.unpack_from("<Q", self.counter)[0]
+
+    def go(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def stop(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+def read_latencies(read, count: int) -> list[float]:
+    clock = time.perf_counter
+    result = []
+    for _ in range(count):
+        t0 = clock()
+        read(4)
+        result.append(clock() - t0)
+    return result
+
+
+def yield_cost(new_loop, steps: int = 20000, connections: int = 8
+               ) -> tuple[float, float, float]:
+    """Wall µs per ``call_soon`` round of a ``new_loop()`` (``connections`` socket
+    pairs registered, as a server has clients), CPU µs of it, and CPU µs per plain
+    call."""
+    loop = new_loop()
+    pairs = [socket.socketpair() for _ in range(connections)]
+    for a, _ in pairs:
+        loop.add_reader(a.fileno(), a.recv, 1)
+    left = [steps]
+
+    def step() -> None:
+        left[0] -= 1
+        if left[0]:
+            loop.call_soon(step)
+        else:
+            done.set_result(None)
+
+    done = loop.create_future()
+    cpu, wall = time.thread_time(), time.perf_counter()
+    loop.call_soon(step)
+    loop.run_until_complete(done)
+    per_yield = (time.perf_counter() - wall) / steps * 1e6
+    yield_cpu = (time.thread_time() - cpu) / steps * 1e6
+
+    def plain() -> None:
+        left[0] -= 1
+
+    left[0] = steps
+    cpu = time.thread_time()
+    for _ in range(steps):
+        plain()
+    plain_cpu = (time.thread_time() - cpu) / steps * 1e6
+    for a, b in pairs:
+        loop.remove_reader(a.fileno())
+        a.close()
+        b.close()
+    loop.close()
+    return per_yield, yield_cpu, plain_cpu
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--sizes", default="1,100,1000")
+    parser.add_argument("--calls", type=int, default=1000,
+                        help="reads per case, all rounds together")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--turns", default="128",
+                        help="SHORT_COMMANDS_PER_TURN of each server, comma-separated")
+    parser.add_argument("--floods", default="single,batch100,batch1000,pipelined100,"
+                        "general100")
+    parser.add_argument("--rate-seconds", type=float, default=0.5)
+    parser.add_argument("--pin", action="store_true",
+                        help="this process on CPU 0, servers and floods on CPU 1")
     args = parser.parse_args()
 
     import gpiosvr.pigpio as facade
 
     env = dict(os.environ, PYTHONPATH=ROOT)
-    path = os.path.join(temporary_directory("bench-"), "gpio.sock")
-    server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, "--socket", path,
-         "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    server.stdout.readline()  # "gpiosvr: serving ..."
-    pi = facade.pi(path)
-
-    def loop_figures() -> list[int]:
-        server.stdin.write("report\n")
-        server.stdin.flush()
-        return [int(x) for x in server.stderr.readline().split()]
-
-    rows = []
+    where = temporary_directory("bench-")
+    if args.pin:
+        os.sched_setaffinity(0, {0})
+    servers = [Server(where, int(t), env) for t in args.turns.split(",")]
+    floods: dict[tuple[int, str, int], Flood] = {}
+    pis = {}
+    names = args.floods.split(",")
+    cases = ["idle"] + [f"{name}{niced}" for name in names for niced in ("", " nice19")]
+    reads: dict[tuple[int, str], list[float]] = {}
+    flood_rates: dict[tuple[int, str], list[float]] = {}
+    per_round = max(1, args.calls // args.rounds)
     try:
-        for size in [0] + [int(s) for s in args.sizes.split(",")]:
-            flood = None
-            if size:
-                flood = subprocess.Popen([sys.executable, "-c", _FLOOD, path, str(size)],
-                                         env=env, stdout=subprocess.PIPE, text=True)
-                flood.stdout.readline()
-                time.sleep(0.2)
-            loop_figures()  # forget what came before
-            reads = call_latencies(pi.read, args.calls)
-            count, p50, p99, longest = loop_figures()
-            if flood:
-                flood.kill()
-                flood.wait()
-                flood.stdout.close()
-            rows.append((size, reads, count, p50, p99, longest))
+        for server in servers:
+            if args.pin:
+                os.sched_setaffinity(server.proc.pid, {1})
+            pis[server.turn] = facade.pi(server.path)
+            for name in names:
+                for nice in (0, 19):
+                    floods[server.turn, name, nice] = Flood(server, name, nice, where,
+                                                            env, args.pin)
+        for r in range(args.rounds):
+            for server in servers:
+                read = pis[server.turn].read
+                for case in cases:
+                    name, _, niced = case.partition(" ")
+                    flood = None if case == "idle" else floods[server.turn, name,
+                                                                19 if niced else 0]
+                    if flood:
+                        flood.go()
+                        time.sleep(0.05)
+                    server.case(case)
+                    before, t0 = flood.count() if flood else 0, time.perf_counter()
+                    reads.setdefault((server.turn, case), []).extend(
+                        read_latencies(read, per_round))
+                    if flood:
+                        flood_rates.setdefault((server.turn, case), []).append(
+                            (flood.count() - before) / (time.perf_counter() - t0))
+                    server.case("-")
+                    if flood:
+                        flood.pause()
+            print(f"round {r + 1} of {args.rounds} done", flush=True)
+        rates = {}
+        for server in servers:
+            for name in names:
+                flood = floods[server.turn, name, 0]
+                flood.go()
+                time.sleep(0.05)
+                before, cpu, t0 = flood.count(), process_cpu(server.proc.pid), time.perf_counter()
+                time.sleep(args.rate_seconds)
+                done = flood.count() - before
+                seconds = time.perf_counter() - t0
+                server_cpu = process_cpu(server.proc.pid) - cpu
+                flood.pause()
+                rates[server.turn, name] = (done / seconds, server_cpu / max(done, 1) * 1e6)
+        loop_figures = {server.turn: server.figures() for server in servers}
     finally:
-        pi.stop()
-        server.terminate()
-        server.wait(10)
+        for flood in floods.values():
+            flood.stop()
+        for pi in pis.values():
+            pi.stop()
+        for server in servers:
+            server.stop()
 
-    print(f"{'flood (commands/request)':>26}{'read p50 µs':>13}{'read p99 µs':>13}"
-          f"{'loop calls':>12}{'CPU p50 µs':>12}{'CPU p99 µs':>12}{'CPU max µs':>12}")
-    for size, reads, count, p50, p99, longest in rows:
-        print(f"{size or 'none':>26}{pct(reads, .5) * 1e6:>13.0f}{pct(reads, .99) * 1e6:>13.0f}"
-              f"{count:>12}{p50 / 1e3:>12.0f}{p99 / 1e3:>12.0f}{longest / 1e3:>12.0f}")
-    idle = pct(rows[0][1], .99)
-    for size, reads, *_ in rows[1:]:
-        print(f"read p99 with {size}-command requests flooding / idle: "
-              f"{pct(reads, .99) / idle:.1f}  (target <= 2)")
+    load = os.getloadavg()[0]
+    print(f"\n{time.strftime('%H:%M UTC', time.gmtime())}, load average {load:.1f}"
+          f"{', pinned' if args.pin else ''}; µs")
+    print(f"{'turn':>5} {'case':<22}{'read p50':>9}{'p99':>7}{'/idle':>7}"
+          f"{'loop CPU p99':>13}{'max':>7}{'wall p99':>9}{'max':>7}{'flood cmd/s':>13}")
+    for server in servers:
+        idle = pct(reads[server.turn, "idle"], .99)
+        for case in cases:
+            values = reads[server.turn, case]
+            count, cpu99, cpumax, wall99, wallmax = loop_figures[server.turn].get(
+                case, [0] * 5)
+            rate = flood_rates.get((server.turn, case))
+            print(f"{server.turn:>5} {case:<22}{pct(values, .5) * 1e6:>9.0f}"
+                  f"{pct(values, .99) * 1e6:>7.0f}{pct(values, .99) / idle:>7.2f}"
+                  f"{cpu99 / 1e3:>13.0f}{cpumax / 1e3:>7.0f}{wall99 / 1e3:>9.0f}"
+                  f"{wallmax / 1e3:>7.0f}"
+                  f"{(sum(rate) / len(rate)) if rate else 0:>13,.0f}")
+    print(f"\neach flood alone ({args.rate_seconds:g} s, nobody measuring): commands/s, "
+          "server CPU µs per command")
+    for server in servers:
+        single = rates[server.turn, names[0]][0] if names[0] == "single" else None
+        line = "  ".join(f"{name} {rate:,.0f}/s {cpu:.2f} µs"
+                         for name, (rate, cpu) in
+                         ((n, rates[server.turn, n]) for n in names))
+        print(f"turn {server.turn}: {line}")
+        if single:
+            print(f"turn {server.turn}: speed-up over single calls: " + "  ".join(
+                f"{name} {rates[server.turn, name][0] / single:.1f}x"
+                for name in names if name.startswith("batch")) + "  (target >= 10)")
+    loops = [("asyncio", asyncio.new_event_loop)]
+    try:
+        import uvloop
+        loops.insert(0, ("uvloop", uvloop.new_event_loop))
+    except ImportError:
+        pass
+    print()
+    for label, new_loop in loops:
+        wall, cpu, plain = yield_cost(new_loop)
+        print(f"a yielded turn ({label}, a call_soon round, 8 connections registered): "
+              f"{wall:.2f} µs wall, {cpu:.2f} µs CPU; a plain call {plain:.2f} µs")
 
 
 if __name__ == "__main__":
