@@ -31,7 +31,17 @@ work), against a plain call.
 
 ``--pin``: this process on CPU 0, the servers and the floods on CPU 1, so that the
 measuring client never waits for the flood's CPU (other processes of the machine
-still run anywhere).
+still run anywhere). ``--rt``: this process and the servers run SCHED_FIFO (root
+needed), the floods and everything else on the machine below them: what is left of
+the reads' delay is the server's loop holding, not the scheduler's choices (the
+kernel still keeps 5% of each second for the others). ``--gap-us``: a pause between
+two reads, so that the measuring client is not a flood of its own.
+
+``--calibrate``: only what the server's kinds of work cost, in this process (CPU,
+best of 5): a short command in a batch, a frame among pipelined ones, a command of a
+request the short way does not take (decoded and run), a general command in a batch
+planned the short way; the turn budget's weights (``GENERAL_COMMAND_COST``,
+``FRAME_COST`` in ``gpiosvr/server/app.py``) come from these.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import mmap
 import os
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -208,13 +219,15 @@ class Flood:
         self.proc.stdout.close()
 
 
-def read_latencies(read, count: int) -> list[float]:
-    clock = time.perf_counter
+def read_latencies(read, count: int, gap: float) -> list[float]:
+    clock, sleep = time.perf_counter, time.sleep
     result = []
     for _ in range(count):
         t0 = clock()
         read(4)
         result.append(clock() - t0)
+        if gap:
+            sleep(gap)
     return result
 
 
@@ -259,6 +272,54 @@ def yield_cost(new_loop, steps: int = 20000, connections: int = 8
     return per_yield, yield_cpu, plain_cpu
 
 
+def calibrate(rounds: int = 300) -> None:
+    """Print what each kind of a connection's work costs, in this process."""
+    from gpiosvr.server import GpioServer, app
+    from gpiosvr.server.app import ClientConnection, GeneralBatch, plan_batch
+
+    class Transport:  # what _run_frames needs of one
+        def write(self, data: bytes) -> None:
+            pass
+
+        def is_closing(self) -> bool:
+            return False
+
+    connection = ClientConnection(GpioServer("/nonexistent/calibrate"))
+    connection.transport = Transport()
+    app.SHORT_COMMANDS_PER_TURN = 1 << 30  # all of it in one turn
+
+    def per(work, count: int) -> float:
+        best = float("inf")
+        for _ in range(5):
+            start = time.thread_time()
+            for _ in range(rounds):
+                work()
+            best = min(best, (time.thread_time() - start) / rounds / count * 1e6)
+        return best
+
+    def run(batch) -> None:
+        batch.run(connection.session, 1 << 30)
+        batch.answer()
+
+    async def measure() -> None:
+        connection._loop = asyncio.get_running_loop()
+        frames = b"@1 r 4\n" * 100
+        shorts = b";".join([b"r 4"] * 100) + b"\n"
+        general = b"@5 " + b";".join([b"r 4", b"pud 4 u"] * 50)
+        mixed = b";".join([b"mg 4", b"pud 4 2"] * 50) + b"\n"
+        short = per(lambda: run(plan_batch(b"@1", shorts)), 100)
+        frame = per(lambda: connection._run_frames(frames), 100)
+        decoded = per(lambda: run(GeneralBatch(general)), 100)
+        planned = per(lambda: run(plan_batch(b"@1", mixed)), 50) - short
+        print(f"a short command in a batch {short:.2f} µs; a pipelined frame "
+              f"{frame:.2f} µs ({frame / short:.1f}x); a command of a request the "
+              f"short way does not take {decoded:.2f} µs ({decoded / short:.1f}x); a "
+              f"general command in a planned batch {planned:.2f} µs "
+              f"({planned / short:.1f}x)")
+
+    asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000,
@@ -268,10 +329,19 @@ def main() -> None:
                         help="SHORT_COMMANDS_PER_TURN of each server, comma-separated")
     parser.add_argument("--floods", default="single,batch100,batch1000,pipelined100,"
                         "general100")
-    parser.add_argument("--rate-seconds", type=float, default=0.5)
+    parser.add_argument("--rate-seconds", type=float, default=0.3,
+                        help="each flood alone, per round")
     parser.add_argument("--pin", action="store_true",
                         help="this process on CPU 0, servers and floods on CPU 1")
+    parser.add_argument("--rt", action="store_true",
+                        help="this process and the servers SCHED_FIFO (root)")
+    parser.add_argument("--gap-us", type=float, default=0,
+                        help="pause between two measured reads")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="only what each kind of work costs the server")
     args = parser.parse_args()
+    if args.calibrate:
+        return calibrate()
 
     import gpiosvr.pigpio as facade
 
@@ -287,15 +357,20 @@ def main() -> None:
     reads: dict[tuple[int, str], list[float]] = {}
     flood_rates: dict[tuple[int, str], list[float]] = {}
     per_round = max(1, args.calls // args.rounds)
+    rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
     try:
         for server in servers:
             if args.pin:
                 os.sched_setaffinity(server.proc.pid, {1})
+            if args.rt:
+                os.sched_setscheduler(server.proc.pid, os.SCHED_FIFO, os.sched_param(10))
             pis[server.turn] = facade.pi(server.path)
             for name in names:
                 for nice in (0, 19):
                     floods[server.turn, name, nice] = Flood(server, name, nice, where,
                                                             env, args.pin)
+        if args.rt:  # after the floods are started: they would inherit it
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
         for r in range(args.rounds):
             for server in servers:
                 read = pis[server.turn].read
@@ -309,27 +384,37 @@ def main() -> None:
                     server.case(case)
                     before, t0 = flood.count() if flood else 0, time.perf_counter()
                     reads.setdefault((server.turn, case), []).extend(
-                        read_latencies(read, per_round))
+                        read_latencies(read, per_round, args.gap_us / 1e6))
                     if flood:
                         flood_rates.setdefault((server.turn, case), []).append(
                             (flood.count() - before) / (time.perf_counter() - t0))
                     server.case("-")
                     if flood:
                         flood.pause()
+            if args.rt:  # rates as the machine gives them, not at real-time priority
+                for server in servers:
+                    os.sched_setscheduler(server.proc.pid, os.SCHED_OTHER,
+                                          os.sched_param(0))
+            for server in servers:
+                server.case("-")
+                for name in names:
+                    flood = floods[server.turn, name, 0]
+                    flood.go()
+                    time.sleep(0.05)
+                    before, cpu = flood.count(), process_cpu(server.proc.pid)
+                    t0 = time.perf_counter()
+                    time.sleep(args.rate_seconds)
+                    done = flood.count() - before
+                    seconds = time.perf_counter() - t0
+                    server_cpu = process_cpu(server.proc.pid) - cpu
+                    flood.pause()
+                    rates.setdefault((server.turn, name), []).append(
+                        (done / seconds, server_cpu / max(done, 1) * 1e6))
+            if args.rt:
+                for server in servers:
+                    os.sched_setscheduler(server.proc.pid, os.SCHED_FIFO,
+                                          os.sched_param(10))
             print(f"round {r + 1} of {args.rounds} done", flush=True)
-        rates = {}
-        for server in servers:
-            for name in names:
-                flood = floods[server.turn, name, 0]
-                flood.go()
-                time.sleep(0.05)
-                before, cpu, t0 = flood.count(), process_cpu(server.proc.pid), time.perf_counter()
-                time.sleep(args.rate_seconds)
-                done = flood.count() - before
-                seconds = time.perf_counter() - t0
-                server_cpu = process_cpu(server.proc.pid) - cpu
-                flood.pause()
-                rates[server.turn, name] = (done / seconds, server_cpu / max(done, 1) * 1e6)
         loop_figures = {server.turn: server.figures() for server in servers}
     finally:
         for flood in floods.values():
@@ -341,8 +426,9 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(f"\n{time.strftime('%H:%M UTC', time.gmtime())}, load average {load:.1f}"
-          f"{', pinned' if args.pin else ''}; µs")
-    print(f"{'turn':>5} {'case':<22}{'read p50':>9}{'p99':>7}{'/idle':>7}"
+          f"{', pinned' if args.pin else ''}{', SCHED_FIFO' if args.rt else ''}"
+          f"{f', {args.gap_us:g} µs between reads' if args.gap_us else ''}; µs")
+    print(f"{'turn':>5} {'case':<22}{'read p50':>9}{'p90':>7}{'p99':>7}{'/idle':>7}"
           f"{'loop CPU p99':>13}{'max':>7}{'wall p99':>9}{'max':>7}{'flood cmd/s':>13}")
     for server in servers:
         idle = pct(reads[server.turn, "idle"], .99)
@@ -352,22 +438,27 @@ def main() -> None:
                 case, [0] * 5)
             rate = flood_rates.get((server.turn, case))
             print(f"{server.turn:>5} {case:<22}{pct(values, .5) * 1e6:>9.0f}"
-                  f"{pct(values, .99) * 1e6:>7.0f}{pct(values, .99) / idle:>7.2f}"
+                  f"{pct(values, .9) * 1e6:>7.0f}{pct(values, .99) * 1e6:>7.0f}{pct(values, .99) / idle:>7.2f}"
                   f"{cpu99 / 1e3:>13.0f}{cpumax / 1e3:>7.0f}{wall99 / 1e3:>9.0f}"
                   f"{wallmax / 1e3:>7.0f}"
                   f"{(sum(rate) / len(rate)) if rate else 0:>13,.0f}")
-    print(f"\neach flood alone ({args.rate_seconds:g} s, nobody measuring): commands/s, "
-          "server CPU µs per command")
+    print(f"\neach flood alone, {args.rate_seconds:g} s a round, nobody measuring, no "
+          "real-time priority: commands/s and the server's CPU µs per command, medians of "
+          "the rounds")
+    rate = {key: (statistics.median(r for r, _ in values),
+                  statistics.median(c for _, c in values)) for key, values in rates.items()}
     for server in servers:
-        single = rates[server.turn, names[0]][0] if names[0] == "single" else None
-        line = "  ".join(f"{name} {rate:,.0f}/s {cpu:.2f} µs"
-                         for name, (rate, cpu) in
-                         ((n, rates[server.turn, n]) for n in names))
-        print(f"turn {server.turn}: {line}")
-        if single:
+        print(f"turn {server.turn}: " + "  ".join(
+            f"{name} {rate[server.turn, name][0]:,.0f}/s {rate[server.turn, name][1]:.2f} µs"
+            for name in names))
+        if "single" in names:
+            single = rate[server.turn, "single"][0]
             print(f"turn {server.turn}: speed-up over single calls: " + "  ".join(
-                f"{name} {rates[server.turn, name][0] / single:.1f}x"
-                for name in names if name.startswith("batch")) + "  (target >= 10)")
+                f"{name} {rate[server.turn, name][0] / single:.1f}x" for name in names
+                if name.startswith("batch")) + "  (target >= 10); per round: " + "  ".join(
+                f"{name} " + "/".join(f"{b[0] / a[0]:.1f}" for a, b in zip(
+                    rates[server.turn, "single"], rates[server.turn, name]))
+                for name in names if name.startswith("batch")))
     loops = [("asyncio", asyncio.new_event_loop)]
     try:
         import uvloop
