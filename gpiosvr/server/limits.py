@@ -34,10 +34,17 @@ RESERVED_FDS = 64
 #: batches, the requests of a client whose write buffer is past its high-water mark
 #: are held, unexecuted, until it reads (back-pressure).
 ANSWER_BATCH_BYTES = 16 * 1024
-#: Commands of one request run per turn of the loop (short ones; one the general
-#: executor runs counts as 8): a long request runs in turns, other clients served
-#: in between, so that it holds the loop ~0.1 ms at a time (issue #18).
-SHORT_COMMANDS_PER_TURN = 128
+#: What one client's requests may run per turn of the loop, in short commands (a
+#: short command in a batch costs 1, ~0.25 µs; a frame of its own among several in
+#: one read 8; a command of the general executor 24: ``app.FRAME_COST``,
+#: ``app.GENERAL_COMMAND_COST``). A request that costs more runs in turns, and the
+#: frames of one read past the budget on the next turn; other clients are served in
+#: between, the client's own requests stay in order. 32 holds the loop about as long
+#: as another client's idle call costs the server (loop callback CPU p99 ~50-110 µs
+#: against 35-45 µs on the loaded 2-core VM), and a 100-command request still costs
+#: the server 1/20th of single calls: 3 turns more, ~3.7 µs each (issue #18,
+#: ``benchmarks/bench_batches.py``; docs/performance.md).
+SHORT_COMMANDS_PER_TURN = 32
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
 #: Seconds a connection refused or closed by the server (told why in a ``*bye``)
