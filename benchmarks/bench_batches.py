@@ -5,7 +5,8 @@ another client's ``read()`` latency meanwhile, and the flooding client's own rat
     python benchmarks/bench_batches.py [--calls 1000] [--rounds 4] [--turns 128]
         [--floods single,batch100,batch1000,pipelined100,general100] [--pin]
 
-One server process per ``--turns`` value (its ``SHORT_COMMANDS_PER_TURN`` set to it),
+One server process per ``--turns`` value (its ``SHORT_COMMANDS_PER_TURN`` set to it;
+``--revision REV`` adds one running git revision REV's code, as it is),
 each with the loop callbacks that run a client's requests timed
 (``ClientConnection.data_received`` and the turns after it: CPU, from
 ``time.thread_time_ns``, and wall time). For each server, in the same run, round by
@@ -62,7 +63,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_latency import pct  # noqa: E402
-from common import ROOT, temporary_directory  # noqa: E402
+from common import ROOT, export_tree, temporary_directory  # noqa: E402
 from cpu import process_cpu  # noqa: E402
 
 #: The server, with every loop callback timed under the label of the case running
@@ -71,7 +72,8 @@ _SERVER = """
 import json, sys, threading, time
 from gpiosvr.server import app
 turn = int(sys.argv.pop(1))
-app.SHORT_COMMANDS_PER_TURN = turn
+if turn:  # 0: as the code has it
+    app.SHORT_COMMANDS_PER_TURN = turn
 current = [[]]
 figures = {}
 thread_time, perf = time.thread_time_ns, time.perf_counter_ns
@@ -94,6 +96,7 @@ def control():
         word, _, label = line.strip().partition(" ")
         if word == "case":
             current[0] = figures.setdefault(label, [])
+            print("ok", file=sys.stderr, flush=True)
         elif word == "dump":
             out = {}
             for label, values in figures.items():
@@ -156,11 +159,12 @@ else:
 
 
 class Server:
-    """A server process with its loop callbacks timed, and its turn size."""
+    """A server process with its loop callbacks timed, and its turn size (0: the
+    code's own); ``turn`` is its label (the turn, or a git revision's name)."""
 
-    def __init__(self, where: str, turn: int, env: dict) -> None:
-        self.turn = turn
-        self.path = os.path.join(where, f"gpio-{turn}.sock")
+    def __init__(self, where: str, turn: int, env: dict, label: str | None = None) -> None:
+        self.turn = label or str(turn)
+        self.path = os.path.join(where, f"gpio-{len(os.listdir(where))}.sock")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SERVER, str(turn), "--socket", self.path,
              "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,
@@ -168,8 +172,11 @@ class Server:
         self.proc.stdout.readline()  # "gpiosvr: serving ..."
 
     def case(self, label: str) -> None:
+        """Time the loop callbacks from now on under ``label``; returns once it does."""
         self.proc.stdin.write(f"case {label}\n")
         self.proc.stdin.flush()
+        while self.proc.stderr.readline().strip() != "ok":
+            pass
 
     def figures(self) -> dict:
         self.proc.stdin.write("dump\n")
@@ -191,7 +198,7 @@ class Flood:
                  pin: bool) -> None:
         kind = name.rstrip("0123456789")
         size = int(name[len(kind):] or 1)
-        self.counter_path = os.path.join(where, f"count-{server.turn}-{name}-{nice}")
+        self.counter_path = os.path.join(where, f"count-{len(os.listdir(where))}")
         with open(self.counter_path, "wb") as f:
             f.write(bytes(8))
         self.proc = subprocess.Popen([sys.executable, "-c", _FLOOD, server.path, kind,
@@ -337,6 +344,8 @@ def main() -> None:
                         help="this process and the servers SCHED_FIFO (root)")
     parser.add_argument("--gap-us", type=float, default=0,
                         help="pause between two measured reads")
+    parser.add_argument("--revision", help="also a server of this git revision's code "
+                        "(its own turn size), in the same rounds: a 'before'")
     parser.add_argument("--calibrate", action="store_true",
                         help="only what each kind of work costs the server")
     args = parser.parse_args()
@@ -350,6 +359,9 @@ def main() -> None:
     if args.pin:
         os.sched_setaffinity(0, {0})
     servers = [Server(where, int(t), env) for t in args.turns.split(",")]
+    if args.revision:
+        tree = export_tree(args.revision)
+        servers.insert(0, Server(where, 0, dict(env, PYTHONPATH=tree), args.revision[:8]))
     floods: dict[tuple[int, str, int], Flood] = {}
     pis = {}
     names = args.floods.split(",")
@@ -428,7 +440,7 @@ def main() -> None:
     print(f"\n{time.strftime('%H:%M UTC', time.gmtime())}, load average {load:.1f}"
           f"{', pinned' if args.pin else ''}{', SCHED_FIFO' if args.rt else ''}"
           f"{f', {args.gap_us:g} µs between reads' if args.gap_us else ''}; µs")
-    print(f"{'turn':>5} {'case':<22}{'read p50':>9}{'p90':>7}{'p99':>7}{'/idle':>7}"
+    print(f"{'turn':>8} {'case':<22}{'read p50':>9}{'p90':>7}{'p99':>7}{'/idle':>7}"
           f"{'loop CPU p99':>13}{'max':>7}{'wall p99':>9}{'max':>7}{'flood cmd/s':>13}")
     for server in servers:
         idle = pct(reads[server.turn, "idle"], .99)
@@ -437,7 +449,7 @@ def main() -> None:
             count, cpu99, cpumax, wall99, wallmax = loop_figures[server.turn].get(
                 case, [0] * 5)
             rate = flood_rates.get((server.turn, case))
-            print(f"{server.turn:>5} {case:<22}{pct(values, .5) * 1e6:>9.0f}"
+            print(f"{server.turn:>8} {case:<22}{pct(values, .5) * 1e6:>9.0f}"
                   f"{pct(values, .9) * 1e6:>7.0f}{pct(values, .99) * 1e6:>7.0f}{pct(values, .99) / idle:>7.2f}"
                   f"{cpu99 / 1e3:>13.0f}{cpumax / 1e3:>7.0f}{wall99 / 1e3:>9.0f}"
                   f"{wallmax / 1e3:>7.0f}"
