@@ -167,7 +167,8 @@ class Server:
         self.path = os.path.join(where, f"gpio-{len(os.listdir(where))}.sock")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SERVER, str(turn), "--socket", self.path,
-             "--log-level", "WARNING"], env=env, stdin=subprocess.PIPE,
+             "--log-level", "WARNING"], env=env, cwd=env["PYTHONPATH"],  # -c: cwd first
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.proc.stdout.readline()  # "gpiosvr: serving ..."
 

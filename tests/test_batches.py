@@ -418,3 +418,22 @@ def test_a_batch_longer_than_a_turn_and_pipelined_frames_behind_it(server, monke
         answers = _answers(sock, len(frames))
     assert answers == _general_answers(frames)
     assert len(runs) >= 3 * 40 // 16
+
+
+def test_a_request_that_fits_a_turn_runs_whole_even_behind_other_frames(server, monkeypatch):
+    """Short commands and one general command within the budget (26 of 32) run in
+    one go, nothing of another turn in between, also when frames before it in the
+    same read spent part of the turn: it waits for a turn of its own."""
+    from gpiosvr.server import app
+
+    runs = _count_calls(monkeypatch, app.ShortBatch, "run")
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    frames = [b"@1 r 4", b"@2 r 4", b"@3 mg 4", b"@4 w 4 1;pud 4 2;r 4", b"@5 r 4"]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(runs) == 1  # the batch in one run
+    assert len(turns) == 1  # 3 frames spent 24 of 32: the batch (26) had the next turn

@@ -1,8 +1,10 @@
 """The asyncio GPIO server: a Unix socket, one protocol object per client.
 
 Requests are executed as soon as a whole frame has arrived, in the order they came;
-all commands of one request run back to back, so no other client's command can slip
-between them. A client that sends garbage gets an error answer and nothing else
+all commands of a request that fits one turn of the loop
+(:data:`SHORT_COMMANDS_PER_TURN`) run back to back, so no other client's command can
+slip between them; a longer one, and the frames of one read past a turn's budget,
+run in turns, other clients served in between. A client that sends garbage gets an error answer and nothing else
 changes; a client that stops reading is paused, never buffered without bound.
 """
 
@@ -343,8 +345,8 @@ class GeneralBatch:
     :class:`ShortBatch` is: decoded a command at a time
     (:func:`protocol.decode_request_in_steps`), all of it before any command runs,
     so that a frame with a mistake anywhere still runs nothing; then executed in
-    order. Decoding a command and executing it cost :data:`GENERAL_COMMAND_COST`
-    each. The answer is the general way's (:meth:`ClientConnection.handle_frame`),
+    order. Decoding a command and executing it cost half of
+    :data:`GENERAL_COMMAND_COST` each. The answer is the general way's (:meth:`ClientConnection.handle_frame`),
     byte for byte."""
 
     __slots__ = ("frame", "request_id", "steps", "commands", "answers", "failed")
