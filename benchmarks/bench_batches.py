@@ -213,7 +213,13 @@ class Flood:
         self.pause()
 
     def count(self) -> int:
-        return struct.unpack_from("<Q", self.counter)[0]
+        """Commands answered so far (read until two reads agree: not torn)."""
+        last = None
+        while True:
+            now = struct.unpack_from("<Q", self.counter)[0]
+            if now == last:
+                return now
+            last = now
 
     def go(self) -> None:
         os.kill(self.proc.pid, signal.SIGCONT)
@@ -384,6 +390,13 @@ def main() -> None:
                                                             env, args.pin)
         if args.rt:  # after the floods are started: they would inherit it
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        for server in servers:  # warm up: first calls, plans, caches
+            read_latencies(pis[server.turn].read, 500, 0)
+            for name in names:
+                flood = floods[server.turn, name, 0]
+                flood.go()
+                time.sleep(0.05)
+                flood.pause()
         for r in range(args.rounds):
             for server in servers:
                 read = pis[server.turn].read
