@@ -373,7 +373,7 @@ def main() -> None:
     pis = {}
     names = args.floods.split(",")
     cases = ["idle"] + [f"{name}{niced}" for name in names for niced in ("", " nice19")]
-    reads: dict[tuple[int, str], list[float]] = {}
+    reads: dict[tuple[str, str], list[list[float]]] = {}  # a list of reads a round
     flood_rates: dict[tuple[int, str], list[float]] = {}
     per_round = max(1, args.calls // args.rounds)
     rates: dict[tuple[int, str], list[tuple[float, float]]] = {}
@@ -409,7 +409,7 @@ def main() -> None:
                         time.sleep(0.05)
                     server.case(case)
                     before, t0 = flood.count() if flood else 0, time.perf_counter()
-                    reads.setdefault((server.turn, case), []).extend(
+                    reads.setdefault((server.turn, case), []).append(
                         read_latencies(read, per_round, args.gap_us / 1e6))
                     if flood:
                         flood_rates.setdefault((server.turn, case), []).append(
@@ -454,17 +454,25 @@ def main() -> None:
     print(f"\n{time.strftime('%H:%M UTC', time.gmtime())}, load average {load:.1f}"
           f"{', pinned' if args.pin else ''}{', SCHED_FIFO' if args.rt else ''}"
           f"{f', {args.gap_us:g} µs between reads' if args.gap_us else ''}; µs")
+    print("read p50/p90/p99 of all rounds; /idle: p99 / the idle p99 (all rounds), and "
+          "the median of the rounds' own ratios (each round's p99 / its idle p99)")
     print(f"{'turn':>8} {'case':<22}{'read p50':>9}{'p90':>7}{'p99':>7}{'/idle':>7}"
-          f"{'loop CPU p99':>13}{'max':>7}{'wall p99':>9}{'max':>7}{'flood cmd/s':>13}")
+          f"{'rounds':>7}{'loop CPU p99':>13}{'max':>7}{'wall p99':>9}{'max':>7}"
+          f"{'flood cmd/s':>13}")
     for server in servers:
-        idle = pct(reads[server.turn, "idle"], .99)
+        idle_rounds = reads[server.turn, "idle"]
+        idle = pct([v for r in idle_rounds for v in r], .99)
         for case in cases:
-            values = reads[server.turn, case]
+            per_round_ratio = statistics.median(
+                pct(a, .99) / pct(b, .99) for a, b in zip(reads[server.turn, case],
+                                                           idle_rounds))
+            values = [v for r in reads[server.turn, case] for v in r]
             count, cpu99, cpumax, wall99, wallmax = loop_figures[server.turn].get(
                 case, [0] * 5)
             rate = flood_rates.get((server.turn, case))
             print(f"{server.turn:>8} {case:<22}{pct(values, .5) * 1e6:>9.0f}"
-                  f"{pct(values, .9) * 1e6:>7.0f}{pct(values, .99) * 1e6:>7.0f}{pct(values, .99) / idle:>7.2f}"
+                  f"{pct(values, .9) * 1e6:>7.0f}{pct(values, .99) * 1e6:>7.0f}"
+                  f"{pct(values, .99) / idle:>7.2f}{per_round_ratio:>7.2f}"
                   f"{cpu99 / 1e3:>13.0f}{cpumax / 1e3:>7.0f}{wall99 / 1e3:>9.0f}"
                   f"{wallmax / 1e3:>7.0f}"
                   f"{(sum(rate) / len(rate)) if rate else 0:>13,.0f}")
