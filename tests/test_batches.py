@@ -437,3 +437,24 @@ def test_a_request_that_fits_a_turn_runs_whole_even_behind_other_frames(server, 
     assert answers == _general_answers(frames)
     assert len(runs) == 1  # the batch in one run
     assert len(turns) == 1  # 3 frames spent 24 of 32: the batch (26) had the next turn
+
+
+def test_the_answers_of_one_read_go_out_together_across_turns(server, monkeypatch):
+    """Pipelined frames run over several turns, their answers in one write (as when
+    they ran in one turn), not one a turn: a pipelining client is woken once."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3 * app.FRAME_COST)
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 3, 1)]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@0 t\n")
+        _answers(sock, 1)  # connected, accepted and served
+        writes = _count_calls(monkeypatch, app.ClientConnection, "_write")
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(turns) >= len(frames) // 3
+    assert len(writes) == 1

@@ -457,6 +457,9 @@ class ClientConnection(asyncio.Protocol):
         self._batch: ShortBatch | GeneralBatch | None = None  # a long request, in turns
         #: A turn of kept frames is due (:meth:`_run_turn`).
         self._turn_pending = False
+        #: Answers of the frames run on the turns before it, and their bytes.
+        self._kept: list = []
+        self._kept_size = 0
         #: Reading is paused until the long request or the turn due is done: the
         #: client sent more meanwhile (it is kept, in order).
         self._turn_paused = False
@@ -646,8 +649,14 @@ class ClientConnection(asyncio.Protocol):
             (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)
             return
         self._batch = None
-        self.server.hub.flush_first()
-        self._emit([batch.answer()])
+        answer = batch.answer()
+        self._kept.append(answer)  # behind the answers of the frames before it
+        if type(answer) is bytes:
+            self._kept_size += len(answer)
+        if self._held or b"\n" not in self._buffer:  # nothing more to run now
+            self.server.hub.flush_first()
+            self._emit(self._kept)
+            self._kept, self._kept_size = [], 0
         self._next_turn()
 
     def _yield_turn(self, rest: bytes | bytearray) -> None:
@@ -663,8 +672,13 @@ class ClientConnection(asyncio.Protocol):
         """The next turn of the frames kept by :meth:`_yield_turn`."""
         self._turn_pending = False
         transport = self.transport
-        if transport is None or transport.is_closing() or self._held:
-            return  # resume_writing runs them when the client reads again
+        if transport is None or transport.is_closing():
+            return
+        if self._held:  # resume_writing runs them when the client reads again
+            if self._kept:
+                self._emit(self._kept)
+                self._kept, self._kept_size = [], 0
+            return
         self.server.backend.user = self.session
         buffer, self._buffer = self._buffer, bytearray()
         self._run_frames(buffer)
@@ -705,8 +719,11 @@ class ClientConnection(asyncio.Protocol):
         is past high water; keep the rest (frames not executed, the unfinished one)
         for later. A request that alone costs more than a turn runs in turns
         (:meth:`_start_long`); one that costs less runs whole, in one turn."""
-        out: list = []  # answer frames (bytes), or futures of them (str)
-        size = 0
+        # answer frames (bytes) or futures of them (str); those of the turns before,
+        # kept so that a read's answers still go out together (one write, not one a
+        # turn: a pipelining client's wake-ups and system calls)
+        out, size = self._kept, self._kept_size
+        self._kept = []
         session, short = self.session, self._short
         turn = SHORT_COMMANDS_PER_TURN
         budget = turn
@@ -717,9 +734,7 @@ class ClientConnection(asyncio.Protocol):
             if end < 0:
                 break
             if budget <= 0:  # spent: the rest on the next turn
-                if out:
-                    self.server.hub.flush_first()
-                    self._emit(out)
+                self._kept, self._kept_size = out, size
                 self._yield_turn(buffer[start:])
                 return
             line = buffer[start:end]
@@ -741,9 +756,7 @@ class ClientConnection(asyncio.Protocol):
                         cost = (line.count(b";") + 1) * GENERAL_COMMAND_COST
                     if cost > budget:
                         if budget < turn:  # it may fit a turn of its own
-                            if out:
-                                self.server.hub.flush_first()
-                                self._emit(out)
+                            self._kept, self._kept_size = out, size
                             self._yield_turn(buffer[start:])
                             return
                         long_one = batch if batch is not None else GeneralBatch(bytes(line))
@@ -753,9 +766,7 @@ class ClientConnection(asyncio.Protocol):
                         answer = batch.answer()
                     budget -= cost
                     if long_one is not None:  # what comes after it waits until it has run
-                        if out:
-                            self.server.hub.flush_first()
-                            self._emit(out)
+                        self._kept, self._kept_size = out, size
                         self._start_long(long_one, buffer[end + 1:], now)
                         return
                 elif short:
