@@ -457,6 +457,9 @@ class ClientConnection(asyncio.Protocol):
         self._batch: ShortBatch | GeneralBatch | None = None  # a long request, in turns
         #: A turn of kept frames is due (:meth:`_run_turn`).
         self._turn_pending = False
+        #: Input kept for a later turn, by reference: (buffer, where it starts);
+        #: ``_buffer`` then holds what was read since (:meth:`_keep_input`).
+        self._rest: tuple[bytes | bytearray, int] | None = None
         #: Answers of the frames run on the turns before it, and their bytes.
         self._kept: list = []
         self._kept_size = 0
@@ -621,15 +624,14 @@ class ClientConnection(asyncio.Protocol):
         remembered = seen[frame] = (head, plan, {})
         return remembered
 
-    def _start_long(self, batch: "ShortBatch | GeneralBatch", rest: bytes | bytearray,
-                    now: bool) -> None:
+    def _start_long(self, batch: "ShortBatch | GeneralBatch", buffer: bytes | bytearray,
+                    start: int, now: bool) -> None:
         """Run ``batch``, a request longer than a turn, in turns of the loop
-        (:meth:`_run_batch`), its first ``now`` or on the next turn; ``rest`` (what
-        the client sent after it) and what it sends meanwhile wait until it is
-        answered, so that its requests stay in order."""
+        (:meth:`_run_batch`), its first ``now`` or on the next turn; what the client
+        sent after it (``buffer`` from ``start``) and what it sends meanwhile wait
+        until it is answered, so that its requests stay in order."""
         self._batch = batch
-        self._buffer = bytearray(rest)
-        self._partial_since = None  # not timed while it waits its turn
+        self._keep_input(buffer, start)
         if now:
             self._run_batch()
         else:
@@ -653,17 +655,48 @@ class ClientConnection(asyncio.Protocol):
         self._kept.append(answer)  # behind the answers of the frames before it
         if type(answer) is bytes:
             self._kept_size += len(answer)
-        if self._held or b"\n" not in self._buffer:  # nothing more to run now
+        if self._held or not self._input_has_frame():  # nothing more to run now
             self.server.hub.flush_first()
             self._emit(self._kept)
             self._kept, self._kept_size = [], 0
         self._next_turn()
 
-    def _yield_turn(self, rest: bytes | bytearray) -> None:
-        """This turn's budget is spent: run ``rest``'s frames on the next turn of
-        the loop (:meth:`_run_turn`), other clients served in between."""
-        self._buffer = bytearray(rest)
+    def _keep_input(self, buffer: bytes | bytearray, start: int) -> None:
+        """Keep ``buffer`` from ``start``, input not run yet, for a later turn: by
+        reference, not copied (a read of many small frames run a few a turn would
+        copy its rest at every turn); what the client sends meanwhile goes to
+        ``_buffer``, behind it. Not timed as an unfinished frame meanwhile."""
+        self._rest = (buffer, start)
         self._partial_since = None
+
+    def _take_input(self) -> tuple[bytes | bytearray, int]:
+        """The input not run yet, all of it (kept, then read since), and where it
+        starts in the buffer returned; ``_buffer`` is left empty."""
+        rest, self._rest = self._rest, None
+        buffer, self._buffer = self._buffer, bytearray()
+        if rest is None:
+            return buffer, 0
+        kept, start = rest
+        if buffer:
+            return kept[start:] + buffer, 0
+        return kept, start
+
+    def _input_has_frame(self) -> bool:
+        """Whether the input not run yet has a whole frame."""
+        rest = self._rest
+        return (rest is not None and rest[0].find(b"\n", rest[1]) >= 0) or b"\n" in self._buffer
+
+    def _settle_input(self) -> None:
+        """Put the input not run yet in ``_buffer`` (where resume_writing and the
+        unfinished frame's timing look for it)."""
+        if self._rest is not None:
+            buffer, start = self._take_input()
+            self._buffer = bytearray(buffer[start:])
+
+    def _yield_turn(self, buffer: bytes | bytearray, start: int) -> None:
+        """This turn's budget is spent: run ``buffer``'s frames from ``start`` on the
+        next turn of the loop (:meth:`_run_turn`), other clients served in between."""
+        self._keep_input(buffer, start)
         if not self._turn_pending:
             self._turn_pending = True
             (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
@@ -675,24 +708,26 @@ class ClientConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         if self._held:  # resume_writing runs them when the client reads again
+            self._settle_input()
             if self._kept:
                 self._emit(self._kept)
                 self._kept, self._kept_size = [], 0
             return
         self.server.backend.user = self.session
-        buffer, self._buffer = self._buffer, bytearray()
-        self._run_frames(buffer)
+        self._run_frames(*self._take_input())
         self._resume_after_turn()
 
     def _next_turn(self) -> None:
         """After a long request's answer: what the client sent meanwhile runs on the
         next turn (this one is spent), or reading goes on."""
-        if self._held:
-            return  # resume_writing runs what was read meanwhile, and reads again
-        if b"\n" in self._buffer:
+        if self._held:  # resume_writing runs what was read meanwhile, and reads again
+            self._settle_input()
+            return
+        if self._input_has_frame():
             self._turn_pending = True
             (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
             return
+        self._settle_input()
         self._watch_partial(True)  # the unfinished frame read with it, if any
         self._resume_after_turn()
 
@@ -711,8 +746,8 @@ class ClientConnection(asyncio.Protocol):
             return None
         return plan_batch(head, tail)
 
-    def _run_frames(self, buffer: bytes | bytearray) -> None:
-        """Execute the whole frames at the start of ``buffer`` in order, sending their
+    def _run_frames(self, buffer: bytes | bytearray, start: int = 0) -> None:
+        """Execute the whole frames of ``buffer`` from ``start`` in order, sending their
         answers in batches, until this turn's budget is spent
         (:data:`SHORT_COMMANDS_PER_TURN`: a short command costs 1, one for the
         general executor :data:`GENERAL_COMMAND_COST`) or the client's write buffer
@@ -727,7 +762,7 @@ class ClientConnection(asyncio.Protocol):
         session, short = self.session, self._short
         turn = SHORT_COMMANDS_PER_TURN
         budget = turn
-        start = 0
+        first = start
         find = buffer.find
         while not self._held:  # pause_writing came: keep the rest for later
             end = find(b"\n", start)
@@ -735,7 +770,7 @@ class ClientConnection(asyncio.Protocol):
                 break
             if budget <= 0:  # spent: the rest on the next turn
                 self._kept, self._kept_size = out, size
-                self._yield_turn(buffer[start:])
+                self._yield_turn(buffer, start)
                 return
             line = buffer[start:end]
             if self._discarding:
@@ -757,7 +792,7 @@ class ClientConnection(asyncio.Protocol):
                     if cost > budget:
                         if budget < turn:  # it may fit a turn of its own
                             self._kept, self._kept_size = out, size
-                            self._yield_turn(buffer[start:])
+                            self._yield_turn(buffer, start)
                             return
                         long_one = batch if batch is not None else GeneralBatch(bytes(line))
                         now = batch is None or batch.known
@@ -767,7 +802,7 @@ class ClientConnection(asyncio.Protocol):
                     budget -= cost
                     if long_one is not None:  # what comes after it waits until it has run
                         self._kept, self._kept_size = out, size
-                        self._start_long(long_one, buffer[end + 1:], now)
+                        self._start_long(long_one, buffer, end + 1, now)
                         return
                 elif short:
                     answer = short_answer(session, bytes(line) + b"\n")
@@ -794,7 +829,7 @@ class ClientConnection(asyncio.Protocol):
         self._buffer = bytearray(buffer[start:]) if start < len(buffer) else bytearray()
         if not self._held:
             self._check_length()
-        self._watch_partial(start > 0)
+        self._watch_partial(start > first)
 
     def _emit(self, frames: list) -> None:
         """Send answer frames (bytes) in order; a frame still being answered by the
@@ -886,6 +921,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.send(protocol.encode_notification("bye", reason))
         self._buffer.clear()
+        self._rest = None
         self._stop_partial_timer()
         self._held = True  # nothing more is executed
         server = self.server

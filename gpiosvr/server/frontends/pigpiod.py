@@ -389,14 +389,14 @@ class PigpiodConnection(ClientConnection):
             data, self._buffer = self._buffer, bytearray()
         self._run_frames(data)
 
-    def _run_frames(self, buffer: "bytes | bytearray") -> None:
+    def _run_frames(self, buffer: "bytes | bytearray", start: int = 0) -> None:
         """Run the whole commands at the start of ``buffer``, in order, until this
         turn's budget is spent (``app.SHORT_COMMANDS_PER_TURN``: a quick command
         costs ``app.FRAME_COST``, another ``app.GENERAL_COMMAND_COST``; the rest on
         the next turn of the loop, other clients served in between), the client is
         behind (back-pressure) or too many answers wait for the backend; keep the
         rest for later."""
-        start, end = 0, len(buffer)
+        first, end = start, len(buffer)
         out: list[bytes] = []
         size = 0
         budget = app.SHORT_COMMANDS_PER_TURN
@@ -430,11 +430,12 @@ class PigpiodConnection(ClientConnection):
                 self._drain_answers()
         if out:
             self._write(b"".join(out))
-        self._buffer = bytearray(buffer[start:])
-        if budget <= 0 and not self._held and self.holds_whole_frame():
-            self._yield_turn(self._buffer)  # the rest on the next turn
+        if (budget <= 0 and not self._held and end - start >= 16
+                and end - start >= 16 + _U32.unpack_from(buffer, start + 12)[0]):
+            self._yield_turn(buffer, start)  # the rest on the next turn
             return
-        self._watch_partial(start > 0)
+        self._buffer = bytearray(buffer[start:])
+        self._watch_partial(start > first)
 
     def _drain_answers(self, _done: object = None) -> None:
         """Send the answers that are known, in order."""
@@ -456,7 +457,7 @@ class PigpiodConnection(ClientConnection):
         if ready and transport is not None and not transport.is_closing():
             self._write(b"".join(ready))
             if (len(answers) < PIGPIOD_MAX_PENDING_ANSWERS and self._buffer
-                    and not self._held):
+                    and not self._held and not self._turn_pending):
                 buffer, self._buffer = self._buffer, bytearray()
                 self._run_frames(buffer)
                 transport.resume_reading()
