@@ -4,7 +4,8 @@ Requests are executed as soon as a whole frame has arrived, in the order they ca
 all commands of a request that fits one turn of the loop
 (:data:`SHORT_COMMANDS_PER_TURN`) run back to back, so no other client's command can
 slip between them; a longer one, and the frames of one read past a turn's budget,
-run in turns, other clients served in between. A client that sends garbage gets an error answer and nothing else
+run in turns, other clients served in between. A client that sends garbage gets an
+error answer and nothing else
 changes; a client that stops reading is paused, never buffered without bound.
 """
 
@@ -346,8 +347,8 @@ class GeneralBatch:
     (:func:`protocol.decode_request_in_steps`), all of it before any command runs,
     so that a frame with a mistake anywhere still runs nothing; then executed in
     order. Decoding a command and executing it cost half of
-    :data:`GENERAL_COMMAND_COST` each. The answer is the general way's (:meth:`ClientConnection.handle_frame`),
-    byte for byte."""
+    :data:`GENERAL_COMMAND_COST` each. The answer is the general way's
+    (:meth:`ClientConnection.handle_frame`), byte for byte."""
 
     __slots__ = ("frame", "request_id", "steps", "commands", "answers", "failed")
 
@@ -684,7 +685,8 @@ class ClientConnection(asyncio.Protocol):
     def _input_has_frame(self) -> bool:
         """Whether the input not run yet has a whole frame."""
         rest = self._rest
-        return (rest is not None and rest[0].find(b"\n", rest[1]) >= 0) or b"\n" in self._buffer
+        return ((rest is not None and rest[0].find(b"\n", rest[1]) >= 0)
+                or b"\n" in self._buffer)
 
     def _settle_input(self) -> None:
         """Put the input not run yet in ``_buffer`` (where resume_writing and the
@@ -749,11 +751,13 @@ class ClientConnection(asyncio.Protocol):
     def _run_frames(self, buffer: bytes | bytearray, start: int = 0) -> None:
         """Execute the whole frames of ``buffer`` from ``start`` in order, sending their
         answers in batches, until this turn's budget is spent
-        (:data:`SHORT_COMMANDS_PER_TURN`: a short command costs 1, one for the
-        general executor :data:`GENERAL_COMMAND_COST`) or the client's write buffer
-        is past high water; keep the rest (frames not executed, the unfinished one)
-        for later. A request that alone costs more than a turn runs in turns
-        (:meth:`_start_long`); one that costs less runs whole, in one turn."""
+        (:data:`SHORT_COMMANDS_PER_TURN`: a short command in a batch costs 1, a
+        frame of its own :data:`FRAME_COST`, a command of the general executor
+        :data:`GENERAL_COMMAND_COST`; the rest on the next turn, its answers sent
+        with these) or the client's write buffer is past high water; keep the rest
+        (frames not executed, the unfinished one) for later. A request that alone
+        costs more than a turn runs in turns (:meth:`_start_long`); one that costs
+        less runs whole, in one turn."""
         # answer frames (bytes) or futures of them (str); those of the turns before,
         # kept so that a read's answers still go out together (one write, not one a
         # turn: a pipelining client's wake-ups and system calls)

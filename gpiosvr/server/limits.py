@@ -39,11 +39,13 @@ ANSWER_BATCH_BYTES = 16 * 1024
 #: one read 8; a command of the general executor 24: ``app.FRAME_COST``,
 #: ``app.GENERAL_COMMAND_COST``). A request that costs more runs in turns, and the
 #: frames of one read past the budget on the next turn; other clients are served in
-#: between, the client's own requests stay in order. 32 holds the loop about as long
-#: as another client's idle call costs the server (loop callback CPU p99 ~50-110 µs
-#: against 35-45 µs on the loaded 2-core VM), and a 100-command request still costs
-#: the server 1/20th of single calls: 3 turns more, ~3.7 µs each (issue #18,
-#: ``benchmarks/bench_batches.py``; docs/performance.md).
+#: between, the client's own requests stay in order. At 32 a turn holds the loop
+#: little longer than another client's idle call costs the server (loop callback CPU
+#: p99 54-105 µs under floods of every kind, against 34-42 µs for one call, on the
+#: loaded 2-core VM; at 128 pipelined and general requests held it 440-1,000 µs),
+#: and a 100-command request costs 3 turns more, ~3.7 µs each: commands in
+#: 100-command requests still go 10-20x faster than single calls (issue #18,
+#: ``benchmarks/bench_batches.py``, ``bench_calls.py``; docs/performance.md).
 SHORT_COMMANDS_PER_TURN = 32
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
