@@ -21,7 +21,7 @@ import struct
 import sys
 from array import array
 from enum import StrEnum
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from gpiosvr.errors import (
     ConnectionFailed,
@@ -394,7 +394,22 @@ def decode_request(line: str) -> Request:
             (Command(name.lower(), tuple(_simple_arg(a) for a in args.split())),),
         )
     request_id, pos = _scan_id(text)
-    commands: list[Command] = []
+    return Request(request_id, tuple(_scan_commands(text, pos)))
+
+
+def decode_request_in_steps(line: str) -> "tuple[int | None, Iterator[Command]]":
+    """:func:`decode_request` a command at a time, for a server that decodes a long
+    request over several turns of its loop: the request's id, and an iterator of its
+    commands, which raises :class:`ProtocolError` where :func:`decode_request`
+    would (a bad id raises at once)."""
+    text = _strip_frame(line)
+    request_id, pos = _scan_id(text)
+    return request_id, _scan_commands(text, pos)
+
+
+def _scan_commands(text: str, pos: int) -> Iterator[Command]:
+    """The commands of a request's ``text`` from ``pos`` (after its id), in order."""
+    count = 0
     while True:
         pos = _SPACES_RE.match(text, pos).end()
         match = _BARE_RE.match(text, pos)
@@ -411,11 +426,12 @@ def decode_request(line: str) -> Request:
                 raise ProtocolError(f"missing space at column {pos}")
             value, pos = _scan_token(text, end, bare_ok=True)
             args.append(value)
-        commands.append(Command(name, tuple(args)))
-        if len(commands) > MAX_COMMANDS_PER_REQUEST:
+        count += 1
+        if count > MAX_COMMANDS_PER_REQUEST:
             raise ProtocolError(f"more than {MAX_COMMANDS_PER_REQUEST} commands in one request")
+        yield Command(name, tuple(args))
         if pos >= len(text):
-            return Request(request_id, tuple(commands))
+            return
         pos += 1  # the ';'
 
 
