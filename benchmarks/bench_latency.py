@@ -2,7 +2,8 @@
 calls, our facade against the real pigpio 1.78 client, idle and while another
 process floods the server (issue #18, targets 1 and 3).
 
-    python benchmarks/bench_latency.py [--edges 600] [--calls 3000]
+    python benchmarks/bench_latency.py [--edges 600] [--calls 3000] [--text-frames]
+                                       [--pin] [--with-text]
 
 * edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
   simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
@@ -17,6 +18,15 @@ process floods the server (issue #18, targets 1 and 3).
 
 The two sides take turns edge by edge (and call by call), so that both meet the
 same moments of a machine whose load changes.
+
+* ``--text-frames``: our client asks for no binary edge frames (``*e`` text, as
+  before ``nfmt``; docs/protocol.md 7.2).
+* ``--with-text``: a third side, a second facade client that reads text frames,
+  and the sides take turns in a random order edge by edge (each meets each place
+  alike): binary against text frames, fairly. Its ratios to pigpio are not the
+  benchmark's: two of three edges then run our code, which runs warmer.
+* ``--pin`` (a diagnostic): both servers on CPU 0, this process on CPU 1, so that
+  an edge's reader never waits on the CPU of the server that woke it.
 
 Prints p50, p99 and p99.9 in microseconds per case. The stand-in is a Python
 server (a thread per connection), not pigpiod: its figures are pigpio's client plus
@@ -100,16 +110,22 @@ def tick_offset(get_tick) -> int:
     return offset - (1 << 32) if offset >= 1 << 31 else offset
 
 
-def edge_latencies(sides, count: int) -> list[list[float]]:
+def edge_latencies(sides, count: int, shuffle: bool = False) -> list[list[float]]:
     """Request-to-callback seconds of ``count`` single edges of each side, one edge
-    of each in turn (so that both meet the same moments of a loaded machine);
-    ``sides`` are (stamp, send_one) pairs. The tick-to-callback figures are in each
-    stamp's ``since_tick``."""
+    of each in turn (so that both meet the same moments of a loaded machine; with
+    ``shuffle``, in a random order each turn); ``sides`` are (stamp, send_one)
+    pairs. The tick-to-callback figures are in each stamp's ``since_tick``."""
+    import random
+
     results: list[list[float]] = [[] for _ in sides]
     for stamp, _ in sides:
         stamp.since_tick = []
+    order = list(zip(sides, results))
+    rng = random.Random(18)
     for _ in range(count):
-        for (stamp, send_one), result in zip(sides, results):
+        if shuffle:
+            rng.shuffle(order)
+        for (stamp, send_one), result in order:
             stamp.arm()
             t0 = time.perf_counter()
             send_one()
@@ -140,7 +156,9 @@ class Flood:
     """A flooding client process for the duration of a ``with`` block."""
 
     def __init__(self, code: str, target: str, seconds: float = 120.0) -> None:
-        self.proc = spawn([sys.executable, "-c", code, target, str(seconds)],
+        anywhere = (["taskset", "-c", f"0-{os.cpu_count() - 1}"]  # not pinned with us
+                    if os.environ.get("GPIOSVR_BENCH_PIN") else [])
+        self.proc = spawn([*anywhere, sys.executable, "-c", code, target, str(seconds)],
                           stdout=subprocess.PIPE, text=True,
                           env=dict(os.environ, PYTHONPATH=ROOT))
 
@@ -159,19 +177,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edges", type=int, default=600)
     parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--text-frames", action="store_true",
+                        help="our client reads *e text frames, not binary ones")
+    parser.add_argument("--with-text", action="store_true",
+                        help="a third side reading text frames; sides in random order")
+    parser.add_argument("--pin", action="store_true",
+                        help="diagnostic: servers on CPU 0, this process on CPU 1")
     args = parser.parse_args()
 
     import pigpio as real_pigpio
 
     import gpiosvr.pigpio as facade
+    from gpiosvr.dispatch import Dispatcher
     from gpiosvr.simulator import Simulator
 
+    if args.pin:
+        os.sched_setaffinity(0, {1})
+        os.environ["GPIOSVR_BENCH_PIN"] = "0"  # both_servers starts them on CPU 0
+    Dispatcher.binary_reports = not args.text_frames
     rows: list[tuple[str, list[float]]] = []
     with both_servers() as (path, standin):
         pi = facade.pi(path)
         sim = Simulator(path)
         ours = Stamp(tick_offset(pi.get_current_tick))
         pi.callback(GPIO, facade.EITHER_EDGE, ours)
+        extra = []
+        if args.with_text:
+            Dispatcher.binary_reports = False
+            pi_text = facade.pi(path)
+            text = Stamp(ours.tick_offset)
+            pi_text.callback(GPIO + 1, facade.EITHER_EDGE, text)
+            Dispatcher.binary_reports = not args.text_frames
+            extra = [(text, lambda: sim.inject(GPIO + 1, 1, 1))]
         real = real_pigpio.pi("127.0.0.1", standin.port)
         theirs = Stamp(0)  # the stand-in stamps "now" edges with its monotonic clock
         real.callback(GPIO, real_pigpio.EITHER_EDGE, theirs)
@@ -189,7 +226,8 @@ def main() -> None:
             for flood in floods:
                 flood.__enter__()
             try:
-                edges = edge_latencies(((ours, ours_one), (theirs, theirs_one)), args.edges)
+                edges = edge_latencies([(ours, ours_one), (theirs, theirs_one), *extra],
+                                       args.edges, shuffle=bool(extra))
                 calls = call_latencies((pi.read, real.read), args.calls)
             finally:
                 for flood in floods:
@@ -199,6 +237,10 @@ def main() -> None:
                 rows.append((f"{side} edge, {phase}", stamp.since_tick))
                 rows.append((f"{side} edge asked, {phase}", asked))
                 rows.append((f"{side} read(), {phase}", called))
+            if extra:
+                rows.append((f"gpiosvr-text edge, {phase}", text.since_tick))
+        if extra:
+            pi_text.stop()
         pi.stop()
         sim.close()
         real.stop()
@@ -215,6 +257,11 @@ def main() -> None:
             a, b = table[f"gpiosvr {kind}, {phase}"], table[f"pigpio {kind}, {phase}"]
             print(f"{kind} {phase}: gpiosvr / pigpio p50 {pct(a, .5) / pct(b, .5):.2f}, "
                   f"p99 {pct(a, .99) / pct(b, .99):.2f}  (target <= 1)")
+    if args.with_text:
+        for phase in ("idle", "flood"):
+            a, b = table[f"gpiosvr edge, {phase}"], table[f"gpiosvr-text edge, {phase}"]
+            print(f"edge {phase}: binary / text frames p50 {pct(a, .5) / pct(b, .5):.2f}, "
+                  f"p99 {pct(a, .99) / pct(b, .99):.2f}")
     idle, flood = table["gpiosvr read(), idle"], table["gpiosvr read(), flood"]
     print(f"gpiosvr read() under a batch-streaming client / idle: p99 "
           f"{pct(flood, .99) / pct(idle, .99):.1f}  (target <= 2)")

@@ -103,11 +103,18 @@ def spawn_run(argv: list[str], timeout: float | None = None, check: bool = False
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
+def _pinned() -> list[str]:
+    """``taskset -c CPU`` when ``GPIOSVR_BENCH_PIN`` names a CPU for the servers (a
+    diagnostic of bench_latency.py), else nothing."""
+    cpu = os.environ.get("GPIOSVR_BENCH_PIN")
+    return ["taskset", "-c", cpu] if cpu else []
+
+
 class StandinProcess:
     """``pigpiod_standin.PigpiodStandIn`` serving from a process of its own."""
 
     def __init__(self) -> None:
-        self.proc = spawn([sys.executable, "-c", _STANDIN_MAIN],
+        self.proc = spawn([*_pinned(), sys.executable, "-c", _STANDIN_MAIN],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
 
@@ -170,7 +177,7 @@ def both_servers() -> Iterator[tuple[str, StandinProcess]]:
     threading.excepthook = quiet_pigpio_exit
     where = temporary_directory()
     path = os.path.join(where, "gpio.sock")
-    ours = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+    ours = spawn([*_pinned(), sys.executable, "-m", "gpiosvr.server", "--socket", path,
                   "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     standin = None
     try:

@@ -378,6 +378,11 @@ class SocketClient:
     def _hello(self) -> tuple[Any, ...]:
         return ("hello", self.PROTOCOL_VERSION, self.name, os.getpid())
 
+    def _greeting(self) -> tuple[tuple[Any, ...], ...]:
+        """The commands a new keep-alive connection begins with: the hello first
+        (the answer to the others is not looked at)."""
+        return (self._hello(),)
+
     async def _open(self, protocol_factory) -> tuple[asyncio.BaseTransport, Any]:
         loop = asyncio.get_running_loop()
         if self.loop is None:
@@ -433,7 +438,7 @@ class SocketClient:
         _, conn = await self._open(lambda: _Connection(self))
         self._conn = conn
         try:
-            answers = await self._exchange(conn, (self._hello(),),
+            answers = await self._exchange(conn, self._greeting(),
                                            self.connectTimeout_ms / 1000)
             self.server_info = Response._from_answer(answers[0]).result()
             for handler in self._connection_handlers:

@@ -318,6 +318,13 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
                 Response._from_answer(answers[0]).result()
             self._handle, self._bits, self._events = handle, bits, events
 
+    def _greeting(self) -> tuple[tuple[Any, ...], ...]:
+        """The hello, and ``nfmt 1`` if the :attr:`edge_reader` reads binary edge
+        frames (a server that does not know it answers -88 and sends text)."""
+        if getattr(self.edge_reader, "binary_reports", False):
+            return (self._hello(), ("nfmt", protocol.EDGE_FORMAT_BINARY))
+        return (self._hello(),)
+
     @property
     def edge_listeners(self) -> bool:
         """Whether notification handlers besides this client's own want edge frames
@@ -335,15 +342,16 @@ class PigpioCallbackClient(PigpioPwmClient, PigpioScriptClient, PigpioCallbackAp
             self.edge_reader.detach(conn)
         super()._connection_failed(conn, exc)
 
-    def _lines_from_reader(self, conn: _Connection, lines: list[bytes] | None) -> None:
+    def _lines_from_reader(self, conn: _Connection,
+                           lines: list[bytes] | ProtocolError) -> None:
         """Frames the :attr:`edge_reader` read on ``conn`` that are not its business
         (answers, notifications other than edge reports), in order, on the loop; the
-        edge reports among them only for the other notification handlers. None: a
-        frame longer than the limit came."""
+        edge reports among them only for the other notification handlers. An error:
+        the server sent what no frame can be (too long, a bad binary edge frame)."""
         from gpiosvr.dispatch import edge_frame_note
 
-        if lines is None:
-            conn._fail(ProtocolError("response frame longer than the frame limit"))
+        if isinstance(lines, ProtocolError):
+            conn._fail(lines)
             return
         for line in lines:
             if line.startswith(b"*e "):

@@ -51,6 +51,10 @@ MAX_PENDING_REPORTS = 1_000_000
 _READ_WAIT_SECONDS = 60.0
 #: The connection's registration: readable, once, until armed again.
 _ARMED = select.EPOLLIN | select.EPOLLONESHOT
+#: A binary edge frame (asked for with ``nfmt 1``): its first byte, its head.
+_MARK = protocol.BINARY_EDGE_MARK
+_MARK_BYTE = bytes([_MARK])
+_HEAD = protocol.BINARY_EDGE_HEAD
 
 
 class _Source:
@@ -58,7 +62,7 @@ class _Source:
     socket (read without blocking, when ``epoll`` says so), the frame begun in the
     last read."""
 
-    __slots__ = ("sock", "fd", "conn", "transport", "loop", "pending", "detached")
+    __slots__ = ("sock", "fd", "conn", "transport", "loop", "pending", "detached", "failed")
 
     def __init__(self, sock: socket.socket, conn: Any, transport: Any,
                  loop: asyncio.AbstractEventLoop, pending: bytes) -> None:
@@ -69,6 +73,7 @@ class _Source:
         self.loop = loop
         self.pending = pending
         self.detached = False
+        self.failed = False  # it sent what no frame can be: the loop closes it
 
     def shut(self) -> None:
         """End the connection for both sides and wake the thread reading it."""
@@ -80,6 +85,12 @@ class _Source:
 
 class Dispatcher:
     """Reads the callback connection of ``client`` and runs its callbacks."""
+
+    #: Ask the server for binary edge frames (``nfmt 1``, docs/protocol.md 7.2): a
+    #: frame's head and records are read with one ``struct`` call, where a text
+    #: ``*e`` frame is split, checked and its hex decoded. Text frames are read too
+    #: (a server that does not know ``nfmt`` sends them).
+    binary_reports = True
 
     def __init__(self, client: PigpioCallbackClient, threads: int = 2) -> None:
         self._client = client
@@ -178,8 +189,13 @@ class Dispatcher:
 
     def _work(self) -> None:
         try:
-            while self._lead():
-                self._run_queue()
+            while True:
+                direct = self._lead()
+                if direct is None:
+                    return
+                if direct:  # a lone frame's reports, straight from the read
+                    run_callbacks(self._client.callbacks, direct, _log_error)
+                self._run_queue(len(direct) // RECORD.size)
         finally:
             self._thread_ended()
 
@@ -196,22 +212,25 @@ class Dispatcher:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def _lead(self) -> bool:
-        """Read until there are reports to run and nobody runs them (True), or the
-        dispatcher stops (False). One edge frame alone in a read, the everyday case,
-        is read here in as few steps as can be: a thread that slept runs cold."""
+    def _lead(self) -> bytes | None:
+        """Read until there are reports to run and nobody runs them, or the
+        dispatcher stops (None). One edge frame alone in a read, the everyday case,
+        is read here in as few steps as can be (a thread that slept runs cold): when
+        nothing is queued, its records come back for this thread to run at once
+        (counted as pending, as if queued); else ``b""``: run the queue."""
         buffer = self._buffer
         view = memoryview(buffer)
         client, lock, queue = self._client, self._lock, self._queue
         handlers = client._notification_handlers
         unhexlify, hex_error, size_of = binascii.unhexlify, binascii.Error, RECORD.size
+        mark, unpack_head, head_size = _MARK, _HEAD.unpack_from, _HEAD.size
         wait, arm, sources = self._epoll.poll, self._epoll.modify, self._sources
         while True:
             if self._stopping:
-                return False
+                return None
             events = wait(_READ_WAIT_SECONDS, 1)
             if self._stopping:
-                return False
+                return None
             if not events:
                 continue
             source = sources.get(events[0][0])
@@ -233,11 +252,17 @@ class Dispatcher:
                 except OSError:
                     pass  # gone meanwhile
                 continue
-            data = bytes(view[:size])
-            run = False
-            if (data[:3] == b"*e " and data.find(b"\n") == size - 1 and not source.pending
-                    and len(handlers) == 1):
-                words = data.split(b" ", 3)
+            run = direct = False
+            records = None
+            if source.pending or source.failed or len(handlers) != 1:
+                pass  # the general way
+            elif buffer[0] == mark:  # a binary edge frame (nfmt 1)
+                if size >= head_size:
+                    _, seq, lost, count = unpack_head(buffer)
+                    if size == head_size + count * size_of:
+                        records = bytes(view[head_size:size])
+            elif buffer[:3] == b"*e " and buffer.find(b"\n") == size - 1:
+                words = bytes(view[:size]).split(b" ", 3)
                 if len(words) == 4:
                     _, seq, lost, hexed = words
                     if (seq.isdigit() and lost.isdigit() and hexed[:1] == b"%"
@@ -246,34 +271,44 @@ class Dispatcher:
                             records = unhexlify(hexed[1:-1])
                         except hex_error:
                             records = None
-                        if records is not None and not len(records) % size_of:
-                            data = b""
-                            client._seq = int(seq)
-                            if lost != b"0":
-                                self._count_lost(int(lost))
-                            if records:
-                                count = len(records) // size_of
-                                with lock:
-                                    if self._pending + count <= MAX_PENDING_REPORTS:
-                                        self._pending += count
-                                        queue.append(records)
-                                        if not self._running:
-                                            self._running = run = True
-                                        records = b""
-                                if records:  # over the bound: dropped and counted
-                                    self._enqueue(records)
-            if data:
-                run = self._take(source, data)
+                        if records is not None and len(records) % size_of:
+                            records = None
+                        seq, lost = int(seq), 0 if lost == b"0" else int(lost)
+            if records is None:
+                run = self._take(source, bytes(view[:size]))
+            else:
+                client._seq = seq
+                if lost:
+                    self._count_lost(lost)
+                if records:
+                    count = len(records) // size_of
+                    with lock:
+                        if self._pending + count <= MAX_PENDING_REPORTS:
+                            self._pending += count
+                            if not self._running and not queue:
+                                self._running = direct = True
+                            else:
+                                queue.append(records)
+                                if not self._running:
+                                    self._running = run = True
+                                records = b""
+                    if records and not direct:  # over the bound: dropped and counted
+                        self._enqueue(records)
             try:
                 arm(source.fd, _ARMED)  # only now: the next read follows this one
             except OSError:
                 pass  # gone meanwhile: its end reaches the thread that reads it
+            if direct:
+                return records
             if run:
-                return True
+                return b""
 
     def _source_lost(self, source: _Source, error: OSError | None) -> None:
         """The connection being read ended (or was replaced): let it go, and tell the
         loop thread unless it ended it."""
+        if source.pending[:1] == _MARK_BYTE and not source.detached:
+            log.error("the connection to the GPIO server ended inside a binary edge "
+                      "frame (%d bytes of it came)", len(source.pending))
         with self._changed:
             if self._source is source:
                 self._source = None
@@ -292,40 +327,94 @@ class Dispatcher:
     def _take(self, source: _Source, data: bytes) -> bool:
         """Queue the edge reports of the whole frames read, hand the other frames to
         the loop thread, in order; True if this thread must now run the queue."""
-        client = self._client
+        if source.failed:
+            return False  # the loop thread is closing it: nothing more of it counts
         if source.pending:
             data = source.pending + data
             source.pending = b""
+        if _MARK_BYTE in data:
+            return self._take_frames(source, data)
         if data[-1:] != b"\n":
             cut = data.rfind(b"\n") + 1
             data, source.pending = data[:cut], data[cut:]
             if len(source.pending) > protocol.MAX_FRAME_BYTES:
-                source.pending = b""
-                self._hand_over(source, None)
+                self._fail(source, ProtocolError("response frame longer than the frame limit"))
                 return False
             if not data:
                 return False
+        return self._take_lines(source, data.split(b"\n")[:-1], [])
+
+    def _take_frames(self, source: _Source, data: bytes) -> bool:
+        """:meth:`_take` of data that holds binary edge frames: frame by frame, text
+        lines and binary frames in the order they came."""
+        run = False
+        lines: list[bytes] = []
+        items: list[bytes | tuple[int, int, bytes]] = []
+        at, end, head_size = 0, len(data), _HEAD.size
+        while at < end:
+            if data[at] == _MARK:
+                if end - at < head_size:
+                    break
+                _, seq, lost, count = _HEAD.unpack_from(data, at)
+                if count > protocol.MAX_BINARY_EDGE_RECORDS:
+                    run = self._take_lines(source, lines, items) or run
+                    self._fail(source, ProtocolError(
+                        f"binary edge frame of {count} records: more than the "
+                        f"{protocol.MAX_BINARY_EDGE_RECORDS} a frame may hold"))
+                    return run
+                stop = at + head_size + count * RECORD.size
+                if stop > end:
+                    break
+                lines.append(b"")  # its place among the lines
+                items.append((seq, lost, data[at + head_size:stop]))
+                at = stop
+                continue
+            stop = data.find(b"\n", at)
+            if stop < 0:
+                break
+            lines.append(data[at:stop])
+            items.append(b"")
+            at = stop + 1
+        source.pending = data[at:]
+        if len(source.pending) > protocol.MAX_FRAME_BYTES:  # a text frame without end
+            run = self._take_lines(source, lines, items) or run
+            self._fail(source, ProtocolError("response frame longer than the frame limit"))
+            return run
+        return self._take_lines(source, lines, items) or run
+
+    def _take_lines(self, source: _Source, lines: list[bytes],
+                    binary: list[bytes | tuple[int, int, bytes]]) -> bool:
+        """Queue the edge reports of ``lines`` (text frames without their newline;
+        where ``binary`` holds a binary frame's (seq, lost, records) at a line's
+        index, that frame instead) and hand the other frames to the loop thread, in
+        order; True if this thread must now run the queue."""
+        client = self._client
         listeners = client.edge_listeners
         run = False
         records: list[bytes] = []
         others: list[bytes] = []
-        for line in data.split(b"\n")[:-1]:
-            if line[:3] == b"*e ":
+        for index, line in enumerate(lines):
+            note = None
+            if binary and binary[index]:
+                note = binary[index]
+                if listeners:  # the loop's own notification handlers read text
+                    line = b"*e %d %d %%%s" % (note[0], note[1], binascii.hexlify(note[2]))
+            elif line[:3] == b"*e ":
                 note = _edge_report(line)
                 if note is None:
                     general = edge_frame_note(line)
                     if general is not None:
                         note = general.args
-                if note is not None:
-                    if others:
-                        self._hand_over(source, others)
-                        others = []
-                    packed = self._noted(*note)
-                    if packed:
-                        records.append(packed)
-                    if listeners:
-                        others.append(line)  # for the loop's own notification handlers
-                    continue
+            if note is not None:
+                if others:
+                    self._hand_over(source, others)
+                    others = []
+                packed = self._noted(*note)
+                if packed:
+                    records.append(packed)
+                if listeners:
+                    others.append(line)  # for the loop's own notification handlers
+                continue
             if records:
                 run = self._enqueue(b"".join(records)) or run
                 records = []
@@ -335,6 +424,13 @@ class Dispatcher:
         if others:
             self._hand_over(source, others)
         return run
+
+    def _fail(self, source: _Source, error: ProtocolError) -> None:
+        """The server sent what no frame can be: the loop thread closes the
+        connection with ``error``, and nothing more is read from it."""
+        source.failed = True
+        source.pending = b""
+        self._hand_over(source, error)
 
     def _count_lost(self, lost: int) -> None:
         """The server says it dropped ``lost`` reports for this client (LOST)."""
@@ -352,8 +448,8 @@ class Dispatcher:
             return None
         return records
 
-    def _hand_over(self, source: _Source, lines: list[bytes] | None) -> None:
-        """Give frames to the loop thread (None: the frame is too long: fail)."""
+    def _hand_over(self, source: _Source, lines: list[bytes] | ProtocolError) -> None:
+        """Give frames to the loop thread (an error: it closes the connection)."""
         try:
             source.loop.call_soon_threadsafe(self._client._lines_from_reader,
                                              source.conn, lines)
@@ -377,10 +473,10 @@ class Dispatcher:
         log.warning("callbacks are %d reports behind; dropped %d", behind, count)
         return False
 
-    def _run_queue(self) -> None:
-        """Run the callbacks of everything queued, in order, until the queue is empty."""
+    def _run_queue(self, done: int = 0) -> None:
+        """Run the callbacks of everything queued, in order, until the queue is empty
+        (``done``: reports this thread has just run, still counted as pending)."""
         client, lock, queue = self._client, self._lock, self._queue
-        done = 0
         while True:
             with lock:
                 self._pending -= done

@@ -59,6 +59,9 @@ LONG_NAMES = {"modes": "m", "modeg": "mg", "pwm": "p", "read": "r", "servo": "s"
 #: pigpio's notification commands, as pigs means them: on a pipe (pigpio's
 #: ``/dev/pigpioN``), not on a handle whose reports come to pigs' own connection.
 PIPE_COMMANDS = {"no": "pno", "nb": "pnb", "np": "pnp", "nc": "pnc", "evm": "pevm"}
+#: Commands whose one parameter is the rest of the command line, as pigpio's pigs
+#: reads ``proc tag 1 w 4 1 jmp 1`` (command.c: the rest of the input).
+REST_OF_LINE = {"proc"}
 #: Commands of the server's table that are no pigs commands: pigs sends them itself.
 HIDDEN = {"hello", "persist"}
 
@@ -96,6 +99,9 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
             return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
         kinds = entry[0]
         i += 1
+        if name in REST_OF_LINE:  # as pigs (command.c): the words to the end, as one
+            commands.append((name, " ".join(words[i:])))
+            break
         args: list[Any] = []
         while len(args) < len(kinds):
             if kinds[len(args)].rstrip("?") == "bvs":

@@ -21,7 +21,7 @@ import struct
 import sys
 from array import array
 from enum import StrEnum
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from gpiosvr.errors import (
     ConnectionFailed,
@@ -38,6 +38,17 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 #: One edge report in an ``*e`` notification: gpio, level (2: watchdog timeout), tick.
 EDGE_RECORD = struct.Struct("<BBI")
+#: Edge report frame formats a connection may ask for with ``nfmt`` (docs/protocol.md
+#: 7.2): text ``*e`` frames (the default), or binary edge frames.
+EDGE_FORMAT_TEXT, EDGE_FORMAT_BINARY = 0, 1
+#: A binary edge frame's first byte: no text frame begins with it (frames are ASCII).
+BINARY_EDGE_MARK = 0xE5
+#: A binary edge frame's head: the mark, seq and lost (u64), the record count (u32),
+#: little-endian; the records (:data:`EDGE_RECORD`) follow, and nothing ends it.
+BINARY_EDGE_HEAD = struct.Struct("<BQQI")
+#: Most records a binary edge frame may announce: the frame stays within
+#: :data:`MAX_FRAME_BYTES`. A frame announcing more is a protocol error.
+MAX_BINARY_EDGE_RECORDS = (MAX_FRAME_BYTES - BINARY_EDGE_HEAD.size) // EDGE_RECORD.size
 
 #: Largest request id.
 MAX_ID = (1 << 63) - 1
@@ -383,7 +394,22 @@ def decode_request(line: str) -> Request:
             (Command(name.lower(), tuple(_simple_arg(a) for a in args.split())),),
         )
     request_id, pos = _scan_id(text)
-    commands: list[Command] = []
+    return Request(request_id, tuple(_scan_commands(text, pos)))
+
+
+def decode_request_in_steps(line: str) -> "tuple[int | None, Iterator[Command]]":
+    """:func:`decode_request` a command at a time, for a server that decodes a long
+    request over several turns of its loop: the request's id, and an iterator of its
+    commands, which raises :class:`ProtocolError` where :func:`decode_request`
+    would (a bad id raises at once)."""
+    text = _strip_frame(line)
+    request_id, pos = _scan_id(text)
+    return request_id, _scan_commands(text, pos)
+
+
+def _scan_commands(text: str, pos: int) -> Iterator[Command]:
+    """The commands of a request's ``text`` from ``pos`` (after its id), in order."""
+    count = 0
     while True:
         pos = _SPACES_RE.match(text, pos).end()
         match = _BARE_RE.match(text, pos)
@@ -400,11 +426,12 @@ def decode_request(line: str) -> Request:
                 raise ProtocolError(f"missing space at column {pos}")
             value, pos = _scan_token(text, end, bare_ok=True)
             args.append(value)
-        commands.append(Command(name, tuple(args)))
-        if len(commands) > MAX_COMMANDS_PER_REQUEST:
+        count += 1
+        if count > MAX_COMMANDS_PER_REQUEST:
             raise ProtocolError(f"more than {MAX_COMMANDS_PER_REQUEST} commands in one request")
+        yield Command(name, tuple(args))
         if pos >= len(text):
-            return Request(request_id, tuple(commands))
+            return
         pos += 1  # the ';'
 
 

@@ -213,3 +213,248 @@ def test_a_request_of_int_answers_decodes_as_the_general_way(server):
         assert client.request(batches[1])[4].result() == server.backend.hardware_revision
         with pytest.raises(ProtocolError):  # as the general encoder refuses it
             client.request([("r", 4), ("r", 4.0)])
+
+
+# -- turns: what one read or one request may hold the loop for (issue #18) --------
+
+
+def _general_answers(frames: list[bytes]) -> list[bytes]:
+    """The answers the general way gives ``frames`` one at a time, on a server of
+    its own (the same simulated chip, from the same start)."""
+    general = ClientConnection(GpioServer("/nonexistent/general"))
+    return [general.handle_frame(frame).encode("ascii")[:-1] for frame in frames]
+
+
+def _count_calls(monkeypatch, cls, name: str) -> list:
+    """Record ``self`` at each call of ``cls.name``."""
+    calls: list = []
+    original = getattr(cls, name)
+
+    def counted(self, *args):
+        calls.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+PIPELINED = [b"w 4 1", b"r 4", b"w 4 0;r 4", b"mg 4", b"pud 4 u", b"r 4", b"pud 4 d;r 4",
+             b"zz", b"r 99", b"bs1 16;br1;bc1 16;br1", b"r 4;r 4;r 4;r 4;r 4;r 4"]
+
+
+def test_pipelined_requests_in_one_read_run_in_turns_in_order(server, monkeypatch):
+    """Frames that come in one read run a turn's budget at a time (a lone frame
+    costs FRAME_COST, a command of the general executor GENERAL_COMMAND_COST), the
+    rest on later turns of the loop; every answer is the general way's, in order."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3 * app.FRAME_COST)
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 6, 1)]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(turns) >= len(frames) // 3
+
+
+def _hold_the_loop(server):
+    """Block the server's loop until the returned event is set (at most 10 s), once
+    it has begun holding it: what clients send meanwhile is read all at once."""
+    import threading
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        holding.set()
+        release.wait(10)
+
+    server._loop.call_soon_threadsafe(hold)
+    assert holding.wait(10)
+    return release
+
+
+def test_two_clients_pipelining_take_turns(server, monkeypatch):
+    """Two clients whose pipelined frames are read in the same loop iteration run a
+    turn each in turn, not one's whole read and then the other's."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.FRAME_COST)
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    socks = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+    try:
+        for number, sock in enumerate(socks):
+            sock.settimeout(10)
+            sock.connect(server.socket_path)
+            sock.sendall(b"@0 w %d 1\n" % (20 + number))  # connected and served
+            assert _answers(sock, 1) == [b"@0 0"]
+        release = _hold_the_loop(server)
+        for number, sock in enumerate(socks):
+            sock.sendall(b"".join(b"@%d r %d\n" % (n, 20 + number) for n in range(1, 41)))
+        release.set()
+        for sock in socks:
+            assert _answers(sock, 40) == [b"@%d 1" % n for n in range(1, 41)]
+    finally:
+        for sock in socks:
+            sock.close()
+    assert len(turns) >= 38
+    first = turns[0]
+    switches = sum(1 for a, b in zip(turns, turns[1:]) if a is not b)
+    assert switches >= 30, [t is first for t in turns]
+
+
+def test_what_a_client_sends_during_its_turns_runs_after_them(server, monkeypatch):
+    """Frames that arrive while a client's earlier frames wait for their turn are
+    kept behind them (reading that client paused meanwhile): answers in order."""
+    import threading
+
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", app.FRAME_COST)
+    in_turn, sent = threading.Event(), threading.Event()
+    run_turn = app.ClientConnection._run_turn
+    waiting = []
+
+    def first_turn_waits(self):
+        if not in_turn.is_set():
+            in_turn.set()
+            sent.wait(10)  # the second write is in the socket by now
+        run_turn(self)
+
+    def data_received(self, data, original=app.ClientConnection.data_received):
+        waiting.append(self._turn_pending or self._batch is not None)
+        original(self, data)
+
+    monkeypatch.setattr(app.ClientConnection, "_run_turn", first_turn_waits)
+    monkeypatch.setattr(app.ClientConnection, "data_received", data_received)
+    frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 4, 1)]
+    half = len(frames) // 2
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames[:half]))
+        assert in_turn.wait(10)
+        sock.sendall(b"".join(f + b"\n" for f in frames[half:]))
+        sent.set()
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert True in waiting  # the second write came while the first waited its turn
+
+
+LONG_GENERAL = b";".join([b"pud 4 u", b"r 4", b"mg 4", b"pud 4 d", b"r 4", b"zz",
+                          b"w 4 \"x\"", b"r 4", b"m 4 w", b"w 4 1", b"r 4", b"pud 4 o"] * 4)
+
+
+def test_a_long_request_the_short_way_does_not_take_runs_in_turns(server, monkeypatch):
+    """A request of many commands the general way runs (here: letters as arguments)
+    is decoded and executed a turn's budget at a time, with the general way's
+    answer; what the client sent after it is answered after it."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.GENERAL_COMMAND_COST)
+    runs = _count_calls(monkeypatch, app.GeneralBatch, "run")
+    frames = [b"@1 " + LONG_GENERAL, b"@2 r 4", b"@3 " + LONG_GENERAL, b"@4 mg 4"]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    commands = LONG_GENERAL.count(b";") + 1
+    assert len(runs) >= commands  # 4 decoded or 4 run a turn: 2 x 24 turns
+
+
+def test_a_long_general_request_with_a_mistake_anywhere_runs_nothing(server, monkeypatch):
+    """Decoded in turns, it is still decoded whole before any command runs: a bad
+    token in its last command makes it one error answer, as the general way's."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", app.GENERAL_COMMAND_COST)
+    frame = b"@7 " + b";".join([b"w 4 1", b"pud 4 u"] * 20) + b";r [1,"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@6 w 4 0\n" + frame + b"\n@8 r 4\n")
+        answers = _answers(sock, 3)
+    assert answers[0] == b"@6 0"
+    assert answers[1] == _general_answers([frame])[0]
+    assert answers[1].startswith(b"@7 null !ProtocolError")
+    assert answers[2] == b"@8 0"  # nothing of @7 ran
+
+
+def test_a_long_general_request_whose_command_answers_later(server, monkeypatch):
+    """A command that answers later (an I2C open on the simulated bus) in a long
+    request run in turns: its answer comes in its place, the frames after wait."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.GENERAL_COMMAND_COST)
+    frame = b"@1 " + b";".join([b"i2co 1 72 0"] + [b"pud 4 u", b"r 4"] * 10)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(frame + b"\n@2 pud 4 d;r 4\n")
+        first, second = _answers(sock, 2)
+    handle, *rest = first[3:].split(b";")
+    assert int(handle) >= 0
+    assert rest == [b"0", b"1"] * 10
+    assert second == b"@2 0;0"
+
+
+def test_a_batch_longer_than_a_turn_and_pipelined_frames_behind_it(server, monkeypatch):
+    """A long short-way batch, planned before (its first turn runs at once), with
+    single frames after it in the same read: all in order, the batch in turns."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 16)
+    runs = _count_calls(monkeypatch, app.ShortBatch, "run")
+    body = b";".join([b"w 4 1", b"r 4", b"w 4 0", b"r 4"] * 10)
+    frames = [b"@1 " + body, b"@2 w 4 1", b"@3 " + body, b"@4 r 4", b"@5 " + body]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(runs) >= 3 * 40 // 16
+
+
+def test_a_request_that_fits_a_turn_runs_whole_even_behind_other_frames(server, monkeypatch):
+    """Short commands and one general command within the budget (26 of 32) run in
+    one go, nothing of another turn in between, also when frames before it in the
+    same read spent part of the turn: it waits for a turn of its own."""
+    from gpiosvr.server import app
+
+    runs = _count_calls(monkeypatch, app.ShortBatch, "run")
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    frames = [b"@1 r 4", b"@2 r 4", b"@3 mg 4", b"@4 w 4 1;pud 4 2;r 4", b"@5 r 4"]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(runs) == 1  # the batch in one run
+    assert len(turns) == 1  # 3 frames spent 24 of 32: the batch (26) had the next turn
+
+
+def test_the_answers_of_one_read_go_out_together_across_turns(server, monkeypatch):
+    """Pipelined frames run over several turns, their answers in one write (as when
+    they ran in one turn), not one a turn: a pipelining client is woken once."""
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3 * app.FRAME_COST)
+    turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
+    frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 3, 1)]
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+        sock.sendall(b"@0 t\n")
+        _answers(sock, 1)  # connected, accepted and served
+        writes = _count_calls(monkeypatch, app.ClientConnection, "_write")
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert len(turns) >= len(frames) // 3
+    assert len(writes) == 1

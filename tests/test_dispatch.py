@@ -1,19 +1,24 @@
 """The callback threads read the callback connection themselves (issue #18): a slow
 callback never stalls reading it nor changes the order of the others, a callback may
 call the client again (also through the connection it is called from), one that
-raises is logged, and closing or a server restart in the middle all work."""
+raises is logged, and closing or a server restart in the middle all work; each with
+edge reports as binary frames (what the blocking client asks for) and as text ``*e``
+frames (what a server that does not know ``nfmt`` sends)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import socket
 import threading
 
 import pytest
 
 import gpiosvr.pigpio as pigpio
+from gpiosvr import protocol
 from gpiosvr.blocking import BlockingClient
+from gpiosvr.dispatch import Dispatcher
 from gpiosvr.errors import ConnectionFailed
 from gpiosvr.protocol import EDGE_RECORD
 from gpiosvr.server.backends.sim import SimulatedChip
@@ -21,6 +26,13 @@ from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
 from conftest import wait_until
+
+
+@pytest.fixture(autouse=True, params=["binary", "text"])
+def edge_format(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here, with the dispatcher asking for binary edge frames and not."""
+    monkeypatch.setattr(Dispatcher, "binary_reports", request.param == "binary")
+    return request.param
 
 
 def drive(pi, *args):
@@ -277,3 +289,150 @@ def test_a_forked_child_leaves_the_parents_callback_connection_alone(pi):
     drive(pi, "siminject", 16, 2, 1, 100)
     pi.sl.s.wait_callbacks()
     assert got == [5, 100, 101] and pi.reconnects == 0
+
+
+def test_the_callback_connection_asks_for_the_edge_format(pi, server, edge_format):
+    """The server sends binary frames on the callback connection only if asked."""
+    got = []
+    pi.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+    drive(pi, "siminject", 20, 3, 5, 100)
+    pi.sl.s.wait_callbacks()
+    assert got == [100, 105, 110]
+    formats = server.call(lambda: [s.client.binary_reports
+                                   for s in server.server.hub.subscriptions.values()])
+    assert formats == [edge_format == "binary"]
+
+
+class FakeServer:
+    """A peer that answers the client's handshake and subscription as a server does,
+    then sends what a test gives it, as it is (a hostile or broken server)."""
+
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen()
+        self.subscribed = threading.Event()
+        self.conns: list = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn) -> None:
+        data = b""
+        while True:
+            try:
+                chunk = conn.recv(4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            data += chunk
+            while b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                request_id, _, rest = line.partition(b" ")
+                names = [command.split()[0] for command in rest.split(b";")]
+                answers = [b'{"server":"fake"}' if n == b"hello" else b"1" if n == b"no"
+                           else b"0" for n in names]
+                conn.sendall(request_id + b" " + b";".join(answers) + b"\n")
+                if b"nb" in names:
+                    self.callback_conn = conn
+                    self.subscribed.set()
+
+    def send(self, data: bytes, one_byte_at_a_time: bool = False) -> None:
+        if one_byte_at_a_time:
+            for i in range(len(data)):
+                self.callback_conn.sendall(data[i:i + 1])
+        else:
+            self.callback_conn.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+
+def binary_frame(seq: int, lost: int, records: bytes, count: int | None = None) -> bytes:
+    count = len(records) // EDGE_RECORD.size if count is None else count
+    return protocol.BINARY_EDGE_HEAD.pack(0xE5, seq, lost, count) + records
+
+
+@pytest.mark.parametrize("one_byte_at_a_time", [False, True])
+def test_frames_cut_anywhere_and_mixed_with_lines_are_read_in_order(sock_path, edge_format,
+                                                                    one_byte_at_a_time):
+    """Binary and text edge frames and other lines, in one write or a byte at a
+    time (every frame cut at every byte): every report reaches its callback, in
+    order, and the lost counts are added up."""
+    fake = FakeServer(sock_path)
+    client = BlockingClient(sock_path)
+    try:
+        got = []
+        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
+        assert fake.subscribed.wait(10)
+        one = EDGE_RECORD.pack(20, 1, 10) + EDGE_RECORD.pack(20, 0, 0x0A0AE5E5)
+        two = EDGE_RECORD.pack(20, 1, 0xE50A)
+        fake.send(binary_frame(1, 0, one) + b"*e 2 3 %" + two.hex().encode() + b"\n"
+                  + binary_frame(3, 0, b"") + b"*later 1\n"
+                  + binary_frame(4, 2, EDGE_RECORD.pack(20, 0, 7)),
+                  one_byte_at_a_time)
+        wait_until(lambda: len(got) == 4)
+        assert got == [(1, 10), (0, 0x0A0AE5E5), (1, 0xE50A), (0, 7)]
+        assert client.lost_reports == 5
+    finally:
+        client.close()
+        fake.close()
+
+
+def test_a_binary_frame_announcing_too_many_records_closes_the_connection(
+        sock_path, caplog):
+    fake = FakeServer(sock_path)
+    client = BlockingClient(sock_path)
+    try:
+        got = []
+        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+        assert fake.subscribed.wait(10)
+        fake.subscribed.clear()
+        with caplog.at_level(logging.ERROR):
+            fake.send(binary_frame(1, 0, EDGE_RECORD.pack(20, 1, 5))
+                      + binary_frame(2, 0, b"", protocol.MAX_BINARY_EDGE_RECORDS + 1))
+            assert fake.subscribed.wait(10)  # it closed that connection and came back
+        assert got == [5]
+        assert (f"binary edge frame of {protocol.MAX_BINARY_EDGE_RECORDS + 1} records: "
+                f"more than the {protocol.MAX_BINARY_EDGE_RECORDS} a frame may hold"
+                ) in caplog.text
+    finally:
+        client.close()
+        fake.close()
+
+
+def test_a_connection_that_ends_inside_a_binary_frame_is_logged(sock_path, caplog):
+    fake = FakeServer(sock_path)
+    client = BlockingClient(sock_path)
+    try:
+        got = []
+        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
+        assert fake.subscribed.wait(10)
+        fake.subscribed.clear()
+        with caplog.at_level(logging.ERROR):
+            whole = binary_frame(1, 0, EDGE_RECORD.pack(20, 1, 5))
+            cut = binary_frame(2, 0, EDGE_RECORD.pack(20, 0, 6) * 2)[:-3]
+            fake.send(whole + cut)
+            wait_until(lambda: got == [5])
+            fake.callback_conn.shutdown(socket.SHUT_RDWR)
+            assert fake.subscribed.wait(10)  # it came back
+        assert got == [5]
+        assert (f"ended inside a binary edge frame ({len(cut)} bytes of it came)"
+                in caplog.text)
+    finally:
+        client.close()
+        fake.close()

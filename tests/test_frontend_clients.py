@@ -50,6 +50,11 @@ PIGS_LINES = [
     ["proc", "lda 7 sta p3"], ["slro", "17", "9600", "8", "slri", "17", "1", "slrc", "17"],
     ["bi2co", "5", "6", "100000", "bi2cc", "5"], ["pads", "0", "8", "padg", "0"],
     ["bspio", "8", "9", "10", "11", "20000", "0", "bspic", "8"], ["fc", "99"],
+    # scripts: pigs.1's example (the rest of the line is the script), pigpio's codes
+    ["proc", "tag", "999", "w", "22", "1", "w", "22", "0", "dcr", "p0", "jp", "999"],
+    ["proc", "foo", "3"], ["proc", "w 4 -1"], ["proc", "i2crd 0 4"],
+    ["proc", "ld v150 1"], ["proc", "tag", "1", "tag", "1"], ["proc", "jmp", "9"],
+    ["proc", " ".join(f"tag {n}" for n in range(51))],
 ]
 
 
@@ -66,7 +71,8 @@ def _compare_pigs(c_pigs: str, env: dict[str, str]) -> None:
                                 timeout=30)
         ours = subprocess.run([sys.executable, "-m", "gpiosvr.pigs", *line], env=env,
                               capture_output=True, text=True, timeout=30)
-        if line[0] == "proc":  # each stored a script: the ids differ, both numbers
+        if line[0] == "proc" and ours.returncode == 0:
+            # each stored a script: the ids differ, both numbers
             assert theirs.stdout.strip().isdigit() and ours.stdout.strip().isdigit()
             for sid in (theirs.stdout.strip(), ours.stdout.strip()):
                 subprocess.run([c_pigs, "procd", sid], env=env, check=True, timeout=30)

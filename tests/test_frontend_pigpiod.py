@@ -212,6 +212,23 @@ def test_scripts_store_run_status_and_delete(pi):
     assert pi.script_status(sid) == (pigpio.PI_BAD_SCRIPT_ID, ())  # as pigpio.py does
 
 
+@pytest.mark.parametrize("text,code", [
+    ("foo 3", pigpio.PI_BAD_SCRIPT_CMD), ("ld v150 1", pigpio.PI_BAD_SCRIPT_CMD),
+    ("i2crd 0 4", pigpio.PI_BAD_SCRIPT_CMD), ("tag 1 tag 1", pigpio.PI_DUP_TAG),
+    (" ".join(f"tag {n}" for n in range(51)), pigpio.PI_TOO_MANY_TAGS),
+    ("jmp 9", pigpio.PI_BAD_TAG),
+])
+def test_a_script_that_does_not_parse_gets_pigpios_code(pi, text, code):
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script(text)
+    assert str(info.value) == repr(pigpio.error_text(code))
+    pigpio.exceptions = False
+    try:
+        assert pi.store_script(text) == code
+    finally:
+        pigpio.exceptions = True
+
+
 def test_both_kinds_of_client_share_the_gpios(pi, pigpiod_server):
     local = BlockingClient(pigpiod_server.socket_path)
     try:
@@ -680,3 +697,53 @@ def test_a_pipe_of_a_tcp_connection_outlives_it_until_closed(pigpiod_server):
         assert command(later, 18) not in (handle, -1)  # the number is still taken
         assert command(later, 21, handle) == 0  # a later connection closes it
     wait_until(lambda: not os.path.exists(path))
+
+
+def _count_turns(monkeypatch) -> list:
+    from gpiosvr.server.app import ClientConnection
+
+    turns: list = []
+    run_turn = ClientConnection._run_turn
+
+    def counted(self):
+        turns.append(self)
+        run_turn(self)
+
+    monkeypatch.setattr(ClientConnection, "_run_turn", counted)
+    return turns
+
+
+def test_pipelined_commands_run_a_turn_s_budget_at_a_time_in_order(pigpiod_server,
+                                                                  monkeypatch):
+    """Commands that come in one read run SHORT_COMMANDS_PER_TURN's worth a turn of
+    the loop (a quick one costs FRAME_COST), the rest on later turns; answers in
+    order; what the client sends while its commands wait for their turn is run
+    after them."""
+    import threading
+
+    from gpiosvr.server import app
+
+    monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.FRAME_COST)
+    turns = _count_turns(monkeypatch)
+    in_turn, sent = threading.Event(), threading.Event()
+    run_turn = app.ClientConnection._run_turn  # the counting one
+
+    def first_turn_waits(self):
+        if not in_turn.is_set():
+            in_turn.set()
+            sent.wait(10)
+        run_turn(self)
+
+    monkeypatch.setattr(app.ClientConnection, "_run_turn", first_turn_waits)
+    pairs = [struct.pack("<4I", 4, 24, i % 2, 0) + struct.pack("<4I", 3, 24, 0, 0)
+             for i in range(200)]
+    with connect(pigpiod_server.port) as sock:
+        sock.sendall(b"".join(pairs[:100]))
+        assert in_turn.wait(10)
+        sock.sendall(b"".join(pairs[100:]))  # while the first 100 wait for their turns
+        sent.set()
+        data = recv_exactly(sock, 16 * 400)
+    answers = [struct.unpack_from("<4I", data, 16 * i) for i in range(400)]
+    assert [a[0] for a in answers] == [4, 3] * 200
+    assert [a[3] for a in answers[1::2]] == [i % 2 for i in range(200)]
+    assert len(turns) >= 400 // 2 - 1

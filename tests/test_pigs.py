@@ -89,6 +89,33 @@ def test_scripts_from_the_shell(server):
     assert out.returncode == 253 and "ERROR: illegal script command" in out.stderr
 
 
+def test_proc_takes_the_rest_of_the_line_as_pigs_does(server):
+    # pigs.1's own example: everything after proc is the script
+    out = pigs("proc", "tag", "999", "w", "22", "1", "w", "22", "0", "dcr", "p0", "jp",
+               "999", socket_path=server.socket_path)
+    assert out.returncode == 0, out.stderr
+    sid = out.stdout.strip()
+    assert pigs("procr", sid, "10", socket_path=server.socket_path).returncode == 0
+    with BlockingClient(server.socket_path) as c:
+        wait_until(lambda: c.command("procp", int(sid))[0] == 1)
+        assert c.command("procp", int(sid)) == [1, -1] + [0] * 9
+        assert c.command("r", 22) == 0
+
+
+@pytest.mark.parametrize("script,code,text", [
+    (["foo", "3"], -55, "illegal script command"),
+    (["w", "-1", "1"], -55, "illegal script command"),
+    (["i2crd", "0", "4"], -55, "illegal script command"),
+    (["ld", "v150", "1"], -55, "illegal script command"),
+    (["tag", "1", "tag", "1"], -53, "script has duplicate tag"),
+    ([f"tag {n}" for n in range(51)], -54, "script has too many tags"),
+    (["jmp", "9"], -63, "script has unresolved tag"),
+])
+def test_a_script_that_does_not_parse_prints_pigpios_code(server, script, code, text):
+    out = pigs("proc", *script, socket_path=server.socket_path)
+    assert (out.returncode, out.stdout, out.stderr) == (253, f"{code}\n", f"ERROR: {text}\n")
+
+
 def test_more_commands_than_one_request_carries_all_run(server):
     # 3,000 commands, three requests of at most MAX_COMMANDS_PER_REQUEST (1,024),
     # each read printed in order; then a failure, which does not stop pigs

@@ -80,20 +80,96 @@ def test_update_stop_and_delete(pi):
     assert info.value.code == pigpio.PI_BAD_SCRIPT_ID
 
 
-@pytest.mark.parametrize("text,code,where", [
-    ("w 4 1\nfoo 3", real_pigpio.PI_BAD_SCRIPT_CMD, "line 2"),
-    ("jmp 9", -63, "line 1"),
-    ("tag 1 tag 1", -53, "line 1"),
-    ("\n\nld v150 1", -56, "line 3"),
-    ("ld p10 1", -52, "line 1"),
-    ("lda", real_pigpio.PI_BAD_SCRIPT, "line 1"),
-    ("w 4 1\nlda W sta p0", real_pigpio.PI_BAD_SCRIPT_CMD, "line 2"),  # as cmdParse
-])
-def test_scripts_that_do_not_parse_are_refused_naming_the_line(pi, text, code, where):
+TAGS_50 = " ".join(f"tag {n}" for n in range(50))
+PARSE_CODES = [
+    # pigpio 1.78's cmdParseScript: PI_BAD_SCRIPT_CMD for an unknown word ...
+    ("w 4 1\nfoo 3", -55, "line 2", "unknown script command 'foo'"),
+    ("12abc", -55, "line 1", "unknown"),
+    # ... a missing, extra or bad parameter (cmdParse's "bad parameter")
+    ("lda", -55, "line 1", "lda needs 1 parameter"),
+    ("w 4\n", -55, "line 1", "w needs 2 parameter"),
+    ("ld v1", -55, "line 1", "ld needs 2"),
+    ("\nlda 5 6", -55, "line 2", "unknown script command '6'"),
+    ("w 4 1\nlda W sta p0", -55, "line 2", "lda needs a number or a register"),
+    ("lda 09", -55, "line 1", "not '09'"),  # C's %i: 0 starts an octal number
+    ("m 4 x", -55, "line 1", "m needs a mode letter (RW540123)"),
+    ("pud 4 v1", -55, "line 1", "pud needs a pull letter (ODU)"),
+    ("w -1 1", -55, "line 1", "w takes 0 or more there, not -1"),
+    ("mils -1", -55, "line 1", "mils takes 0 or more"),
+    ("w 0x80000000 1", -55, "line 1", "w takes 0 or more"),  # an int, as pigpio
+    ("jmp v1 tag 1", -55, "line 1", "jmp needs a number, not the register 'v1'"),
+    ("tag p0", -55, "line 1", "tag needs a number"),
+    ("fs 0 1 v1", -55, "line 1", "fs needs a number, not the register"),
+    ("inr 150", -55, "line 1", "inr needs a register"),
+    ("inr -1", -55, "line 1", "inr needs a register"),
+    ("sta W", -55, "line 1", "sta needs a register"),
+    # ... a variable or parameter id out of range: PI_BAD_SCRIPT_CMD, never -56 / -52
+    ("\n\nld v150 1", -55, "line 3", "'v150': script variable id not 0-149"),
+    ("ld p10 1", -55, "line 1", "'p10': script parameter id not 0-9"),
+    ("lda p-1", -55, "line 1", "script parameter id not 0-9"),
+    ("sta V5", -55, "line 1", "registers are lower case"),  # sscanf(" v%ji")
+    # ... a command pigpio's cmdInfo marks as not for scripts
+    ("i2crd 0 4", -55, "line 1", "'i2crd' may not be used in a script"),
+    ("proc w 4 1", -55, "line 1", "'proc' may not be used in a script"),
+    ("wvag 1 2 3", -55, "line 1", "may not be used in a script"),
+    ("shell x y", -55, "line 1", "may not be used in a script"),
+    ("help", -55, "line 1", "may not be used in a script"),
+    ("hello 1", -55, "line 1", "may not be used in a script"),  # gpiosvr's own
+    ("pno", -55, "line 1", "may not be used in a script"),  # pigpio's name is NO
+    # the tags: a duplicate, the 51st, one no TAG names
+    ("tag 1\ntag 1", -53, "line 2", "duplicate tag 1"),
+    (TAGS_50 + "\ntag 50", -54, "line 2", "too many tags: more than 50"),
+    (TAGS_50 + "\ntag 0", -54, "line 2", "too many tags"),  # counted before dups
+    ("jmp 9", -63, "line 1", "unresolved tag 9"),
+    # the first mistake in the text wins; an unresolved tag only shows without one
+    ("jmp 2\nfoo", -55, "line 2", "unknown"),
+    ("tag 1 tag 1\nfoo", -53, "line 1", "duplicate"),
+    ("foo\ntag 1 tag 1", -55, "line 1", "unknown"),
+]
+
+
+@pytest.mark.parametrize("text,code,where,says", PARSE_CODES)
+def test_store_answers_pigpios_code_for_each_kind_of_mistake(pi, text, code, where, says):
+    """The codes are pigpio 1.78's (command.c's cmdParseScript, compiled and run on
+    each of these texts); the messages are ours and name the line."""
     with pytest.raises(pigpio.error) as info:
         pi.store_script(text)
     assert info.value.code == code
-    assert where in str(info.value.__cause__)
+    assert info.value.value == real_pigpio.error_text(code)
+    message = str(info.value.__cause__)
+    assert where in message and says in message, message
+    assert pi.store_script("halt") == 0  # nothing was stored
+
+
+def test_gpiosvr_refuses_what_pigpio_would_take_and_mangle(pi):
+    # pigpio takes a literal past 32 bits and truncates it (0x100000000 is 0) and
+    # reads a script of 64 KiB or more from nobody (pigpiod drops the connection)
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script("lda 1\nlda 0x100000000")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT_CMD
+    assert "does not fit in 32 bits" in str(info.value.__cause__)
+    assert "line 2" in str(info.value.__cause__)
+    longest = "halt" + " " * 65531
+    assert pi.delete_script(pi.store_script(longest)) == 0
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script(longest + " ")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT
+    assert "65536 characters, longer than pigpio's 65535" in str(info.value.__cause__)
+
+
+def test_50_tags_and_every_one_is_a_place_to_jump(pi):
+    # tag n (0-47) sits before "ld p0 n"; tag 48 before "ld p1 48"; tag 99 at the end
+    text = " ".join(f"tag {n} ld p0 {n} jmp 99" for n in range(48))
+    status, params = run_to_end(pi, f"jmp 48 {text} tag 48 ld p1 48 tag 99")
+    assert (status, params[:2]) == (pigpio.PI_SCRIPT_HALTED, (0, 48))
+    status, params = run_to_end(pi, f"jmp 7 {text} tag 48 ld p1 48 tag 99")
+    assert (status, params[:2]) == (pigpio.PI_SCRIPT_HALTED, (7, 0))
+    # a tag is any 32-bit number, as on the 32-bit Pi OS: -1 and 0xFFFFFFFF are one
+    status, params = run_to_end(pi, "jmp 0xFFFFFFFF ld p0 1 tag -1 ld p1 2")
+    assert (status, params[:2]) == (pigpio.PI_SCRIPT_HALTED, (0, 2))
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script("tag -1 tag 0xFFFFFFFF")
+    assert info.value.code == pigpio.PI_DUP_TAG
 
 
 def run_to_end(pi, text, params=()):
@@ -110,8 +186,8 @@ def run_to_end(pi, text, params=()):
 
 @pytest.mark.parametrize("text,params", [
     ("w 70 1 sta p0 ld p1 7", (real_pigpio.PI_BAD_GPIO, 7)),
-    ("r 70 sta p0 m 70 w sta p1 pud 4 x sta p2 s 4 400 sta p3 w 4 1 sta p4",
-     (real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_PUD,
+    ("r 70 sta p0 m 70 w sta p1 pud 70 u sta p2 s 4 400 sta p3 w 4 1 sta p4",
+     (real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_GPIO, real_pigpio.PI_BAD_GPIO,
       real_pigpio.PI_BAD_PULSEWIDTH, 0)),
     # a command answered later (I2C on a worker thread): its error lands in A too
     ("i2co 1 0x50 0 sta v0 i2crb v0 0 sta p0 i2cc v0 sta p1 i2cc v0 sta p2",
@@ -137,7 +213,7 @@ def test_jumps_test_a_failing_commands_result(pi, text, branched):
 def test_mils_and_mics_are_commands_their_result_goes_to_a(pi):
     # PI_CMD_MILS/MICS are commands: A = 0 after the delay, a bad delay's code at once
     status, params = run_to_end(pi, "lda 5 mils 1 sta p0 lda 5 mics 1 sta p1 "
-                                    "mils 60001 sta p2 mics -1 sta p3 mils v0 sta p4 "
+                                    "mils 60001 sta p2 ld v1 -1 mics v1 sta p3 mils v0 sta p4 "
                                     "mics 1000001 jm 1 ld p5 1 tag 1", [])
     assert status == pigpio.PI_SCRIPT_HALTED
     assert params[:6] == (0, 0, real_pigpio.PI_BAD_MILS_DELAY,
@@ -239,11 +315,9 @@ def test_division_by_zero_fails_the_script(pi):
 
 def test_only_32_bit_literals_parse(pi):
     with pytest.raises(pigpio.error) as info:
-        pi.store_script("lda 1\nlda 0x100000000")
-    assert info.value.code == pigpio.PI_BAD_SCRIPT
-    assert "32 bits" in str(info.value.__cause__) and "line 2" in str(info.value.__cause__)
-    with pytest.raises(pigpio.error):
         pi.store_script("lda 0x20000000000001 div 1")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT_CMD
+    assert pi.delete_script(pi.store_script("lda -2147483648 lda 0xFFFFFFFF lda 017")) == 0
 
 
 def test_run_and_update_take_only_32_bit_parameters(pi):
@@ -438,3 +512,159 @@ def test_sigterm_stops_a_server_running_busy_scripts(server_process):
         assert data.startswith(b"@3 [2,")
         server_process.signal(signal.SIGTERM)
         assert server_process.proc.wait(10) == 0
+
+
+# -- pigpio 1.78's other instructions and what a script may call ------------------------
+
+
+def test_rl_and_rr_shift_a_register_and_set_f(pi):
+    # pigpio: *y <<= x; F = *y (and >>=, arithmetic); a bare number is a variable
+    status, params = run_to_end(pi, """
+        ld p0 3 rl p0 4
+        ld v1 -64 rr 1 3 ld p1 v1
+        ld p2 1 ld v2 31 rl p2 v2
+        ld p3 1 rl p3 32 jz 1 ld p4 7 tag 1
+        ld p5 -1 rr p5 40 jm 2 ld p6 7 tag 2
+        lda 5 ld p7 8 rr p7 2 sta p8
+    """)
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params == (48, -8, INT_MIN, 0, 0, -1, 0, 2, 5, 0)
+
+
+def test_registers_may_be_bare_numbers_naming_variables(pi):
+    # pigs.1: "If p or v isn't specified y is assumed to be a variable"
+    status, params = run_to_end(pi, """
+        ld 3 40 inr 3 lda v3 sta p0
+        lda 9 sta 149 ld p1 v149
+        ld v7 1 ld v8 2 x 7 8 ld p2 v7 ld p3 v8
+        xa 8 sta p4 push 7 pop p5 dcr 7 ld p6 v7
+    """)
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[:7] == (41, 9, 2, 1, 1, 2, 1)
+
+
+def test_ldab_and_stab_address_the_scripts_64_kib_buffer(pi):
+    sid = pi.store_script("""
+        lda 0x1234 stab 0 lda 0x2FF stab 65535 lda -2 stab p0
+        lda 7 cmp 7 ldab 0 sta p1 jz 1 ld p9 1 tag 1
+        ldab 65535 sta p2 ldab v0 sta p3
+        lda 11 ldab 65536 sta p4 ldab -1 sta p5
+        ldab 1 sta p6
+        trig 4 10 0x01020304 ldab 0 sta p7 ldab 3 sta p8
+    """)
+    pi.run_script(sid, [5])
+    status, params = wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    # bytes are unsigned (char on the Pi); F stays 0 after CMP (LDAB leaves it);
+    # an index out of 0-65535 leaves A; TRIG's third parameter lands in bytes 0-3
+    assert params == (5, 0x34, 0xFF, 0x34, 11, 11, 0, 4, 1, 0)
+
+
+def test_the_buffer_is_the_scripts_own_and_outlives_a_run(pi):
+    # pigpio's buffer lives in the script's thread: kept from one run to the next
+    sid = pi.store_script("ldab 9 sta p0 lda p1 stab 9")
+    other = pi.store_script("ldab 9 sta p0")
+    for params, seen in (([0, 77], 0), ([0, 78], 77), ([0, 300], 78), ([0, 0], 300 & 0xFF)):
+        pi.run_script(sid, params)
+        assert wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)[1][0] == seen
+    pi.run_script(other)
+    assert wait_status(pi, other, pigpio.PI_SCRIPT_HALTED)[1][0] == 0
+
+
+@pytest.mark.parametrize("word", ["nop", "cmdr 1", "cmdw p0"])
+def test_nop_cmdr_and_cmdw_fail_where_pigpio_would_spin_for_ever(pi, word):
+    # pigpio 1.78 parses them, but pthScript has no case for them: PC never moves
+    status, params = run_to_end(pi, f"ld p0 1 lda 5 {word} ld p1 1")
+    assert (status, params[:2]) == (pigpio.PI_SCRIPT_FAILED, (1, 0))
+
+
+def test_pigpios_second_names_work_in_scripts(pi):
+    status, params = run_to_end(pi, """
+        modes 4 w write 4 1 read 4 sta p0 modeg 4 sta p1
+        modes 5 0 modeg 5 sta p2
+        pwm 18 100 sta p3 servo 17 1500 sta p4 tick sta p5
+        m 6 r pud 6 u read 6 sta p6 pud 6 d read 6 sta p7
+    """)
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[:5] == (1, 1, 4, 0, 0) and params[6:8] == (1, 0)
+    assert pi.get_PWM_dutycycle(18) == 100 and pi.get_servo_pulsewidth(17) == 1500
+
+
+def test_no_nb_np_nc_in_a_script_use_a_notification_pipe(pi, server):
+    # pigpio's NO in a script opens /dev/pigpioN: here the pipe next to the socket
+    status, params = run_to_end(pi, "no sta p0 nb p0 0x10 sta p1 np p0 sta p2 "
+                                    "evm p0 1 sta p3 nc p0 sta p4 nc p0 sta p5")
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[0] >= 0 and params[1:5] == (0, 0, 0, 0)
+    assert params[5] == real_pigpio.PI_BAD_HANDLE
+
+
+def test_cgi_and_csi_which_gpiosvr_lacks_answer_unknown_command_in_a(pi):
+    status, params = run_to_end(pi, "cgi sta p0 csi 0 sta p1 ld p2 1")
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[:3] == (real_pigpio.PI_UNKNOWN_COMMAND,) * 2 + (1,)
+
+
+def test_division_by_zero_fails_the_script_where_it_divides(pi):
+    # pigpio: SIGFPE kills pigpiod on 32-bit Pi OS; 64-bit gives 0 (DIV) or A (MOD)
+    for text in ("ld p0 1 lda 7 div 0 ld p1 1", "ld p0 1 lda 7 mod p2 ld p1 1",
+                 "ld p0 1 lda 7 div v0 ld p1 1"):
+        status, params = run_to_end(pi, text)
+        assert (status, params[:3]) == (pigpio.PI_SCRIPT_FAILED, (1, 0, 0)), text
+
+
+def test_sys_is_refused_unless_the_server_runs_programs(pi):
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script("lda 1\nsys prog")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT_CMD
+    message = str(info.value.__cause__)
+    assert "line 2" in message and "--shell-dir" in message
+
+
+def test_sys_runs_a_program_of_the_shell_directory_with_a_and_the_levels(
+        pi, server, tmp_path):
+    import stat
+
+    directory = tmp_path / "cgi"
+    directory.mkdir()
+    out = tmp_path / "args"
+    program = directory / "args"
+    program.write_text(f'#!/bin/sh\necho "$@" > {out}\nexit 3\n')
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    server.server.shell_dir = str(directory)
+    status, params = run_to_end(pi, "w 4 1 w 5 1 lda -1 sys args sta p0 "
+                                    "lda 0 sys nosuch sta p1 sys ../args sta p2")
+    assert status == pigpio.PI_SCRIPT_HALTED
+    assert params[:3] == (3 * 256, 32512, real_pigpio.PI_BAD_SCRIPT_NAME)
+    assert out.read_text() == f"4294967295 {(1 << 4) | (1 << 5) | pi.read_bank_1() & ~0x30}\n"
+
+
+# every command of pigpio's cmdInfo not valid in a script (and that gpiosvr has)
+FORBIDDEN = ("bi2cz bscx bspio bspix cf1 cf2 fl fo fr fw i2cpk i2crd i2cri i2crk i2cwd "
+             "i2cwi i2cwk i2cz proc procd procp procr procs procu sero serr serw shell "
+             "slr spir spiw spix wvag wvas wvcha wvgo wvgor").split()
+
+
+@pytest.mark.parametrize("name", FORBIDDEN)
+def test_what_pigpio_forbids_in_scripts_is_refused_at_store(pi, name):
+    with pytest.raises(pigpio.error) as info:
+        pi.store_script(f"w 4 1 {name} 0 0 0 0 0 0")
+    assert info.value.code == pigpio.PI_BAD_SCRIPT_CMD
+    assert f"'{name}' may not be used in a script" in str(info.value.__cause__)
+
+
+def test_script_shapes_fit_the_servers_command_table():
+    from gpiosvr.server.commands import COMMANDS
+    from gpiosvr.server.scripts import ALIASES, SCRIPT_ONLY, SHAPES
+
+    assert not set(FORBIDDEN) & set(SHAPES)
+    for name, shape in SHAPES.items():
+        if name in SCRIPT_ONLY or name in ("cgi", "csi"):
+            continue
+        spec = COMMANDS[ALIASES.get(name, name)]
+        assert spec.required <= len(shape) <= len(spec.params), name
+
+
+def test_an_empty_script_stores_and_runs_to_halted(pi):
+    for text in ("", " \n\t "):
+        status, params = run_to_end(pi, text)
+        assert (status, params) == (pigpio.PI_SCRIPT_HALTED, (0,) * 10)

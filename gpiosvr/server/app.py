@@ -1,8 +1,11 @@
 """The asyncio GPIO server: a Unix socket, one protocol object per client.
 
 Requests are executed as soon as a whole frame has arrived, in the order they came;
-all commands of one request run back to back, so no other client's command can slip
-between them. A client that sends garbage gets an error answer and nothing else
+all commands of a request that fits one turn of the loop
+(:data:`SHORT_COMMANDS_PER_TURN`) run back to back, so no other client's command can
+slip between them; a longer one, and the frames of one read past a turn's budget,
+run in turns, other clients served in between. A client that sends garbage gets an
+error answer and nothing else
 changes; a client that stops reading is paused, never buffered without bound.
 """
 
@@ -182,13 +185,18 @@ class ShortBatch:
     general executor; :meth:`run` executes the next ones, :meth:`answer` is the
     response frame once all ran."""
 
-    __slots__ = ("head", "plans", "short_only", "values")
+    __slots__ = ("head", "plans", "short_only", "cost", "known", "values")
 
-    def __init__(self, head: bytes, plans: tuple, short_only: bool) -> None:
+    def __init__(self, head: bytes, plans: tuple, short_only: bool, cost: int,
+                 known: bool = False) -> None:
         self.head = head
+        #: Planned before (:data:`_PLANS`): planning it now cost next to nothing.
+        self.known = known
         self.plans = plans
         #: Every command is a short one (no :class:`Command` among the plans).
         self.short_only = short_only
+        #: What running all of it costs of a turn's budget (:meth:`run`).
+        self.cost = cost
         #: What each command that ran gave: its handler's value, or its answer
         #: already encoded (:class:`_Encoded`).
         self.values: list[Any] = []
@@ -268,14 +276,20 @@ def _internal_error(handler: Any, exc: Exception) -> _Encoded:
         None, (RuntimeError(f"internal error: {exc}"),)).encode("ascii"))
 
 
-#: What a command run by :func:`commands.execute` costs in a batch's budget, against
-#: 1 for a short one (measured: ~8 µs against ~1 µs).
-GENERAL_COMMAND_COST = 8
+#: What a command run by :func:`commands.execute` costs of a turn's budget
+#: (:data:`SHORT_COMMANDS_PER_TURN`), against 1 for a short command in a batch
+#: (measured in one process, ``benchmarks/bench_batches.py --calibrate``: ~6.5 µs
+#: against ~0.25 µs); in a request the short way does not take (:class:`GeneralBatch`)
+#: decoding a command is half of it, executing it the other half.
+GENERAL_COMMAND_COST = 24
+#: What a frame of one short command costs of a turn's budget among several frames in
+#: one read (pipelined requests; measured ~2-4 µs).
+FRAME_COST = 8
 
 #: Request tails planned before (``r 4;r 5\n``) -> (plans, short only): a program
 #: that sends the same batch again and again has it parsed once. Bounded in entries
 #: and in the length of a tail kept (a longer one is planned every time).
-_PLANS: dict[bytes, tuple[tuple, bool]] = {}
+_PLANS: dict[bytes, tuple[tuple, bool, int]] = {}
 _PLANS_LIMIT = 64
 _PLAN_TAIL_BYTES = 16 * 1024
 
@@ -287,12 +301,13 @@ def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
     command (the general way then answers, errors included)."""
     planned = _PLANS.get(tail)
     if planned is not None:
-        return ShortBatch(head, *planned)
+        return ShortBatch(head, *planned, True)
     parts = tail[:-1].split(b";")
     if len(parts) > protocol.MAX_COMMANDS_PER_REQUEST or tail[-1:] != b"\n":
         return None  # the general way answers it with its error
     plans = []
     short_only = True
+    cost = 0
     for part in parts:
         key = part + b"\n"
         parsed = _PARSED.get(key)
@@ -303,9 +318,13 @@ def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
             if type(parsed) is Command:
                 if parsed.name in commands.ANSWERS_LATER:
                     return None
-                short_only = False
+        if type(parsed) is Command:
+            short_only = False
+            cost += GENERAL_COMMAND_COST
+        else:
+            cost += 1
         plans.append(parsed)
-    planned = (tuple(plans), short_only)
+    planned = (tuple(plans), short_only, cost)
     if len(tail) <= _PLAN_TAIL_BYTES and len(_PLANS) < _PLANS_LIMIT:
         _PLANS[bytes(tail)] = planned
     return ShortBatch(head, *planned)
@@ -317,8 +336,70 @@ def _short_batch(session: commands.Session, head: bytes, tail: bytes) -> bytes |
     batch = plan_batch(head, tail)
     if batch is None:
         return None
-    batch.run(session, len(batch.plans) * GENERAL_COMMAND_COST)
+    batch.run(session, batch.cost)
     return batch.answer()
+
+
+class GeneralBatch:
+    """A long request the short way does not take (an argument that is not a plain
+    int, JSON, a command that may answer later), run in turns of the loop as a
+    :class:`ShortBatch` is: decoded a command at a time
+    (:func:`protocol.decode_request_in_steps`), all of it before any command runs,
+    so that a frame with a mistake anywhere still runs nothing; then executed in
+    order. Decoding a command and executing it cost half of
+    :data:`GENERAL_COMMAND_COST` each. The answer is the general way's
+    (:meth:`ClientConnection.handle_frame`), byte for byte."""
+
+    __slots__ = ("frame", "request_id", "steps", "commands", "answers", "failed")
+
+    def __init__(self, frame: bytes) -> None:
+        self.frame = frame  # without its newline
+        self.commands: list[Command] = []
+        self.answers: list = []  # encoded answers, or futures of them
+        #: The answer frame, if the request cannot run at all.
+        self.failed: str | None = None
+        self.request_id: int | None = None
+        self.steps: Any = None
+        try:
+            self.request_id, self.steps = protocol.decode_request_in_steps(
+                protocol.frame_text(frame))
+        except ProtocolError as exc:
+            self.failed = _error_response(exc, frame)
+
+    def run(self, session: commands.Session, budget: int) -> bool:
+        """Decode, then execute, commands until ``budget`` is spent; True when done."""
+        if self.failed is not None:
+            return True
+        steps = self.steps
+        if steps is not None:
+            decoded = self.commands
+            try:
+                for command in steps:
+                    decoded.append(command)
+                    budget -= GENERAL_COMMAND_COST // 2
+                    if budget <= 0:
+                        return False
+            except ProtocolError as exc:
+                self.failed = _error_response(exc, self.frame)
+                return True
+            self.steps = None
+        decoded, answers = self.commands, self.answers
+        execute = commands.execute
+        while len(answers) < len(decoded):
+            if budget <= 0:
+                return False
+            answers.append(execute(session, decoded[len(answers)]))
+            budget -= GENERAL_COMMAND_COST - GENERAL_COMMAND_COST // 2
+        return True
+
+    def answer(self) -> "bytes | asyncio.Future[str]":
+        """The response frame once :meth:`run` is done (a future of its text while a
+        command's answer is still to come)."""
+        if self.failed is not None:
+            return self.failed.encode("ascii")
+        if all(type(a) is str for a in self.answers):
+            return protocol.encode_response(self.answers, self.request_id).encode("ascii")
+        return _response_later(self.answers, self.request_id)
 
 
 def _parse_short(tail: bytes) -> Any:
@@ -366,6 +447,8 @@ class ClientConnection(asyncio.Protocol):
                                         connection=self)
         self.transport: asyncio.Transport | None = None
         self.subscriptions: set[int] = set()  # notification handles it opened
+        #: Edge reports go out as binary frames, not ``*e`` text (``nfmt 1``).
+        self.binary_reports = False
         self._buffer = bytearray()  # the unfinished frame; while held, whole ones too
         self._discarding = False  # skipping the rest of an over-long frame
         self._pending: collections.deque = collections.deque()  # frames not sent yet
@@ -374,7 +457,18 @@ class ClientConnection(asyncio.Protocol):
         self._waiting_on: asyncio.Future | None = None
         self._admitted = False  # counted by the server's quotas
         self._held = False  # the write buffer is past high water: execute nothing
-        self._batch: ShortBatch | None = None  # a long request running in turns
+        self._batch: ShortBatch | GeneralBatch | None = None  # a long request, in turns
+        #: A turn of kept frames is due (:meth:`_run_turn`).
+        self._turn_pending = False
+        #: Input kept for a later turn, by reference: (buffer, where it starts);
+        #: ``_buffer`` then holds what was read since (:meth:`_keep_input`).
+        self._rest: tuple[bytes | bytearray, int] | None = None
+        #: Answers of the frames run on the turns before it, and their bytes.
+        self._kept: list = []
+        self._kept_size = 0
+        #: Reading is paused until the long request or the turn due is done: the
+        #: client sent more meanwhile (it is kept, in order).
+        self._turn_paused = False
         self._partial_since: float | None = None  # loop time the unfinished frame began
         self._partial_timer: asyncio.TimerHandle | None = None
         self._lingering = False  # told *bye, closing soon (see close_with)
@@ -447,15 +541,16 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.server.hub.client_drained(self)
-        if self._batch is not None:
-            return  # a long request runs in turns: reading resumes when it is done
+        if self._batch is not None or self._turn_pending:
+            return  # a turn is due: it runs what is kept, and reading resumes after
         if self.holds_whole_frame():  # whole frames held back: their turn now
             self.server.backend.user = self.session
             buffer, self._buffer = self._buffer, bytearray()
             self._run_frames(buffer)
         else:
             self._watch_partial(True)
-        if not self._held and self._batch is None:
+        if not self._held and self._batch is None and not self._turn_pending:
+            self._turn_paused = False
             self.transport.resume_reading()
 
     def holds_whole_frame(self) -> bool:
@@ -468,8 +563,11 @@ class ClientConnection(asyncio.Protocol):
         if logged:
             log.debug("%s pid=%s <- %r", logsafe.printable(session.name),
                       session.pid, bytes(data))
-        if self._batch is not None:  # read before the pause took: after the batch
+        if self._batch is not None or self._turn_pending:  # it waits for that turn
             self._buffer += data
+            if not self._turn_paused:  # and no more is read until then
+                self._turn_paused = True
+                self.transport.pause_reading()
             return
         server.backend.user = session  # the short path skips execute()
         if self._short and not self._buffer and not self._discarding and not self._held:
@@ -505,10 +603,8 @@ class ClientConnection(asyncio.Protocol):
                 else:
                     self.transport.write(answer)
                 return
-            if (b";" in data and data.count(b";") >= SHORT_COMMANDS_PER_TURN
-                    and self._start_batch(data)):
-                return
-            answer = short_answer(session, data)
+            # a request of several commands: _run_frames, which weighs it against a turn
+            answer = short_answer(session, data) if b";" not in data else None
             if answer is not None:  # one whole everyday frame: the short way, same answers
                 server.hub.flush_first()
                 self._write(answer)
@@ -531,25 +627,24 @@ class ClientConnection(asyncio.Protocol):
         remembered = seen[frame] = (head, plan, {})
         return remembered
 
-    def _start_batch(self, frame: bytes | bytearray) -> bool:
-        """Begin running ``frame`` (one whole frame, newline included), a long
-        request, in turns of the loop (:meth:`_run_batch`); False if the short way
-        does not take it."""
-        head, _, tail = bytes(frame).partition(b" ")
-        if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # "@"
-            return False
-        batch = plan_batch(head, tail)
-        if batch is None:
-            return False
+    def _start_long(self, batch: "ShortBatch | GeneralBatch", buffer: bytes | bytearray,
+                    start: int, now: bool) -> None:
+        """Run ``batch``, a request longer than a turn, in turns of the loop
+        (:meth:`_run_batch`), its first ``now`` or on the next turn; what the client
+        sent after it (``buffer`` from ``start``) and what it sends meanwhile wait
+        until it is answered, so that its requests stay in order."""
         self._batch = batch
-        self.transport.pause_reading()
-        (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)  # planning was this turn's
-        return True
+        self._keep_input(buffer, start)
+        if now:
+            self._run_batch()
+        else:
+            (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)
 
     def _run_batch(self) -> None:
-        """Run the next :data:`SHORT_COMMANDS_PER_TURN` commands of the long request
-        in progress, so that other clients are served in between (reading this
-        one is paused meanwhile: its requests stay in order); answer it when done."""
+        """Run the next turn's worth (:data:`SHORT_COMMANDS_PER_TURN`) of the long
+        request in progress, so that other clients are served in between (what this
+        one sends meanwhile is kept, and reading it paused: its requests stay in
+        order); answer it when done."""
         batch, transport = self._batch, self.transport
         if batch is None or transport is None or transport.is_closing():
             self._batch = None
@@ -559,56 +654,175 @@ class ClientConnection(asyncio.Protocol):
             (self._loop or asyncio.get_running_loop()).call_soon(self._run_batch)
             return
         self._batch = None
-        self.server.hub.flush_first()
-        self._write(batch.answer())
-        if self._held:
-            return  # resume_writing runs what was read meanwhile, and reads again
-        if b"\n" in self._buffer:
-            buffer, self._buffer = self._buffer, bytearray()
-            self._run_frames(buffer)
-        else:
-            self._watch_partial(True)  # the unfinished frame read with it, if any
-        if not self._held and self._batch is None:  # (_run_frames may begin another)
-            transport.resume_reading()
+        answer = batch.answer()
+        self._kept.append(answer)  # behind the answers of the frames before it
+        if type(answer) is bytes:
+            self._kept_size += len(answer)
+        if self._held or not self._input_has_frame():  # nothing more to run now
+            self.server.hub.flush_first()
+            self._emit(self._kept)
+            self._kept, self._kept_size = [], 0
+        self._next_turn()
 
-    def _run_frames(self, buffer: bytes | bytearray) -> None:
-        """Execute the whole frames at the start of ``buffer`` in order, sending their
-        answers in batches, until the client's write buffer is past high water; keep
-        the rest (frames not executed, the unfinished one) for later."""
-        out: list = []  # answer frames (bytes), or futures of them (str)
-        size = 0
+    def _keep_input(self, buffer: bytes | bytearray, start: int) -> None:
+        """Keep ``buffer`` from ``start``, input not run yet, for a later turn: by
+        reference, not copied (a read of many small frames run a few a turn would
+        copy its rest at every turn); what the client sends meanwhile goes to
+        ``_buffer``, behind it. Not timed as an unfinished frame meanwhile."""
+        self._rest = (buffer, start)
+        self._partial_since = None
+
+    def _take_input(self) -> tuple[bytes | bytearray, int]:
+        """The input not run yet, all of it (kept, then read since), and where it
+        starts in the buffer returned; ``_buffer`` is left empty."""
+        rest, self._rest = self._rest, None
+        buffer, self._buffer = self._buffer, bytearray()
+        if rest is None:
+            return buffer, 0
+        kept, start = rest
+        if buffer:
+            return kept[start:] + buffer, 0
+        return kept, start
+
+    def _input_has_frame(self) -> bool:
+        """Whether the input not run yet has a whole frame."""
+        rest = self._rest
+        return ((rest is not None and rest[0].find(b"\n", rest[1]) >= 0)
+                or b"\n" in self._buffer)
+
+    def _settle_input(self) -> None:
+        """Put the input not run yet in ``_buffer`` (where resume_writing and the
+        unfinished frame's timing look for it)."""
+        if self._rest is not None:
+            buffer, start = self._take_input()
+            self._buffer = bytearray(buffer[start:])
+
+    def _yield_turn(self, buffer: bytes | bytearray, start: int) -> None:
+        """This turn's budget is spent: run ``buffer``'s frames from ``start`` on the
+        next turn of the loop (:meth:`_run_turn`), other clients served in between."""
+        self._keep_input(buffer, start)
+        if not self._turn_pending:
+            self._turn_pending = True
+            (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
+
+    def _run_turn(self) -> None:
+        """The next turn of the frames kept by :meth:`_yield_turn`."""
+        self._turn_pending = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._held:  # resume_writing runs them when the client reads again
+            self._settle_input()
+            if self._kept:
+                self._emit(self._kept)
+                self._kept, self._kept_size = [], 0
+            return
+        self.server.backend.user = self.session
+        self._run_frames(*self._take_input())
+        self._resume_after_turn()
+
+    def _next_turn(self) -> None:
+        """After a long request's answer: what the client sent meanwhile runs on the
+        next turn (this one is spent), or reading goes on."""
+        if self._held:  # resume_writing runs what was read meanwhile, and reads again
+            self._settle_input()
+            return
+        if self._input_has_frame():
+            self._turn_pending = True
+            (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
+            return
+        self._settle_input()
+        self._watch_partial(True)  # the unfinished frame read with it, if any
+        self._resume_after_turn()
+
+    def _resume_after_turn(self) -> None:
+        """Read again if reading was paused for a turn and nothing else holds it."""
+        if (self._turn_paused and not self._held and self._batch is None
+                and not self._turn_pending):
+            self._turn_paused = False
+            self.transport.resume_reading()
+
+    def _plan(self, frame: bytes | bytearray) -> ShortBatch | None:
+        """The :class:`ShortBatch` of ``frame``, a request of several commands
+        (newline included), or None if the short way does not take it."""
+        head, _, tail = bytes(frame).partition(b" ")
+        if not (1 < len(head) < 20 and head[0] == 64 and head[1:].isdigit()):  # "@"
+            return None
+        return plan_batch(head, tail)
+
+    def _run_frames(self, buffer: bytes | bytearray, start: int = 0) -> None:
+        """Execute the whole frames of ``buffer`` from ``start`` in order, sending their
+        answers in batches, until this turn's budget is spent
+        (:data:`SHORT_COMMANDS_PER_TURN`: a short command in a batch costs 1, a
+        frame of its own :data:`FRAME_COST`, a command of the general executor
+        :data:`GENERAL_COMMAND_COST`; the rest on the next turn, its answers sent
+        with these) or the client's write buffer is past high water; keep the rest
+        (frames not executed, the unfinished one) for later. A request that alone
+        costs more than a turn runs in turns (:meth:`_start_long`); one that costs
+        less runs whole, in one turn."""
+        # answer frames (bytes) or futures of them (str); those of the turns before,
+        # kept so that a read's answers still go out together (one write, not one a
+        # turn: a pipelining client's wake-ups and system calls)
+        out, size = self._kept, self._kept_size
+        self._kept = []
         session, short = self.session, self._short
-        start = 0
+        turn = SHORT_COMMANDS_PER_TURN
+        budget = turn
+        first = start
         find = buffer.find
         while not self._held:  # pause_writing came: keep the rest for later
             end = find(b"\n", start)
             if end < 0:
                 break
+            if budget <= 0:  # spent: the rest on the next turn
+                self._kept, self._kept_size = out, size
+                self._yield_turn(buffer, start)
+                return
             line = buffer[start:end]
-            start = end + 1
             if self._discarding:
                 self._discarding = False
+                start = end + 1
                 continue
             if len(line) >= protocol.MAX_FRAME_BYTES:
                 answer = _too_long(line).encode("ascii")
+                budget -= FRAME_COST
             elif line:  # several frames in one read (pipelined requests): short ways too
-                if short and line.count(b";") >= SHORT_COMMANDS_PER_TURN:
-                    # a long request: what comes after it waits until it has run
-                    if out:
-                        self.server.hub.flush_first()
-                        self._emit(out)
-                    self._buffer = bytearray(buffer[start:])
-                    if self._start_batch(bytes(line) + b"\n"):
+                long_one = None
+                answer = None
+                if b";" in line:
+                    batch = self._plan(bytes(line) + b"\n") if short else None
+                    if batch is not None:
+                        cost = batch.cost
+                    else:
+                        cost = (line.count(b";") + 1) * GENERAL_COMMAND_COST
+                    if cost > budget:
+                        if budget < turn:  # it may fit a turn of its own
+                            self._kept, self._kept_size = out, size
+                            self._yield_turn(buffer, start)
+                            return
+                        long_one = batch if batch is not None else GeneralBatch(bytes(line))
+                        now = batch is None or batch.known
+                    elif batch is not None:
+                        batch.run(session, cost)
+                        answer = batch.answer()
+                    budget -= cost
+                    if long_one is not None:  # what comes after it waits until it has run
+                        self._kept, self._kept_size = out, size
+                        self._start_long(long_one, buffer, end + 1, now)
                         return
-                    self._buffer = bytearray()
-                    out, size = [], 0
-                answer = short_answer(session, bytes(line) + b"\n") if short else None
+                elif short:
+                    answer = short_answer(session, bytes(line) + b"\n")
+                    budget -= FRAME_COST
                 if answer is None:
                     answer = self.handle_frame(line)
                     if type(answer) is str:
                         answer = answer.encode("ascii")
+                    if b";" not in line:
+                        budget -= GENERAL_COMMAND_COST - (FRAME_COST if short else 0)
             else:
+                start = end + 1
                 continue
+            start = end + 1
             out.append(answer)
             if type(answer) is bytes:
                 size += len(answer)
@@ -621,7 +835,7 @@ class ClientConnection(asyncio.Protocol):
         self._buffer = bytearray(buffer[start:]) if start < len(buffer) else bytearray()
         if not self._held:
             self._check_length()
-        self._watch_partial(start > 0)
+        self._watch_partial(start > first)
 
     def _emit(self, frames: list) -> None:
         """Send answer frames (bytes) in order; a frame still being answered by the
@@ -713,6 +927,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.send(protocol.encode_notification("bye", reason))
         self._buffer.clear()
+        self._rest = None
         self._stop_partial_timer()
         self._held = True  # nothing more is executed
         server = self.server

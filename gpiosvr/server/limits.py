@@ -34,10 +34,19 @@ RESERVED_FDS = 64
 #: batches, the requests of a client whose write buffer is past its high-water mark
 #: are held, unexecuted, until it reads (back-pressure).
 ANSWER_BATCH_BYTES = 16 * 1024
-#: Commands of one request run per turn of the loop (short ones; one the general
-#: executor runs counts as 8): a long request runs in turns, other clients served
-#: in between, so that it holds the loop ~0.1 ms at a time (issue #18).
-SHORT_COMMANDS_PER_TURN = 128
+#: What one client's requests may run per turn of the loop, in short commands (a
+#: short command in a batch costs 1, ~0.25 µs; a frame of its own among several in
+#: one read 8; a command of the general executor 24: ``app.FRAME_COST``,
+#: ``app.GENERAL_COMMAND_COST``). A request that costs more runs in turns, and the
+#: frames of one read past the budget on the next turn; other clients are served in
+#: between, the client's own requests stay in order. At 32 a turn holds the loop
+#: little longer than another client's idle call costs the server (loop callback CPU
+#: p99 54-105 µs under floods of every kind, against 34-42 µs for one call, on the
+#: loaded 2-core VM; at 128 pipelined and general requests held it 440-1,000 µs),
+#: and a 100-command request costs 3 turns more, ~3.7 µs each: commands in
+#: 100-command requests still go 10-20x faster than single calls (issue #18,
+#: ``benchmarks/bench_batches.py``, ``bench_calls.py``; docs/performance.md).
+SHORT_COMMANDS_PER_TURN = 32
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
 #: Seconds a connection refused or closed by the server (told why in a ``*bye``)
@@ -86,8 +95,8 @@ MAX_SCRIPTS = 32
 #: Stored scripts one uid may have (root, the server's uid and the admin group may
 #: fill all of MAX_SCRIPTS).
 MAX_SCRIPTS_PER_UID = 16
-#: Longest script text.
-MAX_SCRIPT_BYTES = 64 * 1024
+#: Longest script text: pigpio 1.78's, its 64 KiB extension buffer less the NUL it adds.
+MAX_SCRIPT_BYTES = 65535
 #: Entries on a script's stack (pigpio's number); a script that pushes more FAILS.
 MAX_SCRIPT_STACK = 256
 #: Seconds all running scripts together run in one turn of the script scheduler;

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from binascii import hexlify
 from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
@@ -60,7 +61,17 @@ def edge_frame(seq: int, lost: int, records: "bytes | bytearray") -> bytes:
     """The ``*e`` frame of packed ``records``, as
     ``protocol.encode_notification("e", seq, lost, bytes(records))`` writes it,
     formatted at once: it is on the way of every edge report."""
-    return b"*e %d %d %%%s\n" % (seq, lost, records.hex().encode("ascii"))
+    return b"*e %d %d %%%s\n" % (seq, lost, hexlify(records))
+
+
+_BINARY_HEAD = protocol.BINARY_EDGE_HEAD.pack
+_MARK = protocol.BINARY_EDGE_MARK
+
+
+def binary_edge_frame(seq: int, lost: int, records: "bytes | bytearray") -> bytes:
+    """The binary edge frame of packed ``records`` (for a connection that asked for
+    them with ``nfmt 1``): the head, then the records as they are."""
+    return _BINARY_HEAD(_MARK, seq, lost, len(records) // RECORD.size) + records
 
 
 class Subscription:
@@ -292,8 +303,27 @@ class EdgeHub:
         step = MAX_REPORTS_PER_FRAME * size
         uid_bytes = self._uid_bytes
         for sub in tuple(self._by_gpio[gpio]):
-            if not sub.queued and len(packed) <= step and self._send_now(sub, packed):
-                continue
+            if not sub.queued and len(packed) <= step:
+                # The everyday case, on the way of every edge: nothing queued for this
+                # client and its write buffer empty: one frame, written at once (what
+                # queueing and _flush_one would send, with less on the way).
+                client = sub.client
+                transport = client.transport
+                if (transport is not None and not transport.get_write_buffer_size()
+                        and not transport.is_closing()
+                        and getattr(client, "encode_reports", None) is None):
+                    sub.seq += 1
+                    if client.binary_reports:
+                        transport.write(_BINARY_HEAD(_MARK, sub.seq, sub.lost,
+                                                     len(packed) // size) + packed)
+                    else:
+                        transport.write(b"*e %d %d %%%s\n" % (sub.seq, sub.lost,
+                                                               hexlify(packed)))
+                    sub.lost = 0
+                    after = transport.get_write_buffer_size()
+                    if after or client in self._buffered:
+                        self._note_buffered(client, after)
+                    continue
             for start in range(0, len(packed), step):
                 piece = packed[start:start + step]
                 count = len(piece) // size
@@ -313,25 +343,6 @@ class EdgeHub:
                     self._flush_one(sub)
             if sub.queued:
                 self._flush_one(sub)
-
-    def _send_now(self, sub: Subscription, packed: bytes) -> bool:
-        """Write ``packed`` (at most a frame's worth) to ``sub``'s client in one frame
-        at once, when nothing is queued for it and it keeps up (the everyday case, on
-        the way of every edge): what queueing and :meth:`_flush_one` would send, with
-        less on the way; False to take the general way."""
-        client = sub.client
-        transport = client.transport
-        if (transport is None or transport.is_closing() or sub.queued
-                or getattr(client, "encode_reports", None) is not None):
-            return False
-        buffered = transport.get_write_buffer_size()
-        if buffered:
-            return False  # behind, or may be: the general way weighs it
-        sub.seq += 1
-        transport.write(edge_frame(sub.seq, sub.lost, packed))
-        sub.lost = 0
-        self._note_buffered(client, transport.get_write_buffer_size())
-        return True
 
     def wait_for_change(self, bits: int) -> asyncio.Future:
         """A future of the bit of the first GPIO in ``bits`` that changes level.
@@ -681,11 +692,12 @@ class EdgeHub:
             self._note_buffered(client, transport.get_write_buffer_size())
             return
         data, size = sub.queue, RECORD.size
+        frame = binary_edge_frame if client.binary_reports else edge_frame
         frames = []
         for start in range(0, max(len(data), 1), MAX_REPORTS_PER_FRAME * size):
             sub.seq += 1
-            frames.append(edge_frame(sub.seq, sub.lost,
-                                     data[start:start + MAX_REPORTS_PER_FRAME * size]))
+            frames.append(frame(sub.seq, sub.lost,
+                                data[start:start + MAX_REPORTS_PER_FRAME * size]))
             sub.lost = 0
         self._unqueue(sub)
         transport.write(b"".join(frames))

@@ -70,6 +70,7 @@ class Pipe:
         # the connection, so it keeps the session without it
         self.session = dataclasses.replace(session, connection=None)
         self.subscriptions: set[int] = set()
+        self.binary_reports = False  # the hub writes it *e text frames (frames() reads)
         self.transport = _Transport(self)
         self.levels = levels
         self.seq = 0

@@ -1,54 +1,36 @@
 """pigpio scripts: stored, parsed and run inside the server.
 
 A script is pigpio's little language: whitespace-separated instructions, an
-accumulator ``A``, a flag ``F``, parameters ``p0``-``p9`` (set by the runner) and
-variables ``v0``-``v149``. Supported here:
+accumulator ``A``, a flag ``F``, parameters ``p0``-``p9`` (set by the runner),
+variables ``v0``-``v149`` and a 64 KiB byte buffer (both kept from one run to the
+next). docs/scripts.md is the reference: every instruction, what a script may call,
+the code a store answers for each kind of mistake, and where gpiosvr differs from
+pigpio 1.78 and why. In short:
 
-* data: ``LD x y``, ``LDA y``, ``STA x``, ``XA x``, ``X x y``, ``PUSH x``, ``POP x``,
-  ``PUSHA``, ``POPA`` (none of them sets ``F``);
-* arithmetic and logic on ``A`` (each sets ``F`` to the new ``A``): ``ADD``, ``SUB``,
-  ``MLT``, ``DIV``, ``MOD``, ``AND``, ``OR``, ``XOR``, ``RLA n``, ``RRA n``, ``INRA``,
-  ``DCRA``; ``INR x``/``DCR x`` (``F`` = the variable); ``CMP y`` (``F`` = A - y);
-* flow: ``TAG n``, ``JMP n``, ``JZ``/``JNZ``/``JP``/``JM n`` (on ``F`` zero, non-zero,
-  >= 0, < 0), ``CALL n``, ``RET``, ``HALT``;
-* timing: ``MILS n``, ``MICS n`` (pigpio's delay commands: ``A`` = 0 after the delay,
-  or, for a delay out of range, ``A`` = PI_BAD_MILS_DELAY/PI_BAD_MICS_DELAY at once),
-  ``WAIT bits`` (until a GPIO in ``bits`` changes; ``A`` = the bits that did),
-  ``EVTWT bits`` (until an event in ``bits`` is triggered; ``A`` = its bit);
-* GPIO: any pigs command of the server by name (``W 4 1``, ``R 4``, ``M 4 W``,
-  ``PUD 4 U``, ``P 18 128``, ``S 18 1500``, ``T``, ``BR1`` ...).
+* data: ``LD``, ``LDA``, ``STA``, ``XA``, ``X``, ``PUSH``, ``POP``, ``PUSHA``,
+  ``POPA``, ``LDAB``/``STAB`` (a byte of the buffer); none of them sets ``F``;
+* arithmetic and logic (``F`` = the result): ``ADD``, ``SUB``, ``MLT``, ``DIV``,
+  ``MOD``, ``AND``, ``OR``, ``XOR``, ``RLA``/``RRA`` (A), ``RL``/``RR`` (a register),
+  ``INRA``, ``DCRA``, ``INR``, ``DCR``; ``CMP`` (``F`` = A - x);
+* flow: ``TAG`` (50 at most), ``JMP``, ``JZ``/``JNZ``/``JP``/``JM``, ``CALL``,
+  ``RET``, ``HALT``; timing and waits: ``MILS``, ``MICS``, ``WAIT``, ``EVTWT``;
+* commands: pigpio's list of what a script may call (command.c's ``cmdInfo``), by
+  either of pigpio's names (``W``/``WRITE`` ...), ``NO``/``NB``/``NP``/``NC``/``EVM``
+  on a notification pipe, and gpiosvr's ``sim*`` commands; ``SYS`` runs a program of
+  ``--shell-dir`` as ``shell`` does (refused at store without one).
 
-What happens when something goes wrong follows pigpio 1.78's engine (``pthScript``
-in pigpio.c):
+The parser is pigpio's (``cmdParseScript``): the first mistake in the text refuses
+the script with pigpio's code (PI_BAD_SCRIPT_CMD for nearly all; PI_DUP_TAG,
+PI_TOO_MANY_TAGS; then PI_BAD_TAG) and a message naming the line. A run is pigpio's
+``pthScript``: a command's result, an error code included, goes to ``A`` and ``F``
+and the script goes on; a stack error FAILS it (after the instruction completes, so
+one that leaves the program counter past the end reads HALTED); ``DIV``/``MOD`` by 0
+and ``NOP``/``CMDR``/``CMDW`` (on which pigpio's engine spins for ever) FAIL it.
+Numbers are ``int32`` and wrap, as in pigpio's C engine.
 
-* a command's result goes to ``A`` and ``F``, whatever it is: a failing command
-  (``W 70 1``) leaves its negative error code there (PI_BAD_GPIO) and the script goes
-  on, so ``JM`` after it branches on the failure;
-* the script's own errors FAIL it: a push (``PUSH``, ``PUSHA``, ``CALL``) onto a full
-  stack of 256 entries, a pop (``POP``, ``POPA``, ``RET``) of an empty one. As in
-  pigpio the failing instruction still completes (a pop gives 0, ``CALL`` jumps) and
-  the end-of-script check comes after it: when the failing instruction leaves the
-  program counter past the last instruction, the script ends HALTED, not FAILED;
-* ``RET`` to a popped place past the end ends the script (HALTED), as pigpio; one
-  before the start FAILS it (pigpio would read outside its program);
-* ``DIV``/``MOD`` by 0 FAIL the script: on the 32-bit Raspberry Pi OS pigpio is built
-  for, the division traps (SIGFPE) and pigpiod exits; failing the one script is the
-  nearest a shared server can do;
-* a jump to a tag the script lacks is refused when it is stored (PI_BAD_TAG), as
-  pigpio resolves tags then.
-
-Numbers are 32-bit, as in pigpio's C engine: ``A``, ``F``, parameters and variables
-are ``int32`` and wrap on overflow; ``DIV``/``MOD`` truncate toward zero (the
-remainder has the sign of ``A``); ``RLA``/``RRA``
-shift (arithmetic right shift), as pigpio's ``A<<=x``/``A>>=x`` do on the Pi's ARM
-CPU: only the low 8 bits of the count matter and 32 or more shifts every bit out. A
-literal must fit in 32 bits (-2**31 to 2**32-1; 0xFFFFFFFF is -1).
-Variables keep their values from one run to the next, as pigpio's do.
-
-A script that does not parse is refused with pigpio's code and a message naming the
-line. Scripts belong to the server, not to
-the client that stored them, but only the uid that stored one (or root, the server's
-uid, the admin group) may run, update, stop or delete it; its commands run as that uid.
+Scripts belong to the server, not to the client that stored them, but only the uid
+that stored one (or root, the server's uid, the admin group) may run, update, stop or
+delete it; its commands run as that uid.
 
 All running scripts share one scheduler: it runs the ready ones round-robin for at most
 ``SCRIPT_TURN_SECONDS`` (and ``SCRIPT_TURN_INSTRUCTIONS``) in all per turn, then lets
@@ -59,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -74,27 +57,61 @@ from gpiosvr.server.ownership import Owner
 
 log = logging.getLogger(__name__)
 
-PI_BAD_SCRIPT, PI_BAD_SCRIPT_ID, PI_BAD_PARAM_NUM, PI_DUP_TAG = -47, -48, -52, -53
-PI_BAD_SCRIPT_CMD, PI_BAD_VAR_NUM, PI_NO_SCRIPT_ROOM = -55, -56, -57
+PI_BAD_SCRIPT, PI_BAD_SCRIPT_ID, PI_DUP_TAG, PI_TOO_MANY_TAGS = -47, -48, -53, -54
+PI_BAD_SCRIPT_CMD, PI_NO_SCRIPT_ROOM = -55, -57
 PI_TOO_MANY_PARAM, PI_BAD_TAG, PI_BAD_MICS_DELAY, PI_BAD_MILS_DELAY = -61, -63, -64, -65
 INITING, HALTED, RUNNING, WAITING, FAILED = 0, 1, 2, 3, 4
 
-#: Parameters a script has (p0-p9) and variables (v0-v149), as pigpio.
-NUM_PARAMS, NUM_VARIABLES = 10, 150
+#: Parameters a script has (p0-p9), variables (v0-v149) and tags, as pigpio.
+NUM_PARAMS, NUM_VARIABLES, MAX_TAGS = 10, 150, 50
+#: Bytes of the buffer LDAB and STAB address (pigpio's script thread's command buffer).
+BUFFER_BYTES = 1 << 16
 
-# instruction -> (argument kinds): "v" a writable place (p or v), "y" any value
-_INSTRUCTIONS: dict[str, str] = {
-    "ld": "vy", "lda": "y", "sta": "v", "xa": "v", "x": "vv", "push": "v", "pop": "v",
-    "pusha": "", "popa": "", "add": "y", "sub": "y", "mlt": "y", "div": "y", "mod": "y",
-    "and": "y", "or": "y", "xor": "y", "rla": "y", "rra": "y", "inra": "", "dcra": "",
-    "inr": "v", "dcr": "v", "cmp": "y", "tag": "n", "jmp": "n", "jz": "n", "jnz": "n",
-    "jp": "n", "jm": "n", "call": "n", "ret": "", "halt": "", "mils": "y", "mics": "y",
-    "wait": "y", "evtwt": "y",
+# What a script may call and the parameters each takes, as pigpio 1.78's parser
+# (command.c: cmdParse's verification types, cmdInfo's "valid in a script" column):
+# "n" a number: a literal or a register (p0-p9, v0-v149), any value; "+" the same,
+# but a literal must be 0 or more; "r" a register, a bare 0-149 naming a variable;
+# "t" a tag (a literal); "#" a literal 0 or more; "m" a mode letter (RW540123); "u" a
+# pull letter (ODU); "s" a word (SYS's program name).
+_SHAPE_GROUPS = {
+    "": "dcra halt inra nop popa pusha ret br1 br2 cgi hwver no pigpv t wvbsy wvclr "
+        "wvcre wvhlt wvnew wvtat",
+    "n": "add and cmdr cmdw cmp div evtwt lda ldab mlt mod or rla rra stab sub wait xor "
+         "bc1 bc2 bs1 bs2 csi",
+    "+": "mics mils bi2cc bspic evt fc gdc gpw i2cc i2crs mg nc np padg pfg prg prrg r "
+         "serc serda serrb slrc spic wvcap wvdel wvsc wvsm wvsp wvtx wvtxr",
+    "r": "dcr inr pop push sta xa",
+    "t": "call jm jmp jnz jp jz tag",
+    "s": "sys",
+    "++": "fg hc i2crb i2crw i2cwq i2cws p pads pfs prs s serwb slri w wdog wvtxm",
+    "+n": "evm nb",
+    "rn": "ld rl rr",
+    "rr": "x",
+    "+m": "m",
+    "+u": "pud",
+    "+++": "bi2co fn hp i2co i2cpc i2cwb i2cww slro spio trig",
+    "+n#": "fs",
 }
-#: Server commands a script may not use: they act on the connection or on scripts.
-_NOT_IN_SCRIPTS = frozenset(("hello", "persist", "proc", "procr", "procu", "procp", "procs",
-                             "procd", "no", "nb", "np", "nc", "evm", "pno", "pnb", "pnp",
-                             "pnc", "pevm"))
+SHAPES: dict[str, str] = {name: shape for shape, names in _SHAPE_GROUPS.items()
+                          for name in names.split()}
+#: The instructions the engine runs itself; the other names of SHAPES are commands
+#: of the server's table (pigpio's cgi and csi, which gpiosvr lacks, answer
+#: PI_UNKNOWN_COMMAND in A).
+SCRIPT_ONLY = frozenset(
+    "add and call cmdr cmdw cmp dcr dcra div evtwt halt inr inra jm jmp jnz jp jz tag "
+    "ld lda ldab mics mils mlt mod nop or pop popa push pusha ret rl rla rr rra sta stab "
+    "sub sys wait x xa xor".split())
+#: pigpio's second names (command.c) and, for its notification commands, the
+#: server's names for them: in a script pigpio's NO opens a pipe (/dev/pigpioN).
+ALIASES = {"read": "r", "write": "w", "modes": "m", "modeg": "mg", "pwm": "p",
+           "servo": "s", "tick": "t", "no": "pno", "nb": "pnb", "np": "pnp", "nc": "pnc",
+           "evm": "pevm"}
+#: Commands whose third parameter pigpio passes in the script's buffer (bytes 0-3,
+#: where LDAB reads it), as its parser puts it in the command's extension.
+_THIRD_IN_BUFFER = frozenset(name for name, shape in SHAPES.items() if len(shape) == 3)
+_LETTERS = {"m": ("a mode letter", "rw540123"), "u": ("a pull letter", "odu")}
+_NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_JUMPS = frozenset(("jmp", "jz", "jnz", "jp", "jm", "call"))
 
 
 def int32(value: int) -> int:
@@ -129,6 +146,14 @@ class Script:
     params: list[int] = field(default_factory=lambda: [0] * NUM_PARAMS)
     variables: list[int] = field(default_factory=lambda: [0] * NUM_VARIABLES)
     run: "_Run | None" = None
+    #: LDAB's and STAB's bytes, made at first use; as pigpio's, they outlive a run
+    buffer: bytearray | None = None
+
+    def bytes(self) -> bytearray:
+        """The script's buffer of BUFFER_BYTES bytes (zeros at first)."""
+        if self.buffer is None:
+            self.buffer = bytearray(BUFFER_BYTES)
+        return self.buffer
 
 
 class _Run:
@@ -150,88 +175,149 @@ class ScriptFailed(Exception):
     """A script did something that fails it at run time (the message says what)."""
 
 
-def _place(word: str, line: int) -> tuple[str, int]:
-    kind, number = word[0], word[1:]
-    if not number.isdigit():
-        raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {word!r} at line {line}")
-    index = int(number)
-    if kind == "p" and index >= NUM_PARAMS:
-        raise PigpioError(PI_BAD_PARAM_NUM,
-                          f"script parameter id not 0-9: {word!r} at line {line}")
-    if kind == "v" and index >= NUM_VARIABLES:
-        raise PigpioError(PI_BAD_VAR_NUM,
-                          f"script variable id not 0-149: {word!r} at line {line}")
-    return kind, index
+def _bad(message: str, line: int) -> PigpioError:
+    return PigpioError(PI_BAD_SCRIPT_CMD, f"illegal script command: {message} at line {line}")
 
 
-def _operand(word: str, line: int) -> Any:
-    low = word.lower()
-    if low[:1] in ("p", "v") and low[1:].isdigit():
-        return _place(low, line)
-    try:
-        value = int(word, 0)
-    except ValueError:
-        return word  # a pigs letter argument such as the W of "M 4 W"
-    if not is_32_bit(value):
-        raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {word} does not fit in 32 "
-                                         f"bits (-2**31 to 2**32-1) at line {line}")
+def c_number(word: str) -> int | None:
+    """``word`` as C's ``%i`` reads a whole word (``0x1f`` hex, ``017`` octal, a
+    sign), or None when it is not one."""
+    if not _NUMBER.fullmatch(word):
+        return None
+    digits = word.lstrip("+-")
+    base = 16 if digits[:2].lower() == "0x" else 8 if digits[0] == "0" else 10
+    value = int(digits, base)
+    return -value if word[0] == "-" else value
+
+
+def _register(word: str, line: int) -> tuple[str, int] | None:
+    """``p0``-``p9`` or ``v0``-``v149`` as a place; None when ``word`` is no register."""
+    index = c_number(word[1:]) if word[:1] in ("p", "v") else None
+    if index is None:
+        if word[:1] in ("P", "V") and c_number(word[1:]) is not None:
+            raise _bad(f"{word!r}: registers are lower case (p0-p9, v0-v149), as "
+                       f"pigpio's parser reads them", line)
+        return None
+    if word[0] == "p" and not 0 <= index < NUM_PARAMS:
+        raise _bad(f"{word!r}: script parameter id not 0-9", line)
+    if word[0] == "v" and not 0 <= index < NUM_VARIABLES:
+        raise _bad(f"{word!r}: script variable id not 0-149", line)
+    return word[0], index
+
+
+def _literal(word: str, line: int) -> int | None:
+    value = c_number(word)
+    if value is not None and not is_32_bit(value):
+        raise _bad(f"{word} does not fit in 32 bits (-2**31 to 2**32-1)", line)
     return value
 
 
-def parse(text: str) -> tuple[list[Instruction], dict[int, int]]:
-    """Parse a script; raise PigpioError with pigpio's code naming the bad line."""
+def _argument(shape: str, word: str, name: str, line: int) -> Any:
+    """One parameter of ``name`` as pigpio's parser takes it (``shape``: see SHAPES)."""
+    if shape in _LETTERS:
+        what, letters = _LETTERS[shape]
+        if len(word) != 1 or word.lower() not in letters:
+            raise _bad(f"{name} needs {what} ({letters.upper()}), not {word!r}", line)
+        return word.lower()
+    if shape == "s":
+        return word
+    place = _register(word, line)
+    value = _literal(word, line) if place is None else None
+    if shape == "r":
+        if place is None and value is not None and 0 <= value < NUM_VARIABLES:
+            place = ("v", value)  # pigpio: a register given as a bare number is a variable
+        if place is None:
+            raise _bad(f"{name} needs a register (p0-p9, v0-v149, or 0-149 for a "
+                       f"variable), not {word!r}", line)
+        return place
+    if place is not None:
+        if shape in "t#":
+            raise _bad(f"{name} needs a number, not the register {word!r}", line)
+        return place
+    if value is None:
+        raise _bad(f"{name} needs a number or a register (p0-p9, v0-v149), not "
+                   f"{word!r}", line)
+    if shape in "+#" and int32(value) < 0:
+        raise _bad(f"{name} takes 0 or more there, not {word}", line)
+    return value
+
+
+def _operand(word: str, line: int) -> Any:
+    """A parameter of one of gpiosvr's own commands: a register, a number, or a word
+    (a letter argument such as the U of ``simdrive``'s pulls)."""
+    place = _register(word, line)
+    if place is not None:
+        return place
+    value = _literal(word, line)
+    return word if value is None else value
+
+
+def parse(text: str, *, shell: bool = False) -> tuple[list[Instruction], dict[int, int]]:
+    """Parse a script as pigpio 1.78 does (command.c's cmdParseScript): the first
+    mistake, in the order of the text, refuses it with pigpio's code (PI_BAD_SCRIPT_CMD
+    for an unknown or forbidden command and for a bad, missing or extra parameter;
+    PI_DUP_TAG; PI_TOO_MANY_TAGS), then an unresolved tag (PI_BAD_TAG); the message
+    names the line. ``shell``: whether the server runs programs (SYS)."""
     from gpiosvr.server.commands import COMMANDS
 
     words = [(w, n) for n, line in enumerate(text.splitlines(), 1) for w in line.split()]
 
-    def is_word_of_script(word: str) -> bool:
+    def own_command(name: str) -> bool:  # gpiosvr's own commands of the simulator
+        return name.startswith("sim") and name in COMMANDS
+
+    def starts_instruction(word: str) -> bool:
         low = word.lower()
-        return low in _INSTRUCTIONS or (low in COMMANDS and low not in _NOT_IN_SCRIPTS)
+        return ALIASES.get(low, low) in SHAPES or low in SHAPES or own_command(low)
 
     code: list[Instruction] = []
     tags: dict[int, int] = {}
+    tag_count = 0
     i = 0
     while i < len(words):
         word, line = words[i]
-        name = word.lower()
+        low = word.lower()
         i += 1
-        if name in _INSTRUCTIONS:
-            kinds, required = _INSTRUCTIONS[name], len(_INSTRUCTIONS[name])
-        elif name in COMMANDS and name not in _NOT_IN_SCRIPTS:
-            spec = COMMANDS[name]
-            kinds, required = "y" * len(spec.params), spec.required
+        name = ALIASES.get(low, low)
+        shape = SHAPES.get(low, SHAPES.get(name))
+        args: list[Any] = []
+        if shape is not None:
+            for kind in shape:
+                if i >= len(words):
+                    raise _bad(f"{low} needs {len(shape)} parameter(s)", line)
+                args.append(_argument(kind, words[i][0], low, line))
+                i += 1
+        elif own_command(low):
+            spec = COMMANDS[low]
+            for n in range(len(spec.params)):
+                if n >= spec.required and (i >= len(words) or starts_instruction(words[i][0])):
+                    break  # an optional parameter ends at the next instruction
+                if i >= len(words):
+                    raise _bad(f"{low} needs {spec.required} parameter(s)", line)
+                args.append(_operand(words[i][0], line))
+                i += 1
+        elif low in COMMANDS or low in ("fl", "fo", "fr", "fw", "help", "h", "parse"):
+            raise _bad(f"{word!r} may not be used in a script (pigpio 1.78 refuses it "
+                       f"there)", line)
         else:
-            raise PigpioError(PI_BAD_SCRIPT_CMD,
-                              f"illegal script command {word!r} at line {line}")
-        args = []
-        for n, kind in enumerate(kinds):
-            if n >= required and (i >= len(words) or is_word_of_script(words[i][0])):
-                break  # an optional parameter ends at the next instruction
-            if i >= len(words) or (words[i][0].lower() in _INSTRUCTIONS and kind != "y"):
-                raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {name} needs "
-                                                 f"{required} argument(s) at line {line}")
-            value = _operand(words[i][0], line)
-            if kind == "v" and not isinstance(value, tuple):
-                raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {name} needs a p or v "
-                                                 f"place, not {words[i][0]!r}, at line {line}")
-            if kind == "y" and name in _INSTRUCTIONS and isinstance(value, str):
-                raise PigpioError(PI_BAD_SCRIPT_CMD, f"bad parameter to {name}: "
-                                                     f"{value!r} is not a number, at "
-                                                     f"line {line}")
-            if kind == "n" and not isinstance(value, int):
-                raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {name} needs a tag "
-                                                 f"number at line {line}")
-            args.append(value)
-            i += 1
+            raise _bad(f"unknown script command {word!r}", line)
+        if name == "sys" and not shell:
+            raise _bad("SYS runs a program of the server's shell directory, and this "
+                       "server runs none (gpiosvr-server --shell-dir DIR turns it on)", line)
         if name == "tag":
-            if args[0] in tags:
+            if tag_count >= MAX_TAGS:
+                raise PigpioError(PI_TOO_MANY_TAGS, f"script has too many tags: more "
+                                                    f"than {MAX_TAGS}, at line {line}")
+            tag_count += 1
+            if int32(args[0]) in tags:
                 raise PigpioError(PI_DUP_TAG,
                                   f"script has duplicate tag {args[0]} at line {line}")
-            tags[args[0]] = len(code)
+            tags[int32(args[0])] = len(code)
             continue
+        if name in _JUMPS:
+            args[0] = int32(args[0])
         code.append(Instruction(name, tuple(args), line))
     for ins in code:
-        if ins.name in ("jmp", "jz", "jnz", "jp", "jm", "call") and ins.args[0] not in tags:
+        if ins.name in _JUMPS and ins.args[0] not in tags:
             raise PigpioError(PI_BAD_TAG, f"script has unresolved tag {ins.args[0]} "
                                           f"at line {ins.line}")
     return code, tags
@@ -268,7 +354,8 @@ class ScriptEngine:
     def store(self, session: Any, text: str) -> int:
         """Parse and store a script for ``session``'s uid; its id, the lowest free."""
         if len(text) > MAX_SCRIPT_BYTES:
-            raise PigpioError(PI_BAD_SCRIPT, "invalid script: longer than 64 KiB")
+            raise PigpioError(PI_BAD_SCRIPT, f"invalid script: {len(text)} characters, "
+                                             f"longer than pigpio's {MAX_SCRIPT_BYTES}")
         if len(self.scripts) >= MAX_SCRIPTS:
             raise PigpioError(PI_NO_SCRIPT_ROOM, f"no room for scripts: {MAX_SCRIPTS} "
                                                  f"are stored")
@@ -280,7 +367,7 @@ class ScriptEngine:
                 raise PigpioError(PI_NO_SCRIPT_ROOM, f"no room for scripts: uid "
                                                      f"{owner.uid} has {mine} stored, "
                                                      f"the most one user may")
-        code, tags = parse(text)
+        code, tags = parse(text, shell=bool(getattr(self.server, "shell_dir", None)))
         script_id = next(i for i in range(MAX_SCRIPTS) if i not in self.scripts)
         self.scripts[script_id] = Script(script_id, code, tags, owner,
                                          getattr(session, "gid", None))
@@ -514,6 +601,23 @@ class ScriptEngine:
                     if pc < 0:
                         raise ScriptFailed(f"ret to {pc}, before the start, at line "
                                            f"{ins.line}")
+                elif name in ("rl", "rr"):
+                    f = (_shift_left if name == "rl" else _shift_right)(
+                        get(args[0]), get(args[1]), ins.line)
+                    put(args[0], f)
+                elif name in ("ldab", "stab"):
+                    # pigpio leaves A alone for an index out of its buffer; F as it was
+                    index = get(args[0])
+                    if 0 <= index < BUFFER_BYTES:
+                        if name == "ldab":
+                            a = script.bytes()[index]  # an unsigned char on the Pi
+                        else:
+                            script.bytes()[index] = a & 0xFF
+                elif name in ("nop", "cmdr", "cmdw"):
+                    raise ScriptFailed(
+                        f"{name.upper()} at line {ins.line}: pigpio 1.78 parses it but its "
+                        f"engine has no code for it and never moves past it (it spins "
+                        f"there until stopped); the script fails here instead")
                 elif name == "halt":
                     self._end(script, HALTED)
                     break
@@ -540,12 +644,21 @@ class ScriptEngine:
                     run.pending = future
                     future.add_done_callback(lambda fut, run=run: self._waited(run, fut))
                     break
-                else:  # a pigs command of the server: A = F = its result or error
-                    kinds = COMMANDS[name].params
-                    command = protocol.Command(name, tuple(
-                        _command_arg(x, kind, get) for x, kind in zip(args, kinds)))
+                else:  # a command of the server: A = F = its result or error
                     try:
-                        answer = run_command(run.session, command)
+                        if name == "sys":
+                            answer = self._sys(run, args[0], a)
+                        else:
+                            spec = COMMANDS.get(name)
+                            values = tuple(_command_arg(x, kind, get) for x, kind in
+                                           zip(args, spec.params if spec else ()))
+                            if name in _THIRD_IN_BUFFER:
+                                # pigpio copies a third parameter into the buffer
+                                # before the command runs (bytes 0-3, little-endian)
+                                script.bytes()[0:4] = (values[2] & 0xFFFFFFFF).to_bytes(
+                                    4, "little")
+                            answer = run_command(run.session,
+                                                 protocol.Command(name, values))
                     except PigpioError as exc:
                         answer = exc.code
                     if isinstance(answer, asyncio.Future):
@@ -567,6 +680,20 @@ class ScriptEngine:
         finally:
             run.a, run.f, run.pc = a, f, pc
         return done
+
+    def _sys(self, run: _Run, program: str, a: int) -> Any:
+        """pigpio's SYS: run ``program`` of the shell directory with A and the levels
+        of GPIO 0-31 (both unsigned), as ``shell`` does; its status, later."""
+        from gpiosvr.server import shell
+        from gpiosvr.server.commands import run as run_command
+
+        levels = run_command(run.session, protocol.Command("br1", ()))
+        if isinstance(levels, asyncio.Future):  # a backend that answers later
+            levels.cancel()
+            levels = 0
+        return shell.runner(self.server).start(
+            run.session, getattr(self.server, "shell_dir", None), program,
+            f"{a & 0xFFFFFFFF} {levels & 0xFFFFFFFF}")
 
     def _waited(self, run: _Run, future: asyncio.Future) -> None:
         if run.script.run is not run or run.pending is not future or future.cancelled():

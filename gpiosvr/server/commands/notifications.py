@@ -1,7 +1,9 @@
-"""Notification handles: ``no``, ``nb``, ``np``, ``nc``."""
+"""Notification handles: ``no``, ``nb``, ``np``, ``nc``; the frames they come in: ``nfmt``."""
 
 from __future__ import annotations
 
+from gpiosvr import errors, protocol
+from gpiosvr.errors import PigpioError
 from gpiosvr.server.commands.table import Session, command
 
 
@@ -27,3 +29,14 @@ def _notify_pause(session: Session, handle: int):
 def _notify_close(session: Session, handle: int):
     """Close ``handle``."""
     return session.server.hub.close(session.connection, handle)
+
+
+@command("nfmt", "int")
+def _notify_format(session: Session, edge_format: int):
+    """Send this connection's edge reports as ``*e`` text frames (0, the default) or
+    as binary edge frames (1), from the next frame on (docs/protocol.md 7.2)."""
+    if edge_format not in (protocol.EDGE_FORMAT_TEXT, protocol.EDGE_FORMAT_BINARY):
+        raise PigpioError(errors.PI_BAD_PARAM, "bad parameter: the edge frame format is "
+                          f"0 (text) or 1 (binary), not {edge_format}")
+    session.connection.binary_reports = edge_format == protocol.EDGE_FORMAT_BINARY
+    return 0

@@ -243,6 +243,7 @@ _GPIOSVR: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("simunwire", _ARGS, "value"),
     ("simwire", _ARGS, "value"),
     ("persist", _ARGS, "value"),
+    ("nfmt", _P1, "int"),
 )
 
 #: Every pigpio 1.78 command number -> its :class:`CommandNumber`.

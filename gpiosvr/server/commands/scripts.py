@@ -7,7 +7,8 @@ from gpiosvr.server.commands.table import Session, command
 
 @command("proc", "text")
 def _store_script(session: Session, text: str):
-    """Store a pigpio script; answers its id (the lowest free, 0-31)."""
+    """Store a pigpio script (pigs: the rest of the line); answers its id (the lowest
+    free, 0-31), or pigpio's code for its first mistake (docs/scripts.md)."""
     return session.server.scripts.store(session, text)
 
 

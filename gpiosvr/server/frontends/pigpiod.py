@@ -36,7 +36,7 @@ from typing import Any, Iterable
 from gpiosvr import errors, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
 from gpiosvr.protocol import Command
-from gpiosvr.server import commands, permits, pipes
+from gpiosvr.server import app, commands, permits, pipes
 from gpiosvr.server.app import SHORT_COMMANDS, ClientConnection
 from gpiosvr.server.commands import MODE_LETTERS, PUD_LETTERS
 from gpiosvr.server.commands.numbers import (ALL_NUMBERS, HANDLE_COMMANDS, HELP, NOIB,
@@ -362,6 +362,12 @@ class PigpiodConnection(ClientConnection):
         return len(buffer) >= 16 and len(buffer) >= 16 + _U32.unpack_from(buffer, 12)[0]
 
     def data_received(self, data: bytes) -> None:
+        if self._turn_pending:  # commands before these wait for their turn
+            self._buffer += data
+            if not self._turn_paused:  # and no more is read until then
+                self._turn_paused = True
+                self.transport.pause_reading()
+            return
         if len(data) == 16 and self._short and not (self._buffer or self._answers
                                                     or self._held):
             # the everyday read: one whole quick command, answered with one write
@@ -383,14 +389,19 @@ class PigpiodConnection(ClientConnection):
             data, self._buffer = self._buffer, bytearray()
         self._run_frames(data)
 
-    def _run_frames(self, buffer: "bytes | bytearray") -> None:
-        """Run the whole commands at the start of ``buffer``, in order, until the
-        client is behind (back-pressure) or too many answers wait for the backend;
-        keep the rest for later."""
-        start, end = 0, len(buffer)
+    def _run_frames(self, buffer: "bytes | bytearray", start: int = 0) -> None:
+        """Run the whole commands at the start of ``buffer``, in order, until this
+        turn's budget is spent (``app.SHORT_COMMANDS_PER_TURN``: a quick command
+        costs ``app.FRAME_COST``, another ``app.GENERAL_COMMAND_COST``; the rest on
+        the next turn of the loop, other clients served in between), the client is
+        behind (back-pressure) or too many answers wait for the backend; keep the
+        rest for later."""
+        first, end = start, len(buffer)
         out: list[bytes] = []
         size = 0
-        while not self._held and end - start >= 16:
+        budget = app.SHORT_COMMANDS_PER_TURN
+        quick, cheap, dear = _QUICK, app.FRAME_COST, app.GENERAL_COMMAND_COST
+        while not self._held and end - start >= 16 and budget > 0:
             if len(self._answers) >= PIGPIOD_MAX_PENDING_ANSWERS:
                 self.transport.pause_reading()  # resumed when answers come
                 break
@@ -403,6 +414,7 @@ class PigpiodConnection(ClientConnection):
                 break
             ext = bytes(buffer[start + 16:start + 16 + p3])
             start += 16 + p3
+            budget -= cheap if cmd in quick else dear
             answer = self._command(cmd, p1, p2, ext)
             if type(answer) is bytes and not self._answers:
                 out.append(answer)
@@ -418,8 +430,12 @@ class PigpiodConnection(ClientConnection):
                 self._drain_answers()
         if out:
             self._write(b"".join(out))
+        if (budget <= 0 and not self._held and end - start >= 16
+                and end - start >= 16 + _U32.unpack_from(buffer, start + 12)[0]):
+            self._yield_turn(buffer, start)  # the rest on the next turn
+            return
         self._buffer = bytearray(buffer[start:])
-        self._watch_partial(start > 0)
+        self._watch_partial(start > first)
 
     def _drain_answers(self, _done: object = None) -> None:
         """Send the answers that are known, in order."""
@@ -441,7 +457,7 @@ class PigpiodConnection(ClientConnection):
         if ready and transport is not None and not transport.is_closing():
             self._write(b"".join(ready))
             if (len(answers) < PIGPIOD_MAX_PENDING_ANSWERS and self._buffer
-                    and not self._held):
+                    and not self._held and not self._turn_pending):
                 buffer, self._buffer = self._buffer, bytearray()
                 self._run_frames(buffer)
                 transport.resume_reading()
