@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from common import BEFORE_HARDENING, ROOT, export_tree, temporary_directory
+from common import BEFORE_HARDENING, ROOT, export_tree, spawn, temporary_directory
 
 
 def rss_kib(pid: int) -> int:
@@ -65,7 +65,7 @@ def read_lines(sock: socket.socket, count: int) -> None:
 def attack(tree: str, connections: int, runs: int) -> tuple[int, int, int]:
     where = temporary_directory("bench-mem-")
     path = os.path.join(where, "gpio.sock")
-    server = subprocess.Popen(
+    server = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", path, "--log-level", "ERROR"],
         cwd=tree, env={**os.environ, "PYTHONPATH": tree},
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

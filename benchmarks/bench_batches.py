@@ -63,7 +63,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_latency import pct  # noqa: E402
-from common import ROOT, export_tree, temporary_directory  # noqa: E402
+from common import ROOT, export_tree, spawn, temporary_directory  # noqa: E402
 from cpu import process_cpu  # noqa: E402
 
 #: The server, with every loop callback timed under the label of the case running
@@ -165,7 +165,7 @@ class Server:
     def __init__(self, where: str, turn: int, env: dict, label: str | None = None) -> None:
         self.turn = label or str(turn)
         self.path = os.path.join(where, f"gpio-{len(os.listdir(where))}.sock")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-c", _SERVER, str(turn), "--socket", self.path,
              "--log-level", "WARNING"], env=env, cwd=env["PYTHONPATH"],  # -c: cwd first
             stdin=subprocess.PIPE,
@@ -202,9 +202,9 @@ class Flood:
         self.counter_path = os.path.join(where, f"count-{len(os.listdir(where))}")
         with open(self.counter_path, "wb") as f:
             f.write(bytes(8))
-        self.proc = subprocess.Popen([sys.executable, "-c", _FLOOD, server.path, kind,
-                                      str(size), self.counter_path, str(nice)],
-                                     env=env, stdout=subprocess.PIPE, text=True)
+        self.proc = spawn([sys.executable, "-c", _FLOOD, server.path, kind,
+                           str(size), self.counter_path, str(nice)],
+                          env=env, stdout=subprocess.PIPE, text=True)
         if pin:
             os.sched_setaffinity(self.proc.pid, {1})
         assert self.proc.stdout.readline().strip() == "ready"

@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # the UART source (tests/uart_s
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # cpu.py
 from uart_source import SPIN_US  # noqa: E402
 
-from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip  # noqa: E402
+from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip, spawn  # noqa: E402
 
 TX, RX, SRC = 20, 21, 22
 BAUDS = (9600, 19200, 115200)
@@ -137,10 +137,10 @@ def bench_guest(count: int) -> list[str]:
             sock = os.path.join(d, "s")
             log_path = os.path.join(d, "server.log")
             with open(log_path, "w") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server",
-                                         "--backend", "gpiod", "--chip-label", LABEL,
-                                         "--socket", sock, "--log-level", "INFO"],
-                                        stdout=subprocess.PIPE, stderr=log, text=True)
+                proc = spawn([sys.executable, "-m", "gpiosvr.server",
+                              "--backend", "gpiod", "--chip-label", LABEL,
+                              "--socket", sock, "--log-level", "INFO"],
+                             stdout=subprocess.PIPE, stderr=log, text=True)
             try:
                 assert "serving gpiod" in proc.stdout.readline()
                 pi = pigpio.pi(sock)
@@ -221,8 +221,8 @@ def bench_wire(pi, sysfs: str, count: int) -> list[str]:
     lines = []
     pi.write(TX, 1)
     pi.set_mode(RX, pigpio.INPUT)
-    wire = subprocess.Popen([sys.executable, WIRE, sysfs, str(TX), str(RX),
-                             str(WIRE_POLL_US)], stdout=subprocess.PIPE, text=True)
+    wire = spawn([sys.executable, WIRE, sysfs, str(TX), str(RX),
+                  str(WIRE_POLL_US)], stdout=subprocess.PIPE, text=True)
     try:
         how = wire.stdout.readline().strip()
         deadline = time.monotonic() + 30

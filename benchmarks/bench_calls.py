@@ -36,8 +36,8 @@ import sys
 import threading
 import time
 
-from common import ROOT, both_servers, export_tree
-from cpu import c_pingpong, measure, own_cpu, peer_pid, process_cpu
+from common import ROOT, both_servers, export_tree, spawn_run
+from cpu import c_pingpong, cpu_ratio, cpu_text, measure, own_cpu, peer_pid, process_cpu
 
 def rate(call, seconds: float) -> float:
     """Calls per second of ``call()`` over about ``seconds``."""
@@ -162,16 +162,18 @@ def report(results: dict[str, list[tuple[float, float, float]]], floor: tuple | 
     print("CPU per call: user + system time of each process over the measurement / calls "
           "(the pigpio row's server is the Python stand-in, not pigpiod)")
     print(f"{'client':<10}{'calls/s':>12}{'client µs':>11}{'server µs':>11}{'both µs':>9}")
+    # both sides' CPU: not measured (0) where either side's is not
+    both = {name: med(name, 1) + med(name, 2) if med(name, 1) and med(name, 2) else 0
+            for name in results}
     for name in results:
-        print(f"{name:<10}{med(name):>12,.0f}{med(name, 1):>11.1f}{med(name, 2):>11.1f}"
-              f"{med(name, 1) + med(name, 2):>9.1f}")
+        print(f"{name:<10}{med(name):>12,.0f}{cpu_text(med(name, 1)):>11}"
+              f"{cpu_text(med(name, 2)):>11}{cpu_text(both[name]):>9}")
     if floor is not None:
         print(f"{'C floor':<10}{floor[0]:>12,.0f}{'':>11}{'':>11}{floor[1]:>9.1f}"
               "   (C ping-pong, two processes)")
     print()
-    both = {name: med(name, 1) + med(name, 2) for name in results}
     print(f"facade / pigpio    = {med('facade') / med('pigpio'):.2f}  (rate; target >= 1.0)")
-    print(f"facade / pigpio    = {both['facade'] / both['pigpio']:.2f}  (CPU per call, both "
+    print(f"facade / pigpio    = {cpu_ratio(both['facade'], both['pigpio'])}  (CPU per call, both "
           "sides; target <= 0.8)")
     print(f"8threads / facade  = {med('8threads') / med('facade'):.2f}  (target >= 2.0)")
     print(f"facade / raw floor = {med('facade') / med('raw'):.2f}")
@@ -189,10 +191,9 @@ def compare(args: argparse.Namespace) -> None:
         for r in range(args.rounds):
             for label, where in runs.items():
                 env = dict(os.environ, PYTHONPATH=where)
-                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--json",
-                                      "--rounds", "1", "--seconds", str(args.seconds)],
-                                     env=env, cwd=where, check=True, capture_output=True,
-                                     text=True).stdout
+                out = spawn_run([sys.executable, os.path.abspath(__file__), "--json",
+                                 "--rounds", "1", "--seconds", str(args.seconds)],
+                                env=env, cwd=where, check=True, text=True).stdout
                 line = next(x for x in out.splitlines() if x.startswith("JSON "))
                 for case, values in json.loads(line[5:]).items():
                     results[label].setdefault(case, []).extend(values)
@@ -206,13 +207,17 @@ def compare(args: argparse.Namespace) -> None:
     before, after = results[args.revision], results["work tree"]
 
     def both(res: dict, case: str) -> float:
-        return statistics.median(r[1] + r[2] for r in res[case])
+        """The median of both sides' CPU per call over the rounds that measured
+        both (0: none did)."""
+        rounds = [r[1] + r[2] for r in res[case] if r[1] and r[2]]
+        return statistics.median(rounds) if rounds else 0
 
     print(f"\n== work tree / {args.revision} (CPU per call, both sides; medians)")
     for case in after:
         if case in before:
-            print(f"{case:<10}{both(before, case):>8.1f} -> {both(after, case):>5.1f} µs"
-                  f"  ({both(after, case) / both(before, case):.2f})")
+            print(f"{case:<10}{cpu_text(both(before, case)):>8} -> "
+                  f"{cpu_text(both(after, case)):>5} µs"
+                  f"  ({cpu_ratio(both(after, case), both(before, case))})")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from common import temporary_directory
+from common import spawn, temporary_directory
 
 from gpiosvr import channel, peercred
 
@@ -45,8 +45,8 @@ def main() -> None:
     args = parser.parse_args()
 
     path = os.path.join(temporary_directory("bench-"), "gpio.sock")
-    server = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                               "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    server = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                    "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "gpiosvr: serving ..."
     checked = peercred.check_server
     try:

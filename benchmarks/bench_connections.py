@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-from common import temporary_directory
+from common import spawn, temporary_directory
 
 
 def rss_kib(pid: int) -> int:
@@ -133,8 +133,8 @@ def main() -> None:
     parser.add_argument("--trips", type=int, default=5000)
     args = parser.parse_args()
     path = os.path.join(temporary_directory("bench-"), "gpio.sock")
-    server = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                               "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    server = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                    "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     server.stdout.readline()  # "gpiosvr: serving ..."
     try:
         quiet = round_trips(path, args.trips)

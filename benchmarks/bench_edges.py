@@ -26,7 +26,7 @@ import threading
 import time
 
 from common import both_servers
-from cpu import own_cpu, peer_pid, process_cpu
+from cpu import cpu_text, own_cpu, peer_pid, process_cpu
 
 GPIO = 20
 
@@ -157,7 +157,8 @@ def main() -> None:
             server_us = statistics.median(s for _, s in cpu[name])
             print(f"{name:<9}{statistics.median(rates[name]):>18,.0f}{lost[name]:>7}"
                   f"{bad[name]:>6}{pct(lat[name], 0.5) * 1000:>9.2f}"
-                  f"{pct(lat[name], 0.99) * 1000:>9.2f}{client_us:>11.2f}{server_us:>11.2f}")
+                  f"{pct(lat[name], 0.99) * 1000:>9.2f}{cpu_text(client_us, '.2f'):>11}"
+                  f"{cpu_text(server_us, '.2f'):>11}")
         print("bad: reports of another GPIO, a repeated level or a tick not 1 µs after "
               "the one before; CPU per edge of each process during the bursts (the "
               "pigpio row's server is the Python stand-in)")

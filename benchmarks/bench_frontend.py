@@ -37,8 +37,8 @@ import time
 
 import pigpio
 
-from common import quiet_pigpio_exit, temporary_directory
-from cpu import process_cpu
+from common import quiet_pigpio_exit, spawn, temporary_directory
+from cpu import cpu_ratio, cpu_text, process_cpu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -123,13 +123,13 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": ROOT}
     sock = os.path.join(temporary_directory("gs-bench-"), "gpio.sock")
-    ours = subprocess.Popen(
+    ours = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock, "--permit", "all",
          "--pigpiod-port", "0", "--log-level", "WARNING"],
         stdout=subprocess.PIPE, text=True, env=env)
-    standin = subprocess.Popen([sys.executable, "-c", STANDIN], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
-    floor = subprocess.Popen([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE, text=True)
+    standin = spawn([sys.executable, "-c", STANDIN], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
+    floor = spawn([sys.executable, "-c", FLOOR], stdout=subprocess.PIPE, text=True)
     try:
         ours.stdout.readline()
         our_port = int(ours.stdout.readline().split()[-1])
@@ -176,9 +176,13 @@ def main() -> None:
                                  ("server CPU µs/call", "cpu", ".1f"),
                                  ("callbacks/s", "cbs", ",.0f"),
                                  ("server CPU µs/edge", "edge cpu", ".2f")):
-            floor_text = format(med[f"floor {key}"], form) if f"floor {key}" in med else "-"
-            print(f"{label:<22}{med[f'ours {key}']:>19{form}}{med[f'theirs {key}']:>10{form}}"
-                  f"{med[f'ours {key}'] / med[f'theirs {key}']:>7.2f}{floor_text:>14}")
+            # a CPU figure is n/a where the process used no CPU tick (cpu.cpu_text)
+            text = (lambda v: cpu_text(v, form)) if "cpu" in key else \
+                (lambda v: format(v, form))
+            ratio = cpu_ratio if "cpu" in key else (lambda a, b: f"{a / b:.2f}")
+            floor_text = text(med[f"floor {key}"]) if f"floor {key}" in med else "-"
+            print(f"{label:<22}{text(med[f'ours {key}']):>19}{text(med[f'theirs {key}']):>10}"
+                  f"{ratio(med[f'ours {key}'], med[f'theirs {key}']):>7}{floor_text:>14}")
         pi_ours.stop()
         pi_theirs.stop()
         pi_floor.stop()

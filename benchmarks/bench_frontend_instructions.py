@@ -29,6 +29,7 @@ import pigpio
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_frontend import FLOOR, STANDIN, _quiet_resets  # noqa: E402
+from common import spawn  # noqa: E402
 
 
 def _start(kind: str, root: str, out_dir: str) -> tuple[subprocess.Popen, int]:
@@ -36,17 +37,16 @@ def _start(kind: str, root: str, out_dir: str) -> tuple[subprocess.Popen, int]:
                 f"--callgrind-out-file={out_dir}/{kind}.%p"]
     if kind == "front end":
         sock = os.path.join(tempfile.mkdtemp(prefix="gs-bench-"), "gpio.sock")
-        proc = subprocess.Popen(
+        proc = spawn(
             valgrind + [sys.executable, "-m", "gpiosvr.server", "--socket", sock,
                         "--permit", "all", "--pigpiod-port", "0", "--log-level", "WARNING"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=root,
             env={**os.environ, "PYTHONPATH": root})
         proc.stdout.readline()
         return proc, int(proc.stdout.readline().split()[-1])
-    proc = subprocess.Popen(valgrind + [sys.executable, "-c",
-                                        FLOOR if kind == "floor" else STANDIN],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = spawn(valgrind + [sys.executable, "-c", FLOOR if kind == "floor" else STANDIN],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.DEVNULL, text=True)
     return proc, int(proc.stdout.readline())
 
 

@@ -36,8 +36,8 @@ import pigpio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import quiet_pigpio_exit  # noqa: E402
-from cpu import process_cpu  # noqa: E402
+from common import quiet_pigpio_exit, spawn  # noqa: E402
+from cpu import cpu_text, process_cpu  # noqa: E402
 
 SERVER = r'''
 import asyncio, queue, socket, struct, sys, threading, uvloop
@@ -112,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     servers = {}
     for kind in ("loop", "thread", "thread+"):
-        proc = subprocess.Popen([sys.executable, "-c", SERVER, kind],
-                                stdout=subprocess.PIPE, text=True)
+        proc = spawn([sys.executable, "-c", SERVER, kind],
+                     stdout=subprocess.PIPE, text=True)
         servers[kind] = (proc, pigpio.pi("127.0.0.1", int(proc.stdout.readline())))
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:
@@ -140,8 +140,8 @@ def main() -> None:
         med = {op: (statistics.median(r for r, _ in results[kind, op]),
                     statistics.median(c for _, c in results[kind, op]))
                for op in ("read", "write")}
-        print(f"{kind:<10}{med['read'][0]:>9,.0f}{med['read'][1]:>9.1f}"
-              f"{med['write'][0]:>9,.0f}{med['write'][1]:>10.1f}")
+        print(f"{kind:<10}{med['read'][0]:>9,.0f}{cpu_text(med['read'][1]):>9}"
+              f"{med['write'][0]:>9,.0f}{cpu_text(med['write'][1]):>10}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 
-from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip
+from common import GPIO_SIM, make_gpio_sim_chip, remove_gpio_sim_chip, spawn
 
 EDGES = 200
 DELAYS_US = (3000, 5000, 4000, 7000)
@@ -160,16 +160,16 @@ def bench_guest() -> list[str]:
 
     with tempfile.TemporaryDirectory() as d:
         sock = os.path.join(d, "s")
-        proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod",
-                                 "--chip-label", LABEL, "--socket", sock, "--log-level",
-                                 "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = spawn([sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod",
+                      "--chip-label", LABEL, "--socket", sock, "--log-level",
+                      "INFO"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
         try:
             assert "serving gpiod" in proc.stdout.readline()
             pi = pigpio.pi(sock)
             pi.write(OUT, 0)
             pi.set_mode(WIRED, pigpio.INPUT)
-            wirer = subprocess.Popen([sys.executable, "-c", wire])
+            wirer = spawn([sys.executable, "-c", wire])
             try:
                 time.sleep(0.5)  # the wire settles the input's level
                 seen = run_wave(pi, OUT, [OUT, WIRED], timeout=120)

@@ -44,7 +44,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, both_servers  # noqa: E402
+from common import ROOT, both_servers, spawn  # noqa: E402
 
 GPIO = 20
 
@@ -158,10 +158,9 @@ class Flood:
     def __init__(self, code: str, target: str, seconds: float = 120.0) -> None:
         anywhere = (["taskset", "-c", f"0-{os.cpu_count() - 1}"]  # not pinned with us
                     if os.environ.get("GPIOSVR_BENCH_PIN") else [])
-        self.proc = subprocess.Popen([*anywhere, sys.executable, "-c", code, target,
-                                      str(seconds)],
-                                     stdout=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, PYTHONPATH=ROOT))
+        self.proc = spawn([*anywhere, sys.executable, "-c", code, target, str(seconds)],
+                          stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
 
     def __enter__(self) -> "Flood":
         assert self.proc.stdout.readline().strip() == "ready"

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from common import temporary_directory
+from common import spawn, temporary_directory
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -167,11 +167,11 @@ def main() -> int:
         f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                 f"user {pwd.getpwuid(os.getuid()).pw_name}\nset_tcp_nodelay true\n"
                 "max_queued_messages 100000\n")
-    broker = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    broker = spawn([binary, "-c", conf], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     sock = os.path.join(tmp, "gpio.sock")
-    server = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", sock,
-                               "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    server = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", sock,
+                    "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     try:
         wait_port(port, broker)
         if "serving" not in server.stdout.readline():

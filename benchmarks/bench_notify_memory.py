@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from common import export_tree, temporary_directory
+from common import export_tree, spawn, temporary_directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +54,7 @@ class Server:
             limit_bytes = as_limit_mib << 20
             resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-c", _SERVER_MAIN % handles, "--socket", self.path,
              "--log-level", "ERROR"],
             cwd=tree, env={**os.environ, "PYTHONPATH": tree}, preexec_fn=limit,

@@ -27,7 +27,7 @@ import os
 import subprocess
 import sys
 
-from common import BEFORE_HARDENING, export_tree, temporary_directory
+from common import BEFORE_HARDENING, export_tree, spawn_run, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -64,11 +64,13 @@ import gpiosvr.pigpio as pigpio
 
 restarts, outage, driver_code = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 path = os.path.join(os.environ["BENCH_DIR"], "gpio.sock")
+sys.path.insert(0, os.environ["BENCH_HERE"])  # benchmarks/common.py, whatever the tree
+from common import spawn  # its servers and drivers end with it
 os.environ["GPIOSVR_CONNECT_TIMEOUT"] = "5"
 
 def serve():
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                             "--log-level", "ERROR"], stdout=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                  "--log-level", "ERROR"], stdout=subprocess.PIPE, text=True)
     assert "serving" in proc.stdout.readline()
     return proc
 
@@ -95,8 +97,8 @@ pi.sl.s.on_connect(mark)
 rows = []
 for _ in range(restarts):
     server.kill(); server.wait(); server.stdout.close()
-    driver = subprocess.Popen([sys.executable, "-c", driver_code, path, "0.3"],
-                              stdout=subprocess.PIPE, text=True)
+    driver = spawn([sys.executable, "-c", driver_code, path, "0.3"],
+                   stdout=subprocess.PIPE, text=True)
     c0, t0 = cpu(), time.monotonic()
     time.sleep(outage)
     cpu_pct = 100 * (cpu() - c0) / (time.monotonic() - t0)
@@ -149,11 +151,12 @@ def main() -> None:
     print(f"{'':<12} {'median':>7} {'max':>8} {'med':>5} {'max':>5} "
           f"{'edges':>7} {'restarts':>10}")
     for name, tree in trees:
-        env = dict(os.environ, PYTHONPATH=tree, BENCH_DIR=temporary_directory())
+        env = dict(os.environ, PYTHONPATH=tree, BENCH_DIR=temporary_directory(),
+                   BENCH_HERE=HERE)
         # cwd: "-c" puts the current directory first on sys.path, before PYTHONPATH
-        out = subprocess.run([sys.executable, "-c", WORKER, str(args.restarts),
-                              str(args.outage), DRIVER], env=env, cwd=tree,
-                             capture_output=True, text=True, timeout=600)
+        out = spawn_run([sys.executable, "-c", WORKER, str(args.restarts),
+                         str(args.outage), DRIVER], env=env, cwd=tree, text=True,
+                        timeout=600)
         if out.returncode:
             print(f"{name}: failed\n{out.stderr}")
             continue

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from common import BEFORE_HARDENING, export_tree, temporary_directory
+from common import BEFORE_HARDENING, export_tree, spawn, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.dirname(HERE)
@@ -69,9 +69,9 @@ class Raw:
 def serve(tree: str, path: str) -> subprocess.Popen:
     """A server of the code in ``tree`` on ``path``."""
     env = dict(os.environ, PYTHONPATH=tree)
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", path,
-                             "--log-level", "WARNING"], cwd=tree, env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                  "--log-level", "WARNING"], cwd=tree, env=env,
+                 stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert "serving" in line, line
     return proc

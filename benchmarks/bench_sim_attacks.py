@@ -32,7 +32,7 @@ import threading
 import time
 
 from gpiosvr.blocking import BlockingClient
-from common import BEFORE_HARDENING, export_tree, temporary_directory
+from common import BEFORE_HARDENING, export_tree, spawn, temporary_directory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -47,7 +47,7 @@ class Server:
         self.dir = temporary_directory("bench-")
         self.socket_path = os.path.join(self.dir, "gpio.sock")
         env = {**os.environ, "PYTHONPATH": code_path}
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "gpiosvr.server", "--socket", self.socket_path,
              "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True, env=env,
             cwd=self.dir)  # not the caller's: ``-m`` puts the current directory first

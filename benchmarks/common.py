@@ -1,8 +1,10 @@
-"""What the benchmarks share: both servers, each in a process of its own."""
+"""What the benchmarks share: both servers, each in a process of its own, and
+:func:`spawn` for every process a benchmark starts that must not outlive it."""
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -11,7 +13,7 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -37,6 +39,70 @@ standin.close()
 """ % HERE
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl: Callable[..., int] | None = None
+#: What spawn() started, ended at exit if still running.
+_children: list[subprocess.Popen] = []
+
+
+def _end_children() -> None:
+    """At exit (done, an exception, Ctrl-C, SIGTERM): end every process spawn()
+    started that still runs: SIGTERM, and SIGKILL for one still there 5 s later."""
+    running = [proc for proc in _children if proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def spawn(argv: list[str], preexec_fn: Callable[[], None] | None = None,
+          **popen_kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(argv, **popen_kwargs)`` for a process that must not outlive
+    the benchmark (a server, a flooding client), however the benchmark ends: at exit
+    (done, an exception, Ctrl-C, SIGTERM: see :func:`exit_on_sigterm`) it is ended if
+    it still runs, and the kernel sends it SIGTERM when the benchmark dies without
+    an exit (SIGKILL, a crash): ``prctl(PR_SET_PDEATHSIG)`` in the child before it
+    executes ``argv``. The kernel sends that when the *thread* that spawned it ends:
+    spawn from the main thread (or one that lives as long as the child)."""
+    global _prctl
+    exit_on_sigterm()
+    if _prctl is None:
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        atexit.register(_end_children)
+    prctl, parent = _prctl, os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nothing would come
+            os._exit(1)
+        if preexec_fn is not None:
+            preexec_fn()
+
+    proc = subprocess.Popen(argv, preexec_fn=die_with_parent, **popen_kwargs)
+    _children.append(proc)
+    return proc
+
+
+def spawn_run(argv: list[str], timeout: float | None = None, check: bool = False,
+              **popen_kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(argv, capture_output=True, ...)`` through :func:`spawn`: a
+    benchmark run as a child (which spawns servers of its own) ends with this one."""
+    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kwargs)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if check and proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, argv, stdout, stderr)
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
 def _pinned() -> list[str]:
     """``taskset -c CPU`` when ``GPIOSVR_BENCH_PIN`` names a CPU for the servers (a
     diagnostic of bench_latency.py), else nothing."""
@@ -48,9 +114,8 @@ class StandinProcess:
     """``pigpiod_standin.PigpiodStandIn`` serving from a process of its own."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([*_pinned(), sys.executable, "-c", _STANDIN_MAIN],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+        self.proc = spawn([*_pinned(), sys.executable, "-c", _STANDIN_MAIN],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
 
     def burst(self, gpio: int, count: int, now: bool = False) -> None:
@@ -81,8 +146,8 @@ def exit_on_sigterm() -> None:
 
 def temporary_directory(prefix: str = "bench-") -> str:
     """A new temporary directory, removed when the benchmark ends, however it ends
-    (done, an exception, Ctrl-C or SIGTERM; only SIGKILL leaves it). Removing it
-    sooner is fine."""
+    (done, an exception, Ctrl-C or SIGTERM; only SIGKILL leaves it: the processes
+    :func:`spawn` started end then too). Removing it sooner is fine."""
     exit_on_sigterm()
     where = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, where, ignore_errors=True)
@@ -112,8 +177,8 @@ def both_servers() -> Iterator[tuple[str, StandinProcess]]:
     threading.excepthook = quiet_pigpio_exit
     where = temporary_directory()
     path = os.path.join(where, "gpio.sock")
-    ours = subprocess.Popen([*_pinned(), sys.executable, "-m", "gpiosvr.server", "--socket",
-                             path, "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
+    ours = spawn([*_pinned(), sys.executable, "-m", "gpiosvr.server", "--socket", path,
+                  "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True)
     standin = None
     try:
         ours.stdout.readline()  # "gpiosvr: serving ..."

@@ -71,6 +71,19 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def cpu_text(us: float, spec: str = ".1f") -> str:
+    """A CPU figure as text: ``n/a`` where the process used no CPU over the
+    measurement as the kernel counts it (whole clock ticks, 10 ms here): less than
+    a tick is not measured, and 0 would be a wrong figure to divide by."""
+    return "n/a" if us == 0 else format(us, spec)
+
+
+def cpu_ratio(num: float, den: float, spec: str = ".2f") -> str:
+    """``num / den`` of two CPU figures as text, ``n/a`` where either is 0 (not
+    measured, see :func:`cpu_text`)."""
+    return "n/a" if num == 0 or den == 0 else format(num / den, spec)
+
+
 def own_cpu() -> float:
     """User + system seconds of this process so far (all its threads)."""
     t = os.times()

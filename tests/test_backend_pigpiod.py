@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pigpio as real_pigpio
 import pytest
@@ -76,7 +75,7 @@ def on_chip(chip):
     client.close()
 
 
-def test_levels_modes_pulls_and_banks_are_relayed(pi, on_chip, sim):
+def test_levels_modes_pulls_and_banks_are_relayed(pi, chip, on_chip, sim):
     pi.set_mode(17, pigpio.OUTPUT)
     assert on_chip("mg", 17) == pigpio.OUTPUT
     pi.write(17, 1)
@@ -101,8 +100,13 @@ def test_levels_modes_pulls_and_banks_are_relayed(pi, on_chip, sim):
     assert pi.read_bank_2() == on_chip("br2")
     assert pi.get_hardware_revision() == on_chip("hwver") == 0xA02082
     assert pi.get_pigpio_version() == on_chip("pigpv")
-    t0, t1 = on_chip("t"), pi.get_current_tick()
-    assert 0 <= (t1 - t0) & 0xFFFFFFFF < 2_000_000  # the daemon's clock, not ours
+    # the daemon's clock, not ours: with the Pi's clock standing still, the same tick
+    still = chip.backend.one_tick()
+    tick = chip.call(lambda: (still.__enter__(), chip.backend.tick())[1])
+    try:
+        assert pi.get_current_tick() == on_chip("t") == tick
+    finally:
+        chip.call(lambda: still.__exit__(None, None, None))
 
 
 def test_the_daemons_errors_come_back_with_their_codes(pi, daemon):
@@ -178,8 +182,10 @@ def test_edges_arrive_in_order_with_the_daemons_ticks(pi, sim):
     wait_until(lambda: len(got) == 40)
     assert got == [(20, (n + 1) % 2, (first + 300 * n) & 0xFFFFFFFF) for n in range(40)]
     cb.cancel()
+    after = []  # a callback of its own sees the edges that the cancelled one must not
+    pi.callback(20, pigpio.EITHER_EDGE, lambda g, lv, t: after.append(lv))
     sim.inject(20, 4, 300)
-    time.sleep(0.2)
+    wait_until(lambda: len(after) == 4)
     assert len(got) == 40
 
 
@@ -204,9 +210,10 @@ def test_watchdogs_and_filters_are_the_daemons(pi, sim):
     del got[:]
 
     pi.set_glitch_filter(24, 1000)  # pulses of 100 µs never pass
-    sim.inject(24, 10, 100)
-    time.sleep(0.1)
-    assert got == []
+    first = sim.inject(24, 10, 100)
+    sim.inject(24, 1, 1, (first + 5000) & 0xFFFFFFFF)  # a steady rise after them passes
+    wait_until(lambda: got)
+    assert got == [1]
     pi.set_glitch_filter(24, 0)
     with pytest.raises(pigpio.error) as info:
         pi.set_noise_filter(24, 400_000, 10)
@@ -256,12 +263,11 @@ def test_daemon_going_away_is_reported_and_recovered(pi, relay, daemon, chip, si
     port = daemon.port
     daemon.close()
     wait_until(lambda: not relay.backend.connected, timeout=5)
-    start = time.monotonic()
     with pytest.raises(pigpio.error) as info:
         pi.read(22)
-    assert time.monotonic() - start < 1.0  # an answer, not a hang
     assert info.value.code == pigpio.PI_SOCK_READ_FAILED
-    assert f"pigpiod at 127.0.0.1:{port}" in str(info.value.__cause__)
+    # an answer from what the backend knows (the daemon is away), no call tried
+    assert f"pigpiod at 127.0.0.1:{port} is unreachable" in str(info.value.__cause__)
     assert any("went away" in r.getMessage() for r in caplog.records)
 
     back = PigpiodStandIn(chip.socket_path, port=port)
@@ -364,15 +370,17 @@ def test_a_daemon_that_stops_answering_fails_calls_after_the_timeout(sock_dir, d
             client.close()
 
 
-def test_a_daemon_dying_halfway_through_an_answer(pi, relay, daemon):
-    """pigpio 1.78 itself would spin for ever here (its ``_rxbuf`` on a closed peer)."""
+def test_a_daemon_dying_halfway_through_an_answer(pi, relay, daemon, caplog):
+    """pigpio 1.78 itself would spin for ever here (its ``_rxbuf`` on a closed peer):
+    the call fails because the daemon went away, not after the call timeout."""
+    caplog.set_level(logging.INFO, logger="gpiosvr.pigpiod")
     sid = pi.store_script(b"tag 1 mils 1 jmp 1")
     wait_until(lambda: pi.script_status(sid)[0] == pigpio.PI_SCRIPT_HALTED)
     daemon.die_halfway.add(real_pigpio._PI_CMD_PROCP)
-    start = time.monotonic()
     assert pi.script_status(sid) == (pigpio.PI_SOCK_READ_FAILED, ())  # pigpio never raises
-    assert time.monotonic() - start < 1.5
     wait_until(lambda: not relay.backend.connected)
+    went = [r.getMessage() for r in caplog.records if "went away" in r.getMessage()]
+    assert went and not any("Timeout" in m or "timed out" in m for m in went), went
 
 
 def test_the_first_edge_after_a_callback_starts_is_not_missed(pi, relay, sim, on_chip):

@@ -48,3 +48,43 @@ def test_a_benchmark_run_to_its_end_removes_its_temporary_directories(tmp_path):
     bench = start(tmp_path, "--seconds", "0.05", "--rounds", "1")
     assert bench.wait(120) == 0, bench.stderr.read()
     assert os.listdir(tmp_path) == []
+
+
+def children(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes (of all its threads)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(c) for c in f.read().split()]
+    return found
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_a_benchmark_killed_outright_takes_its_servers_with_it(tmp_path):
+    """SIGKILL leaves the benchmark no way to clean up: its server processes must
+    end by themselves when their parent dies, not run on as orphans."""
+    bench = start(tmp_path, "--seconds", "5", "--rounds", "5")
+    servers: list[int] = []
+    try:
+        wait_until(lambda: serving(tmp_path), timeout=30)
+        # both servers: gpiosvr and the pigpiod stand-in (the C ping-pong has ended)
+        servers = wait_until(lambda: len(children(bench.pid)) >= 2 and children(bench.pid),
+                             timeout=30)
+        bench.kill()
+        bench.wait(30)
+        wait_until(lambda: all(gone(pid) for pid in servers), timeout=15)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+        for pid in servers:  # what the old code left behind
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)

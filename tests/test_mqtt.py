@@ -412,11 +412,13 @@ def test_broker_restart_brings_back_subscriptions_and_retained_state(
         bridge, broker, watcher):
     watcher.publish(f"{PREFIX}/led/set", "ON")
     watcher.last(f"{PREFIX}/led/state", payload="ON")
-    before = bridge.stats["broker_connections"]
+    before = bridge.stats["broker_syncs"]
     broker.kill()
     wait_until(lambda: not bridge.broker_connected.is_set(), 10)
     broker.start()  # the same port, nothing remembered
-    wait_until(lambda: bridge.stats["broker_connections"] > before, 15)
+    # the broker acknowledged the bridge's new subscription and re-publishing: a
+    # watcher subscribing before that would get the states live, not retained
+    wait_until(lambda: bridge.stats["broker_syncs"] > before, 15)
     fresh = Watcher(broker.port)  # sees only what is retained now
     try:
         assert fresh.last(f"{PREFIX}/led/state") == "ON"

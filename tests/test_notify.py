@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 
@@ -138,11 +137,9 @@ def test_a_client_that_does_not_read_loses_reports_and_is_told(server, raw, monk
     slow, driver, other = raw(), raw(), raw()
     slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     subscribe(slow, 6)
-    t0 = time.monotonic()
     for _ in range(20):
         assert driver.ask("siminject 6 20000 1").value >= 0
     assert other.ask("r 4").value == 1  # nobody else is stalled
-    assert time.monotonic() - t0 < 20
     received, lost = 0, 0
     while received + lost < 400_000:
         note = slow.read_note()
@@ -157,11 +154,9 @@ def test_watchdog_reports_timeouts_until_an_edge(raw):
     watcher, driver = raw(), raw()
     subscribe(watcher, 12)
     assert driver.ask("wdog 12 30").value == 0
-    t0 = time.monotonic()
     first, second = watcher.reports(1)[0], watcher.reports(1)[0]
     assert first[:2] == (12, 2) and second[:2] == (12, 2)
-    assert 0.02 < time.monotonic() - t0 < 2
-    assert 20_000 <= (second[2] - first[2]) % 2**32 < 500_000
+    assert (second[2] - first[2]) % 2**32 == 30_000  # each deadline's tick, exactly
     assert driver.ask("wdog 12 0").value == 0
     driver.ask("siminject 12 1 1 5")
     got = watcher.reports(1)

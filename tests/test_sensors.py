@@ -217,6 +217,36 @@ def test_what_an_ir_led_sends_is_received_again(board_server):
     cb.cancel()
 
 
+def carrier(gpio: int, cycles: int) -> list[tuple[int, int, int]]:
+    """Wave pulses (on, off, delay) of a 38 kHz-ish carrier: 26 µs cycles."""
+    return [(1 << gpio, 0, 13), (0, 1 << gpio, 13)] * cycles
+
+
+def test_a_mark_whose_edges_are_handed_on_late_is_still_one_mark(board_server):
+    """The receiver ends a mark after a quiet time counted up to the LED edges
+    handed on to it, not by the clock: when the loop was held up (a loaded machine)
+    and the wave's edges come late, in turns of SIM_WAVE_PULSES_PER_TURN, a long
+    mark is not cut where one turn's edges end."""
+    server, pi, sim = board_server
+    pi.set_mode(18, pigpio.OUTPUT)
+    # a 1040 µs mark, 8000 µs of space, a 208 ms mark (16000 pulses: four turns)
+    pulses = carrier(18, 40) + [(0, 0, 8000)] + carrier(18, 8000)
+
+    def held_up() -> None:
+        # on the loop, as a loaded machine would: the first mark's edges handed on
+        # (the quiet timer armed in the space), then the loop held up past the end
+        # of the wave, so that the quiet timer is the first to run after it
+        chip = server.backend
+        chip.play_pulses(iter(pulses))
+        time.sleep(0.002)
+        chip.play_due()
+        time.sleep(0.3)
+
+    server.call(held_up)
+    wait_until(lambda: sim.ir_sent(18), timeout=10)
+    assert sim.ir_sent(18) == [1040, 8000, 208000]
+
+
 # -- bad input -----------------------------------------------------------------------
 
 

@@ -74,13 +74,16 @@ class Bridge:
         self.config = config
         self.topics = Topics(config)
         self.stats = {"commands": 0, "errors": 0, "edges": 0, "lost": 0,
-                      "broker_connections": 0, "server_setups": 0}
+                      "broker_connections": 0, "broker_syncs": 0, "server_setups": 0}
         self._commands = self.topics.commands()
         self._work: queue.Queue[tuple[Exposed, str, mqtt.MQTTMessage]] = \
             queue.Queue(MAX_PENDING_COMMANDS)
         self._stopping = threading.Event()
         self._resync = threading.Event()  # the GPIO server (re)connected
         self._lock = threading.Lock()
+        # what the broker has still to acknowledge of this connection's subscription
+        # and re-publishing (message ids); None when not connected or all acknowledged
+        self._syncing: set[int] | None = None
         self._retained: dict[str, str] = {}  # topic -> payload, re-published per connection
         self._desired: dict[str, int] = {}  # name -> level / duty / pulse width asked for
         self._brightness: dict[str, int] = {}  # PWM name -> last duty above 0
@@ -117,6 +120,8 @@ class Bridge:
         client.on_connect = self._broker_connected
         client.on_disconnect = self._broker_disconnected
         client.on_message = self._message
+        client.on_subscribe = lambda c, u, mid, *rest: self._acknowledged(mid)
+        client.on_publish = lambda c, u, mid, *rest: self._acknowledged(mid)
         return client
 
     def start(self) -> "Bridge":
@@ -169,32 +174,54 @@ class Bridge:
         qos = self.config.broker.qos
         subscriptions = [(topic, qos) for topic in self._commands]
         subscriptions.append((self.topics.ha_status, 0))
-        client.subscribe(subscriptions)
-        self._publish_all()
+        # the broker's acknowledgements come on this thread, once this returns
+        pending = {client.subscribe(subscriptions)[1], *self._publish_all()}
+        with self._lock:
+            self._syncing = pending
         self.broker_connected.set()
 
     def _broker_disconnected(self, client: mqtt.Client, userdata: Any, flags: Any,
                              reason: Any, properties: Any = None) -> None:
         self.broker_connected.clear()
+        with self._lock:
+            self._syncing = None
         if not self._stopping.is_set():
             log.warning("lost the broker at %s:%d (%s); reconnecting",
                         self.config.broker.host, self.config.broker.port, reason)
 
-    def _publish_all(self) -> None:
-        """Availability, discovery and every retained state, as on a new broker."""
-        self._mqtt.publish(self.topics.availability, ONLINE if self._available else OFFLINE,
-                           qos=1, retain=True)
+    def _acknowledged(self, mid: int) -> None:
+        """The broker acknowledged message ``mid`` (paho's thread): once it has all
+        of a connection's subscription and re-publishing, it holds the bridge's
+        subscriptions and retained state again (``stats["broker_syncs"]``)."""
+        if self._syncing is None:  # the everyday case: no lock for every edge's ack
+            return
+        with self._lock:
+            syncing = self._syncing
+            if syncing is None or mid not in syncing:
+                return
+            syncing.discard(mid)
+            if not syncing:
+                self._syncing = None
+                self.stats["broker_syncs"] += 1
+
+    def _publish_all(self) -> list[int]:
+        """Availability, discovery and every retained state, as on a new broker;
+        returns the message ids of those paho took."""
+        mids = [self._mqtt.publish(self.topics.availability,
+                                   ONLINE if self._available else OFFLINE,
+                                   qos=1, retain=True).mid]
         if self.config.discovery:
-            self._publish_discovery()
+            mids += self._publish_discovery()
         with self._lock:
             retained = list(self._retained.items())
         for topic, payload in retained:
-            self._send(topic, payload, retain=True)
+            mids.append(self._send(topic, payload, retain=True))
+        return [mid for mid in mids if mid]
 
-    def _publish_discovery(self) -> None:
-        for item in self.config.exposed:
-            payload = discovery.config_payload(self.topics, item)
-            self._send(self.topics.discovery(item), json.dumps(payload), retain=True)
+    def _publish_discovery(self) -> list[int]:
+        return [self._send(self.topics.discovery(item),
+                           json.dumps(discovery.config_payload(self.topics, item)), retain=True)
+                for item in self.config.exposed]
 
     def _message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topics.ha_status:
@@ -226,16 +253,17 @@ class Bridge:
         self._send(self.topics.error, json.dumps(body), retain=False)
         self._mqtt.ack(msg.mid, msg.qos)
 
-    def _send(self, topic: str, payload: str, retain: bool) -> bool:
-        """Publish at the configured QoS; False (and counted) when paho's queue is full."""
+    def _send(self, topic: str, payload: str, retain: bool) -> int:
+        """Publish at the configured QoS; its message id, or 0 (and counted) when
+        paho's queue is full."""
         info = self._mqtt.publish(topic, payload, qos=self.config.broker.qos, retain=retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.stats["lost"] += 1
             if self.stats["lost"] == 1 or self.stats["lost"] % 1000 == 0:
                 log.warning("%d messages dropped so far: the broker does not keep up "
                             "(MAX_QUEUED_PUBLISHES)", self.stats["lost"])
-            return False
-        return True
+            return 0
+        return info.mid
 
     def _retain(self, topic: str, payload: str) -> None:
         """Publish a retained state if it changed, and keep it for re-publishing."""

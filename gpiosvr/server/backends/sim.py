@@ -335,6 +335,34 @@ class SimulatedChip(Backend):
         through a jumper)."""
         self.play_due()
 
+    def handed_on_until(self, gpio: int) -> int:
+        """The unwrapped tick up to which every edge of ``gpio`` has been handed on
+        to the listeners: now, unless wave pulses due before now are still to be
+        played (the loop was late, or a turn had no room for them all) or edges of
+        ``gpio`` wait in the queue; then the tick of the first of those. A device
+        that waits for a quiet time counts it up to here, never by the clock alone."""
+        now = self._now()
+        until = now
+        if self._players:
+            until = min(until, min(p.next_tick for p in self._players))
+        queued = self._queued.get(gpio)
+        if queued:
+            item = queued[0]
+            if type(item) is _Burst:
+                tick = item.tick
+            elif type(item) is tuple:
+                tick = item[1]
+            else:
+                tick = EDGE_RECORD.unpack_from(item)[2]
+            behind = (now - tick) & _MASK
+            if behind < 1 << 31:
+                until = min(until, now - behind)
+        wave = self._waveforms.get(gpio)
+        if wave is not None and wave.next_edge < wave.due(now):
+            k, fall = divmod(wave.next_edge, 2)
+            until = min(until, wave.start + round(k * wave.period + (wave.high if fall else 0)))
+        return until
+
     def play_due(self) -> None:
         """Play the pulses due by now, at most :data:`SIM_WAVE_PULSES_PER_TURN`, in
         tick order over all players; then wait for the next one."""

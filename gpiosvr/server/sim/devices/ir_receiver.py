@@ -19,8 +19,8 @@ from gpiosvr.server.sim.devices.gpio_device import GpioDevice, OutputPin
 #: edges 13 µs apart; the shortest space of common remotes is over 500 µs.
 CARRIER_GAP_US = 200
 #: µs without an LED edge after which the mark under way is taken as over when no
-#: next edge says so: the sim hands wave edges on a little late, so a shorter wait
-#: would cut marks whose next edges are still to come.
+#: next edge says so, counted up to the edges the chip has handed on
+#: (``SimulatedChip.handed_on_until``): a mark's edges never come further apart.
 QUIET_US = 3000
 #: Silence after a mark (µs) that ends a code sent by the LED.
 CODE_GAP_US = 10_000
@@ -117,23 +117,27 @@ class IRReceiver(GpioDevice):
 
     def _quiet(self) -> None:
         """No LED edge for a while: the mark under way is over; after a longer
-        silence, the code too."""
+        silence, the code too. The silence is counted up to the LED edges handed on
+        to us (the chip's time), not by the clock: on a loaded machine the loop is
+        late and a wave's edges due by now may still be on their way."""
         self._end_timer = None
-        if hasattr(self.chip, "play_due"):
-            self.chip.play_due()  # the wave edges due by now first
-        now = self.chip._now()
+        chip = self.chip
+        if hasattr(chip, "play_due"):
+            chip.play_due()  # the wave edges due by now first
+        until = chip.handed_on_until(self.led) if hasattr(chip, "handed_on_until") \
+            else chip._now()
         if self._mark is not None:
-            if now - self._mark[1] < QUIET_US:
+            if until - self._mark[1] < QUIET_US:
                 if self._end_timer is None:  # (play_due may have re-armed it)
                     self._arm(self._mark[1])
                 return
             self._end_mark()
         if self._marks and self._mark is None:
-            if now - self._marks[-1][1] >= CODE_GAP_US:
+            if until - self._marks[-1][1] >= CODE_GAP_US:
                 self._end_code()
-            elif self.chip._loop is not None:
-                wait = (self._marks[-1][1] + CODE_GAP_US - now) / 1e6
-                self._end_timer = self.chip._loop.call_later(max(wait, 0.0002), self._quiet)
+            elif chip._loop is not None:
+                wait = (self._marks[-1][1] + CODE_GAP_US - until) / 1e6
+                self._end_timer = chip._loop.call_later(max(wait, 0.0002), self._quiet)
 
     def _end_mark(self) -> None:
         first, last, before, count = self._mark  # type: ignore[misc]
