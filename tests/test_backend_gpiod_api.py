@@ -391,9 +391,10 @@ def test_an_inverted_uart_is_read_back_by_bb_serial_read(pi, chip, tmp_path,
 
 
 def test_what_the_guests_buses_cannot_do_is_refused_clearly(pi):
-    """The guest's SPI bus (spi-gpio) has one chip select: opening the other fails
-    naming the device file, and the other SPI calls answer pigpio's bad handle. i2c-stub has no process
-    calls: they are refused by the adapter's functionality, as pigpio does."""
+    """The guest's SPI bus (spi-gpio) has one chip select: opening another fails
+    naming the device file, and the other SPI calls answer pigpio's bad handle.
+    i2c-stub has no process calls: they are refused by the adapter's functionality,
+    as pigpio does."""
     import gpiosvr.pigpio as pigpio
 
     with pytest.raises(pigpio.error) as info:
