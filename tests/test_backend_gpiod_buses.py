@@ -175,13 +175,13 @@ def test_serial_on_a_real_tty(pi, tty):  # noqa: F811
     assert attrs[2] & termios.CSIZE == termios.CS8 and not attrs[2] & termios.PARENB
     assert pi.serial_data_available(h) == 0
     assert pi.serial_read(h) == (C.PI_SER_READ_NO_DATA, "")
-    os.write(master, b"$GPGGA,1*00\x5cr\x5cn")
+    os.write(master, b"$GPGGA,1*00\r\n")
     assert wait_until(lambda: pi.serial_data_available(h) == 13, timeout=30)
     assert pi.serial_read_byte(h) == ord("$")
     assert pi.serial_read(h, 5) == (5, bytearray(b"GPGGA"))
-    assert pi.serial_read(h) == (7, bytearray(b",1*00\x5cr\x5cn"))
-    assert pi.serial_write(h, b"\x00\xffok\x5cr\x5cn") == 0 and pi.serial_write_byte(h, 0x21) == 0
-    assert _read_all(master, 7) == b"\x00\xffok\x5cr\x5cn!"
+    assert pi.serial_read(h) == (7, bytearray(b",1*00\r\n"))
+    assert pi.serial_write(h, b"\x00\xffok\r\n") == 0 and pi.serial_write_byte(h, 0x21) == 0
+    assert _read_all(master, 7) == b"\x00\xffok\r\n!"
     assert pi.serial_close(h) == 0
     assert pi.serial_read(h) == (C.PI_BAD_HANDLE, "")
 
