@@ -391,15 +391,16 @@ def test_an_inverted_uart_is_read_back_by_bb_serial_read(pi, chip, tmp_path,
 
 
 def test_what_the_guests_buses_cannot_do_is_refused_clearly(pi):
-    """QEMU's PC has no SPI controller: opening SPI fails naming the device file,
-    and the other SPI calls answer pigpio's bad handle. i2c-stub has no process
-    calls: they are refused by the adapter's functionality, as pigpio does."""
+    """The guest's SPI bus (spi-gpio) has one chip select: opening another fails
+    naming the device file, and the other SPI calls answer pigpio's bad handle.
+    i2c-stub has no process calls: they are refused by the adapter's functionality,
+    as pigpio does."""
     import gpiosvr.pigpio as pigpio
 
     with pytest.raises(pigpio.error) as info:
-        pi.spi_open(0, 1_000_000, 0)
+        pi.spi_open(1, 1_000_000, 0)
     assert info.value.code == C.PI_SPI_OPEN_FAILED
-    assert "/dev/spidev0.0" in str(info.value.__cause__)
+    assert "/dev/spidev0.1" in str(info.value.__cause__)
     assert pi.spi_read(0, 2) == (C.PI_BAD_HANDLE, "")
     assert pi.spi_xfer(0, b"\x01\x02") == (C.PI_BAD_HANDLE, "")
     assert code_of(pi.spi_write, 0, b"\x01") == C.PI_BAD_HANDLE

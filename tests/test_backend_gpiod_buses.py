@@ -7,8 +7,13 @@
   cannot do answering pigpio's codes;
 * serial on a real tty: a pty pair of the guest's kernel, its slave under a
   ``/dev/tty...`` name as pigpio's ``serial_open`` wants; the test is the far end;
-* SPI: QEMU's x86 machine has no SPI controller, so only the missing device is
-  proven here (see ``docs/gpiod.md``).
+* SPI through ``/dev/spidev0.0``: QEMU's PC has no SPI controller, so the guest's
+  kernel has one of ours (``tests/kernel/gpiosvr_spi.c``): the kernel's ``spi-gpio``
+  on four lines of a gpio-sim chip of their own (made by ``tests/kernel/init``), and
+  spidev on its chip select 0. MISO reads that line's pull, so every byte read is
+  0xFF with the pull up and 0x00 with it down; the settings of ``spi_flags`` are
+  checked as spidev reports them (a second open of the device, by the test) and as
+  the chip select and MOSI lines show them.
 
 The server is the gpiod backend's own process on a gpio-sim chip (the fixtures of
 ``tests/test_backend_gpiod.py``). Run by ``python3 tools/kernel_tests.py``; skipped
@@ -181,15 +186,96 @@ def test_serial_on_a_real_tty(pi, tty):  # noqa: F811
     assert pi.serial_read(h) == (C.PI_BAD_HANDLE, "")
 
 
+#: tests/kernel/init's gpio-sim chip for the SPI bus, and its lines
+#: (tests/kernel/gpiosvr_spi.c).
+SPI_SIM = "/sys/kernel/config/gpio-sim/gpiosvr-spi"
+SCK, MOSI, MISO, CS0 = 0, 1, 2, 3
+#: pigpio's spi_flags: px (channel 0's chip select active high), T and R (LSB first).
+SPI_CS0_HIGH, SPI_LSB = 1 << 2, (1 << 14) | (1 << 15)
+
+
+@pytest.fixture(scope="module")
+def spi_lines(sim_chip):  # noqa: F811 - skips (or fails) as the gpio-sim tests do
+    """The sysfs directory of the SPI bus's gpio-sim lines."""
+    if not os.path.exists("/dev/spidev0.0") or not os.path.isdir(SPI_SIM):
+        if os.environ.get("GPIOSVR_REQUIRE_GPIO_SIM"):
+            pytest.fail("no /dev/spidev0.0 on gpio-sim (is tests/kernel/gpiosvr_spi.ko "
+                        "loaded by tests/kernel/init?)")
+        pytest.skip("no spi-gpio bus on gpio-sim here")
+    with open(f"{SPI_SIM}/dev_name") as f, open(f"{SPI_SIM}/bank0/chip_name") as g:
+        return f"/sys/devices/platform/{f.read().strip()}/{g.read().strip()}"
+
+
+def _pull(lines: str, line: int, level: int) -> None:
+    with open(f"{lines}/sim_gpio{line}/pull", "w") as f:
+        f.write("pull-up" if level else "pull-down")
+
+
+def _level(lines: str, line: int) -> int:
+    with open(f"{lines}/sim_gpio{line}/value") as f:
+        return int(f.read())
+
+
+def _spidev_settings() -> tuple:
+    """/dev/spidev0.0's settings as spidev reports them (read at open)."""
+    from spidev import SpiDev
+
+    dev = SpiDev()
+    dev.open_path("/dev/spidev0.0")
+    try:
+        return dev.mode, dev.cshigh, dev.lsbfirst, dev.bits_per_word, dev.max_speed_hz
+    finally:
+        dev.close()
+
+
+def test_spi_transfers_through_spidev_on_spi_gpio(pi, spi_lines):  # noqa: F811
+    _pull(spi_lines, MISO, 1)
+    h = pi.spi_open(0, 250_000, 1)  # mode 1
+    assert _spidev_settings() == (1, False, False, 8, 250_000)
+    assert _level(spi_lines, CS0) == 1  # active low, not selected
+    assert pi.spi_xfer(h, b"\x00\x5a\xa5") == (3, bytearray(b"\xff\xff\xff"))
+    assert pi.spi_read(h, 5) == (5, bytearray(b"\xff" * 5))
+    _pull(spi_lines, MISO, 0)  # the same calls now read the other level
+    assert pi.spi_xfer(h, b"\xff\xff\xff") == (3, bytearray(3))
+    assert pi.spi_read(h, 5) == (5, bytearray(5))
+    _pull(spi_lines, MISO, 1)
+    assert pi.spi_xfer(h, b"\x01") == (1, bytearray(b"\xff"))
+    # MOSI keeps the last bit clocked out (MSB first: the last byte's bit 0)
+    assert pi.spi_write(h, b"\x00\x00\x57") == 3 and _level(spi_lines, MOSI) == 1
+    assert pi.spi_write(h, b"\xff\xff\x56") == 3 and _level(spi_lines, MOSI) == 0
+    assert _level(spi_lines, CS0) == 1
+    assert pi.spi_close(h) == 0
+    assert pi.spi_read(h, 1) == (C.PI_BAD_HANDLE, "")
+
+
+def test_spi_flags_reach_spidev_and_the_lines(pi, spi_lines):  # noqa: F811
+    _pull(spi_lines, MISO, 0)
+    h = pi.spi_open(0, 100_000, 3 | SPI_CS0_HIGH | SPI_LSB)
+    assert _spidev_settings() == (3, True, True, 8, 100_000)
+    assert _level(spi_lines, CS0) == 0  # active high, not selected
+    assert pi.spi_xfer(h, b"\x80\x80") == (2, bytearray(2))
+    # LSB first: the last bit out is the last byte's bit 7
+    assert _level(spi_lines, MOSI) == 1 and _level(spi_lines, SCK) == 1  # CPOL 1
+    assert pi.spi_write(h, b"\x7f") == 1 and _level(spi_lines, MOSI) == 0
+    _pull(spi_lines, MISO, 1)
+    assert pi.spi_read(h, 2) == (2, bytearray(b"\xff\xff"))
+    assert pi.spi_close(h) == 0
+    h = pi.spi_open(0, 50_000, 16 << 16)  # 16-bit words
+    assert _spidev_settings() == (0, False, False, 16, 50_000)
+    assert _level(spi_lines, CS0) == 1
+    assert pi.spi_xfer(h, b"\x12\x34\x56\x78") == (4, bytearray(b"\xff" * 4))
+    assert pi.spi_close(h) == 0
+
+
 def test_missing_serial_and_spi_devices_name_their_paths(gpiod_server):  # noqa: F811
     client = BlockingClient(gpiod_server)
     try:
         with pytest.raises(PigpioError) as info:
             client.command("sero", "/dev/ttyUSB7", 9600, 0)
         assert info.value.code == C.PI_SER_OPEN_FAILED and "/dev/ttyUSB7" in str(info.value)
-        with pytest.raises(PigpioError) as info:  # no SPI controller under QEMU's PC
-            client.command("spio", 0, 1_000_000, 0)
+        with pytest.raises(PigpioError) as info:  # spi-gpio has one chip select
+            client.command("spio", 1, 1_000_000, 0)
         assert info.value.code == C.PI_SPI_OPEN_FAILED
-        assert "/dev/spidev0.0" in str(info.value)
+        assert "/dev/spidev0.1" in str(info.value)
     finally:
         client.close()

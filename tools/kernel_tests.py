@@ -9,14 +9,17 @@
 Debian's kernels lack ``CONFIG_GPIO_SIM``, so this builds a small one from
 ``linux-source-6.1``: ``make tinyconfig`` plus ``tests/kernel/kernel.config``. The
 bzImage is cached under ``~/.cache/gpiosvr-kernel/`` (``$GPIOSVR_KERNEL_CACHE``) by
-the hash of that fragment and the kernel source's version, so it is built once.
+the hash of that fragment, our modules' sources and the kernel source's version, so
+it is built once.
 
 The guest boots with ``qemu-system-x86_64 -accel tcg`` (never KVM), mounts the host's
 root read-only over virtio-9p so the host's Python and packages run unchanged (the
 interpreter that runs this command, as it is named: a virtualenv's ``bin/python``
 keeps the virtualenv's packages), creates
 a gpio-sim chip through configfs (see ``tests/kernel/init``), loads the modules
-(:data:`MODULES`: ``i2c-stub``, at 0x48, for the gpiod backend's I2C), runs pytest
+(:data:`MODULES`: ``i2c-stub``, at 0x48, for the gpiod backend's I2C; and
+:data:`OWN_MODULES`, ours, built against that kernel: ``gpiosvr_spi``, an ``spi-gpio``
+bus on a gpio-sim chip with ``/dev/spidev0.0`` on it, for its SPI), runs pytest
 on :data:`GUEST_TESTS` and hands pytest's exit status back as QEMU's exit
 status through the ``isa-debug-exit`` device. The exit status of this command is
 pytest's (or 2 for a failure of the harness itself).
@@ -50,10 +53,13 @@ REQUIRED = ["CONFIG_GPIO_SIM", "CONFIG_GPIO_CDEV", "CONFIG_CONFIGFS_FS", "CONFIG
             "CONFIG_BLK_DEV_INITRD", "CONFIG_DEVTMPFS", "CONFIG_UNIX", "CONFIG_64BIT",
             "CONFIG_DEVPORT", "CONFIG_EPOLL", "CONFIG_TMPFS", "CONFIG_HIGH_RES_TIMERS",
             "CONFIG_ACPI", "CONFIG_HPET_TIMER", "CONFIG_MODULES", "CONFIG_I2C_CHARDEV",
-            "CONFIG_UNIX98_PTYS"]
+            "CONFIG_UNIX98_PTYS", "CONFIG_SPI", "CONFIG_SPI_GPIO", "CONFIG_SPI_SPIDEV"]
 #: Options built as modules (loaded by tests/kernel/init), and their parameters:
 #: i2c-stub is "depends on m", so it cannot be built in.
 MODULES = {"CONFIG_I2C_STUB": ("drivers/i2c/i2c-stub.ko", "chip_addr=0x48")}
+#: Our own modules (C sources in tests/kernel/, built with ``make M=`` against the
+#: kernel just built, loaded by init like :data:`MODULES`), and their parameters.
+OWN_MODULES = {"gpiosvr_spi": (ROOT / "tests" / "kernel" / "gpiosvr_spi.c", "")}
 #: What the guest runs when no test path is given.
 GUEST_TESTS = ["tests/test_backend_gpiod.py", "tests/test_backend_gpiod_buses.py",
                "tests/test_backend_gpiod_api.py", "tests/test_frontend_gpiod.py"]
@@ -96,7 +102,9 @@ def source_version() -> str:
 
 
 def kernel_key() -> str:
-    digest = hashlib.sha256(FRAGMENT.read_bytes() + source_version().encode()).hexdigest()
+    sources = b"".join(source.read_bytes() for source, _ in OWN_MODULES.values())
+    digest = hashlib.sha256(FRAGMENT.read_bytes() + sources
+                            + source_version().encode()).hexdigest()
     return digest[:16]
 
 
@@ -117,12 +125,18 @@ def install() -> None:
                     "--no-upgrade", *missing], check=True, env=env)
 
 
+def module_files() -> list[tuple[str, str]]:
+    """(file name, parameters) of every module init loads."""
+    return ([(Path(ko).name, args) for ko, args in MODULES.values()]
+            + [(f"{name}.ko", args) for name, (_, args) in OWN_MODULES.items()])
+
+
 def ensure_kernel() -> Path:
     """Path of a bzImage built from the fragment, building it when not cached."""
     key = kernel_key()
     image = cache_dir() / key / "bzImage"
-    if image.exists() and all((image.parent / "modules" / Path(ko).name).exists()
-                              for ko, _ in MODULES.values()):
+    if image.exists() and all((image.parent / "modules" / name).exists()
+                              for name, _ in module_files()):
         log(f"reusing kernel {image}")
         return image
     jobs = str(os.cpu_count() or 1)
@@ -151,16 +165,35 @@ def ensure_kernel() -> Path:
     if returncode != 0:
         sys.stdout.write((build / "build.log").read_text()[-4000:])
         raise SystemExit("kernel_tests: the kernel build failed")
+    own = build_own_modules(src, build / "own", env)
     image.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(src / "arch/x86/boot/bzImage", image.with_suffix(".tmp"))
     shutil.copy(src / ".config", image.parent / "config")
     (image.parent / "modules").mkdir(exist_ok=True)
     for ko, _ in MODULES.values():
         shutil.copy(src / ko, image.parent / "modules" / Path(ko).name)
+    for ko in own:
+        shutil.copy(ko, image.parent / "modules" / ko.name)
     os.replace(image.with_suffix(".tmp"), image)
     shutil.rmtree(build, ignore_errors=True)
     log(f"built {image} in {time.monotonic() - started:.0f} s")
     return image
+
+
+def build_own_modules(src: Path, directory: Path, env: dict) -> list[Path]:
+    """Build :data:`OWN_MODULES` out of tree against the kernel built in ``src``
+    (a copy of each source and a Kbuild line in ``directory``); their .ko files."""
+    directory.mkdir()
+    for name, (source, _) in OWN_MODULES.items():
+        shutil.copy(source, directory / f"{name}.c")
+    (directory / "Kbuild").write_text(
+        "".join(f"obj-m += {name}.o\n" for name in OWN_MODULES))
+    out = subprocess.run(["make", "-C", str(src), f"M={directory}", "modules"], env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stdout.write(out.stdout[-4000:] + out.stderr[-4000:])
+        raise SystemExit("kernel_tests: building our modules failed")
+    return [directory / f"{name}.ko" for name in OWN_MODULES]
 
 
 def build_with_progress(command: list[str], env: dict, log_path: Path) -> int:
@@ -251,8 +284,7 @@ def make_initramfs(path: Path, guest_config: dict, modules: Path) -> None:
                # as named, not resolved: a virtualenv's python finds its pyvenv.cfg
                ("python", 0o100644, guest_python().encode(), 0),
                ("modules", directory, b"", 0)]
-    for ko, args in MODULES.values():  # init insmods each with its .args
-        name = Path(ko).name
+    for name, args in module_files():  # init insmods each with its .args
         entries.append((f"modules/{name}", 0o100644, (modules / name).read_bytes(), 0))
         entries.append((f"modules/{name[:-3]}.args", 0o100644, args.encode(), 0))
     path.write_bytes(cpio_newc(entries))
