@@ -254,7 +254,9 @@ class PigpiodStandIn:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(5)
         self._accepter.join(5)
         self.client.close()
@@ -269,8 +271,9 @@ class PigpiodStandIn:
             with self._lock:
                 self._conns.append(conn)
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            thread.start()  # before close() can see it: joining an unstarted thread raises
+            with self._lock:
+                self._threads.append(thread)
 
     def _serve(self, conn: socket.socket) -> None:
         notifier: _Notifier | None = None
