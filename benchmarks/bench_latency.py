@@ -3,7 +3,7 @@ calls, our facade against the real pigpio 1.78 client, idle and while another
 process floods the server (issue #18, targets 1 and 3).
 
     python benchmarks/bench_latency.py [--edges 600] [--calls 3000] [--text-frames]
-                                       [--pin] [--with-text]
+                                       [--pin] [--with-text] [--mode turns|paced|both]
 
 * edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
   simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
@@ -11,6 +11,14 @@ process floods the server (issue #18, targets 1 and 3).
   are CLOCK_MONOTONIC in µs; our server's offset is measured with
   ``get_current_tick``), and apart ("asked") from the moment this process asks for
   the edge, which adds the hop to the server process.
+* paced edges (``--mode paced``, or ``both`` beside the above): edges that come by
+  themselves, with nothing to answer after them, as on a board. Ours: a wave on an
+  output (GPIO 22: ``siminject`` with future ticks would not do, it hands them on
+  at once), its edges handed on by the server's loop from its timer, each when
+  due, 2 ms apart; the stand-in's: a thread that sends each report at its tick
+  (``paced`` control line), half an interval after each of ours. From each edge's
+  tick to its callback; each side's timer lateness is in its figures (the
+  stand-in's is printed; ours, libuv's millisecond timers, is not visible here).
 * calls: ``pi.read(4)`` round trips, one at a time.
 * under flood: a process sends 100-command requests (``r 4`` x 100) to our server
   back to back (the "batch streaming" client of target 3), and another ``read``
