@@ -3,7 +3,7 @@ calls, our facade against the real pigpio 1.78 client, idle and while another
 process floods the server (issue #18, targets 1 and 3).
 
     python benchmarks/bench_latency.py [--edges 600] [--calls 3000] [--text-frames]
-                                       [--pin] [--with-text]
+                                       [--pin] [--with-text] [--mode turns|paced|both]
 
 * edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
   simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
@@ -11,6 +11,14 @@ process floods the server (issue #18, targets 1 and 3).
   are CLOCK_MONOTONIC in µs; our server's offset is measured with
   ``get_current_tick``), and apart ("asked") from the moment this process asks for
   the edge, which adds the hop to the server process.
+* paced edges (``--mode paced``, or ``both`` beside the above): edges that come by
+  themselves, with nothing to answer after them, as on a board. Ours: a wave on an
+  output (GPIO 22: ``siminject`` with future ticks would not do, it hands them on
+  at once), its edges handed on by the server's loop from its timer, each when
+  due, 2 ms apart; the stand-in's: a thread that sends each report at its tick
+  (``paced`` control line), half an interval after each of ours. From each edge's
+  tick to its callback; each side's timer lateness is in its figures (the
+  stand-in's is printed; ours, libuv's millisecond timers, is not visible here).
 * calls: ``pi.read(4)`` round trips, one at a time.
 * under flood: a process sends 100-command requests (``r 4`` x 100) to our server
   back to back (the "batch streaming" client of target 3), and another ``read``
@@ -47,6 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, both_servers, spawn  # noqa: E402
 
 GPIO = 20
+PACED_GPIO = 22
 
 _FLOOD_OURS = """
 import sys, time
@@ -85,11 +94,13 @@ class Stamp:
         self.at = 0.0
         self.tick_offset = tick_offset
         self.since_tick: list[float] = []
+        self.ticks: list[int] = []
 
     def __call__(self, gpio: int, level: int, tick: int) -> None:
         now = time.monotonic_ns() // 1000
         self.at = time.perf_counter()
         self.since_tick.append(((now + self.tick_offset - tick) & 0xFFFFFFFF) / 1e6)
+        self.ticks.append(tick)
         self.event.set()
 
     def arm(self) -> None:
@@ -133,6 +144,43 @@ def edge_latencies(sides, count: int, shuffle: bool = False) -> list[list[float]
                 result.append(stamp.at - t0)
             time.sleep(0.001)
     return results
+
+
+#: Paced mode: edges 2 ms apart; the stand-in's half an interval after ours.
+PACED_INTERVAL = 2000
+#: Edges of ours before the stand-in's first (time for the control line to arrive).
+PACED_LEAD = 25
+
+
+def paced_latencies(ours: Stamp, start_ours, theirs: Stamp, standin, gpio: int,
+                    count: int) -> tuple[list[float], list[float], list[int]]:
+    """Tick-to-callback seconds of ``count`` edges of each side that come by
+    themselves, every :data:`PACED_INTERVAL` µs, interleaved: ours from a wave
+    (``start_ours(n)``: n edges, played by the server's loop from its timer, each
+    at its tick), the stand-in's from a thread that sends each report at its tick,
+    half an interval after each of ours. Returns ours, theirs and the stand-in's
+    lateness (µs from each tick to its sending)."""
+    for stamp in (ours, theirs):
+        stamp.since_tick, stamp.ticks = [], []
+        stamp.arm()
+    start_ours(count + PACED_LEAD + 2)
+    if not ours.event.wait(5):
+        raise RuntimeError("the wave's first edge never came")
+    first = ours.ticks[0]
+    # ours' first edge in the stand-in's clock (this process's monotonic µs, which
+    # does not wrap at 2**32 as our server's ticks do)
+    now = time.monotonic_ns() // 1000
+    since = (now - (first - ours.tick_offset)) & 0xFFFFFFFF
+    start = now - since + PACED_LEAD * PACED_INTERVAL + PACED_INTERVAL // 2
+    standin.paced(gpio, count, PACED_INTERVAL, start)
+    late = standin.paced_lateness()
+    deadline = time.monotonic() + 5
+    while len(ours.ticks) < count + PACED_LEAD + 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    low = (first + PACED_LEAD * PACED_INTERVAL) & 0xFFFFFFFF
+    mine = [lat for tick, lat in zip(ours.ticks, ours.since_tick)
+            if ((tick - low) & 0xFFFFFFFF) < count * PACED_INTERVAL]
+    return mine, list(theirs.since_tick), late
 
 
 def call_latencies(reads, count: int) -> list[list[float]]:
@@ -181,6 +229,9 @@ def main() -> None:
                         help="our client reads *e text frames, not binary ones")
     parser.add_argument("--with-text", action="store_true",
                         help="a third side reading text frames; sides in random order")
+    parser.add_argument("--mode", choices=("turns", "paced", "both"), default="turns",
+                        help="edges asked for in turns (siminject / a line to the "
+                             "stand-in), paced edges that come by themselves, or both")
     parser.add_argument("--pin", action="store_true",
                         help="diagnostic: servers on CPU 0, this process on CPU 1")
     args = parser.parse_args()
@@ -212,6 +263,23 @@ def main() -> None:
         real = real_pigpio.pi("127.0.0.1", standin.port)
         theirs = Stamp(0)  # the stand-in stamps "now" edges with its monotonic clock
         real.callback(GPIO, real_pigpio.EITHER_EDGE, theirs)
+        paced = args.mode != "turns"
+        if paced:  # a wave on an output of ours; the same GPIO's reports of the stand-in
+            pi.set_mode(PACED_GPIO, facade.OUTPUT)
+            pi.write(PACED_GPIO, 0)
+            ours_paced = Stamp(ours.tick_offset)
+            pi.callback(PACED_GPIO, facade.EITHER_EDGE, ours_paced)
+            theirs_paced = Stamp(0)
+            real.callback(PACED_GPIO, real_pigpio.EITHER_EDGE, theirs_paced)
+            late_all: list[int] = []
+
+            def start_wave(count: int) -> None:
+                pi.wave_clear()
+                bit = 1 << PACED_GPIO
+                pi.wave_add_generic([facade.pulse(0, bit, PACED_INTERVAL) if i % 2 else
+                                     facade.pulse(bit, 0, PACED_INTERVAL)
+                                     for i in range(count)])
+                pi.wave_send_once(pi.wave_create())
         time.sleep(0.2)
 
         def ours_one() -> None:
@@ -226,16 +294,24 @@ def main() -> None:
             for flood in floods:
                 flood.__enter__()
             try:
-                edges = edge_latencies([(ours, ours_one), (theirs, theirs_one), *extra],
-                                       args.edges, shuffle=bool(extra))
+                edges = (edge_latencies([(ours, ours_one), (theirs, theirs_one), *extra],
+                                        args.edges, shuffle=bool(extra))
+                         if args.mode != "paced" else [[], []])
+                if paced:
+                    mine, yours, late = paced_latencies(ours_paced, start_wave, theirs_paced,
+                                                        standin, PACED_GPIO, args.edges)
+                    rows.append((f"gpiosvr paced edge, {phase}", mine))
+                    rows.append((f"pigpio paced edge, {phase}", yours))
+                    late_all += late
                 calls = call_latencies((pi.read, real.read), args.calls)
             finally:
                 for flood in floods:
                     flood.__exit__()
             for side, stamp, asked, called in zip(("gpiosvr", "pigpio"), (ours, theirs),
                                                   edges, calls):
-                rows.append((f"{side} edge, {phase}", stamp.since_tick))
-                rows.append((f"{side} edge asked, {phase}", asked))
+                if args.mode != "paced":
+                    rows.append((f"{side} edge, {phase}", stamp.since_tick))
+                    rows.append((f"{side} edge asked, {phase}", asked))
                 rows.append((f"{side} read(), {phase}", called))
             if extra:
                 rows.append((f"gpiosvr-text edge, {phase}", text.since_tick))
@@ -246,13 +322,17 @@ def main() -> None:
         real.stop()
 
     print("edge: from the edge's tick to its callback; edge asked: from this process's "
-          "request (siminject, or a line to the stand-in) to the callback\n")
+          "request (siminject, or a line to the stand-in) to the callback; paced edge: "
+          "edges that come by themselves every 2 ms (a wave on ours, a thread of the "
+          "stand-in's), tick to callback\n")
     print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
     for name, values in sorted(rows, key=lambda r: (r[0].split()[1], r[0])):
         print(f"{name:28}{len(values):>6}{pct(values, .5) * 1e6:>10.0f}"
               f"{pct(values, .99) * 1e6:>10.0f}{pct(values, .999) * 1e6:>10.0f}")
     table = dict(rows)
-    for kind in ("edge", "read()"):
+    kinds = {"turns": ("edge",), "paced": ("paced edge",)}.get(args.mode,
+                                                                ("edge", "paced edge"))
+    for kind in (*kinds, "read()"):
         for phase in ("idle", "flood"):
             a, b = table[f"gpiosvr {kind}, {phase}"], table[f"pigpio {kind}, {phase}"]
             print(f"{kind} {phase}: gpiosvr / pigpio p50 {pct(a, .5) / pct(b, .5):.2f}, "
@@ -265,6 +345,11 @@ def main() -> None:
     idle, flood = table["gpiosvr read(), idle"], table["gpiosvr read(), flood"]
     print(f"gpiosvr read() under a batch-streaming client / idle: p99 "
           f"{pct(flood, .99) / pct(idle, .99):.1f}  (target <= 2)")
+    if args.mode != "turns":
+        late = [v / 1e6 for v in late_all]
+        print(f"the stand-in's paced reports sent after their ticks: p50 "
+              f"{pct(late, .5) * 1e6:.0f} µs, p99 {pct(late, .99) * 1e6:.0f} µs (in its "
+              "edges' figures; our wave's timer lateness is in ours, unseen from here)")
 
 
 if __name__ == "__main__":

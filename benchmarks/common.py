@@ -28,7 +28,16 @@ from pigpiod_standin import PigpiodStandIn
 standin = PigpiodStandIn()
 print(standin.port, flush=True)
 import time
+paced = None
 for line in sys.stdin:  # "GPIO COUNT [now]": send a burst of COUNT edges; EOF: stop
+    if line.startswith("paced "):  # "paced GPIO COUNT INTERVAL START": edges on their own
+        paced = standin.paced(*map(int, line.split()[1:]))
+        print("started", flush=True)
+        continue
+    if line.startswith("late"):  # wait for the paced edges: their lateness, µs
+        paced.join()
+        print(" ".join(map(str, paced.late)), flush=True)
+        continue
     gpio, count, *now = line.split()
     # "now": the first edge's tick is this moment's CLOCK_MONOTONIC in µs (as the
     # simulated chip's), so that a client can tell how long the edge took to arrive
@@ -125,6 +134,20 @@ class StandinProcess:
         self.proc.stdin.write(f"{gpio} {count}{' now' if now else ''}\n")
         self.proc.stdin.flush()
         self.proc.stdout.readline()
+
+    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int) -> None:
+        """Have the stand-in send ``count`` edges of ``gpio`` by themselves, one every
+        ``interval_us`` from its CLOCK_MONOTONIC ``start_tick`` (µs), each at its
+        tick (PigpiodStandIn.paced); returns once the thread has started."""
+        self.proc.stdin.write(f"paced {gpio} {count} {interval_us} {start_tick}\n")
+        self.proc.stdin.flush()
+        self.proc.stdout.readline()
+
+    def paced_lateness(self) -> list[int]:
+        """Once the paced edges are all sent: how many µs after its tick each went."""
+        self.proc.stdin.write("late\n")
+        self.proc.stdin.flush()
+        return [int(v) for v in self.proc.stdout.readline().split()]
 
     def stop(self) -> None:
         self.proc.stdin.close()

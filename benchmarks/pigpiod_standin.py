@@ -149,6 +149,35 @@ class PigpiodStandIn:
                 chunk = []
         self.levels = levels
 
+    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int) -> threading.Thread:
+        """Send ``count`` alternating edges of ``gpio`` one by one from a thread of
+        its own, as edges that come by themselves: edge ``i`` is stamped
+        ``start_tick + i * interval_us`` (CLOCK_MONOTONIC µs) and sent at that
+        moment (the thread sleeps until then), nothing asked and nothing answered
+        around it. Returns the thread (started); its ``late`` lists how many µs
+        after its tick each report was sent."""
+        with self._lock:
+            targets = [s for s, bits in self._notify.values() if bits >> gpio & 1]
+        bit = 1 << gpio
+        thread = threading.Thread(daemon=True)
+        thread.late = []
+
+        def run() -> None:
+            for i in range(count):
+                tick = start_tick + i * interval_us
+                wait = tick - time.monotonic_ns() // 1000
+                if wait > 0:
+                    time.sleep(wait / 1e6)
+                self.levels ^= bit
+                data = REPORT.pack(i & 0xFFFF, 0, tick & 0xFFFFFFFF, self.levels)
+                thread.late.append(time.monotonic_ns() // 1000 - tick)
+                for sock in targets:
+                    sock.sendall(data)
+
+        thread.run = run
+        thread.start()
+        return thread
+
 
 def measure_pigpio_read(seconds: float = 2.0) -> float:
     """Calls per second of the real pigpio client's ``read`` against a stand-in."""
