@@ -74,6 +74,19 @@ def test_failing_commands_in_a_batch_answer_as_the_general_way(monkeypatch):
         assert expected.count(b"internal error: the chip fell off") == 2
 
 
+def _connected(server) -> socket.socket:
+    """A raw socket connected to ``server``, for frames written by hand (a 10 s
+    timeout on every read)."""
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.settimeout(10)
+        sock.connect(server.socket_path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def test_a_batch_over_the_socket_answers_as_single_calls(server):
     commands = [("w", 4, 1), ("r", 4), ("w", 4, 0), ("r", 4), ("mg", 4), ("w", 60, 1),
                 ("zz",), ("br1",), ("pud", 4, "u"), ("r", 99), ("t",)] * 10
@@ -88,9 +101,7 @@ def test_a_batch_over_the_socket_answers_as_single_calls(server):
 
 
 def test_a_raw_batch_keeps_its_id_and_order(server):
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"@77 w 4 1;r 4;w 4 0;r 4;zz\n")
         data = b""
         while not data.endswith(b"\n"):
@@ -120,9 +131,7 @@ def test_a_long_request_runs_in_turns_and_in_order(server, monkeypatch):
     monkeypatch.setattr(app.ShortBatch, "run",
                         lambda self, *a: turns.append(1) or run(self, *a))
     batch = b";".join([b"w 4 1"] + [b"r 4"] * 9 + [b"zz", b"w 4 0", b"r 4"])
-    with socket.socket(socket.AF_UNIX) as sock, BlockingClient(server.socket_path) as other:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock, BlockingClient(server.socket_path) as other:
         sock.sendall(b"@1 " + batch + b"\n")
         sock.sendall(b"@2 w 4 1\n")
         assert other.command("t") >= 0  # another client is served meanwhile
@@ -136,9 +145,7 @@ def test_a_long_request_runs_in_turns_and_in_order(server, monkeypatch):
 def test_the_longest_request_answers_as_the_general_way(server):
     body = b";".join([b"w 4 1", b"r 4", b"w 4 0", b"r 4"] * (MAX_COMMANDS_PER_REQUEST // 4))
     expected = ClientConnection(GpioServer("/nonexistent/c")).handle_frame(b"@9 " + body)
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"@9 " + body + b"\n")
         assert _answers(sock, 1) == [expected[:-1].encode("ascii")]
 
@@ -150,9 +157,7 @@ def test_long_requests_pipelined_in_one_write_run_in_turns_and_in_order(server, 
     long_one = b";".join([b"r 4"] * 7)
     frames = [b"@1 w 4 1", b"@2 " + long_one, b"@3 w 4 0", b"@4 " + long_one, b"@5 r 4",
               b"@6 " + long_one]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"\n".join(frames) + b"\n")
         answers = _answers(sock, len(frames))
     assert answers == [b"@1 0", b"@2 " + b";".join([b"1"] * 7), b"@3 0",
@@ -165,9 +170,7 @@ def test_a_frame_left_unfinished_after_a_long_request_is_still_timed(server, mon
 
     monkeypatch.setattr(app, "PARTIAL_FRAME_SECONDS", 0.2)
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2)
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"@1 r 4;r 4;r 4;r 4\n@2 br")  # a long request, then half a frame
         answer, bye = _answers(sock, 2)
     assert answer.startswith(b"@1 ") and answer.count(b";") == 3
@@ -251,9 +254,7 @@ def test_pipelined_requests_in_one_read_run_in_turns_in_order(server, monkeypatc
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3 * app.FRAME_COST)
     turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
     frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 6, 1)]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"".join(f + b"\n" for f in frames))
         answers = _answers(sock, len(frames))
     assert answers == _general_answers(frames)
@@ -283,11 +284,10 @@ def test_two_clients_pipelining_take_turns(server, monkeypatch):
 
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.FRAME_COST)
     turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
-    socks = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+    socks = []
     try:
-        for number, sock in enumerate(socks):
-            sock.settimeout(10)
-            sock.connect(server.socket_path)
+        for number in range(2):
+            socks.append(sock := _connected(server))
             sock.sendall(b"@0 w %d 1\n" % (20 + number))  # connected and served
             assert _answers(sock, 1) == [b"@0 0"]
         release = _hold_the_loop(server)
@@ -331,9 +331,7 @@ def test_what_a_client_sends_during_its_turns_runs_after_them(server, monkeypatc
     monkeypatch.setattr(app.ClientConnection, "data_received", data_received)
     frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 4, 1)]
     half = len(frames) // 2
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"".join(f + b"\n" for f in frames[:half]))
         assert in_turn.wait(10)
         sock.sendall(b"".join(f + b"\n" for f in frames[half:]))
@@ -356,9 +354,7 @@ def test_a_long_request_the_short_way_does_not_take_runs_in_turns(server, monkey
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.GENERAL_COMMAND_COST)
     runs = _count_calls(monkeypatch, app.GeneralBatch, "run")
     frames = [b"@1 " + LONG_GENERAL, b"@2 r 4", b"@3 " + LONG_GENERAL, b"@4 mg 4"]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"".join(f + b"\n" for f in frames))
         answers = _answers(sock, len(frames))
     assert answers == _general_answers(frames)
@@ -373,9 +369,7 @@ def test_a_long_general_request_with_a_mistake_anywhere_runs_nothing(server, mon
 
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", app.GENERAL_COMMAND_COST)
     frame = b"@7 " + b";".join([b"w 4 1", b"pud 4 u"] * 20) + b";r [1,"
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"@6 w 4 0\n" + frame + b"\n@8 r 4\n")
         answers = _answers(sock, 3)
     assert answers[0] == b"@6 0"
@@ -391,9 +385,7 @@ def test_a_long_general_request_whose_command_answers_later(server, monkeypatch)
 
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 2 * app.GENERAL_COMMAND_COST)
     frame = b"@1 " + b";".join([b"i2co 1 72 0"] + [b"pud 4 u", b"r 4"] * 10)
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(frame + b"\n@2 pud 4 d;r 4\n")
         first, second = _answers(sock, 2)
     handle, *rest = first[3:].split(b";")
@@ -411,9 +403,7 @@ def test_a_batch_longer_than_a_turn_and_pipelined_frames_behind_it(server, monke
     runs = _count_calls(monkeypatch, app.ShortBatch, "run")
     body = b";".join([b"w 4 1", b"r 4", b"w 4 0", b"r 4"] * 10)
     frames = [b"@1 " + body, b"@2 w 4 1", b"@3 " + body, b"@4 r 4", b"@5 " + body]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"".join(f + b"\n" for f in frames))
         answers = _answers(sock, len(frames))
     assert answers == _general_answers(frames)
@@ -429,9 +419,7 @@ def test_a_request_that_fits_a_turn_runs_whole_even_behind_other_frames(server, 
     runs = _count_calls(monkeypatch, app.ShortBatch, "run")
     turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
     frames = [b"@1 r 4", b"@2 r 4", b"@3 mg 4", b"@4 w 4 1;pud 4 2;r 4", b"@5 r 4"]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"".join(f + b"\n" for f in frames))
         answers = _answers(sock, len(frames))
     assert answers == _general_answers(frames)
@@ -447,9 +435,7 @@ def test_the_answers_of_one_read_go_out_together_across_turns(server, monkeypatc
     monkeypatch.setattr(app, "SHORT_COMMANDS_PER_TURN", 3 * app.FRAME_COST)
     turns = _count_calls(monkeypatch, app.ClientConnection, "_run_turn")
     frames = [b"@%d %s" % (n, body) for n, body in enumerate(PIPELINED * 3, 1)]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(server.socket_path)
+    with _connected(server) as sock:
         sock.sendall(b"@0 t\n")
         _answers(sock, 1)  # connected, accepted and served
         writes = _count_calls(monkeypatch, app.ClientConnection, "_write")

@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -367,18 +369,29 @@ def binary_frame(seq: int, lost: int, records: bytes, count: int | None = None) 
     return protocol.BINARY_EDGE_HEAD.pack(0xE5, seq, lost, count) + records
 
 
+@contextmanager
+def _callback_on_fake(sock_path: str, callback) -> Iterator[tuple["FakeServer", BlockingClient]]:
+    """A blocking client of a :class:`FakeServer` with ``callback`` on GPIO 20, once
+    the fake saw it subscribe; both closed when the block ends."""
+    fake = FakeServer(sock_path)
+    client = BlockingClient(sock_path)
+    try:
+        client.callback(20, pigpio.EITHER_EDGE, callback)
+        assert fake.subscribed.wait(10)
+        yield fake, client
+    finally:
+        client.close()
+        fake.close()
+
+
 @pytest.mark.parametrize("one_byte_at_a_time", [False, True])
 def test_frames_cut_anywhere_and_mixed_with_lines_are_read_in_order(sock_path, edge_format,
                                                                     one_byte_at_a_time):
     """Binary and text edge frames and other lines, in one write or a byte at a
     time (every frame cut at every byte): every report reaches its callback, in
     order, and the lost counts are added up."""
-    fake = FakeServer(sock_path)
-    client = BlockingClient(sock_path)
-    try:
-        got = []
-        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append((lvl, t)))
-        assert fake.subscribed.wait(10)
+    got = []
+    with _callback_on_fake(sock_path, lambda g, lvl, t: got.append((lvl, t))) as (fake, client):
         one = EDGE_RECORD.pack(20, 1, 10) + EDGE_RECORD.pack(20, 0, 0x0A0AE5E5)
         two = EDGE_RECORD.pack(20, 1, 0xE50A)
         fake.send(binary_frame(1, 0, one) + b"*e 2 3 %" + two.hex().encode() + b"\n"
@@ -388,19 +401,12 @@ def test_frames_cut_anywhere_and_mixed_with_lines_are_read_in_order(sock_path, e
         wait_until(lambda: len(got) == 4)
         assert got == [(1, 10), (0, 0x0A0AE5E5), (1, 0xE50A), (0, 7)]
         assert client.lost_reports == 5
-    finally:
-        client.close()
-        fake.close()
 
 
 def test_a_binary_frame_announcing_too_many_records_closes_the_connection(
         sock_path, caplog):
-    fake = FakeServer(sock_path)
-    client = BlockingClient(sock_path)
-    try:
-        got = []
-        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
-        assert fake.subscribed.wait(10)
+    got = []
+    with _callback_on_fake(sock_path, lambda g, lvl, t: got.append(t)) as (fake, _):
         fake.subscribed.clear()
         with caplog.at_level(logging.ERROR):
             fake.send(binary_frame(1, 0, EDGE_RECORD.pack(20, 1, 5))
@@ -410,18 +416,11 @@ def test_a_binary_frame_announcing_too_many_records_closes_the_connection(
         assert (f"binary edge frame of {protocol.MAX_BINARY_EDGE_RECORDS + 1} records: "
                 f"more than the {protocol.MAX_BINARY_EDGE_RECORDS} a frame may hold"
                 ) in caplog.text
-    finally:
-        client.close()
-        fake.close()
 
 
 def test_a_connection_that_ends_inside_a_binary_frame_is_logged(sock_path, caplog):
-    fake = FakeServer(sock_path)
-    client = BlockingClient(sock_path)
-    try:
-        got = []
-        client.callback(20, pigpio.EITHER_EDGE, lambda g, lvl, t: got.append(t))
-        assert fake.subscribed.wait(10)
+    got = []
+    with _callback_on_fake(sock_path, lambda g, lvl, t: got.append(t)) as (fake, _):
         fake.subscribed.clear()
         with caplog.at_level(logging.ERROR):
             whole = binary_frame(1, 0, EDGE_RECORD.pack(20, 1, 5))
@@ -433,6 +432,3 @@ def test_a_connection_that_ends_inside_a_binary_frame_is_logged(sock_path, caplo
         assert got == [5]
         assert (f"ended inside a binary edge frame ({len(cut)} bytes of it came)"
                 in caplog.text)
-    finally:
-        client.close()
-        fake.close()

@@ -701,6 +701,10 @@ class ClientConnection(asyncio.Protocol):
         """This turn's budget is spent: run ``buffer``'s frames from ``start`` on the
         next turn of the loop (:meth:`_run_turn`), other clients served in between."""
         self._keep_input(buffer, start)
+        self._schedule_turn()
+
+    def _schedule_turn(self) -> None:
+        """Run the kept input on the next turn of the loop (once, however often asked)."""
         if not self._turn_pending:
             self._turn_pending = True
             (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
@@ -728,8 +732,7 @@ class ClientConnection(asyncio.Protocol):
             self._settle_input()
             return
         if self._input_has_frame():
-            self._turn_pending = True
-            (self._loop or asyncio.get_running_loop()).call_soon(self._run_turn)
+            self._schedule_turn()
             return
         self._settle_input()
         self._watch_partial(True)  # the unfinished frame read with it, if any

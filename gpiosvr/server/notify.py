@@ -313,12 +313,8 @@ class EdgeHub:
                         and not transport.is_closing()
                         and getattr(client, "encode_reports", None) is None):
                     sub.seq += 1
-                    if client.binary_reports:
-                        transport.write(_BINARY_HEAD(_MARK, sub.seq, sub.lost,
-                                                     len(packed) // size) + packed)
-                    else:
-                        transport.write(b"*e %d %d %%%s\n" % (sub.seq, sub.lost,
-                                                               hexlify(packed)))
+                    frame = binary_edge_frame if client.binary_reports else edge_frame
+                    transport.write(frame(sub.seq, sub.lost, packed))
                     sub.lost = 0
                     after = transport.get_write_buffer_size()
                     if after or client in self._buffered:
