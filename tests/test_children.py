@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 
-from test_benchmark_hygiene import gone
-
 from children import spawn
 from conftest import wait_until
+from test_benchmark_hygiene import gone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
