@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import shutil
 import signal
@@ -17,6 +16,10 @@ from typing import Callable, Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# last: tests/ has modules of the benchmarks' names (pigpiod_standin)
+sys.path.append(os.path.join(ROOT, "tests"))
+import children  # noqa: E402 - tests/children.py, for the tests' processes too
+
 #: The last commit before the hardening work (issue #12): the "before" of the
 #: benchmarks that compare against it.
 BEFORE_HARDENING = "5d9da22"
@@ -48,68 +51,23 @@ standin.close()
 """ % HERE
 
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_prctl: Callable[..., int] | None = None
-#: What spawn() started, ended at exit if still running.
-_children: list[subprocess.Popen] = []
-
-
-def _end_children() -> None:
-    """At exit (done, an exception, Ctrl-C, SIGTERM): end every process spawn()
-    started that still runs: SIGTERM, and SIGKILL for one still there 5 s later."""
-    running = [proc for proc in _children if proc.poll() is None]
-    for proc in running:
-        proc.terminate()
-    for proc in running:
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def spawn(argv: list[str], preexec_fn: Callable[[], None] | None = None,
           **popen_kwargs) -> subprocess.Popen:
-    """``subprocess.Popen(argv, **popen_kwargs)`` for a process that must not outlive
-    the benchmark (a server, a flooding client), however the benchmark ends: at exit
-    (done, an exception, Ctrl-C, SIGTERM: see :func:`exit_on_sigterm`) it is ended if
-    it still runs, and the kernel sends it SIGTERM when the benchmark dies without
-    an exit (SIGKILL, a crash): ``prctl(PR_SET_PDEATHSIG)`` in the child before it
-    executes ``argv``. The kernel sends that when the *thread* that spawned it ends:
-    spawn from the main thread (or one that lives as long as the child)."""
-    global _prctl
+    """:func:`children.spawn` (``subprocess.Popen`` for a process that must not
+    outlive the benchmark: ended at exit, or by the kernel when the benchmark is
+    killed), SIGTERM first made to end the benchmark as Ctrl-C does
+    (:func:`exit_on_sigterm`), so that its exit hooks end them."""
     exit_on_sigterm()
-    if _prctl is None:
-        _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        atexit.register(_end_children)
-    prctl, parent = _prctl, os.getpid()
-
-    def die_with_parent() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl: nothing would come
-            os._exit(1)
-        if preexec_fn is not None:
-            preexec_fn()
-
-    proc = subprocess.Popen(argv, preexec_fn=die_with_parent, **popen_kwargs)
-    _children.append(proc)
-    return proc
+    return children.spawn(argv, preexec_fn, **popen_kwargs)
 
 
 def spawn_run(argv: list[str], timeout: float | None = None, check: bool = False,
               **popen_kwargs) -> subprocess.CompletedProcess:
-    """``subprocess.run(argv, capture_output=True, ...)`` through :func:`spawn`: a
-    benchmark run as a child (which spawns servers of its own) ends with this one."""
-    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kwargs)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if check and proc.returncode:
-        raise subprocess.CalledProcessError(proc.returncode, argv, stdout, stderr)
-    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+    """:func:`children.spawn_run` (``subprocess.run`` through :func:`spawn`, output
+    captured): a benchmark run as a child (which spawns servers of its own) ends with
+    this one."""
+    exit_on_sigterm()
+    return children.spawn_run(argv, timeout, check, **popen_kwargs)
 
 
 def _pinned() -> list[str]:

@@ -24,6 +24,8 @@ from gpiosvr.blocking import BlockingClient
 from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 
+from children import spawn
+
 
 @pytest.fixture
 def sock_dir() -> Iterator[str]:
@@ -88,14 +90,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 5.0,
 
 class ServerProcess:
     """``python -m gpiosvr.server`` in a process of its own: can be killed,
-    paused and restarted on the same socket."""
+    paused and restarted on the same socket; it ends with the test run however that
+    ends, a SIGKILLed pytest included (:func:`children.spawn`)."""
 
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ServerProcess":
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "gpiosvr.server", "--socket", self.socket_path,
              "--log-level", "WARNING"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -253,8 +256,8 @@ class RunningProgram:
     with SIGINT, as Ctrl-C would."""
 
     def __init__(self, cmd: list[str], env: dict[str, str], cwd: str) -> None:
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, cwd=cwd)
+        self.proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, cwd=cwd)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.errors: list[str] = []
@@ -349,9 +352,8 @@ class PipeReader:
     as (seq, flags, tick, levels)."""
 
     def __init__(self, path: str, count: int) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _PIPE_READER, path, str(count)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = spawn([sys.executable, "-c", _PIPE_READER, path, str(count)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def reports(self, timeout: float = 30) -> list[tuple[int, ...]]:
         try:

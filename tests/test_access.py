@@ -24,6 +24,7 @@ from typing import Iterator
 
 import pytest
 
+from children import spawn_run
 from conftest import OTHER_UID, ServerProcess, needs_root, run_as, wait_until
 from gpiosvr import config, peercred
 from gpiosvr import pigpio as facade
@@ -185,8 +186,8 @@ def test_root_and_the_own_user_are_trusted(server):
 
 def test_the_server_refuses_a_directory_anyone_may_write(open_dir):
     path = os.path.join(open_dir, "gpio.sock")
-    out = subprocess.run([sys.executable, "-m", "gpiosvr.server", "--socket", path],
-                         capture_output=True, text=True, timeout=30)
+    out = spawn_run([sys.executable, "-m", "gpiosvr.server", "--socket", path],
+                    capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert out.stderr == (f"gpiosvr-server: refusing the socket directory {open_dir}: "
                           f"every user may write it and it has no sticky bit, so anyone "
@@ -273,8 +274,8 @@ def test_permission_denied_is_reported_as_such_at_once(server):
 
 def start_server(*args: str) -> subprocess.CompletedProcess:
     """``python -m gpiosvr.server`` expected to fail at once."""
-    return subprocess.run([sys.executable, "-m", "gpiosvr.server", *args],
-                          capture_output=True, text=True, timeout=30)
+    return spawn_run([sys.executable, "-m", "gpiosvr.server", *args],
+                     capture_output=True, text=True, timeout=30)
 
 
 def test_a_second_server_on_the_path_is_refused_even_without_the_socket_file(
@@ -350,8 +351,8 @@ def test_no_default_socket_for_a_user_without_a_runtime_dir():
            if k not in (config.SOCKET_ENV, "XDG_RUNTIME_DIR")}
     code = ("import os, sys; os.geteuid = lambda: 1000; "
             "from gpiosvr.server.cli import main; sys.exit(main([]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=30, env=env)
+    out = spawn_run([sys.executable, "-c", code], capture_output=True, text=True,
+                    timeout=30, env=env)
     assert out.returncode == 1
     assert out.stderr.startswith("gpiosvr-server: no socket named and no default for "
                                  "this user: XDG_RUNTIME_DIR is not set; pass --socket")
@@ -366,8 +367,8 @@ def _in_own_mount(options: str, sock_dir: str) -> subprocess.CompletedProcess:
     script = (f"mount -t tmpfs -o {options} gpiosvr-test {mnt} || exit 99; "
               f"{sys.executable} -m gpiosvr.server --socket {mnt}/gpio.sock; "
               f"rc=$?; ls -A {mnt} >&2; exit $rc")
-    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                          script], capture_output=True, text=True, timeout=30)
+    out = spawn_run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                     script], capture_output=True, text=True, timeout=30)
     if out.returncode == 99 or "unshare failed" in out.stderr:
         pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
     return out

@@ -24,6 +24,7 @@ from typing import Iterator
 
 import pytest
 
+from children import spawn, spawn_run
 from conftest import wait_until
 
 GPIO_SIM = "/sys/kernel/config/gpio-sim"
@@ -114,7 +115,7 @@ def gpiod_server_process(socket_path: str, *args: str) -> Iterator[subprocess.Po
     stderr goes to a file, not a pipe nobody reads: a server that logs a lot would
     block on a full pipe."""
     with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen(
+        proc = spawn(
             [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod",
              "--socket", socket_path, *args],
             stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -503,14 +504,14 @@ def test_gpiozero_scripts_run_unchanged(gpiod_server, sim_chip, tmp_path):
 
 def test_an_unknown_chip_is_a_clear_error(tmp_path):
     pytest.importorskip("gpiod")
-    out = subprocess.run(
+    out = spawn_run(
         [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip-label",
          "no-such-chip", "--socket", str(tmp_path / "g.sock")],
         capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "no GPIO chip labelled 'no-such-chip'" in out.stderr
     assert "Traceback" not in out.stderr
-    out = subprocess.run(
+    out = spawn_run(
         [sys.executable, "-m", "gpiosvr.server", "--backend", "gpiod", "--chip",
          str(tmp_path / "nochip"), "--socket", str(tmp_path / "g.sock")],
         capture_output=True, text=True, timeout=120)
@@ -654,8 +655,8 @@ def test_a_serial_wave_is_read_back_by_bb_serial_read(pi, sim_chip):
     data = b"gpiosvr\x00\xff\x55\xaa" + bytes(rng.randrange(256) for _ in range(29))
     pi.write(tx, 1)  # the line idles high (a stop bit) before the wire is laid
     pi.set_mode(rx, pigpio.INPUT)
-    wire = subprocess.Popen([sys.executable, WIRE_SCRIPT, sim_chip.sysfs, str(tx), str(rx)],
-                            stdout=subprocess.PIPE, text=True)
+    wire = spawn([sys.executable, WIRE_SCRIPT, sim_chip.sysfs, str(tx), str(rx)],
+                 stdout=subprocess.PIPE, text=True)
     try:
         how = wire.stdout.readline()
         assert how.startswith("wired"), how

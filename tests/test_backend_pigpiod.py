@@ -24,6 +24,7 @@ from gpiosvr.server.backends.sim import SimulatedChip
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
+from children import spawn
 from conftest import wait_until
 from pigpiod_standin import PigpiodStandIn
 
@@ -307,7 +308,7 @@ def test_unreachable_daemon_at_start(sock_dir, caplog):
 
 def test_gpiosvr_server_command_line(sock_dir, chip, daemon, on_chip):
     sock = os.path.join(sock_dir, "cli.sock")
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock, "--backend", "pigpiod",
          "--pihost", "127.0.0.1", "--piport", str(daemon.port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from children import spawn
 from conftest import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,8 +21,8 @@ def start(tmp_path, *args: str) -> subprocess.Popen:
     """bench_calls.py (both servers, each in a process of its own), its temporary
     directories in ``tmp_path`` (TMPDIR)."""
     env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONPATH=ROOT)
-    return subprocess.Popen([sys.executable, BENCH_CALLS, *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return spawn([sys.executable, BENCH_CALLS, *args], env=env, cwd=ROOT,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def serving(tmp_path) -> bool:

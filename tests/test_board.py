@@ -16,6 +16,8 @@ from gpiosvr.server.sim.board import BoardError
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
+from children import spawn, spawn_run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "board.toml")
 
@@ -131,9 +133,9 @@ def test_sim_commands_refuse_what_the_board_lacks(server):
 
 
 def test_gpiosvr_server_board_option(sock_path, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
-                             "--log-level", "WARNING", "--board", EXAMPLE],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
+                  "--log-level", "WARNING", "--board", EXAMPLE],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "serving sim" in proc.stdout.readline()
         line = proc.stdout.readline()
@@ -149,6 +151,6 @@ def test_gpiosvr_server_board_option(sock_path, tmp_path):
     for args, message in [(["--board", str(tmp_path / "none.toml")], "cannot read"),
                           (["--backend", "gpiod", "--board", EXAMPLE],
                            "--board is for the sim backend, not gpiod")]:
-        out = subprocess.run([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
-                              *args], capture_output=True, text=True, timeout=30)
+        out = spawn_run([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
+                         *args], capture_output=True, text=True, timeout=30)
         assert out.returncode != 0 and message in out.stderr, out.stderr

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from children import spawn_run
 from conftest import extra_module, peer, wait_until
 
 extra_module("vcd", "capture")  # pyvcd; the whole module needs the capture extra
@@ -308,7 +309,7 @@ def test_gpiosvr_capture_command(server, client, tmp_path):
 
 def test_the_capture_example_runs(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(
+    out = spawn_run(
         [sys.executable, "-m", "gpiosvr.run", "--sim", "examples/capture_signals.py",
          str(tmp_path / "t.png"), str(tmp_path / "t.vcd")], cwd=root, capture_output=True,
         text=True, timeout=120,

@@ -8,11 +8,13 @@ import sys
 
 import pytest
 
+from children import spawn_run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_example(name: str, *args: str) -> str:
-    proc = subprocess.run(
+    proc = spawn_run(
         [sys.executable, "-m", "gpiosvr.run", "--sim", os.path.join("examples", name), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"})
@@ -51,8 +53,8 @@ def test_wave_serial():
 
 
 def test_async_quickstart():
-    proc = subprocess.run([sys.executable, os.path.join("examples", "async_quickstart.py")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = spawn_run([sys.executable, os.path.join("examples", "async_quickstart.py")],
+                     cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "GPIO 18 -> 1, reads back 1" in proc.stdout
 
@@ -79,9 +81,9 @@ def test_bus_examples_unchanged_three_ways(name, way, sock_path, tmp_path):
     board = os.path.join(ROOT, "examples", "board.toml")
     env = {k: v for k, v in os.environ.items() if k != "GPIO_SOCKET_PATH"}
     if way == "gpiosvr-run":
-        proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", board,
-                               script], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, env=env)
+        proc = spawn_run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", board,
+                          script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env=env)
     else:
         if way == "one-line import":
             with open(script) as f:
@@ -104,16 +106,16 @@ def test_bus_examples_unchanged_three_ways(name, way, sock_path, tmp_path):
 
 
 def test_gpiosvr_run_prints_the_board_pty(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board",
-                           os.path.join("examples", "board.toml"),
-                           os.path.join("examples", "spi_adc.py")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = spawn_run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board",
+                      os.path.join("examples", "board.toml"),
+                      os.path.join("examples", "spi_adc.py")],
+                     cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "serial port /dev/ttyUSB0: far end /dev/pts/" in proc.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[[i2c]]\nbus = 1\naddress = 0x80\nmodel = \"register\"\n")
-    proc = subprocess.run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", str(bad),
-                           os.path.join("examples", "spi_adc.py")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = spawn_run([sys.executable, "-m", "gpiosvr.run", "--sim", "--board", str(bad),
+                      os.path.join("examples", "spi_adc.py")],
+                     cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and f"{bad}: i2c[0]: I2C address 0x80 is not 0-0x7F" in proc.stderr
 
 

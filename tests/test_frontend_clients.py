@@ -18,6 +18,7 @@ from gpiosvr.blocking import BlockingClient
 from gpiosvr.server.sim.devices import RegisterDevice
 from gpiosvr.simulator import Simulator
 
+from children import spawn
 from conftest import PipeReader, peer, wait_until
 from test_frontend_pigpiod import PigpiodServer
 
@@ -177,8 +178,8 @@ def test_a_c_program_on_libpigpiod_if2(pigpiod_server, tmp_path):
     subprocess.run([gcc, "-Wall", "-I", str(tmp_path), "-o", str(tmp_path / "prog"),
                     str(tmp_path / "prog.c"), "-lpigpiod_if2", "-lpthread"], check=True,
                    timeout=120)
-    proc = subprocess.Popen([str(tmp_path / "prog"), str(pigpiod_server.port), "6"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = spawn([str(tmp_path / "prog"), str(pigpiod_server.port), "6"],
+                 stdout=subprocess.PIPE, text=True)
     try:
         head, first = _edges_after_ready(proc, pigpiod_server, 17, 6, 250)
         out, _ = proc.communicate(timeout=30)
@@ -250,9 +251,9 @@ def _node_with_pigpio_client() -> tuple[str, pathlib.Path]:
 
 def test_node_pigpio_client(pigpiod_server):
     node, peers = _node_with_pigpio_client()
-    proc = subprocess.Popen([node, str(peers / "pigpio_client_check.js"),
-                             str(pigpiod_server.port), "4"],
-                            stdout=subprocess.PIPE, text=True, cwd=peers)
+    proc = spawn([node, str(peers / "pigpio_client_check.js"),
+                  str(pigpiod_server.port), "4"],
+                 stdout=subprocess.PIPE, text=True, cwd=peers)
     try:
         head, first = _edges_after_ready(proc, pigpiod_server, 17, 4, 500)
         out, _ = proc.communicate(timeout=30)
@@ -270,9 +271,9 @@ def test_node_pigpio_client_gets_the_bsc_event(pigpiod_server):
     notification handle and emits ``EVENT_BSC`` for each report of it."""
     node, peers = _node_with_pigpio_client()
     hub = pigpiod_server.thread.server.hub
-    proc = subprocess.Popen([node, str(peers / "pigpio_client_event.js"),
-                             str(pigpiod_server.port), "3"],
-                            stdout=subprocess.PIPE, text=True, cwd=peers)
+    proc = spawn([node, str(peers / "pigpio_client_event.js"),
+                  str(pigpiod_server.port), "3"],
+                 stdout=subprocess.PIPE, text=True, cwd=peers)
     try:
         assert proc.stdout.readline().split() == ["ready"]
         wait_until(lambda: pigpiod_server.thread.call(

@@ -22,6 +22,7 @@ from gpiosvr.server.frontends.pigpiod import PigpiodConnection, PigpiodFrontend
 from gpiosvr.server.thread import ServerThread
 from gpiosvr.simulator import Simulator
 
+from children import spawn
 from conftest import wait_until
 
 assert "gpiosvr" not in pigpio.__file__, "these tests need the real pigpio package"
@@ -416,7 +417,7 @@ def test_a_configured_uid_is_whom_tcp_sessions_act_as(sock_path):
 # -- the command line --------------------------------------------------------------
 
 def test_gpiosvr_server_pigpiod_port(sock_path):
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock_path, "--permit", "all",
          "--pigpiod-port", "0", "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

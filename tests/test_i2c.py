@@ -16,6 +16,7 @@ from gpiosvr.server.sim.devices import I2CModel, RegisterDevice
 from gpiosvr.server.sim.devices.base import BusError
 from gpiosvr.simulator import Simulator
 
+from children import spawn
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
 
 C = real_pigpio  # the real package's constants: the facade must answer the same
@@ -223,8 +224,8 @@ def test_handles_belong_to_the_process_and_close_with_it(server, stub):
             "pi = pigpio.pi(sys.argv[1])\n"
             "print([pi.i2c_open(1, 0x48) for _ in range(3)], flush=True)\n"
             "sys.stdin.readline()\n")
-    child = subprocess.Popen([sys.executable, "-c", code, server.socket_path],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = spawn([sys.executable, "-c", code, server.socket_path],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "[0, 1, 2]"
         table = server.server.i2c_handles

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from children import spawn, spawn_run
 from conftest import extra_module
 
 extra_module("paho.mqtt", "mqtt")
@@ -57,8 +58,8 @@ class Mosquitto:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Mosquitto":
-        self.proc = subprocess.Popen([self.binary, "-c", self.conf],
-                                     stdout=self.log, stderr=self.log)
+        self.proc = spawn([self.binary, "-c", self.conf],
+                          stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -261,9 +262,9 @@ def test_output_changed_by_a_local_program_is_published(bridge, watcher, sock_pa
 
 def test_mosquitto_clients_drive_the_bridge(bridge, broker, sock_path):
     """Debian's mosquitto_pub and mosquitto_sub, the real command-line clients."""
-    sub = subprocess.Popen([peer("mosquitto_sub"), "-p", str(broker.port), "-h",
-                            "127.0.0.1", "-t", f"{PREFIX}/led/state", "-C", "2", "-W", "10",
-                            "-q", "1"], stdout=subprocess.PIPE, text=True)
+    sub = spawn([peer("mosquitto_sub"), "-p", str(broker.port), "-h",
+                 "127.0.0.1", "-t", f"{PREFIX}/led/state", "-C", "2", "-W", "10",
+                 "-q", "1"], stdout=subprocess.PIPE, text=True)
     try:
         # the retained state arrives once it has subscribed (mosquitto_sub's -W bounds
         # the wait); publishing before that would leave it only the new state
@@ -518,9 +519,9 @@ def test_cli_runs_until_sigterm_and_says_offline(server, broker, sock_path, sock
     path = os.path.join(sock_dir, "bridge.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(port=broker.port, socket=sock_path))
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.mqtt", "--config", path,
-                             "--log-level", "WARNING"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.mqtt", "--config", path,
+                  "--log-level", "WARNING"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "gpiosvr-mqtt: bridging 5 GPIOs" in proc.stdout.readline()
         watcher.last(f"{PREFIX}/availability", payload="online")
@@ -540,9 +541,9 @@ def test_last_will_says_offline_when_the_bridge_dies(server, broker, sock_path,
     path = os.path.join(sock_dir, "bridge.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(port=broker.port, socket=sock_path))
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.mqtt", "--config", path,
-                             "--log-level", "WARNING"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.mqtt", "--config", path,
+                  "--log-level", "WARNING"],
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert "gpiosvr-mqtt: bridging" in proc.stdout.readline()
         watcher.last(f"{PREFIX}/availability", payload="online")
@@ -560,8 +561,8 @@ def test_cli_refuses_a_bad_config_in_one_line(sock_dir):
     path = os.path.join(sock_dir, "bad.toml")
     with open(path, "w") as f:
         f.write("[output.x]\ngpio = 99\n")
-    proc = subprocess.run([sys.executable, "-m", "gpiosvr.mqtt", "--config", path],
-                          capture_output=True, text=True, timeout=30)
+    proc = spawn_run([sys.executable, "-m", "gpiosvr.mqtt", "--config", path],
+                     capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"gpiosvr-mqtt: {path}: [output.x] gpio: 99 is "
                                    "outside 0-31")

@@ -20,6 +20,7 @@ from gpiosvr.server.cli import build_parser
 from gpiosvr.server.permits import ALL_GPIOS, default_mask, parse_mask
 from gpiosvr.server.thread import ServerThread
 
+from children import spawn
 from conftest import wait_until
 from pigpiod_standin import PigpiodStandIn
 
@@ -204,7 +205,7 @@ def test_a_compute_module_may_change_bank_2_by_default(sock_path):
 def test_the_permit_option_of_a_server_process(sock_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root)
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock_path, "--log-level",
          "WARNING", "--permit", hex(1 << 50 | 1 << 17)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -26,6 +26,7 @@ from gpiosvr.client import SocketClient
 from gpiosvr.errors import ConnectionFailed, ResponseTimeout
 from gpiosvr.simulator import Simulator
 
+from children import spawn
 from conftest import ServerProcess, wait_until
 
 
@@ -315,8 +316,8 @@ def test_concurrent_writers_in_several_processes(server_process):
     with BlockingClient(path) as c:
         for me in range(6):
             c.command("w", 16 + me, 0)  # outputs, so latches show
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, path, str(me), "300"],
-                              stderr=subprocess.PIPE, text=True) for me in range(6)]
+    procs = [spawn([sys.executable, "-c", WRITER, path, str(me), "300"],
+                   stderr=subprocess.PIPE, text=True) for me in range(6)]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -329,9 +330,9 @@ def test_concurrent_writers_in_several_processes(server_process):
 
 def test_group_option_owns_the_socket(sock_path):
     group = grp.getgrgid(os.getgid()).gr_name
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
-                             "--group", group, "--log-level", "INFO"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
+                  "--group", group, "--log-level", "INFO"],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "serving" in proc.stdout.readline()
         st_ = os.stat(sock_path)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from children import spawn_run
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -14,8 +16,8 @@ def gpiosvr_run(tmp_path: Path, source: str, *options: str) -> subprocess.Comple
     script = tmp_path / "script.py"
     script.write_text(source)
     env = {k: v for k, v in os.environ.items() if k not in ("GPIO_SOCKET_PATH", "PIGPIO_ADDR")}
-    return subprocess.run([sys.executable, "-m", "gpiosvr.run", *options, "script.py"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    return spawn_run([sys.executable, "-m", "gpiosvr.run", *options, "script.py"],
+                     cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
 
 
 def notice(proc: subprocess.CompletedProcess) -> str:

@@ -12,6 +12,7 @@ import gpiosvr.pigpio as pigpio
 from gpiosvr.client_pigs import PigpioCallbackClient
 
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
+from test_persist import pigs, stub  # noqa: F401 - a fixture
 
 TOGGLE = """
 ld v0 p0
@@ -477,6 +478,51 @@ def test_only_the_uid_that_stored_a_script_may_touch_it(pi, server):
     theirs = ask_as(OTHER_UID, server.socket_path, '@1 proc "halt"')
     assert pi.delete_script(int(theirs[0].split()[1])) == 0
     pi.stop_script(sid)
+
+
+def _open_handles(server) -> tuple[int, int]:
+    """How many I2C and notification pipe handles the server holds open."""
+    return server.call(lambda: (len(server.server.i2c_handles),
+                                len(server.server._pipes.handles)))
+
+
+@needs_root
+def test_a_scripts_handles_are_its_owners_until_closed_as_in_pigpio(pi, server, stub):
+    """pigpio's handles are the daemon's: one a script opens stays open, pigs (or
+    any client of the script's uid, or root) closes it, another uid may not."""
+    open_to_all(server.socket_path)
+    theirs = ask_as(OTHER_UID, server.socket_path, '@1 proc "i2co 1 0x48 0 sta p0 no sta p1"')
+    other = int(theirs[0].split()[1])
+    assert ask_as(OTHER_UID, server.socket_path, f"@1 procr {other}") == ["@1 0"]
+    wait_status(pi, other, pigpio.PI_SCRIPT_HALTED)
+    assert pi.script_status(other)[1][:2] == (0, 0)
+    mine = pi.store_script("i2co 1 0x48 0 sta p0 no sta p1")
+    pi.run_script(mine)
+    wait_status(pi, mine, pigpio.PI_SCRIPT_HALTED)
+    assert pi.script_status(mine)[1][:2] == (1, 1)
+    assert _open_handles(server) == (2, 2)
+
+    # the script's uid closes them from another process; another uid is refused
+    assert ask_as(OTHER_UID, server.socket_path, "@1 i2cc 1", "@2 pnc 1") == [
+        '@1 null !PigpioError:-41:"not permitted: i2c handle 1 belongs to uid 0"',
+        '@2 null !PigpioError:-41:"not permitted: notification pipe handle 1 '
+        'belongs to uid 0"']
+    assert ask_as(OTHER_UID, server.socket_path, "@1 i2crb 0 16", "@2 i2cc 0",
+                  "@3 pnc 0") == ["@1 0", "@2 0", "@3 0"]
+    # deleting the script that opened them leaves them open, as pigpio does
+    assert pi.delete_script(mine) == 0
+    assert _open_handles(server) == (1, 1)
+    assert pigs(server, "i2crb", "1", "16", "i2cc", "1", "nc", "1") == ("0\n", "", 0)
+    assert _open_handles(server) == (0, 0)
+
+
+def test_a_scripts_handles_are_closed_by_its_uids_facade_and_pigs(pi, server, stub):
+    status, params = run_to_end(pi, "i2co 1 0x48 0 sta p0 no sta p1 i2co 1 0x48 0 sta p2")
+    assert status == pigpio.PI_SCRIPT_HALTED and params[:3] == (0, 0, 1)
+    assert pigs(server, "nc", "0", "i2cc", "0") == ("", "", 0)
+    assert pi.i2c_close(1) == 0
+    assert pigs(server, "i2cc", "1") == ("-25\n", "ERROR: unknown handle\n", 253)
+    assert _open_handles(server) == (0, 0)
 
 
 @needs_root

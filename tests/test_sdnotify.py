@@ -13,6 +13,8 @@ import pytest
 
 from gpiosvr.server.sdnotify import SystemdNotifier
 
+from children import spawn
+
 
 def receive(sock: socket.socket) -> list[str]:
     """The lines of one datagram (10 s at most)."""
@@ -31,9 +33,9 @@ def test_the_server_says_ready_beats_and_says_stopping(sock_dir, sock_path, abst
         address = os.path.join(sock_dir, "notify.sock")
         listener.bind(address)
     env = dict(os.environ, NOTIFY_SOCKET=address, WATCHDOG_USEC="100000")
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
-                             "--log-level", "WARNING"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", "--socket", sock_path,
+                  "--log-level", "WARNING"],
+                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = receive(listener)
         assert ready == ["READY=1", f"MAINPID={proc.pid}"]

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from children import spawn
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all
 from gpiosvr.client import SocketClient
 from gpiosvr.server import GpioServer, ServerAlreadyRunning
@@ -136,9 +137,9 @@ def start_cli(args, env=None):
     """``gpiosvr-server`` once it serves: its "serving" line (``proc.serving``) comes
     after its SIGTERM and SIGINT handlers are in place, so a signal sent from then on
     stops it gracefully rather than killing it."""
-    proc = subprocess.Popen([sys.executable, "-m", "gpiosvr.server", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = spawn([sys.executable, "-m", "gpiosvr.server", *args],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                 env={**os.environ, **(env or {})})
     proc.serving = proc.stdout.readline()
     if "serving" not in proc.serving:
         proc.kill()

@@ -11,10 +11,12 @@ import pytest
 
 from gpiosvr.blocking import BlockingClient
 
+from children import spawn
+
 
 def cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gpiosvr.server", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return spawn([sys.executable, "-m", "gpiosvr.server", *args],
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.parametrize("value,problem", [

@@ -13,6 +13,7 @@ import pytest
 import gpiosvr.pigpio as pigpio
 from gpiosvr.server import limits
 
+from children import spawn
 from conftest import wait_until
 
 
@@ -111,7 +112,7 @@ def test_the_server_command_line_sets_the_permits_file_and_the_shell_dir(
     (data / "hello.txt").write_bytes(b"hi")
     access = tmp_path / "access"
     access.write_text(f"{data}/*.txt r\n")
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "gpiosvr.server", "--socket", sock_path, "--log-level",
          "WARNING", "--file-access", str(access), "--shell-dir", str(cgi[0])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 
+from children import spawn
+
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "uart_source.c")
 #: Busy-wait this long before each edge (µs): the guest's timer wake-ups come some
 #: µs late, so the last stretch is spun.
@@ -60,8 +62,8 @@ class UartSource:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str:
-        self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = spawn(self.command, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
         idle = self.proc.stdout.readline().split()
         if not idle or idle[0] != "idle":
             self.proc.kill()

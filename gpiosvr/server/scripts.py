@@ -30,7 +30,9 @@ Numbers are ``int32`` and wrap, as in pigpio's C engine.
 
 Scripts belong to the server, not to the client that stored them, but only the uid
 that stored one (or root, the server's uid, the admin group) may run, update, stop or
-delete it; its commands run as that uid.
+delete it; its commands run as that uid, in a session that persists: the handles,
+pipes and watchdogs a run opens are that uid's until closed (by any client of the uid,
+``pigs`` included), as pigpio's; stopping or deleting the script closes none of them.
 
 All running scripts share one scheduler: it runs the ready ones round-robin for at most
 ``SCRIPT_TURN_SECONDS`` (and ``SCRIPT_TURN_INSTRUCTIONS``) in all per turn, then lets
@@ -396,10 +398,12 @@ class ScriptEngine:
         from gpiosvr.server.commands import Session
 
         owner = script.owner
+        # persist: what the run opens is its uid's until closed, as pigpio's handles
+        # are the daemon's (a script has no client process to close them with)
         run = _Run(script, Session(server=self.server, backend=self.server.backend,
                                    name=f"script {script.id}",
                                    uid=owner.uid if owner is not None else None,
-                                   gid=script.gid))
+                                   gid=script.gid, persist=True))
         script.run = run
         script.status = RUNNING
         self._make_ready(run)
