@@ -1,7 +1,8 @@
 """How long a client waits behind scripts: a probe's read latency while 32 scripts
 run flat out, with the code before the script scheduler and with this tree.
 
-Run: ``python benchmarks/bench_script_starvation.py [--seconds 5] [--before REV]``
+Run: ``python benchmarks/bench_script_starvation.py [--seconds 5] [--before REV]
+[--in-process]``
 
 In one run, one server after the other (each a ``python -m gpiosvr.server`` process
 of its own, on the simulated chip), it measures:
@@ -10,6 +11,11 @@ of its own, on the simulated chip), it measures:
 * ``before``  the tree at ``REV`` (default: the commit before the scheduler), exported
               with ``git archive``, 32 scripts ``tag 0 w 4 1 w 4 0 inr p0 jmp 0``;
 * ``after``   this tree, the same 32 scripts.
+
+With ``--in-process`` each server is a thread of the probe's own process
+(``ServerThread``, as ``gpiosvr-run --sim``, the examples and notebooks run it):
+there the probe's thread also waits for the GIL, which the scripts' loop thread
+holds but for the instants it polls I/O (``SCRIPT_GIL_PAUSE_SECONDS``).
 
 The probe is a blocking Unix-socket round trip (``@n r 4``), one after the other for
 ``--seconds``; it prints p50, p99 and max of them in milliseconds, how many it made,
@@ -20,6 +26,7 @@ so that the price of fairness shows next to its gain.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -85,51 +92,82 @@ def imported_from(tree: str) -> str:
                           capture_output=True, check=True).stdout.strip()
 
 
-def measure(tree: str, scripts: int, seconds: float) -> dict[str, float]:
-    """Probe latencies (ms) and script loops per second on a server of ``tree``."""
-    sock_dir = temporary_directory("bench-")
-    path = os.path.join(sock_dir, "gpio.sock")
-    proc = serve(tree, path)
-    try:
-        control, probe = Raw(path), Raw(path)
-        ids = [int(control.ask(f'proc "{SCRIPT}"')) for _ in range(scripts)]
-        for sid in ids:
-            assert control.ask(f"procr {sid}") == "0"
+def probe(path: str, scripts: int, seconds: float) -> dict[str, float]:
+    """Probe latencies (ms) and script loops per second on the server at ``path``
+    while ``scripts`` scripts run flat out."""
+    control, prober = Raw(path), Raw(path)
+    ids = [int(control.ask(f'proc "{SCRIPT}"')) for _ in range(scripts)]
+    for sid in ids:
+        assert control.ask(f"procr {sid}") == "0"
 
-        def loops() -> int:
-            return sum(int(control.ask(f"procp {sid}").strip("[]").split(",")[1])
-                       for sid in ids)
+    def loops() -> int:
+        return sum(int(control.ask(f"procp {sid}").strip("[]").split(",")[1])
+                   for sid in ids)
 
-        for _ in range(5):  # warm up
-            probe.ask("r 4")
-        start_loops, start = loops(), time.perf_counter()
-        latencies = []
-        deadline = start + seconds
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            probe.ask("r 4")
-            latencies.append((time.perf_counter() - t0) * 1000)
-        elapsed = time.perf_counter() - start
-        rate = (loops() - start_loops) / elapsed
-        for sid in ids:
-            control.ask(f"procs {sid}")
-        control.close()
-        probe.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        proc.stdout.close()
-        shutil.rmtree(sock_dir, ignore_errors=True)
+    for _ in range(5):  # warm up
+        prober.ask("r 4")
+    start_loops, start = loops(), time.perf_counter()
+    latencies = []
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        prober.ask("r 4")
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - start
+    rate = (loops() - start_loops) / elapsed
+    for sid in ids:
+        control.ask(f"procs {sid}")
+    control.close()
+    prober.close()
     latencies.sort()
     return {"p50": statistics.median(latencies),
             "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
             "max": latencies[-1], "calls": len(latencies), "loops/s": rate}
 
 
+#: ``--in-process``: a child of ``tree``'s code runs a ServerThread and the probe in
+#: one process, as ``gpiosvr-run --sim``, the examples and notebooks do.
+_IN_PROCESS = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import bench_script_starvation as bench
+from gpiosvr.server.backends.sim import SimulatedChip
+from gpiosvr.server.thread import ServerThread
+with ServerThread(sys.argv[2], SimulatedChip()):
+    print(json.dumps(bench.probe(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))))
+"""
+
+
+def measure(tree: str, scripts: int, seconds: float,
+            in_process: bool = False) -> dict[str, float]:
+    """:func:`probe` on a server of ``tree`` (a process of its own, or a thread of
+    the probe's process)."""
+    sock_dir = temporary_directory("bench-")
+    path = os.path.join(sock_dir, "gpio.sock")
+    try:
+        if in_process:
+            out = subprocess.run(
+                [sys.executable, "-c", _IN_PROCESS, HERE, path, str(scripts), str(seconds)],
+                cwd=tree, env=dict(os.environ, PYTHONPATH=tree), text=True,
+                capture_output=True, check=True, timeout=seconds * 20 + 120).stdout
+            return json.loads(out.strip().splitlines()[-1])
+        proc = serve(tree, path)
+        try:
+            return probe(path, scripts, seconds)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            proc.stdout.close()
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--before", default=BEFORE, help="git revision of 'before'")
+    parser.add_argument("--in-process", action="store_true",
+                        help="the server a thread of the probe's process (ServerThread)")
     args = parser.parse_args()
 
     old = export_tree(args.before)
@@ -143,7 +181,7 @@ def main() -> None:
         print(f"{'server':<20} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
               f"{'calls':>7} {'script loops/s':>15}")
         for name, tree, scripts in rows:
-            r = measure(tree, scripts, args.seconds)
+            r = measure(tree, scripts, args.seconds, args.in_process)
             print(f"{name:<20} {r['p50']:8.3f} {r['p99']:8.3f} {r['max']:8.3f} "
                   f"{r['calls']:7d} {r['loops/s']:15,.0f}", flush=True)
     finally:

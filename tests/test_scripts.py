@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 
 import pigpio as real_pigpio
 import pytest
@@ -444,6 +445,29 @@ def test_32_scripts_flat_out_leave_the_loop_one_turn_at_a_time(pi, server):
                for status, params in final), final
     for sid in ids:
         pi.stop_script(sid)
+
+
+def test_scripts_flat_out_hand_the_gil_over_between_turns(pi, server, monkeypatch):
+    """A thread of the server's own process (this test's, a notebook's) waiting for
+    the GIL gets it: turns back to back for SCRIPT_GIL_SECONDS end in a sleep."""
+    from gpiosvr.server import scripts
+
+    engine = server.server.scripts
+    pauses = []
+    monkeypatch.setattr(scripts, "hand_over_the_gil", lambda: pauses.append(engine.turns))
+    ids = [pi.store_script("tag 0 inr p0 jmp 0") for _ in range(32)]
+    start = server.call(lambda: engine.turns)
+    for sid in ids:
+        pi.run_script(sid)
+    # 5,000 turns of at least 2,000 instructions or 0.2 ms each are far more than
+    # the 4 ms after which the scheduler lets go of the GIL
+    deadline = time.monotonic() + 120
+    while server.call(lambda: engine.turns) < start + 5000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for sid in ids:
+        pi.stop_script(sid)
+    assert server.call(lambda: engine.turns) >= start + 5000
+    assert pauses and all(turn > start for turn in pauses), pauses[:5]
 
 
 # -- ownership ------------------------------------------------------------------------

@@ -104,6 +104,13 @@ MAX_SCRIPT_STACK = 256
 SCRIPT_TURN_SECONDS = 0.0002
 #: Script instructions in one turn, all scripts together, however fast the machine.
 SCRIPT_TURN_INSTRUCTIONS = 2000
+#: Seconds of script turns back to back after which the scheduler sleeps
+#: SCRIPT_GIL_PAUSE_SECONDS, so that other threads of the server's process get the
+#: GIL (Python's switch interval is 5 ms: a thread that waits for the GIL asks for
+#: it after that, unless the GIL changed hands meanwhile, as it does at every poll).
+SCRIPT_GIL_SECONDS = 0.004
+#: How long that sleep lasts (the kernel's timer slack adds ~50 µs).
+SCRIPT_GIL_PAUSE_SECONDS = 0.00002
 
 # -- files and shell (pigpio's file_* and shell) ---------------------------------------
 

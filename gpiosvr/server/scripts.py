@@ -54,10 +54,16 @@ from gpiosvr.errors import PigpioError
 from gpiosvr.server import ownership
 from gpiosvr.server.limits import (MAX_SCRIPT_BYTES, MAX_SCRIPT_STACK, MAX_SCRIPTS,
                                    MAX_SCRIPTS_PER_UID, SCRIPT_TURN_INSTRUCTIONS,
+                                   SCRIPT_GIL_PAUSE_SECONDS, SCRIPT_GIL_SECONDS,
                                    SCRIPT_TURN_SECONDS)
 from gpiosvr.server.ownership import Owner
 
 log = logging.getLogger(__name__)
+
+
+def hand_over_the_gil() -> None:
+    """Let go of the GIL long enough for a waiting thread to take it."""
+    time.sleep(SCRIPT_GIL_PAUSE_SECONDS)
 
 PI_BAD_SCRIPT, PI_BAD_SCRIPT_ID, PI_DUP_TAG, PI_TOO_MANY_TAGS = -47, -48, -53, -54
 PI_BAD_SCRIPT_CMD, PI_NO_SCRIPT_ROOM = -55, -57
@@ -473,10 +479,23 @@ class ScriptEngine:
     async def _schedule(self) -> None:
         """Run turns while any script is ready; between two turns the loop runs one
         full iteration (it polls I/O in each), so a client's request waits behind at
-        most one turn."""
+        most one turn.
+
+        Every :data:`SCRIPT_GIL_SECONDS` of turns back to back it also sleeps
+        :data:`SCRIPT_GIL_PAUSE_SECONDS`, so that another thread of this process
+        gets the GIL: the loop lets go of it only for the instant it polls I/O,
+        and a thread woken for it then finds it taken again and, as the GIL was
+        switched meanwhile, waits a whole switch interval more, again and again (in
+        a server thread of a script's own process, ``gpiosvr-run --sim``, a
+        notebook, that script's calls waited seconds each)."""
+        clock = time.perf_counter
         try:
+            handed = clock()
             while self._ready:
                 self._turn()
+                if clock() - handed >= SCRIPT_GIL_SECONDS:
+                    hand_over_the_gil()
+                    handed = clock()
                 await asyncio.sleep(0)
         finally:
             if self._scheduler is asyncio.current_task():
