@@ -136,10 +136,12 @@ class PulsePlayer:
 
     def stop(self) -> None:
         """Stop now: the GPIOs keep the levels they have."""
-        self.chip.play_due()
+        chip = self.chip
+        chip.play_due()
         if not self.done:
             self.done = True
-            self.chip._players.remove(self)
+            chip._players.remove(self)
+            chip._wait_for_pulses(False)  # for the next player's pulse, or none
 
 
 class _Burst:
