@@ -19,6 +19,7 @@ from gpiosvr.server.backends import precise_timer
 from gpiosvr.server.backends.precise_timer import (LOOP_TIMER_MIN_WAIT, LoopTimer,
                                                    TimerfdTimer, make_timer)
 from gpiosvr.server.backends.sim import OUTPUT, SimulatedChip
+from gpiosvr.server.limits import SIM_WAVE_WAKE_GAP_US
 from gpiosvr.server.thread import ServerThread
 
 uvloop = pytest.importorskip("uvloop")
@@ -280,6 +281,22 @@ def test_wave_edges_are_handed_on_by_the_timer_at_their_exact_ticks(loop):
             (1 - k % 2, (start + 3000 * k) & MASK) for k in range(6)]
         assert all((now - tick) & MASK < 1 << 31 for _, tick, now in seen)  # none early
         assert chip._pulse_timer.when_ns is None  # the wave is over
+    finally:
+        chip.close()
+
+
+def test_pulses_due_within_the_wake_gap_wait_for_it_and_keep_their_ticks(loop):
+    chip = attached_chip(loop)
+    try:
+        seen = edges_seen(chip)
+        before = time.monotonic_ns()
+        player = chip.play_pulses(iter([(BIT, 0, 10), (0, BIT, 10)] * 50))
+        after = time.monotonic_ns()
+        gap = SIM_WAVE_WAKE_GAP_US * 1000
+        assert before + gap <= chip._pulse_timer.when_ns <= after + gap
+        start = seen[0][1]
+        run_until(loop, lambda: player.done)
+        assert [tick for _, tick, _ in seen] == [(start + 10 * k) & MASK for k in range(100)]
     finally:
         chip.close()
 

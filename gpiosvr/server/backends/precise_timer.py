@@ -24,10 +24,11 @@ from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
 
-#: The fallback's shortest wait, in seconds: uvloop's ``call_later`` may run its
-#: callback up to a millisecond early, and a shorter wait asked again at once after
-#: an early wake-up (nothing due yet) would keep the loop spinning until the time.
-LOOP_TIMER_MIN_WAIT = 0.0005
+#: The fallback's shortest wait, in seconds: uvloop's ``call_later`` rounds its
+#: delay to whole milliseconds (0.5 ms to 0: the next turn) and may run its callback
+#: up to a millisecond early; a shorter wait asked again after an early wake-up
+#: (nothing due yet) would keep the loop spinning until the time.
+LOOP_TIMER_MIN_WAIT = 0.001
 
 _TFD_TIMER_ABSTIME = 1
 _NS = 1_000_000_000
@@ -182,7 +183,7 @@ class TimerfdTimer:
 
 class LoopTimer:
     """The fallback where there is no timerfd: ``loop.call_later``, waiting at least
-    :data:`LOOP_TIMER_MIN_WAIT` (so up to a millisecond late on uvloop)."""
+    :data:`LOOP_TIMER_MIN_WAIT` (so up to a millisecond or two late on uvloop)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
         self.loop = loop

@@ -51,7 +51,7 @@ from gpiosvr.server.backends.base import NUM_GPIOS, Backend
 from gpiosvr.server.backends.precise_timer import Timer, make_timer
 from gpiosvr.server.limits import (SIM_EDGES_PER_TURN, SIM_MAX_QUEUED_EDGES,
                                    SIM_MAX_WAVEFORM_HZ, SIM_WAVE_PULSES_PER_TURN,
-                                   SIM_WAVEFORM_EDGES_PER_SECOND)
+                                   SIM_WAVE_WAKE_GAP_US, SIM_WAVEFORM_EDGES_PER_SECOND)
 
 INPUT, OUTPUT = 0, 1
 PUD_OFF, PUD_DOWN, PUD_UP = 0, 1, 2
@@ -422,7 +422,8 @@ class SimulatedChip(Backend):
         """Call :meth:`play_due` again on the next turn (``behind``: the turn had no
         room for all that is due), else when the next pulse is due, to the µs: the
         pulse timer (:mod:`~gpiosvr.server.backends.precise_timer`) is armed at the
-        CLOCK_MONOTONIC time of its tick; none without players."""
+        CLOCK_MONOTONIC time of its tick, but no sooner than
+        :data:`SIM_WAVE_WAKE_GAP_US` from now; none without players."""
         if self._player_soon is not None:
             self._player_soon.cancel()
             self._player_soon = None
@@ -436,8 +437,8 @@ class SimulatedChip(Backend):
             return
         if timer is None:
             timer = self._pulse_timer = make_timer(self._loop, self.play_due)
-        due = min(p.next_tick for p in self._players)
-        timer.arm((due - self._tick_offset) * 1000)
+        due = (min(p.next_tick for p in self._players) - self._tick_offset) * 1000
+        timer.arm(max(due, time.monotonic_ns() + SIM_WAVE_WAKE_GAP_US * 1000))
 
     def _stop_waking(self) -> None:
         """Cancel the wake-ups of :meth:`play_due` and close the pulse timer."""
