@@ -141,7 +141,7 @@ class PulsePlayer:
         if not self.done:
             self.done = True
             chip._players.remove(self)
-            chip._wait_for_pulses(False)  # for the next player's pulse, or none
+            chip._wait_for_pulses(False, False)  # for the next player's pulse, or none
 
 
 class _Burst:
@@ -416,17 +416,15 @@ class SimulatedChip(Backend):
                     self._external[target] = last
                     self._levels[target] = last
                 self._hand_on_packed(target, pack_edges(target, first, array("I", ticks)))
-        self._wait_for_pulses(room <= 0)
+        self._wait_for_pulses(room <= 0, room < SIM_WAVE_PULSES_PER_TURN)
 
-    def _wait_for_pulses(self, behind: bool) -> None:
+    def _wait_for_pulses(self, behind: bool, played: bool) -> None:
         """Call :meth:`play_due` again on the next turn (``behind``: the turn had no
         room for all that is due), else when the next pulse is due, to the µs: the
         pulse timer (:mod:`~gpiosvr.server.backends.precise_timer`) is armed at the
-        CLOCK_MONOTONIC time of its tick, but no sooner than
-        :data:`SIM_WAVE_WAKE_GAP_US` from now; none without players."""
-        if self._player_soon is not None:
-            self._player_soon.cancel()
-            self._player_soon = None
+        CLOCK_MONOTONIC time of its tick, but when pulses were just ``played`` no
+        sooner than :data:`SIM_WAVE_WAKE_GAP_US` from now; none without players."""
+        self._cancel_soon()
         timer = self._pulse_timer
         if not self._players or self._loop is None or self._closed:
             if timer is not None:
@@ -438,13 +436,18 @@ class SimulatedChip(Backend):
         if timer is None:
             timer = self._pulse_timer = make_timer(self._loop, self.play_due)
         due = (min(p.next_tick for p in self._players) - self._tick_offset) * 1000
-        timer.arm(max(due, time.monotonic_ns() + SIM_WAVE_WAKE_GAP_US * 1000))
+        if played:
+            due = max(due, time.monotonic_ns() + SIM_WAVE_WAKE_GAP_US * 1000)
+        timer.arm(due)
 
-    def _stop_waking(self) -> None:
-        """Cancel the wake-ups of :meth:`play_due` and close the pulse timer."""
+    def _cancel_soon(self) -> None:
         if self._player_soon is not None:
             self._player_soon.cancel()
             self._player_soon = None
+
+    def _stop_waking(self) -> None:
+        """Cancel the wake-ups of :meth:`play_due` and close the pulse timer."""
+        self._cancel_soon()
         if self._pulse_timer is not None:
             self._pulse_timer.close()
             self._pulse_timer = None
