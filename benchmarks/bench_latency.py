@@ -18,7 +18,7 @@ process floods the server (issue #18, targets 1 and 3).
   due, 2 ms apart; the stand-in's: a thread that sends each report at its tick
   (``paced`` control line), half an interval after each of ours. From each edge's
   tick to its callback; each side's timer lateness is in its figures (the
-  stand-in's is printed; ours, libuv's millisecond timers, is not visible here).
+  stand-in's is printed; ours, the simulated chip's timerfd, is not visible here).
 * calls: ``pi.read(4)`` round trips, one at a time.
 * under flood: a process sends 100-command requests (``r 4`` x 100) to our server
   back to back (the "batch streaming" client of target 3), and another ``read``

@@ -30,9 +30,10 @@ pass it when it is set holds a level instead, as one faster than
 
 Wave pulses (:meth:`SimulatedChip.play_pulses`: waves, chains, triggers) change the
 output latches of GPIO 0-31 at their exact ticks: an output's edges are handed on
-with those ticks, ``read`` first plays what is due, and at most
-:data:`~gpiosvr.server.limits.SIM_WAVE_PULSES_PER_TURN` pulses play per turn of the
-loop (a wave faster than that is late, never wrong).
+with those ticks, each when due (the loop wakes at the next pulse's tick, to the
+µs: :mod:`~gpiosvr.server.backends.precise_timer`), ``read`` first plays what is
+due, and at most :data:`~gpiosvr.server.limits.SIM_WAVE_PULSES_PER_TURN` pulses play
+per turn of the loop (a wave faster than that is late, never wrong).
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ from typing import Callable, Union
 
 from gpiosvr.protocol import EDGE_RECORD, pack_edges
 from gpiosvr.server.backends.base import NUM_GPIOS, Backend
+from gpiosvr.server.backends.precise_timer import Timer, make_timer
 from gpiosvr.server.limits import (SIM_EDGES_PER_TURN, SIM_MAX_QUEUED_EDGES,
                                    SIM_MAX_WAVEFORM_HZ, SIM_WAVE_PULSES_PER_TURN,
-                                   SIM_WAVEFORM_EDGES_PER_SECOND)
+                                   SIM_WAVE_WAKE_GAP_US, SIM_WAVEFORM_EDGES_PER_SECOND)
 
 INPUT, OUTPUT = 0, 1
 PUD_OFF, PUD_DOWN, PUD_UP = 0, 1, 2
@@ -134,10 +136,12 @@ class PulsePlayer:
 
     def stop(self) -> None:
         """Stop now: the GPIOs keep the levels they have."""
-        self.chip.play_due()
+        chip = self.chip
+        chip.play_due()
         if not self.done:
             self.done = True
-            self.chip._players.remove(self)
+            chip._players.remove(self)
+            chip._wait_for_pulses(False, False)  # for the next player's pulse, or none
 
 
 class _Burst:
@@ -204,7 +208,9 @@ class SimulatedChip(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: asyncio.Handle | None = None
         self._players: list[PulsePlayer] = []
-        self._player_timer: asyncio.Handle | None = None
+        self._player_soon: asyncio.Handle | None = None  # play_due on the next turn
+        self._pulse_timer: Timer | None = None  # wakes play_due when a pulse is due
+        self._closed = False
         self.listeners: list[LevelListener] = []
         self.burst_listeners: list[Callable[[int, bytes], None]] = []
         self._pads = [3, 3, 3]  # the pads' 3-bit drive fields: 3 is 8 mA, a Pi's default
@@ -290,7 +296,9 @@ class SimulatedChip(Backend):
         self._set_latches(bank, bits, 0)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stop_waking()
         self._loop = loop
+        self._closed = False
 
     def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
         """Make output ``gpio`` toggle: high ``high_us`` of every ``period_us`` µs
@@ -408,19 +416,41 @@ class SimulatedChip(Backend):
                     self._external[target] = last
                     self._levels[target] = last
                 self._hand_on_packed(target, pack_edges(target, first, array("I", ticks)))
-        self._wait_for_pulses(room <= 0)
+        self._wait_for_pulses(room <= 0, room < SIM_WAVE_PULSES_PER_TURN)
 
-    def _wait_for_pulses(self, behind: bool) -> None:
-        if self._player_timer is not None:
-            self._player_timer.cancel()
-            self._player_timer = None
-        if not self._players or self._loop is None:
+    def _wait_for_pulses(self, behind: bool, played: bool) -> None:
+        """Call :meth:`play_due` again on the next turn (``behind``: the turn had no
+        room for all that is due), else when the next pulse is due, to the µs: the
+        pulse timer (:mod:`~gpiosvr.server.backends.precise_timer`) is armed at the
+        CLOCK_MONOTONIC time of its tick, but when pulses were just ``played`` no
+        sooner than :data:`SIM_WAVE_WAKE_GAP_US` from now; none without players."""
+        self._cancel_soon()
+        timer = self._pulse_timer
+        if not self._players or self._loop is None or self._closed:
+            if timer is not None:
+                timer.disarm()
             return
         if behind:
-            self._player_timer = self._loop.call_soon(self.play_due)
+            self._player_soon = self._loop.call_soon(self.play_due)
             return
-        wait = (min(p.next_tick for p in self._players) - self._now()) / 1e6
-        self._player_timer = self._loop.call_later(max(wait, 0.0005), self.play_due)
+        if timer is None:
+            timer = self._pulse_timer = make_timer(self._loop, self.play_due)
+        due = (min(p.next_tick for p in self._players) - self._tick_offset) * 1000
+        if played:
+            due = max(due, time.monotonic_ns() + SIM_WAVE_WAKE_GAP_US * 1000)
+        timer.arm(due)
+
+    def _cancel_soon(self) -> None:
+        if self._player_soon is not None:
+            self._player_soon.cancel()
+            self._player_soon = None
+
+    def _stop_waking(self) -> None:
+        """Cancel the wake-ups of :meth:`play_due` and close the pulse timer."""
+        self._cancel_soon()
+        if self._pulse_timer is not None:
+            self._pulse_timer.close()
+            self._pulse_timer = None
 
     def hardware_clock(self, gpio: int, frequency: int) -> None:
         """A clock is a square waveform (held high when too fast to simulate)."""
@@ -485,6 +515,10 @@ class SimulatedChip(Backend):
         return self.bus_provider
 
     def close(self) -> None:
+        """Close the pulse timer (wave pulses then play only when read) and the
+        simulated board's buses."""
+        self._closed = True
+        self._stop_waking()
         if self.bus_provider is not None:
             self.bus_provider.close()
 
