@@ -193,16 +193,18 @@ class Server:
 
 
 class Flood:
-    """A flooding process, stopped (SIGSTOP) until :meth:`go`."""
+    """A flooding process, stopped (SIGSTOP) until :meth:`go`: ``script`` (run with
+    ``python -c``; :data:`_FLOOD` unless told) with the arguments ``path kind size
+    counter-file nice``, ``name`` being kind and size (``batch100``)."""
 
     def __init__(self, server: Server, name: str, nice: int, where: str, env: dict,
-                 pin: bool) -> None:
+                 pin: bool, script: str = _FLOOD) -> None:
         kind = name.rstrip("0123456789")
         size = int(name[len(kind):] or 1)
         self.counter_path = os.path.join(where, f"count-{len(os.listdir(where))}")
         with open(self.counter_path, "wb") as f:
             f.write(bytes(8))
-        self.proc = spawn([sys.executable, "-c", _FLOOD, server.path, kind,
+        self.proc = spawn([sys.executable, "-c", script, server.path, kind,
                            str(size), self.counter_path, str(nice)],
                           env=env, stdout=subprocess.PIPE, text=True)
         if pin:
