@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import mmap
 import os
 import statistics
 import sys
@@ -104,12 +105,16 @@ def open_handle(kind, request):
 #: A flooding client: ``path kind size counter-file nice``; it counts the big frames
 #: answered in the counter file (8 bytes, mapped), as it goes.
 _FLOOD = _FRAMES + r'''
-import mmap, socket, sys
+import mmap, socket, sys, time
 path, kind, size, counter, nice = sys.argv[1:6]
 if int(nice):
     os.nice(int(nice))
 with open(counter, "r+b") as f:
     count = mmap.mmap(f.fileno(), 8)
+with open(counter + ".go", "w+b") as f:  # [go, idle]: BigFlood.go and pause
+    f.write(bytes(2))
+    f.flush()
+    control = mmap.mmap(f.fileno(), 2)
 pack = struct.Struct("<Q").pack_into
 sock = socket.socket(socket.AF_UNIX)
 sock.connect(path)
@@ -133,6 +138,11 @@ frames, expected = big_frames(kind, int(size), open_handle(kind, request))
 n = 0
 print("ready", flush=True)
 while True:
+    if not control[0]:
+        control[1] = 1
+        while not control[0]:
+            time.sleep(0.001)
+        control[1] = 0
     sock.sendall(frames)
     last = answers(expected)[-1]
     if kind == "proc" and last[3:].isdigit():
@@ -140,6 +150,32 @@ while True:
     n += 1
     pack(count, 0, n)
 '''
+
+class BigFlood(Flood):
+    """A :class:`Flood` paused between two frames, never within one: stopped in the
+    middle of a big frame it would leave the server an unfinished frame, and be
+    closed after PARTIAL_FRAME_SECONDS."""
+
+    def _control(self) -> mmap.mmap:
+        if not hasattr(self, "control"):
+            with open(self.counter_path + ".go", "r+b") as f:
+                self.control = mmap.mmap(f.fileno(), 2)
+        return self.control
+
+    def go(self) -> None:
+        control = self._control()
+        control[1] = 0
+        control[0] = 1
+        super().go()
+
+    def pause(self) -> None:
+        control = self._control()
+        control[0] = 0
+        deadline = time.monotonic() + 30
+        while not control[1] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        super().pause()
+
 
 DEFAULT_FLOODS = ("json1000000,pigs1000000,json65536,wvagjson3000,wvagpigs3000,"
                   "wvagbytes3000,i2cwd65536,i2cwdjson16384,proc65535,spir65535,spix65535")
@@ -280,8 +316,8 @@ def main() -> None:
                 os.sched_setscheduler(server.proc.pid, os.SCHED_FIFO, os.sched_param(10))
             pis[server.turn] = facade.pi(server.path)
             for name in names:
-                floods[server.turn, name] = Flood(server, name, 0, where, env, False,
-                                                  _FLOOD)
+                floods[server.turn, name] = BigFlood(server, name, 0, where, env, False,
+                                                     _FLOOD)
         if args.rt:  # after the floods are started: they would inherit it
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
         for server in servers:  # warm up: first calls, imports, caches

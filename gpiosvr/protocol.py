@@ -666,10 +666,10 @@ def salvage_id(data: bytes) -> int | None:
     return None
 
 
-def frame_text(data: bytes) -> str:
+def frame_text(data: bytes | bytearray | memoryview) -> str:
     """Turn one received frame's bytes into text, refusing anything but ASCII."""
     try:
-        return data.decode("ascii")
+        return str(data, "ascii")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"frame is not ASCII at byte {exc.start}") from None
 
