@@ -249,6 +249,24 @@ def read_latencies(read, count: int, gap: float) -> list[float]:
     return result
 
 
+def measure_case(server: Server, case: str, read, flood: "Flood | None", count: int,
+                 gap: float) -> tuple[list[float], float]:
+    """``count`` reads' latencies (:func:`read_latencies`) while ``flood`` goes
+    (None: idle), the server's loop callbacks timed under ``case``; and the flood's
+    commands (or frames) answered per second meanwhile (0 when idle)."""
+    if flood:
+        flood.go()
+        time.sleep(0.05)
+    server.case(case)
+    before, t0 = flood.count() if flood else 0, time.perf_counter()
+    latencies = read_latencies(read, count, gap)
+    rate = (flood.count() - before) / (time.perf_counter() - t0) if flood else 0.0
+    server.case("-")
+    if flood:
+        flood.pause()
+    return latencies, rate
+
+
 def yield_cost(new_loop, steps: int = 20000, connections: int = 8
                ) -> tuple[float, float, float]:
     """Wall µs per ``call_soon`` round of a ``new_loop()`` (``connections`` socket
@@ -408,19 +426,11 @@ def main() -> None:
                     name, _, niced = case.partition(" ")
                     flood = None if case == "idle" else floods[server.turn, name,
                                                                 19 if niced else 0]
+                    latencies, rate = measure_case(server, case, read, flood, per_round,
+                                                   args.gap_us / 1e6)
+                    reads.setdefault((server.turn, case), []).append(latencies)
                     if flood:
-                        flood.go()
-                        time.sleep(0.05)
-                    server.case(case)
-                    before, t0 = flood.count() if flood else 0, time.perf_counter()
-                    reads.setdefault((server.turn, case), []).append(
-                        read_latencies(read, per_round, args.gap_us / 1e6))
-                    if flood:
-                        flood_rates.setdefault((server.turn, case), []).append(
-                            (flood.count() - before) / (time.perf_counter() - t0))
-                    server.case("-")
-                    if flood:
-                        flood.pause()
+                        flood_rates.setdefault((server.turn, case), []).append(rate)
             if args.rt:  # rates as the machine gives them, not at real-time priority
                 for server in servers:
                     os.sched_setscheduler(server.proc.pid, os.SCHED_OTHER,

@@ -47,7 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_batches import Flood, Server, read_latencies  # noqa: E402
+from bench_batches import Flood, Server, measure_case, read_latencies  # noqa: E402
 from bench_latency import pct  # noqa: E402
 from common import ROOT, export_tree, temporary_directory  # noqa: E402
 
@@ -332,19 +332,10 @@ def main() -> None:
                 read = pis[server.turn].read
                 for case in cases:
                     flood = floods.get((server.turn, case))
+                    latencies, rate = measure_case(server, case, read, flood, per_round, 0)
+                    reads.setdefault((server.turn, case), []).append(latencies)
                     if flood:
-                        flood.go()
-                        time.sleep(0.05)
-                    server.case(case)
-                    before, t0 = flood.count() if flood else 0, time.perf_counter()
-                    reads.setdefault((server.turn, case), []).append(
-                        read_latencies(read, per_round, 0))
-                    if flood:
-                        rates.setdefault((server.turn, case), []).append(
-                            (flood.count() - before) / (time.perf_counter() - t0))
-                    server.case("-")
-                    if flood:
-                        flood.pause()
+                        rates.setdefault((server.turn, case), []).append(rate)
             print(f"round {r + 1} of {args.rounds} done", flush=True)
         loop_figures = {server.turn: server.figures() for server in servers}
     finally:
