@@ -1116,6 +1116,7 @@ class GpioServer:
         if self._instance is not None:  # only the socket file this server bound
             self._instance.release()
             self._instance = None
+        self.hub.close_timers()
         self.backend.close()
         self.conn_log.close()
         self.cap_log.close()

@@ -371,6 +371,12 @@ class SimulatedChip(Backend):
             until = min(until, wave.start + round(k * wave.period + (wave.high if fall else 0)))
         return until
 
+    def holds_edges(self, gpio: int) -> bool:
+        """True while edges of ``gpio`` wait in the queue (a burst handed on a chunk
+        a turn) or wave pulses due by now are still to be played."""
+        with self.one_tick():
+            return gpio in self._queued or self.handed_on_until(gpio) < self._now()
+
     def play_due(self) -> None:
         """Play the pulses due by now, at most :data:`SIM_WAVE_PULSES_PER_TURN`, in
         tick order over all players; then wait for the next one."""
