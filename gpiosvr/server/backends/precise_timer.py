@@ -39,6 +39,8 @@ class Timer(Protocol):
 
     #: The CLOCK_MONOTONIC ns the timer is armed for (None: not armed).
     when_ns: int | None
+    #: The loop the callback runs on.
+    loop: asyncio.AbstractEventLoop
 
     def arm(self, when_ns: int) -> None:
         """Call the callback once, on the loop, at ``when_ns`` (CLOCK_MONOTONIC ns;
@@ -223,5 +225,5 @@ def make_timer(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) ->
         return TimerfdTimer(loop, callback)
     except (OSError, AttributeError, NotImplementedError) as exc:
         # debug only: the fallback works, less precisely, and there is nothing to do
-        log.debug("no timerfd (%s): wave pulses wake on loop.call_later", exc)
+        log.debug("no timerfd (%s): a timer on loop.call_later instead", exc)
         return LoopTimer(loop, callback)
