@@ -1,7 +1,8 @@
-"""The glitch and noise filters decide in ticks: a level is reported only once no
-edge came within the filter's steady µs of it, on uvloop (the server's loop, whose
+"""The glitch and noise filters and the watchdogs decide in ticks: a level is
+reported only once no edge came within the filter's steady µs of it, a TIMEOUT only
+once no edge came within the watchdog's time, on uvloop (the server's loop, whose
 ``call_later`` rounds to whole milliseconds and may fire early) as on asyncio; their
-timers are timerfds, one per filtered GPIO, closed with the filter."""
+timers are timerfds, one per GPIO, closed with the filter or watchdog."""
 
 from __future__ import annotations
 
@@ -66,3 +67,32 @@ def test_the_noise_filter_opens_only_on_a_level_steady_in_ticks(facade):
     start, reports = play_and_watch(
         facade, lambda pi: pi.set_noise_filter(FILTERED, STEADY, 200))
     assert reports == [(1, 2000 + STEADY), (0, 3000 + STEADY)]
+
+
+def test_no_watchdog_timeout_comes_between_edges_closer_than_its_time(facade):
+    """A watchdog of 2 ms on a GPIO whose edges come 1,900 µs apart: its first
+    TIMEOUT comes after the last edge (uvloop's call_at came up to 1 ms early)."""
+    pi, reports = facade, []
+    pi.write(FILTERED, 0)
+    callback = pi.callback(FILTERED, pigpio.EITHER_EDGE,
+                           lambda g, level, tick: reports.append((level, tick)))
+    assert pi.set_watchdog(FILTERED, 2) == 0
+    pi.wave_clear()
+    pi.wave_add_generic([pigpio.pulse(1 << FILTERED, 0, 1900),
+                         pigpio.pulse(0, 1 << FILTERED, 1900)] * 4)
+    pi.wave_send_once(pi.wave_create())
+    def after_the_wave() -> list[tuple[int, int]]:
+        # (TIMEOUTs before the wave's first edge are right: making it took a while)
+        levels = [level for level, _ in reports]
+        return reports[levels.index(1):] if 1 in levels else []
+
+    wait_until(lambda: [level for level, _ in after_the_wave()].count(pigpio.TIMEOUT) >= 2)
+    assert pi.set_watchdog(FILTERED, 0) == 0
+    callback.cancel()
+    wave = after_the_wave()
+    levels = [level for level, _ in wave]
+    first = levels.index(pigpio.TIMEOUT)
+    assert levels[:first] == [1, 0] * 4 and set(levels[first:]) == {pigpio.TIMEOUT}
+    last_edge = wave[first - 1][1]
+    assert (wave[first][1] - last_edge) & 0xFFFFFFFF >= 2000
+    assert (wave[first + 1][1] - wave[first][1]) & 0xFFFFFFFF == 2000

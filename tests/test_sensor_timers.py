@@ -100,8 +100,9 @@ def test_the_ir_receivers_quiet_timer_is_armed_once_a_mark_not_once_an_edge(
 
 
 def serve_sensors_and_filters(make_loop, sock_path: str) -> None:
-    """A server with an IR receiver on GPIO 17 (its LED on 18) and glitch and noise
-    filters on GPIO 5 and 6, closed while a code plays and the filters wait."""
+    """A server with an IR receiver on GPIO 17 (its LED on 18), glitch and noise
+    filters on GPIO 5 and 6 and a watchdog on 7, closed while a code plays and the
+    filters and the watchdog wait."""
     loop = make_loop()
     try:
         ir = IRReceiver(17, led=18)
@@ -120,10 +121,13 @@ def serve_sensors_and_filters(make_loop, sock_path: str) -> None:
                 server.edge_settings.noise[gpio] = (100_000, 10)
                 server.hub.noise_changed(gpio)
             chip.inject(gpio, 1, 1)  # a level pending: its timer armed
+        server.edge_settings.watchdog[7] = 1000
+        server.hub.watchdog_changed(7)
         run_until(loop, lambda: chip._levels[17] == 0)  # the code's first mark
-        assert len(server.hub._filter_timers) == 2
+        assert len(server.hub._filter_timers) == 2 and 7 in server.hub._watchdog_timers
         loop.run_until_complete(server.close())
-        assert server.hub._filter_timers == {} and ir._pin._timer is None
+        assert server.hub._filter_timers == server.hub._watchdog_timers == {}
+        assert ir._pin._timer is None
     finally:
         loop.close()
 
@@ -150,5 +154,22 @@ def test_turning_a_filter_off_closes_its_timer(server):
     assert isinstance(timer, TimerfdTimer) and timer.when_ns is not None
     server.call(set_glitch, 0)
     assert server.call(lambda: 5 in hub._filter_timers) is False
+    with pytest.raises(OSError):
+        os.fstat(timer.fd)
+
+
+def test_turning_a_watchdog_off_closes_its_timer(server):
+    hub, settings = server.server.hub, server.server.edge_settings
+
+    def set_watchdog(ms: int) -> None:
+        settings.watchdog[5] = ms
+        hub.watchdog_changed(5)
+
+    server.call(set_watchdog, 1000)
+    timer = server.call(lambda: hub._watchdog_timers[5])
+    assert isinstance(timer, TimerfdTimer) and timer.when_ns is not None
+    server.call(set_watchdog, 0)
+    assert server.call(lambda: (5 in hub._watchdog_timers, 5 in hub._watchdogs)) == (
+        False, False)
     with pytest.raises(OSError):
         os.fstat(timer.fd)

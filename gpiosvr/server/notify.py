@@ -117,7 +117,10 @@ class EdgeHub:
         self._refreshed_at = float("-inf")
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
+        #: gpio -> its watchdog's deadline (CLOCK_MONOTONIC ns) and the deadline's tick
+        self._watchdogs: dict[int, tuple[int, int]] = {}
+        #: One timer per GPIO with a watchdog, closed when it is turned off.
+        self._watchdog_timers: dict[int, Timer] = {}
         self._glitch_pending: dict[int, tuple[int, int]] = {}  # gpio -> (level, tick)
         # gpio -> (the active window's end tick or None, pending (level, tick) or None)
         self._noise_state: dict[int, tuple] = {}
@@ -543,9 +546,12 @@ class EdgeHub:
         self._filter_changed(gpio)
 
     def close_timers(self) -> None:
-        """Close the filters' timers (the server is closing); idempotent."""
-        timers, self._filter_timers = self._filter_timers, {}
-        for timer in timers.values():
+        """Close the filters' and watchdogs' timers (the server is closing);
+        idempotent."""
+        timers = [*self._filter_timers.values(), *self._watchdog_timers.values()]
+        self._filter_timers, self._watchdog_timers = {}, {}
+        self._watchdogs.clear()
+        for timer in timers:
             timer.close()
 
     # -- watchdogs ----------------------------------------------------------------------
@@ -556,35 +562,51 @@ class EdgeHub:
 
     def _arm_watchdog(self, gpio: int) -> None:
         """Start the watchdog of ``gpio`` afresh from now (set, or an edge came)."""
-        old = self._watchdogs.pop(gpio, None)
-        if old is not None:
-            old.cancel()
         timeout_ms = self.settings.watchdog[gpio]
-        if timeout_ms and self._loop is not None:
-            tick = self._tick()
-            if type(tick) is not int:  # a backend whose ticks come later keeps its own
-                tick = 0
-            self._schedule_watchdog(gpio, self._loop.time() + timeout_ms / 1000,
-                                    tick + timeout_ms * 1000)
+        if not timeout_ms or self._loop is None:
+            self._watchdogs.pop(gpio, None)
+            timer = self._watchdog_timers.pop(gpio, None)
+            if timer is not None:
+                timer.close()
+            return
+        tick = self._tick()
+        if type(tick) is not int:  # a backend whose ticks come later keeps its own
+            tick = 0
+        when = time.monotonic_ns() + timeout_ms * 1_000_000
+        self._watchdogs[gpio] = (when, tick + timeout_ms * 1000)
+        timer = self._watchdog_timers.get(gpio)
+        if timer is None:
+            timer = self._watchdog_timers[gpio] = make_timer(
+                self._loop, functools.partial(self._watchdog_fired, gpio))
+        if timer.when_ns is None or timer.when_ns > when:
+            # else it expires sooner and finds the deadline moved: no syscall an edge
+            timer.arm(when)
 
-    def _schedule_watchdog(self, gpio: int, when: float, tick: int) -> None:
-        assert self._loop is not None
-        self._watchdogs[gpio] = self._loop.call_at(when, self._watchdog_fired, gpio,
-                                                   when, tick)
-
-    def _watchdog_fired(self, gpio: int, when: float, tick: int) -> None:
+    def _watchdog_fired(self, gpio: int) -> None:
         # The report carries the deadline's tick and the next deadline follows from
         # this one, not from when the loop got round to it: no drift, exact periods.
-        self._watchdogs.pop(gpio, None)
         timeout_ms = self.settings.watchdog[gpio]
-        if not timeout_ms:
+        timer = self._watchdog_timers.get(gpio)
+        if not timeout_ms or timer is None or gpio not in self._watchdogs:
+            return
+        backend = self._backend
+        if backend is not None:
+            backend.edges_due(gpio)  # an edge due by now restarts the watchdog first
+        when, tick = self._watchdogs[gpio]
+        now = time.monotonic_ns()
+        if when > now:  # edges came since it was armed
+            timer.arm(when)
+            return
+        if backend is not None and backend.holds_edges(gpio):
+            timer.arm(now + timeout_ms * 1_000_000)  # they come first, and restart it
             return
         if self._wanted >> gpio & 1:
             self._report(gpio, TIMEOUT_LEVEL, tick & 0xFFFFFFFF)
         # pigpio repeats the timeout while no edge comes; a loop late by several
         # periods catches up one report per turn
-        self._schedule_watchdog(gpio, when + timeout_ms / 1000,
-                                (tick + timeout_ms * 1000) & 0xFFFFFFFF)
+        when += timeout_ms * 1_000_000
+        self._watchdogs[gpio] = (when, (tick + timeout_ms * 1000) & 0xFFFFFFFF)
+        timer.arm(when)
 
     # -- reports out ----------------------------------------------------------------------
     #
