@@ -16,7 +16,6 @@ Hooks run on the server's event loop: quick, never blocking.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import struct
 import time
@@ -123,9 +122,9 @@ class OutputPin:
             when = chip.monotonic_ns(pending[0][1])
             if due:  # edges due within MIN_WAIT_NS of these wait and go together
                 when = max(when, time.monotonic_ns() + MIN_WAIT_NS)
-            self._wake_at(loop, when)
+            self._wake_at(when)
 
-    def _wake_at(self, loop: asyncio.AbstractEventLoop, when_ns: int) -> None:
+    def _wake_at(self, when_ns: int) -> None:
         self._timer = timer = device_timer(self.chip, self._timer, self._play)
         if timer is not None:
             timer.arm(when_ns)
