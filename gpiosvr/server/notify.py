@@ -19,7 +19,10 @@ or wait.
 Watchdogs (``wdog``) add level-2 (TIMEOUT) reports when a GPIO saw no edge for the
 set time; glitch filters (``fg``) hold back a level change until it has been steady
 for the set microseconds and drop it if it reverts sooner. Both are per GPIO, as in
-pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`.
+pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`. Their timers
+are :mod:`~gpiosvr.server.backends.precise_timer` timerfds, one per GPIO, and decide
+only after the edges due by then (uvloop's ``call_later`` rounds to whole
+milliseconds and may run early: a glitch, or a TIMEOUT, reported).
 """
 
 from __future__ import annotations

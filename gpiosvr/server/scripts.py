@@ -159,7 +159,7 @@ class Script:
     #: LDAB's and STAB's bytes, made at first use; as pigpio's, they outlive a run
     buffer: bytearray | None = None
     #: What ends its MILS and MICS, made at first use, closed when it is deleted: a
-    #: timerfd (uvloop's call_later rounds to whole ms: ``mics 300`` lasted ~200 µs)
+    #: timerfd (uvloop's call_later rounds to whole ms: ``mics 300`` lasted 16-226 µs)
     timer: Timer | None = None
 
     def bytes(self) -> bytearray:

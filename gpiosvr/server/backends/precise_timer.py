@@ -1,7 +1,8 @@
 """A wake-up at an exact CLOCK_MONOTONIC time, its callback run on an asyncio loop.
 
-The simulated chip hands wave pulses on when they fall due. ``loop.call_later`` is
-too coarse for that on uvloop, the server's loop: it rounds the delay to whole
+The simulated chip hands wave pulses on when they fall due, its sensors play their
+edges at their ticks, filters and watchdogs wait a set time, scripts ``MICS``.
+``loop.call_later`` is too coarse for that on uvloop, the server's loop: it rounds the delay to whole
 milliseconds against a millisecond loop clock, so a callback runs up to 1 ms late,
 or early. :class:`TimerfdTimer` arms a Linux timerfd at an absolute time of
 CLOCK_MONOTONIC (``time.monotonic_ns``'s clock) and watches it with
