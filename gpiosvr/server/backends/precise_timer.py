@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import os
 import time
@@ -65,8 +64,9 @@ class _LibcTimerfd:
     (Python before 3.13 has no ``os.timerfd_*``)."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name, use_errno=True)  # OSError: no libc
+        # the process's own symbols, libc's among them: find_library would run
+        # ldconfig in a subprocess, a stall of the loop where the first timer is made
+        libc = ctypes.CDLL(None, use_errno=True)
         self._create = libc.timerfd_create  # AttributeError: no timerfd (not Linux)
         self._settime = libc.timerfd_settime
         self._gettime = libc.timerfd_gettime
