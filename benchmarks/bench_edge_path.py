@@ -3,7 +3,7 @@
 revision's.
 
     python benchmarks/bench_edge_path.py [--edges 300] [--rounds 6] [--revision REV]
-                                         [--syscalls]
+                                         [--syscalls] [--glitch US]
 
 Each round starts a server on the simulated chip whose code is stamped (the pulse
 timer's expiry against the time it was armed for, ``play_due`` starting, the edge's
@@ -18,6 +18,11 @@ of the rounds:
 * play→frame: the simulated chip and the hub, up to the frame built;
 * frame→callback: the write, the client's wake-up, read, parse and call;
 * tick→callback: all of it, as ``bench_latency.py --mode paced`` measures it.
+
+``--glitch US`` puts a glitch filter on the GPIO: each edge is then reported by the
+filter's own timer US µs after the edge (the tick it carries), handed on as a
+kernel edge or a watchdog's report is (the hub's ``level_changed``), not as a
+burst; its frame is still stamped, play→frame then spans the filter's wait.
 
 ``--revision REV`` runs REV's server and client (``git archive``) in the rounds
 between this tree's. ``--syscalls`` runs one more round of each under ``strace -f
@@ -82,7 +87,7 @@ runpy.run_module("gpiosvr.server", run_name="__main__")
 _PROBE = """
 import sys, time
 import gpiosvr.pigpio as pigpio
-path, count, gpio, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, count, gpio, interval, glitch = sys.argv[1], *map(int, sys.argv[2:6])
 pi = pigpio.pi(path)
 seen = []
 clock = time.monotonic_ns
@@ -91,6 +96,8 @@ def stamp(g, level, tick):
 pi.set_mode(gpio, pigpio.OUTPUT)
 pi.write(gpio, 0)
 pi.callback(gpio, pigpio.EITHER_EDGE, stamp)
+if glitch:
+    pi.set_glitch_filter(gpio, glitch)
 best = None  # the server's tick minus this clock's µs, from the quickest round trip
 for _ in range(50):
     before = clock() // 1000
@@ -113,9 +120,11 @@ for tick, at in seen:
 """
 
 
-def one_round(tree: str, edges: int, strace: str | None = None) -> dict[str, list[float]]:
+def one_round(tree: str, edges: int, strace: str | None = None,
+              glitch: int = 0) -> dict[str, list[float]]:
     """Run a server and a client of ``tree`` for one wave; µs per stage per edge
-    (with ``strace``: the client under ``strace -f -c -o strace``)."""
+    (with ``strace``: the client under ``strace -f -c -o strace``; ``glitch``: a
+    glitch filter of that many µs on the GPIO)."""
     where = temporary_directory("bench-path-")
     path, stamps = os.path.join(where, "gpio.sock"), os.path.join(where, "stamps")
     env = dict(os.environ, PYTHONPATH=tree, GPIOSVR_STAMPS=stamps)
@@ -124,7 +133,8 @@ def one_round(tree: str, edges: int, strace: str | None = None) -> dict[str, lis
                    stdout=subprocess.PIPE, text=True, env=env, cwd=where)
     try:
         server.stdout.readline()  # "gpiosvr: serving ..."
-        probe = [sys.executable, "-c", _PROBE, path, str(edges), str(GPIO), str(INTERVAL_US)]
+        probe = [sys.executable, "-c", _PROBE, path, str(edges), str(GPIO), str(INTERVAL_US),
+                 str(glitch)]
         if strace:
             probe = ["strace", "-f", "-c", "-o", strace, *probe]
         out = spawn_run(probe, timeout=edges * INTERVAL_US / 1e6 + 60, check=True,
@@ -203,6 +213,9 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--revision", help="also run this git revision, alternated")
+    parser.add_argument("--glitch", type=int, default=0, metavar="US",
+                        help="a glitch filter on the GPIO: each edge is reported by the "
+                             "filter's timer, US µs after it, as a kernel edge is")
     parser.add_argument("--syscalls", action="store_true",
                         help="count the client's system calls per edge (strace)")
     args = parser.parse_args()
@@ -213,7 +226,7 @@ def main() -> None:
         name: {stage: [] for stage in STAGES} for name in trees}
     for _ in range(args.rounds):
         for name, tree in trees.items():
-            for stage, values in one_round(tree, args.edges).items():
+            for stage, values in one_round(tree, args.edges, glitch=args.glitch).items():
                 if values:
                     results[name][stage].append((pct(values, .5), pct(values, .9)))
     print(f"{args.rounds} rounds of {args.edges} edges, {INTERVAL_US} µs apart; "
