@@ -161,6 +161,10 @@ def format_result(name: str, value: Any) -> str | None:
         return None
     if name in HEX:
         return f"{value:08X}"
+    if name == "handles":  # one line each, or nothing
+        return "\n".join(f"{h['kind']} {h['handle']}: uid {h['uid']}, "
+                         + ("persistent" if h["persistent"] else f"pid {h['pid']}")
+                         for h in value) or None
     if isinstance(value, (bytes, bytearray)):  # i2crd, spix, serr...: count, then bytes
         return " ".join([str(len(value)), *map(str, value)])
     if isinstance(value, list):  # procp: status and the 10 parameters
