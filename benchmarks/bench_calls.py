@@ -7,7 +7,7 @@ In one run, interleaved round by round, it measures ``read()`` calls per second 
 * ``raw``      a blocking Unix-socket round trip (``@1 r 4``) to our server: the floor;
 * ``facade``   ``gpiosvr.pigpio.pi().read(4)`` on one thread;
 * ``pigpio``   the real pigpio 1.78 client's ``pi.read(4)`` against a minimal
-               pigpiod-protocol stand-in (``pigpiod_standin.py``) on loopback TCP;
+               pigpiod-protocol stand-in (``minimal_pigpiod.py``) on loopback TCP;
 * ``8threads`` eight threads sharing one facade ``pi``;
 * ``batch100`` ``read`` commands in 100-command requests (``BlockingClient.request``).
 

@@ -7,7 +7,7 @@ delivered to a ``func(gpio, level, tick)`` callback:
 
 * ``gpiosvr``  a gpiosvr server (own process) injects the burst on its simulated
                chip (``siminject``); the facade ``pi.callback`` receives it;
-* ``pigpio``   a pigpiod-protocol stand-in (own process, ``pigpiod_standin.py``)
+* ``pigpio``   a pigpiod-protocol stand-in (own process, ``minimal_pigpiod.py``)
                sends the same burst as pigpio notification reports; the real pigpio
                1.78 client's ``pi.callback`` receives it.
 

@@ -4,7 +4,7 @@ pigpiod stand-in, side by side, in one run.
 Run: ``python benchmarks/bench_frontend.py [--seconds 1.5] [--rounds 3] [--edges 50000]``
 
 Each server runs in a process of its own (``gpiosvr-server --pigpiod-port 0`` on the
-simulated chip; ``pigpiod_standin.py``, plain blocking sockets and a thread per
+simulated chip; ``minimal_pigpiod.py``, plain blocking sockets and a thread per
 connection), and the same real pigpio 1.78 client measures, round by round:
 
 * ``calls/s``      ``pi.read(4)`` round trips;
@@ -46,7 +46,7 @@ ROOT = os.path.dirname(HERE)
 STANDIN = """
 import sys
 sys.path.insert(0, %r)
-from pigpiod_standin import PigpiodStandIn
+from minimal_pigpiod import PigpiodStandIn
 with PigpiodStandIn() as s:
     print(s.port, flush=True)
     for line in sys.stdin:

@@ -4,6 +4,7 @@ process floods the server (issue #18, targets 1 and 3).
 
     python benchmarks/bench_latency.py [--edges 600] [--calls 3000] [--text-frames]
                                        [--pin] [--with-text] [--mode turns|paced|both]
+                                       [--rounds N]
 
 * edges: one edge at a time, paced (every 2 ms; ``sim.inject`` on gpiosvr's
   simulated chip, one report sent by the pigpiod stand-in for pigpio), from the
@@ -36,7 +37,10 @@ same moments of a machine whose load changes.
 * ``--pin`` (a diagnostic): both servers on CPU 0, this process on CPU 1, so that
   an edge's reader never waits on the CPU of the server that woke it.
 
-Prints p50, p99 and p99.9 in microseconds per case. The stand-in is a Python
+Prints p50, p99 and p99.9 in microseconds per case. ``--rounds N`` repeats the
+idle and flood phases N times with the same servers and clients: the table pools
+the rounds, each ratio is given per round and as the median of the rounds (on a
+shared machine one run's ratio moves by ±30 %). The stand-in is a Python
 server (a thread per connection), not pigpiod: its figures are pigpio's client plus
 a server of similar cost, not the C daemon.
 """
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -232,6 +237,9 @@ def main() -> None:
     parser.add_argument("--mode", choices=("turns", "paced", "both"), default="turns",
                         help="edges asked for in turns (siminject / a line to the "
                              "stand-in), paced edges that come by themselves, or both")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat idle and flood this many times; ratios per round "
+                             "and their median (a run alone moves by ±30%% here)")
     parser.add_argument("--pin", action="store_true",
                         help="diagnostic: servers on CPU 0, this process on CPU 1")
     args = parser.parse_args()
@@ -246,7 +254,7 @@ def main() -> None:
         os.sched_setaffinity(0, {1})
         os.environ["GPIOSVR_BENCH_PIN"] = "0"  # both_servers starts them on CPU 0
     Dispatcher.binary_reports = not args.text_frames
-    rows: list[tuple[str, list[float]]] = []
+    rows: list[list[tuple[str, list[float]]]] = []  # each round's
     with both_servers() as (path, standin):
         pi = facade.pi(path)
         sim = Simulator(path)
@@ -288,33 +296,35 @@ def main() -> None:
         def theirs_one() -> None:
             standin.burst(GPIO, 1, now=True)
 
-        for phase in ("idle", "flood"):
-            floods = ([Flood(_FLOOD_OURS, path), Flood(_FLOOD_PIGPIO, str(standin.port))]
-                      if phase == "flood" else [])
-            for flood in floods:
-                flood.__enter__()
-            try:
-                edges = (edge_latencies([(ours, ours_one), (theirs, theirs_one), *extra],
-                                        args.edges, shuffle=bool(extra))
-                         if args.mode != "paced" else [[], []])
-                if paced:
-                    mine, yours, late = paced_latencies(ours_paced, start_wave, theirs_paced,
-                                                        standin, PACED_GPIO, args.edges)
-                    rows.append((f"gpiosvr paced edge, {phase}", mine))
-                    rows.append((f"pigpio paced edge, {phase}", yours))
-                    late_all += late
-                calls = call_latencies((pi.read, real.read), args.calls)
-            finally:
+        for _ in range(args.rounds):
+            rows.append([])
+            for phase in ("idle", "flood"):
+                floods = ([Flood(_FLOOD_OURS, path), Flood(_FLOOD_PIGPIO, str(standin.port))]
+                          if phase == "flood" else [])
                 for flood in floods:
-                    flood.__exit__()
-            for side, stamp, asked, called in zip(("gpiosvr", "pigpio"), (ours, theirs),
-                                                  edges, calls):
-                if args.mode != "paced":
-                    rows.append((f"{side} edge, {phase}", stamp.since_tick))
-                    rows.append((f"{side} edge asked, {phase}", asked))
-                rows.append((f"{side} read(), {phase}", called))
-            if extra:
-                rows.append((f"gpiosvr-text edge, {phase}", text.since_tick))
+                    flood.__enter__()
+                try:
+                    edges = (edge_latencies([(ours, ours_one), (theirs, theirs_one), *extra],
+                                            args.edges, shuffle=bool(extra))
+                             if args.mode != "paced" else [[], []])
+                    if paced:
+                        mine, yours, late = paced_latencies(ours_paced, start_wave, theirs_paced,
+                                                            standin, PACED_GPIO, args.edges)
+                        rows[-1].append((f"gpiosvr paced edge, {phase}", mine))
+                        rows[-1].append((f"pigpio paced edge, {phase}", yours))
+                        late_all += late
+                    calls = call_latencies((pi.read, real.read), args.calls)
+                finally:
+                    for flood in floods:
+                        flood.__exit__()
+                for side, stamp, asked, called in zip(("gpiosvr", "pigpio"), (ours, theirs),
+                                                      edges, calls):
+                    if args.mode != "paced":
+                        rows[-1].append((f"{side} edge, {phase}", stamp.since_tick))
+                        rows[-1].append((f"{side} edge asked, {phase}", asked))
+                    rows[-1].append((f"{side} read(), {phase}", called))
+                if extra:
+                    rows[-1].append((f"gpiosvr-text edge, {phase}", text.since_tick))
         if extra:
             pi_text.stop()
         pi.stop()
@@ -325,26 +335,37 @@ def main() -> None:
           "request (siminject, or a line to the stand-in) to the callback; paced edge: "
           "edges that come by themselves every 2 ms (a wave on ours, a thread of the "
           "stand-in's), tick to callback\n")
-    print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
-    for name, values in sorted(rows, key=lambda r: (r[0].split()[1], r[0])):
+    pooled: dict[str, list[float]] = {}
+    for one in rows:
+        for name, values in one:
+            pooled.setdefault(name, []).extend(values)
+    print(f"{'case':28}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}"
+          + ("  (all rounds)" if args.rounds > 1 else ""))
+    for name, values in sorted(pooled.items(), key=lambda r: (r[0].split()[1], r[0])):
         print(f"{name:28}{len(values):>6}{pct(values, .5) * 1e6:>10.0f}"
               f"{pct(values, .99) * 1e6:>10.0f}{pct(values, .999) * 1e6:>10.0f}")
-    table = dict(rows)
+    tables = [dict(one) for one in rows]
+
+    def ratios(a_name: str, b_name: str, q: float) -> str:
+        """The ratio of two cases' q-quantiles, each round's and (rounds) their median."""
+        each = [pct(t[a_name], q) / pct(t[b_name], q) for t in tables]
+        text = ", ".join(f"{r:.2f}" for r in each)
+        return text if len(each) == 1 else f"{statistics.median(each):.2f} (rounds {text})"
+
     kinds = {"turns": ("edge",), "paced": ("paced edge",)}.get(args.mode,
                                                                 ("edge", "paced edge"))
     for kind in (*kinds, "read()"):
         for phase in ("idle", "flood"):
-            a, b = table[f"gpiosvr {kind}, {phase}"], table[f"pigpio {kind}, {phase}"]
-            print(f"{kind} {phase}: gpiosvr / pigpio p50 {pct(a, .5) / pct(b, .5):.2f}, "
-                  f"p99 {pct(a, .99) / pct(b, .99):.2f}  (target <= 1)")
+            a, b = f"gpiosvr {kind}, {phase}", f"pigpio {kind}, {phase}"
+            print(f"{kind} {phase}: gpiosvr / pigpio p50 {ratios(a, b, .5)}, "
+                  f"p99 {ratios(a, b, .99)}  (target <= 1)")
     if args.with_text:
         for phase in ("idle", "flood"):
-            a, b = table[f"gpiosvr edge, {phase}"], table[f"gpiosvr-text edge, {phase}"]
-            print(f"edge {phase}: binary / text frames p50 {pct(a, .5) / pct(b, .5):.2f}, "
-                  f"p99 {pct(a, .99) / pct(b, .99):.2f}")
-    idle, flood = table["gpiosvr read(), idle"], table["gpiosvr read(), flood"]
-    print(f"gpiosvr read() under a batch-streaming client / idle: p99 "
-          f"{pct(flood, .99) / pct(idle, .99):.1f}  (target <= 2)")
+            a, b = f"gpiosvr edge, {phase}", f"gpiosvr-text edge, {phase}"
+            print(f"edge {phase}: binary / text frames p50 {ratios(a, b, .5)}, "
+                  f"p99 {ratios(a, b, .99)}")
+    print("gpiosvr read() under a batch-streaming client / idle: p99 "
+          f"{ratios('gpiosvr read(), flood', 'gpiosvr read(), idle', .99)}  (target <= 2)")
     if args.mode != "turns":
         late = [v / 1e6 for v in late_all]
         print(f"the stand-in's paced reports sent after their ticks: p50 "

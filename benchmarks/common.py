@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# last: tests/ has modules of the benchmarks' names (pigpiod_standin)
+# last, so that a benchmark's own modules come first
 sys.path.append(os.path.join(ROOT, "tests"))
 import children  # noqa: E402 - tests/children.py, for the tests' processes too
 
@@ -27,7 +27,7 @@ BEFORE_HARDENING = "5d9da22"
 _STANDIN_MAIN = """
 import sys
 sys.path.insert(0, %r)
-from pigpiod_standin import PigpiodStandIn
+from minimal_pigpiod import PigpiodStandIn
 standin = PigpiodStandIn()
 print(standin.port, flush=True)
 import time
@@ -78,7 +78,7 @@ def _pinned() -> list[str]:
 
 
 class StandinProcess:
-    """``pigpiod_standin.PigpiodStandIn`` serving from a process of its own."""
+    """``minimal_pigpiod.PigpiodStandIn`` serving from a process of its own."""
 
     def __init__(self) -> None:
         self.proc = spawn([*_pinned(), sys.executable, "-c", _STANDIN_MAIN],

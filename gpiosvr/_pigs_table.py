@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     'fw': (('int', 'data'), 'fw handle data', 'Write the bytes to a file handle.'),
     'gdc': (('user_gpio',), 'gdc user_gpio', 'The PWM dutycycle (hardware PWM: out of 1000000).'),
     'gpw': (('user_gpio',), 'gpw user_gpio', 'The servo pulsewidth.'),
+    'handles': ((), 'handles', "List the numbered handles you may use and close (I2C, SPI, serial, files, notification pipes): your process's, and what persists of your uid's (all uids' for root and the admin group), to find what a script forgot to close."),
     'hc': (('int', 'int'), 'hc gpio frequency', 'Hardware clock on gpio (4, 5, 6, 20, 21, 32, 34, 42-44) at frequency Hz, 0 off; clock 1 (5, 21, 42, 44) needs gpio | 0x5A000000.'),
     'hello': (('int', 'text?', 'int?'), 'hello version [name] [pid]', "Handshake: the client's protocol version, name and pid; answers server info."),
     'hp': (('gpio', 'int', 'int'), 'hp gpio frequency duty', 'Hardware PWM on GPIO 12, 13, 18, 19 (40, 41, 45, 52, 53): frequency, duty of 1M; it stops the wave being sent, as in pigpio.'),

@@ -4,17 +4,18 @@ in order, on two threads of its own (never on the client's loop thread).
 An edge costs one thread wake-up, as with pigpio's client: the thread that reads
 an edge is the one that runs its callbacks. So that a slow callback never stalls
 reading, both threads wait for the connection in one ``epoll`` set, where it is
-registered one-shot: the kernel wakes one of them when data comes, and nobody
-else until that thread has read it, parsed the frames, queued the edge reports in
-arrival order, handed every other frame (answers to the commands the loop thread
-sends on this connection, ``*bye``) to the loop thread and armed the connection
-again. If no thread is running callbacks, it then runs the queue until it is
-empty, while the other thread waits for the next data in the kernel: the reading
-passes from one thread to the other without a wake-up of its own (a lock handed
-over would wake the other thread at every edge, and it would wait for the GIL
-while the callbacks run). Only one thread runs callbacks at a time, in arrival
-order; a callback may call the client again, and one that raises is logged while
-the others keep running.
+registered edge-triggered: the kernel wakes one of them for each arrival of data.
+That thread reads, parses the frames, queues the edge reports in arrival order and
+hands every other frame (answers to the commands the loop thread sends on this
+connection, ``*bye``) to the loop thread holding a lock, so that what the other
+thread reads next comes after them. If no thread is running callbacks, it then
+runs the queue until it is empty, while the other thread waits for the next data
+in the kernel: the reading passes from one thread to the other without a wake-up
+of its own (a lock handed over would wake the other thread at every edge, and it
+would wait for the GIL while the callbacks run), and with no system call to arm
+the connection again. Only one thread runs callbacks at a time, in arrival order;
+a callback may call the client again, and one that raises is logged while the
+others keep running.
 
 The loop thread keeps the connection's life (connect, hello, subscriptions,
 reconnection, close): it :meth:`Dispatcher.attach`\\ es each new connection, whose
@@ -49,8 +50,10 @@ MAX_PENDING_REPORTS = 1_000_000
 #: How long one wait for the callback connection lasts before it looks again
 #: (seconds): a safety net only, since closing and replacing a connection wake it.
 _READ_WAIT_SECONDS = 60.0
-#: The connection's registration: readable, once, until armed again.
-_ARMED = select.EPOLLIN | select.EPOLLONESHOT
+#: The connection's registration: edge-triggered, so that the kernel wakes one
+#: waiting thread for each arrival and none needs to arm it again after reading
+#: (a system call per edge, and one more moment the thread lets go of the GIL).
+_WATCHED = select.EPOLLIN | select.EPOLLET
 #: A binary edge frame (asked for with ``nfmt 1``): its first byte, its head.
 _MARK = protocol.BINARY_EDGE_MARK
 _MARK_BYTE = bytes([_MARK])
@@ -95,6 +98,9 @@ class Dispatcher:
     def __init__(self, client: PigpioCallbackClient, threads: int = 2) -> None:
         self._client = client
         self._lock = threading.Lock()  # the queue, _running, _pending
+        # held from a read to its frames queued or handed on: what the next read
+        # brings comes after them
+        self._reading = threading.Lock()
         self._queue: collections.deque[bytes | threading.Event] = collections.deque()
         self._running = False
         self._pending = 0
@@ -136,7 +142,7 @@ class Dispatcher:
             stopping = self._stopping
             if not stopping:
                 self._sources[source.fd] = source
-                self._epoll.register(source.fd, _ARMED)
+                self._epoll.register(source.fd, _WATCHED)
         if old is not None:
             old.shut()
         if stopping:
@@ -224,7 +230,8 @@ class Dispatcher:
         handlers = client._notification_handlers
         unhexlify, hex_error, size_of = binascii.unhexlify, binascii.Error, RECORD.size
         mark, unpack_head, head_size = _MARK, _HEAD.unpack_from, _HEAD.size
-        wait, arm, sources = self._epoll.poll, self._epoll.modify, self._sources
+        wait, sources, reading = self._epoll.poll, self._sources, self._reading
+        full = len(buffer)
         while True:
             if self._stopping:
                 return None
@@ -236,68 +243,64 @@ class Dispatcher:
             source = sources.get(events[0][0])
             if source is None:
                 continue  # gone meanwhile
-            error: OSError | None = None
-            try:
-                size = source.sock.recv_into(buffer)
-            except BlockingIOError:
-                size = -1
-            except OSError as exc:
-                size, error = 0, exc
-            if not size:
-                self._source_lost(source, error)
-                continue
-            if size < 0:  # woken for nothing
+            with reading:  # the other thread may be reading what came before
+                error: OSError | None = None
                 try:
-                    arm(source.fd, _ARMED)
-                except OSError:
-                    pass  # gone meanwhile
-                continue
-            run = direct = False
-            records = None
-            if source.pending or source.failed or len(handlers) != 1:
-                pass  # the general way
-            elif buffer[0] == mark:  # a binary edge frame (nfmt 1)
-                if size >= head_size:
-                    _, seq, lost, count = unpack_head(buffer)
-                    if size == head_size + count * size_of:
-                        records = bytes(view[head_size:size])
-            elif buffer[:3] == b"*e " and buffer.find(b"\n") == size - 1:
-                words = bytes(view[:size]).split(b" ", 3)
-                if len(words) == 4:
-                    _, seq, lost, hexed = words
-                    if (seq.isdigit() and lost.isdigit() and hexed[:1] == b"%"
-                            and len(seq) < 19 and len(lost) < 19):
-                        try:
-                            records = unhexlify(hexed[1:-1])
-                        except hex_error:
-                            records = None
-                        if records is not None and len(records) % size_of:
-                            records = None
-                        seq, lost = int(seq), 0 if lost == b"0" else int(lost)
-            if records is None:
-                run = self._take(source, bytes(view[:size]))
-            else:
-                client._seq = seq
-                if lost:
-                    self._count_lost(lost)
-                if records:
-                    count = len(records) // size_of
-                    with lock:
-                        if self._pending + count <= MAX_PENDING_REPORTS:
-                            self._pending += count
-                            if not self._running and not queue:
-                                self._running = direct = True
-                            else:
-                                queue.append(records)
-                                if not self._running:
-                                    self._running = run = True
-                                records = b""
-                    if records and not direct:  # over the bound: dropped and counted
-                        self._enqueue(records)
-            try:
-                arm(source.fd, _ARMED)  # only now: the next read follows this one
-            except OSError:
-                pass  # gone meanwhile: its end reaches the thread that reads it
+                    size = source.sock.recv_into(buffer)
+                except BlockingIOError:
+                    continue  # the other thread read it first
+                except OSError as exc:
+                    size, error = 0, exc
+                if not size:
+                    self._source_lost(source, error)
+                    continue
+                run = direct = False
+                records = None
+                if source.pending or source.failed or len(handlers) != 1:
+                    pass  # the general way
+                elif buffer[0] == mark:  # a binary edge frame (nfmt 1)
+                    if size >= head_size:
+                        _, seq, lost, count = unpack_head(buffer)
+                        if size == head_size + count * size_of:
+                            records = bytes(view[head_size:size])
+                elif buffer[:3] == b"*e " and buffer.find(b"\n") == size - 1:
+                    words = bytes(view[:size]).split(b" ", 3)
+                    if len(words) == 4:
+                        _, seq, lost, hexed = words
+                        if (seq.isdigit() and lost.isdigit() and hexed[:1] == b"%"
+                                and len(seq) < 19 and len(lost) < 19):
+                            try:
+                                records = unhexlify(hexed[1:-1])
+                            except hex_error:
+                                records = None
+                            if records is not None and len(records) % size_of:
+                                records = None
+                            seq, lost = int(seq), 0 if lost == b"0" else int(lost)
+                if records is None:
+                    run = self._take(source, bytes(view[:size]))
+                else:
+                    client._seq = seq
+                    if lost:
+                        self._count_lost(lost)
+                    if records:
+                        count = len(records) // size_of
+                        with lock:
+                            if self._pending + count <= MAX_PENDING_REPORTS:
+                                self._pending += count
+                                if not self._running and not queue:
+                                    self._running = direct = True
+                                else:
+                                    queue.append(records)
+                                    if not self._running:
+                                        self._running = run = True
+                                    records = b""
+                        if records and not direct:  # over the bound: dropped and counted
+                            self._enqueue(records)
+                if size == full:  # more may be waiting, and no new edge would tell
+                    try:
+                        self._epoll.modify(source.fd, _WATCHED)
+                    except OSError:
+                        pass  # gone meanwhile: its end reaches the thread that reads it
             if direct:
                 return records
             if run:

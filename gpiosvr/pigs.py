@@ -35,6 +35,7 @@ from gpiosvr import config, protocol
 from gpiosvr._pigs_table import COMMANDS
 from gpiosvr.blocking import BlockingClient
 from gpiosvr.errors import GpioServerError, error_text
+from gpiosvr.pigs_args import MODE_LETTERS, PUD_LETTERS
 
 if TYPE_CHECKING:
     import argparse
@@ -64,6 +65,9 @@ PIPE_COMMANDS = {"no": "pno", "nb": "pnb", "np": "pnp", "nc": "pnc", "evm": "pev
 REST_OF_LINE = {"proc"}
 #: Commands of the server's table that are no pigs commands: pigs sends them itself.
 HIDDEN = {"hello", "persist"}
+#: What pigs takes for a mode or a pull, as pigpio's parser (command.c): one letter
+#: of these, in either case; anything else is a bad parameter, sent to nobody.
+LETTERS = {"mode": frozenset(MODE_LETTERS.values()), "pud": frozenset(PUD_LETTERS.values())}
 
 DESCRIPTION = """\
 pigpio's command-line tool, for a gpiosvr server: pigs w 18 1 r 18 runs the
@@ -92,11 +96,12 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
     commands: list[tuple[Any, ...]] = []
     i = 0
     while i < len(words):
-        name = words[i].lower()
+        typed = words[i]  # pigs names a command in its errors as it was typed
+        name = typed.lower()
         name = LONG_NAMES.get(name, name)
         entry = COMMANDS.get(name)
         if entry is None or name in HIDDEN:
-            return commands, UsageError(f"{words[i]}? unknown command, pigs h for help")
+            return commands, UsageError(f"{typed}? unknown command, pigs h for help")
         kinds = entry[0]
         i += 1
         if name in REST_OF_LINE:  # as pigs (command.c): the words to the end, as one
@@ -119,10 +124,13 @@ def parse_commands(words: list[str]) -> tuple[list[tuple[Any, ...]], UsageError 
             optional = kinds[len(args)].endswith("?")
             if i >= len(words) or optional and _is_command(words[i]):
                 break
+            letters = LETTERS.get(kinds[len(args)].rstrip("?"))
+            if letters is not None and words[i].lower() not in letters:
+                return commands, UsageError(f"{typed}: bad parameter, pigs h for help")
             args.append(_arg(words[i]))
             i += 1
         if len(args) < sum(1 for kind in kinds if not kind.endswith(("?", "*"))):
-            return commands, UsageError(f"{name}: bad parameter, pigs h for help")
+            return commands, UsageError(f"{typed}: bad parameter, pigs h for help")
         commands.append((PIPE_COMMANDS.get(name, name), *args))
     return commands, None
 
@@ -153,6 +161,10 @@ def format_result(name: str, value: Any) -> str | None:
         return None
     if name in HEX:
         return f"{value:08X}"
+    if name == "handles":  # one line each, or nothing
+        return "\n".join(f"{h['kind']} {h['handle']}: uid {h['uid']}, "
+                         + ("persistent" if h["persistent"] else f"pid {h['pid']}")
+                         for h in value) or None
     if isinstance(value, (bytes, bytearray)):  # i2crd, spix, serr...: count, then bytes
         return " ".join([str(len(value)), *map(str, value)])
     if isinstance(value, list):  # procp: status and the 10 parameters

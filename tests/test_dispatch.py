@@ -370,11 +370,13 @@ def binary_frame(seq: int, lost: int, records: bytes, count: int | None = None) 
 
 
 @contextmanager
-def _callback_on_fake(sock_path: str, callback) -> Iterator[tuple["FakeServer", BlockingClient]]:
-    """A blocking client of a :class:`FakeServer` with ``callback`` on GPIO 20, once
-    the fake saw it subscribe; both closed when the block ends."""
+def _callback_on_fake(sock_path: str, callback, **options: object
+                      ) -> Iterator[tuple["FakeServer", BlockingClient]]:
+    """A blocking client of a :class:`FakeServer` (made with ``options``) with
+    ``callback`` on GPIO 20, once the fake saw it subscribe; both closed when the
+    block ends."""
     fake = FakeServer(sock_path)
-    client = BlockingClient(sock_path)
+    client = BlockingClient(sock_path, **options)
     try:
         client.callback(20, pigpio.EITHER_EDGE, callback)
         assert fake.subscribed.wait(10)
@@ -401,6 +403,31 @@ def test_frames_cut_anywhere_and_mixed_with_lines_are_read_in_order(sock_path, e
         wait_until(lambda: len(got) == 4)
         assert got == [(1, 10), (0, 0x0A0AE5E5), (1, 0xE50A), (0, 7)]
         assert client.lost_reports == 5
+
+
+def test_one_write_longer_than_the_read_buffer_is_read_whole(sock_path, edge_format):
+    """Frames worth ten reads come in one write and nothing after it: the reader
+    reads on until the socket is empty (edge-triggered, no later arrival would wake
+    it for the rest), and every report reaches its callback, in order. The read
+    buffer is the smallest there is, so that the write fits the socket's."""
+    got = []
+    with _callback_on_fake(sock_path, lambda g, lvl, t: got.append((lvl, t)),
+                           buffer_size=4096) as (fake, client):
+        size = len(client._resources.runtime.dispatcher._buffer)
+        assert size == 4096
+        frames, expected, seq = [], [], 0
+        while sum(map(len, frames)) < 10 * size:
+            seq += 1
+            records = b"".join(EDGE_RECORD.pack(20, (seq + i) & 1, seq * 100 + i)
+                               for i in range(50))
+            expected += [((seq + i) & 1, seq * 100 + i) for i in range(50)]
+            if edge_format == "binary":
+                frames.append(binary_frame(seq, 0, records))
+            else:
+                frames.append(b"*e %d 0 %%%s\n" % (seq, records.hex().encode()))
+        fake.send(b"".join(frames))
+        wait_until(lambda: len(got) == len(expected))
+        assert got == expected
 
 
 def test_a_binary_frame_announcing_too_many_records_closes_the_connection(

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import gpiosvr.pigpio as pigpio
+from gpiosvr import protocol
 from gpiosvr.server.sim.devices import RegisterDevice
 from gpiosvr.simulator import Simulator
 
@@ -153,3 +154,44 @@ def test_a_bit_bang_serial_reader_of_one_pigs_is_read_by_the_next(server, sim, m
         pi.stop()
     assert pigs(server, "slrc", 17) == ("", "", 0)
     assert pigs(server, "slr", 17, 100)[0] == f"{pigpio.PI_NOT_SERIAL_GPIO}\n"
+
+
+def test_handles_lists_what_a_session_may_use_and_close(server, stub):
+    """``pigs handles`` shows what earlier runs left open, to close what a script
+    forgot; a connection sees its own process's handles with its pid, and another uid
+    sees none of these."""
+    assert pigs(server, "handles") == ("", "", 0)
+    assert pigs(server, "i2co", "1", "0x48", "0", "no", "i2co", "1", "0x48", "0") == \
+        ("0\n0\n1\n", "", 0)
+    uid = os.geteuid()
+    assert pigs(server, "handles") == (
+        f"i2c 0: uid {uid}, persistent\ni2c 1: uid {uid}, persistent\n"
+        f"notification pipe 0: uid {uid}, persistent\n", "", 0)
+    pi = pigpio.pi(server.socket_path)  # not persistent: its process's own
+    try:
+        assert pi.i2c_open(1, 0x48) == 2
+        listed = pi.sl.s.command("handles")
+        assert [(h["kind"], h["handle"], h["persistent"], h["pid"]) for h in listed] == [
+            ("i2c", 0, True, None), ("i2c", 1, True, None), ("i2c", 2, False, os.getpid()),
+            ("notification pipe", 0, True, None)]
+        assert {h["uid"] for h in listed} == {uid}
+        assert "i2c 2" not in pigs(server, "handles")[0]  # another process's
+    finally:
+        pi.stop()
+    assert pigs(server, "i2cc", "1", "handles") == (
+        f"i2c 0: uid {uid}, persistent\nnotification pipe 0: uid {uid}, persistent\n", "", 0)
+    assert pigs(server, "i2cc", "0", "nc", "0", "handles") == ("", "", 0)
+
+
+@needs_root
+def test_another_uid_sees_none_of_a_uids_persistent_handles(server, stub):
+    open_to_all(server.socket_path)
+    assert pigs(server, "i2co", "1", "0x48", "0") == ("0\n", "", 0)
+    answers = ask_as(OTHER_UID, server.socket_path, "@1 handles", "@2 i2co 1 0x48 0",
+                     "@3 handles")
+    assert answers[:2] == ["@1 []", "@2 1"]  # root's handle 0 is not listed
+    (mine,) = protocol.decode_response(answers[2] + "\n")[1][0].value
+    assert (mine["kind"], mine["handle"], mine["uid"], mine["persistent"]) == \
+        ("i2c", 1, OTHER_UID, False)
+    assert type(mine["pid"]) is int and mine["pid"] != os.getpid()
+    assert pigs(server, "i2cc", "0") == ("", "", 0)

@@ -47,6 +47,8 @@ def test_a_failing_command_prints_its_code_and_pigpios_text(server):
 
 @pytest.mark.parametrize("args,message", [
     (["zz"], "zz? unknown command"), (["w", "4"], "w: bad parameter"),
+    # a mode or a pull is one of pigs' letters, else pigs itself refuses it
+    (["pud", "4", "2"], "pud: bad parameter"), (["MODES", "4", "9"], "MODES: bad parameter"),
 ])
 def test_bad_command_lines(server, args, message):
     out = pigs(*args, socket_path=server.socket_path)

@@ -13,7 +13,9 @@ import gpiosvr.pigpio as pigpio
 from gpiosvr.client_pigs import PigpioCallbackClient
 
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
+from test_filter_timers import facade  # noqa: F401 - a fixture
 from test_persist import pigs, stub  # noqa: F401 - a fixture
+from test_precise_timer import open_fds
 
 TOGGLE = """
 ld v0 p0
@@ -46,6 +48,35 @@ def test_a_toggling_script_makes_exactly_its_edges_with_its_timing(pi):
     assert len(ticks) == 200 and [lvl for lvl, _ in ticks] == [1, 0] * 100
     gaps = [(b - a) % 2**32 for (_, a), (_, b) in zip(ticks, ticks[1:])]
     assert 4_500 <= sorted(gaps)[len(gaps) // 2] <= 8_000  # about 5 ms apart
+
+
+def test_a_mics_delay_is_never_shorter_than_asked(facade):
+    """On uvloop too, whose call_later rounded 300 µs to 0 ms: ~200 µs pulses."""
+    pi, ticks = facade, []
+    pi.write(21, 0)
+    callback = pi.callback(21, pigpio.EITHER_EDGE, lambda g, level, tick: ticks.append(tick))
+    sid = pi.store_script("ld v0 20 tag 1 w 21 1 mics 300 w 21 0 mics 300 dcr v0 jnz 1")
+    wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    assert pi.run_script(sid) == 0
+    wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    wait_until(lambda: len(ticks) == 40)
+    callback.cancel()
+    assert min((b - a) % 2**32 for a, b in zip(ticks, ticks[1:])) >= 300
+    assert pi.delete_script(sid) == 0
+
+
+def test_a_scripts_delay_timer_is_closed_when_it_is_deleted(pi, server):
+    sid = pi.store_script("mics 100 mils 1")
+    wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    before = open_fds()
+    assert pi.run_script(sid) == 0
+    wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    assert open_fds() == before + 1  # its timerfd, kept for the next run
+    assert pi.run_script(sid) == 0
+    wait_status(pi, sid, pigpio.PI_SCRIPT_HALTED)
+    assert open_fds() == before + 1
+    assert pi.delete_script(sid) == 0
+    assert open_fds() == before
 
 
 def test_arithmetic_logic_calls_and_params(pi):

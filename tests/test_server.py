@@ -308,3 +308,38 @@ def test_another_user_is_served_once_the_socket_is_open_to_all(server):
     open_to_all(server.socket_path)
     answers = ask_as(OTHER_UID, server.socket_path, "@1 r 4", "@2 pud 4 d", "@3 r 4")
     assert answers == ["@1 1", "@2 0", "@3 0"]
+
+
+def test_a_start_that_fails_after_the_backend_was_opened_closes_it(sock_path):
+    from gpiosvr.server.app import ServerStartError
+    from gpiosvr.server.frontends.pigpiod import PigpiodFrontend
+    from gpiosvr.server.sim.board import Board
+    from gpiosvr.server.sim.devices.serial_port import SerialPort
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    fds = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+
+    async def start_and_fail() -> SimulatedChip:
+        chip = SimulatedChip()
+        board = Board()
+        board.serial.append(SerialPort(["/dev/serial0"], far_end="pty"))  # a pty, opened
+        board.attach(chip)
+        server = GpioServer(sock_path, chip)
+        server.frontends.append(PigpiodFrontend(server, taken.getsockname()[1]))
+        with pytest.raises(ServerStartError, match="cannot listen for pigpiod clients"):
+            await server.start()
+        return chip
+
+    try:
+        asyncio.run(start_and_fail())  # what a first run sets up once
+        before = fds()
+        chips = [asyncio.run(start_and_fail()) for _ in range(5)]
+        assert fds() == before
+        assert all(chip._closed for chip in chips)
+        assert not os.path.exists(sock_path)
+        with ServerThread(sock_path, SimulatedChip()) as srv:  # the path serves again
+            assert asyncio.run(SocketClient(None, srv.socket_path).command("r", 4)) == 1
+    finally:
+        taken.close()

@@ -1145,13 +1145,17 @@ class GpioServer:
             for frontend in self.frontends:
                 await frontend.start()
         except BaseException:
-            for frontend in self.frontends:
-                await frontend.close()
-            if self._server is not None:
-                self._server.close()
-                self._server = None
-            self._instance.release()
-            self._instance = None
+            try:
+                for frontend in self.frontends:
+                    await frontend.close()
+                if self._server is not None:
+                    self._server.close()
+                    self._server = None
+            finally:
+                self._instance.release()
+                self._instance = None
+                self.hub.close_timers()
+                self.backend.close()  # what attach opened (timers, lines, a daemon link)
             raise
         # DEBUG: gpiosvr-server prints its own "serving" line, which is what users see
         log.debug("gpiosvr serving backend %s on %s", self.backend.name, self.socket_path)
@@ -1203,6 +1207,7 @@ class GpioServer:
         if self._instance is not None:  # only the socket file this server bound
             self._instance.release()
             self._instance = None
+        self.hub.close_timers()
         self.backend.close()
         self.conn_log.close()
         self.cap_log.close()

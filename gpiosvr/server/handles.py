@@ -125,6 +125,14 @@ class HandleTable(Generic[T]):
             raise PigpioError(self._bad_handle)
         return resource
 
+    def usable(self, session: Any) -> list[tuple[int, Owner, bool]]:
+        """The handles ``session`` may use, lowest first: (handle, owner, whether it
+        persists): its own client's, and the persistent ones of every uid whose
+        things it may touch."""
+        return [(handle, owner, key is PERSISTENT)
+                for handle, (_, owner, key) in sorted(self._open.items())
+                if may_use(session, owner, key)]
+
     def close(self, session: Any, handle: Any) -> T:
         """Close ``session``'s ``handle`` (``PI_BAD_HANDLE`` if it is not its own)."""
         self.get(session, handle)
@@ -170,6 +178,15 @@ class HandleTables:
         """Register ``table`` (returned, for ``self.x = tables.add(HandleTable(...))``)."""
         self.tables.append(table)
         return table
+
+    def listing(self, session: Any) -> list[dict[str, Any]]:
+        """Every handle ``session`` may use and close, of every kind (the ``handles``
+        command): kind, handle, owner's uid, and either ``persistent`` or the pid of
+        the client process it closes with (``session``'s own)."""
+        return [{"kind": table.kind, "handle": handle, "uid": owner.uid,
+                 "persistent": persistent, "pid": None if persistent else session.pid}
+                for table in self.tables
+                for handle, owner, persistent in table.usable(session)]
 
     def connected(self, session: Any) -> None:
         """A connection of ``session``'s client was admitted."""

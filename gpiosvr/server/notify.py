@@ -19,19 +19,25 @@ or wait.
 Watchdogs (``wdog``) add level-2 (TIMEOUT) reports when a GPIO saw no edge for the
 set time; glitch filters (``fg``) hold back a level change until it has been steady
 for the set microseconds and drop it if it reverts sooner. Both are per GPIO, as in
-pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`.
+pigpio; who set them is in :class:`gpiosvr.server.app.EdgeSettings`. Their timers
+are :mod:`~gpiosvr.server.backends.precise_timer` timerfds, one per GPIO, and decide
+only after the edges due by then (uvloop's ``call_later`` rounds to whole
+milliseconds and may run early: a glitch, or a TIMEOUT, reported).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import time
 from binascii import hexlify
 from typing import TYPE_CHECKING, Any
 
 from gpiosvr import errors, protocol
 from gpiosvr._pigpio_tables import CONSTANTS
 from gpiosvr.errors import PigpioError
+from gpiosvr.server.backends.precise_timer import Timer, make_timer
 from gpiosvr.server.limits import (
     MAX_HANDLES, MAX_HANDLES_PER_CONNECTION, MAX_HANDLES_PER_UID, MAX_QUEUED_NOTIFY_BYTES,
     MAX_QUEUED_NOTIFY_BYTES_PER_UID, MAX_QUEUED_REPORTS, MAX_REPORTS_PER_FRAME,
@@ -114,9 +120,16 @@ class EdgeHub:
         self._refreshed_at = float("-inf")
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
-        self._glitch_pending: dict[int, tuple[int, int, asyncio.TimerHandle]] = {}
+        #: gpio -> its watchdog's deadline (CLOCK_MONOTONIC ns) and the deadline's tick
+        self._watchdogs: dict[int, tuple[int, int]] = {}
+        #: One timer per GPIO with a watchdog, closed when it is turned off.
+        self._watchdog_timers: dict[int, Timer] = {}
+        self._glitch_pending: dict[int, tuple[int, int]] = {}  # gpio -> (level, tick)
+        # gpio -> (the active window's end tick or None, pending (level, tick) or None)
         self._noise_state: dict[int, tuple] = {}
+        #: The filters' wake-ups, one timer per filtered GPIO (made when first needed,
+        #: closed with the filter): when the level pending is due to have been steady.
+        self._filter_timers: dict[int, Timer] = {}
         self.last_level: dict[int, int] = {}
         self._backend = None
         self._waiters: dict[asyncio.Future, int] = {}  # scripts' WAITs: bits
@@ -424,20 +437,25 @@ class EdgeHub:
             self._report(gpio, level, tick)
 
     # -- glitch filter --------------------------------------------------------------
+    #
+    # Both filters decide in ticks: a pending level is confirmed when an edge comes
+    # ``steady`` µs or more after it, or when its timer finds that none came. The
+    # timer is a timerfd armed ``steady`` µs after the edge was handed on (edges
+    # are handed on at or after their tick): uvloop's call_later rounds to whole
+    # milliseconds and may run early, and a level confirmed early is a glitch
+    # reported. When it expires, the edges the backend still holds come first.
 
     def _glitch(self, gpio: int, level: int, tick: int, steady: int) -> None:
         pending = self._glitch_pending.pop(gpio, None)
-        if pending is not None:
-            p_level, p_tick, handle = pending
-            handle.cancel()
-            if (tick - p_tick) & 0xFFFFFFFF >= steady:
-                self._confirm(gpio, p_level, p_tick, steady)
-            # else the pending change did not last: a glitch, never reported
+        if pending is not None and (tick - pending[1]) & 0xFFFFFFFF >= steady:
+            self._confirm(gpio, pending[0], pending[1], steady)
+        # else the pending change did not last: a glitch, never reported
         if level == self._reported_level(gpio):
+            if pending is not None:
+                self._filter_timers[gpio].disarm()
             return
-        assert self._loop is not None
-        handle = self._loop.call_later(steady / 1e6, self._glitch_timer, gpio, steady)
-        self._glitch_pending[gpio] = (level, tick, handle)
+        self._glitch_pending[gpio] = (level, tick)
+        self._arm_filter(gpio, steady)
 
     def _reported_level(self, gpio: int) -> int:
         level = self.last_level.get(gpio)
@@ -447,16 +465,8 @@ class EdgeHub:
 
     def glitch_changed(self, gpio: int) -> None:
         """The glitch filter of ``gpio`` was set: start from the current level."""
-        pending = self._glitch_pending.pop(gpio, None)
-        if pending is not None:
-            pending[2].cancel()
-        self.last_level.pop(gpio, None)
-        self._reported_level(gpio)
-
-    def _glitch_timer(self, gpio: int, steady: int) -> None:
-        pending = self._glitch_pending.pop(gpio, None)
-        if pending is not None:
-            self._confirm(gpio, pending[0], pending[1], steady)
+        self._glitch_pending.pop(gpio, None)
+        self._filter_changed(gpio)
 
     def _confirm(self, gpio: int, level: int, tick: int, steady: int) -> None:
         # pigpio stamps a filtered edge ``steady`` µs after it was first seen
@@ -464,45 +474,88 @@ class EdgeHub:
         if self._wanted >> gpio & 1:
             self._report(gpio, level, (tick + steady) & 0xFFFFFFFF)
 
+    def _arm_filter(self, gpio: int, steady: int) -> None:
+        """Wake :meth:`_filter_due` ``steady`` µs from now."""
+        timer = self._filter_timers.get(gpio)
+        if timer is None:
+            assert self._loop is not None
+            timer = self._filter_timers[gpio] = make_timer(
+                self._loop, functools.partial(self._filter_due, gpio))
+        timer.arm(time.monotonic_ns() + steady * 1000)
+
+    def _filter_due(self, gpio: int) -> None:
+        """The pending level of ``gpio``'s filter has been steady for its time, unless
+        an edge the backend still holds says otherwise: those are handed on first
+        (and decide, in ticks); while some wait, the filter waits again."""
+        settings = self.settings
+        glitch, (noise, active) = settings.glitch[gpio], settings.noise[gpio]
+        before = self._glitch_pending.get(gpio) if glitch else self._noise_state.get(gpio)
+        backend = self._backend
+        if backend is not None:
+            backend.edges_due(gpio)
+            after = self._glitch_pending.get(gpio) if glitch else self._noise_state.get(gpio)
+            if after is not before:  # an edge came: it re-armed the timer, or no need
+                return
+            if backend.holds_edges(gpio):
+                self._arm_filter(gpio, glitch or noise)
+                return
+        if glitch:
+            pending = self._glitch_pending.pop(gpio, None)
+            if pending is not None:
+                self._confirm(gpio, pending[0], pending[1], glitch)
+        elif noise:
+            pending = self._noise_state.get(gpio, (None, None))[1]
+            if pending is not None:
+                self._noise_open(gpio, pending, noise, active)
+
+    def _filter_changed(self, gpio: int) -> None:
+        """A filter of ``gpio`` was set: nothing pending, its timer closed when no
+        filter is left; the level reported is the current one."""
+        timer = self._filter_timers.get(gpio)
+        if timer is not None:
+            if self.settings.glitch[gpio] or self.settings.noise[gpio][0]:
+                timer.disarm()
+            else:
+                self._filter_timers.pop(gpio).close()
+        self.last_level.pop(gpio, None)
+        self._reported_level(gpio)
+
     # -- noise filter --------------------------------------------------------------------
 
     def _noise(self, gpio: int, level: int, tick: int, steady: int, active: int) -> None:
-        # state: (active window end tick or None, pending (level, tick) or None, timer)
-        window_end, pending, timer = self._noise_state.get(gpio, (None, None, None))
+        window_end, pending = self._noise_state.get(gpio, (None, None))
         if window_end is not None and (window_end - tick) & 0xFFFFFFFF <= active + steady:
             self._confirm(gpio, level, tick, 0)  # inside the active window: report
             return
-        if timer is not None:
-            timer.cancel()
         if pending is not None and (tick - pending[1]) & 0xFFFFFFFF >= steady:
             self._noise_open(gpio, pending, steady, active)  # it had been steady
             self._noise(gpio, level, tick, steady, active)
             return
-        assert self._loop is not None
-        timer = self._loop.call_later(steady / 1e6, self._noise_timer, gpio, steady, active)
-        self._noise_state[gpio] = (None, (level, tick), timer)
-
-    def _noise_timer(self, gpio: int, steady: int, active: int) -> None:
-        _, pending, _ = self._noise_state.get(gpio, (None, None, None))
-        if pending is not None:
-            self._noise_open(gpio, pending, steady, active)
+        self._noise_state[gpio] = (None, (level, tick))
+        self._arm_filter(gpio, steady)
 
     def _noise_open(self, gpio: int, pending: tuple[int, int], steady: int,
                     active: int) -> None:
         """A level was steady for ``steady`` µs: report it, then edges for ``active`` µs."""
         level, tick = pending
         opened = (tick + steady) & 0xFFFFFFFF
-        self._noise_state[gpio] = ((opened + active) & 0xFFFFFFFF, None, None)
+        self._noise_state[gpio] = ((opened + active) & 0xFFFFFFFF, None)
         if level != self.last_level.get(gpio):
             self._confirm(gpio, level, tick, steady)
 
     def noise_changed(self, gpio: int) -> None:
         """The noise filter of ``gpio`` was set: start waiting for a steady level."""
-        _, _, timer = self._noise_state.pop(gpio, (None, None, None))
-        if timer is not None:
-            timer.cancel()
-        self.last_level.pop(gpio, None)
-        self._reported_level(gpio)
+        self._noise_state.pop(gpio, None)
+        self._filter_changed(gpio)
+
+    def close_timers(self) -> None:
+        """Close the filters' and watchdogs' timers (the server is closing);
+        idempotent."""
+        timers = [*self._filter_timers.values(), *self._watchdog_timers.values()]
+        self._filter_timers, self._watchdog_timers = {}, {}
+        self._watchdogs.clear()
+        for timer in timers:
+            timer.close()
 
     # -- watchdogs ----------------------------------------------------------------------
 
@@ -512,35 +565,51 @@ class EdgeHub:
 
     def _arm_watchdog(self, gpio: int) -> None:
         """Start the watchdog of ``gpio`` afresh from now (set, or an edge came)."""
-        old = self._watchdogs.pop(gpio, None)
-        if old is not None:
-            old.cancel()
         timeout_ms = self.settings.watchdog[gpio]
-        if timeout_ms and self._loop is not None:
-            tick = self._tick()
-            if type(tick) is not int:  # a backend whose ticks come later keeps its own
-                tick = 0
-            self._schedule_watchdog(gpio, self._loop.time() + timeout_ms / 1000,
-                                    tick + timeout_ms * 1000)
+        if not timeout_ms or self._loop is None:
+            self._watchdogs.pop(gpio, None)
+            timer = self._watchdog_timers.pop(gpio, None)
+            if timer is not None:
+                timer.close()
+            return
+        tick = self._tick()
+        if type(tick) is not int:  # a backend whose ticks come later keeps its own
+            tick = 0
+        when = time.monotonic_ns() + timeout_ms * 1_000_000
+        self._watchdogs[gpio] = (when, tick + timeout_ms * 1000)
+        timer = self._watchdog_timers.get(gpio)
+        if timer is None:
+            timer = self._watchdog_timers[gpio] = make_timer(
+                self._loop, functools.partial(self._watchdog_fired, gpio))
+        if timer.when_ns is None or timer.when_ns > when:
+            # else it expires sooner and finds the deadline moved: no syscall an edge
+            timer.arm(when)
 
-    def _schedule_watchdog(self, gpio: int, when: float, tick: int) -> None:
-        assert self._loop is not None
-        self._watchdogs[gpio] = self._loop.call_at(when, self._watchdog_fired, gpio,
-                                                   when, tick)
-
-    def _watchdog_fired(self, gpio: int, when: float, tick: int) -> None:
+    def _watchdog_fired(self, gpio: int) -> None:
         # The report carries the deadline's tick and the next deadline follows from
         # this one, not from when the loop got round to it: no drift, exact periods.
-        self._watchdogs.pop(gpio, None)
         timeout_ms = self.settings.watchdog[gpio]
-        if not timeout_ms:
+        timer = self._watchdog_timers.get(gpio)
+        if not timeout_ms or timer is None or gpio not in self._watchdogs:
+            return
+        backend = self._backend
+        if backend is not None:
+            backend.edges_due(gpio)  # an edge due by now restarts the watchdog first
+        when, tick = self._watchdogs[gpio]
+        now = time.monotonic_ns()
+        if when > now:  # edges came since it was armed
+            timer.arm(when)
+            return
+        if backend is not None and backend.holds_edges(gpio):
+            timer.arm(now + timeout_ms * 1_000_000)  # they come first, and restart it
             return
         if self._wanted >> gpio & 1:
             self._report(gpio, TIMEOUT_LEVEL, tick & 0xFFFFFFFF)
         # pigpio repeats the timeout while no edge comes; a loop late by several
         # periods catches up one report per turn
-        self._schedule_watchdog(gpio, when + timeout_ms / 1000,
-                                (tick + timeout_ms * 1000) & 0xFFFFFFFF)
+        when += timeout_ms * 1_000_000
+        self._watchdogs[gpio] = (when, (tick + timeout_ms * 1000) & 0xFFFFFFFF)
+        timer.arm(when)
 
     # -- reports out ----------------------------------------------------------------------
     #

@@ -107,6 +107,12 @@ class Backend(ABC):
         still holds (a decoder is about to settle at the current tick, so it needs
         every edge before it first). Backends that report each edge at once ignore it."""
 
+    def holds_edges(self, gpio: int) -> bool:
+        """Whether level changes of ``gpio`` made by now still wait in the backend to
+        be reported, after :meth:`edges_due` (a filter that finds its level steady
+        waits for them: one may say otherwise). The default: never."""
+        return False
+
     def set_waveform(self, gpio: int, period_us: float | None, high_us: float = 0) -> None:
         """Toggle output ``gpio``: high ``high_us`` of every ``period_us`` µs (PWM and
         servo pulses); None stops it. Backends that cannot refuse with a PigpioError."""

@@ -1,7 +1,8 @@
 """A wake-up at an exact CLOCK_MONOTONIC time, its callback run on an asyncio loop.
 
-The simulated chip hands wave pulses on when they fall due. ``loop.call_later`` is
-too coarse for that on uvloop, the server's loop: it rounds the delay to whole
+The simulated chip hands wave pulses on when they fall due, its sensors play their
+edges at their ticks, filters and watchdogs wait a set time, scripts ``MICS``.
+``loop.call_later`` is too coarse for that on uvloop, the server's loop: it rounds the delay to whole
 milliseconds against a millisecond loop clock, so a callback runs up to 1 ms late,
 or early. :class:`TimerfdTimer` arms a Linux timerfd at an absolute time of
 CLOCK_MONOTONIC (``time.monotonic_ns``'s clock) and watches it with
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import os
 import time
@@ -39,6 +39,8 @@ class Timer(Protocol):
 
     #: The CLOCK_MONOTONIC ns the timer is armed for (None: not armed).
     when_ns: int | None
+    #: The loop the callback runs on.
+    loop: asyncio.AbstractEventLoop
 
     def arm(self, when_ns: int) -> None:
         """Call the callback once, on the loop, at ``when_ns`` (CLOCK_MONOTONIC ns;
@@ -62,8 +64,9 @@ class _LibcTimerfd:
     (Python before 3.13 has no ``os.timerfd_*``)."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name, use_errno=True)  # OSError: no libc
+        # the process's own symbols, libc's among them: find_library would run
+        # ldconfig in a subprocess, a stall of the loop where the first timer is made
+        libc = ctypes.CDLL(None, use_errno=True)
         self._create = libc.timerfd_create  # AttributeError: no timerfd (not Linux)
         self._settime = libc.timerfd_settime
         self._gettime = libc.timerfd_gettime
@@ -223,5 +226,5 @@ def make_timer(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) ->
         return TimerfdTimer(loop, callback)
     except (OSError, AttributeError, NotImplementedError) as exc:
         # debug only: the fallback works, less precisely, and there is nothing to do
-        log.debug("no timerfd (%s): wave pulses wake on loop.call_later", exc)
+        log.debug("no timerfd (%s): a timer on loop.call_later instead", exc)
         return LoopTimer(loop, callback)

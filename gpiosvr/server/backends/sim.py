@@ -229,6 +229,11 @@ class SimulatedChip(Backend):
             return pinned
         return time.monotonic_ns() // 1000 + self._tick_offset
 
+    def monotonic_ns(self, tick: int) -> int:
+        """The CLOCK_MONOTONIC ns at which the unwrapped ``tick`` comes (what a
+        :mod:`~gpiosvr.server.backends.precise_timer` timer is armed at)."""
+        return (tick - self._tick_offset) * 1000
+
     @contextlib.contextmanager
     def one_tick(self):
         """The chip's clock stands still meanwhile (see :meth:`Backend.one_tick`)."""
@@ -371,6 +376,12 @@ class SimulatedChip(Backend):
             until = min(until, wave.start + round(k * wave.period + (wave.high if fall else 0)))
         return until
 
+    def holds_edges(self, gpio: int) -> bool:
+        """True while edges of ``gpio`` wait in the queue (a burst handed on a chunk
+        a turn) or wave pulses due by now are still to be played."""
+        with self.one_tick():
+            return gpio in self._queued or self.handed_on_until(gpio) < self._now()
+
     def play_due(self) -> None:
         """Play the pulses due by now, at most :data:`SIM_WAVE_PULSES_PER_TURN`, in
         tick order over all players; then wait for the next one."""
@@ -435,7 +446,7 @@ class SimulatedChip(Backend):
             return
         if timer is None:
             timer = self._pulse_timer = make_timer(self._loop, self.play_due)
-        due = (min(p.next_tick for p in self._players) - self._tick_offset) * 1000
+        due = self.monotonic_ns(min(p.next_tick for p in self._players))
         if played:
             due = max(due, time.monotonic_ns() + SIM_WAVE_WAKE_GAP_US * 1000)
         timer.arm(due)

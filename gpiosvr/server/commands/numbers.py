@@ -244,6 +244,7 @@ _GPIOSVR: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("simwire", _ARGS, "value"),
     ("persist", _ARGS, "value"),
     ("nfmt", _P1, "int"),
+    ("handles", (), "value"),
 )
 
 #: Every pigpio 1.78 command number -> its :class:`CommandNumber`.

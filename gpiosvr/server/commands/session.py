@@ -1,4 +1,5 @@
-"""The session commands: the ``hello`` handshake, ``info`` and ``persist``."""
+"""The session commands: the ``hello`` handshake, ``info``, ``persist`` and
+``handles``."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def _persist(session: Session, on: int = 1):
     it, as pigpio's do: its uid's until closed (0: they close with its process)."""
     session.persist = bool(on)
     return 0
+
+
+@command("handles")
+def _handles(session: Session):
+    """List the numbered handles you may use and close (I2C, SPI, serial, files,
+    notification pipes): your process's, and what persists of your uid's (all
+    uids' for root and the admin group), to find what a script forgot to close."""
+    return session.server.handles.listing(session)
 
 
 @command("info")

@@ -119,9 +119,11 @@ class Board(Buses):
         return self
 
     def close(self) -> None:
-        """Close the serial ports' ptys."""
+        """Close the serial ports' ptys and the sensors' timers."""
         for port in self.serial:
             port.close()
+        for sensor in self.sensors:
+            sensor.close()
 
     def describe(self) -> dict:
         """What ``simboard`` answers: the buses and what is on them."""

@@ -61,7 +61,7 @@ class DHT22(GpioDevice):
         self.temperature, self.humidity = float(temperature), float(humidity)
 
     def start(self) -> None:
-        self._pin = OutputPin(self.chip, self.gpio, f"dht22 GPIO {self.gpio}")
+        self._pin = self.output_pin(self.gpio, f"dht22 GPIO {self.gpio}")
         self._pin.idle(1)  # the pull-up resistor
 
     def on_edge(self, gpio: int, level: int, tick: int) -> None:

@@ -6,7 +6,7 @@ A :class:`GpioDevice` is attached to a :class:`~gpiosvr.server.backends.sim.Simu
 (:meth:`GpioDevice.attach`): from then on :meth:`GpioDevice.on_edge` is called with
 every level change of the GPIOs it :attr:`~GpioDevice.watches` (writes, mode changes,
 wave and trigger pulses), with the edge's tick. It answers through an
-:class:`OutputPin`, which plays edges on the chip when their tick comes (a loop timer,
+:class:`OutputPin`, which plays edges on the chip when their tick comes (a timerfd,
 at most :data:`~gpiosvr.server.limits.SIM_SENSOR_EDGES_PER_TURN` a turn), so that
 ``read`` and callbacks see the level a real sensor's pin has at that moment, each edge
 reported with its exact tick.
@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from gpiosvr.server.backends.precise_timer import Timer, make_timer
 from gpiosvr.server.limits import SIM_SENSOR_EDGES_PER_TURN
 
 log = logging.getLogger(__name__)
 
 _MASK = 0xFFFFFFFF
 _RECORD = struct.Struct("<BBI")
-#: The shortest wait before the next edges are played, in seconds (a loop timer
-#: finer than this costs more than it gains).
-MIN_WAIT = 0.0002
+#: After playing edges, the shortest wait before the next are played, in ns: edges
+#: due sooner go together, at their exact ticks (a wake-up per edge of a DHT22's
+#: 26-70 µs bits costs more than it gains).
+MIN_WAIT_NS = 200_000
 
 
 def unwrap(chip: Any, tick: int) -> int:
@@ -42,12 +45,16 @@ def unwrap(chip: Any, tick: int) -> int:
 
 class OutputPin:
     """A sensor's output pin on one GPIO of the chip: edges scheduled at exact
-    (unwrapped) ticks are played when due."""
+    (unwrapped) ticks are played when due, woken by a
+    :mod:`~gpiosvr.server.backends.precise_timer` timer armed at the next edge's
+    tick (uvloop's ``call_later`` rounds to whole milliseconds: a wait under 1 ms
+    asked again after each early wake-up spun the loop)."""
 
     def __init__(self, chip: Any, gpio: int, owner: str) -> None:
         self.chip, self.gpio, self.owner = chip, gpio, owner
         self._pending: deque[tuple[int, int]] = deque()
-        self._timer: Any = None
+        self._soon: Any = None  # _play on the loop's next turn
+        self._timer: Timer | None = None  # _play when the next edge is due
         self.last_tick = 0  # when the last scheduled edge is due (unwrapped)
 
     def idle(self, level: int) -> None:
@@ -64,9 +71,8 @@ class OutputPin:
             self._play()
         else:  # never from inside a listener: the edge that made us answer is
             # handed on to the others first
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = loop.call_soon(self._play)
+            self._cancel_soon()
+            self._soon = loop.call_soon(self._play)
 
     def busy(self) -> bool:
         """True while edges wait to be played."""
@@ -75,14 +81,25 @@ class OutputPin:
     def cancel(self) -> None:
         """Forget the edges not played yet."""
         self._pending.clear()
+        self._cancel_soon()
         if self._timer is not None:
-            self._timer.cancel()
+            self._timer.disarm()
+
+    def close(self) -> None:
+        """Forget the edges not played yet and close the timer (the chip is closing);
+        idempotent. Edges scheduled later make a new one once the chip is served."""
+        self.cancel()
+        if self._timer is not None:
+            self._timer.close()
             self._timer = None
 
+    def _cancel_soon(self) -> None:
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+
     def _play(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_soon()
         chip, pending = self.chip, self._pending
         loop = chip._loop
         now = chip._now()
@@ -96,12 +113,36 @@ class OutputPin:
                 chip.play(self.gpio, due)
             except ValueError as exc:  # the Pi drives the pin as an output: it wins
                 log.debug("%s: %s", self.owner, exc)
-        if pending and loop is not None:
-            if len(due) >= SIM_SENSOR_EDGES_PER_TURN:  # behind: the rest on the next turn
-                self._timer = loop.call_soon(self._play)
-            else:
-                wait = max((pending[0][1] - now) / 1e6, MIN_WAIT)
-                self._timer = loop.call_later(wait, self._play)
+        if not pending or loop is None:
+            if self._timer is not None:
+                self._timer.disarm()
+        elif len(due) >= SIM_SENSOR_EDGES_PER_TURN:  # behind: the rest on the next turn
+            self._soon = loop.call_soon(self._play)
+        else:
+            when = chip.monotonic_ns(pending[0][1])
+            if due:  # edges due within MIN_WAIT_NS of these wait and go together
+                when = max(when, time.monotonic_ns() + MIN_WAIT_NS)
+            self._wake_at(when)
+
+    def _wake_at(self, when_ns: int) -> None:
+        self._timer = timer = device_timer(self.chip, self._timer, self._play)
+        if timer is not None:
+            timer.arm(when_ns)
+
+
+def device_timer(chip: Any, timer: Timer | None, callback: Callable[[], None]
+                 ) -> Timer | None:
+    """``timer`` if it is on the loop ``chip`` is served on now, else a new timer
+    there calling ``callback`` (the old one closed); None while the chip is closed
+    or not served."""
+    loop = chip._loop
+    if timer is not None and timer.loop is loop and not chip._closed:
+        return timer
+    if timer is not None:
+        timer.close()
+    if loop is None or chip._closed:
+        return None
+    return make_timer(loop, callback)
 
 
 class GpioDevice:
@@ -114,6 +155,7 @@ class GpioDevice:
     def __init__(self) -> None:
         self.chip: Any = None
         self.watches: set[int] = set()
+        self._pins: list[OutputPin] = []
 
     @property
     def gpios(self) -> list[int]:
@@ -136,6 +178,18 @@ class GpioDevice:
     def describe(self) -> dict:
         """What ``simboard`` says of this device."""
         return {"model": self.model}
+
+    def output_pin(self, gpio: int, owner: str) -> OutputPin:
+        """A new output pin of this device on ``gpio`` (closed with the device)."""
+        pin = OutputPin(self.chip, gpio, owner)
+        self._pins.append(pin)
+        return pin
+
+    def close(self) -> None:
+        """Close the output pins' timers (the chip is closing); idempotent.
+        Subclasses with timers of their own close them too."""
+        for pin in self._pins:
+            pin.close()
 
     def _changed(self, gpio: int, level: int, tick: int) -> None:
         if gpio in self.watches:

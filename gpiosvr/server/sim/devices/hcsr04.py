@@ -68,7 +68,7 @@ class HCSR04(GpioDevice):
         return round(2e6 * self.distance / self.speed_of_sound)
 
     def start(self) -> None:
-        self._pin = OutputPin(self.chip, self.echo, f"hc-sr04 echo GPIO {self.echo}")
+        self._pin = self.output_pin(self.echo, f"hc-sr04 echo GPIO {self.echo}")
         self._pin.idle(0)
 
     def on_edge(self, gpio: int, level: int, tick: int) -> None:

@@ -12,8 +12,11 @@ last is kept as marks and spaces (``simirsent``, ``Simulator.ir_sent``).
 
 from __future__ import annotations
 
+import time
+
+from gpiosvr.server.backends.precise_timer import Timer
 from gpiosvr.server.limits import SIM_IR_MAX_CODE
-from gpiosvr.server.sim.devices.gpio_device import GpioDevice, OutputPin
+from gpiosvr.server.sim.devices.gpio_device import GpioDevice, OutputPin, device_timer
 
 #: LED edges closer than this (µs) belong to one mark: a carrier of 38 kHz has
 #: edges 13 µs apart; the shortest space of common remotes is over 500 µs.
@@ -26,6 +29,9 @@ QUIET_US = 3000
 CODE_GAP_US = 10_000
 #: µs from now to a replayed code's first mark.
 LEAD_US = 1000
+#: The shortest wait (µs) before the quiet timer looks again when the LED's edges
+#: due by now are still on their way (the loop is behind): they come on its next turns.
+RECHECK_US = 200
 
 
 def check_code(code: object, where: str = "code") -> list[int]:
@@ -56,7 +62,7 @@ class IRReceiver(GpioDevice):
         # how many edges
         self._mark: list[int] | None = None
         self._marks: list[tuple[int, int]] = []  # the LED's code under way
-        self._end_timer = None
+        self._end_timer: Timer | None = None  # calls _quiet: the LED may be quiet
         self.sent: list[int] = []  # marks and spaces of the LED's last code
         self.codes_sent = 0
 
@@ -65,7 +71,7 @@ class IRReceiver(GpioDevice):
         return [self.gpio] if self.led is None else sorted({self.gpio, self.led})
 
     def start(self) -> None:
-        self._pin = OutputPin(self.chip, self.gpio, f"ir-receiver GPIO {self.gpio}")
+        self._pin = self.output_pin(self.gpio, f"ir-receiver GPIO {self.gpio}")
         self._pin.idle(1)
 
     def send(self, code: list[int], start: int | None = None) -> int:
@@ -107,37 +113,48 @@ class IRReceiver(GpioDevice):
         self._arm(tick)
 
     def _arm(self, tick: int) -> None:
-        loop = self.chip._loop
+        """Look for the end of the mark :data:`QUIET_US` after its last edge so far,
+        ``tick`` (a timer armed sooner is left: it looks again then)."""
+        due = self.chip.monotonic_ns(tick + QUIET_US)
+        timer = self._end_timer
+        if timer is None or timer.when_ns is None or timer.when_ns > due:
+            self._wake_at(due)
+
+    def _look_again(self, left_us: int) -> None:
+        """Call :meth:`_quiet` ``left_us`` from now, at least :data:`RECHECK_US`."""
+        self._wake_at(time.monotonic_ns() + max(left_us, RECHECK_US) * 1000)
+
+    def _wake_at(self, when_ns: int) -> None:
+        self._end_timer = timer = device_timer(self.chip, self._end_timer, self._quiet)
+        if timer is not None:
+            timer.arm(when_ns)
+
+    def close(self) -> None:
+        super().close()
         if self._end_timer is not None:
-            self._end_timer.cancel()
+            self._end_timer.close()
             self._end_timer = None
-        if loop is not None:
-            wait = (tick + QUIET_US - self.chip._now()) / 1e6
-            self._end_timer = loop.call_later(max(wait, 0.0002), self._quiet)
 
     def _quiet(self) -> None:
         """No LED edge for a while: the mark under way is over; after a longer
         silence, the code too. The silence is counted up to the LED edges handed on
         to us (the chip's time), not by the clock: on a loaded machine the loop is
         late and a wave's edges due by now may still be on their way."""
-        self._end_timer = None
         chip = self.chip
-        if hasattr(chip, "play_due"):
-            chip.play_due()  # the wave edges due by now first
-        until = chip.handed_on_until(self.led) if hasattr(chip, "handed_on_until") \
-            else chip._now()
+        chip.play_due()  # the wave edges due by now first
+        until = chip.handed_on_until(self.led)
         if self._mark is not None:
             if until - self._mark[1] < QUIET_US:
-                if self._end_timer is None:  # (play_due may have re-armed it)
-                    self._arm(self._mark[1])
+                timer = self._end_timer
+                if timer is None or timer.when_ns is None:  # (play_due may have re-armed it)
+                    self._look_again(self._mark[1] + QUIET_US - until)
                 return
             self._end_mark()
         if self._marks and self._mark is None:
             if until - self._marks[-1][1] >= CODE_GAP_US:
                 self._end_code()
-            elif chip._loop is not None:
-                wait = (self._marks[-1][1] + CODE_GAP_US - until) / 1e6
-                self._end_timer = chip._loop.call_later(max(wait, 0.0002), self._quiet)
+            else:
+                self._look_again(self._marks[-1][1] + CODE_GAP_US - until)
 
     def _end_mark(self) -> None:
         first, last, before, count = self._mark  # type: ignore[misc]
