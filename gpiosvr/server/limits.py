@@ -48,10 +48,10 @@ ANSWER_BATCH_BYTES = 16 * 1024
 #: ``benchmarks/bench_batches.py``, ``bench_calls.py``; docs/performance.md).
 SHORT_COMMANDS_PER_TURN = 32
 #: A request frame longer than this many bytes is decoded in pieces of about this
-#: many, one a turn of the loop (its first on the turn after the one that read its
-#: end), so that other clients are served in between: a JSON list, ``%`` bytes or a
-#: run of plain ints is cut within (about 0.1 ms of decoding a piece, where a
-#: 1 MiB frame took 17-92 ms in one go: ``benchmarks/bench_bigframes.py``). It is
+#: many, one a turn of the loop (from the turn after the one that read its end,
+#: which makes it text), so that other clients are served in between: a JSON list,
+#: ``%`` bytes or a run of plain ints is cut within (0.05-0.25 ms a piece, where a
+#: 1 MiB frame took 16-106 ms in one go: ``benchmarks/bench_bigframes.py``). It is
 #: still decoded whole before any of its commands runs, which then run as a long
 #: request's do (SHORT_COMMANDS_PER_TURN); a read longer than this skips the
 #: short way's look-ups of a whole frame.
