@@ -90,6 +90,8 @@ for name in ("data_received", "resume_writing", "_run_batch", "_run_turn",
              "_drain_pending"):
     if hasattr(app.ClientConnection, name):
         setattr(app.ClientConnection, name, timed(getattr(app.ClientConnection, name)))
+if hasattr(app, "_release_step"):  # a big frame's decoded lists let go of in turns
+    app._release_step = timed(app._release_step)
 
 def control():
     for line in iter(sys.stdin.readline, ""):
@@ -193,16 +195,18 @@ class Server:
 
 
 class Flood:
-    """A flooding process, stopped (SIGSTOP) until :meth:`go`."""
+    """A flooding process, stopped (SIGSTOP) until :meth:`go`: ``script`` (run with
+    ``python -c``; :data:`_FLOOD` unless told) with the arguments ``path kind size
+    counter-file nice``, ``name`` being kind and size (``batch100``)."""
 
     def __init__(self, server: Server, name: str, nice: int, where: str, env: dict,
-                 pin: bool) -> None:
+                 pin: bool, script: str = _FLOOD) -> None:
         kind = name.rstrip("0123456789")
         size = int(name[len(kind):] or 1)
         self.counter_path = os.path.join(where, f"count-{len(os.listdir(where))}")
         with open(self.counter_path, "wb") as f:
             f.write(bytes(8))
-        self.proc = spawn([sys.executable, "-c", _FLOOD, server.path, kind,
+        self.proc = spawn([sys.executable, "-c", script, server.path, kind,
                            str(size), self.counter_path, str(nice)],
                           env=env, stdout=subprocess.PIPE, text=True)
         if pin:
@@ -243,6 +247,24 @@ def read_latencies(read, count: int, gap: float) -> list[float]:
         if gap:
             sleep(gap)
     return result
+
+
+def measure_case(server: Server, case: str, read, flood: "Flood | None", count: int,
+                 gap: float) -> tuple[list[float], float]:
+    """``count`` reads' latencies (:func:`read_latencies`) while ``flood`` goes
+    (None: idle), the server's loop callbacks timed under ``case``; and the flood's
+    commands (or frames) answered per second meanwhile (0 when idle)."""
+    if flood:
+        flood.go()
+        time.sleep(0.05)
+    server.case(case)
+    before, t0 = flood.count() if flood else 0, time.perf_counter()
+    latencies = read_latencies(read, count, gap)
+    rate = (flood.count() - before) / (time.perf_counter() - t0) if flood else 0.0
+    server.case("-")
+    if flood:
+        flood.pause()
+    return latencies, rate
 
 
 def yield_cost(new_loop, steps: int = 20000, connections: int = 8
@@ -404,19 +426,11 @@ def main() -> None:
                     name, _, niced = case.partition(" ")
                     flood = None if case == "idle" else floods[server.turn, name,
                                                                 19 if niced else 0]
+                    latencies, rate = measure_case(server, case, read, flood, per_round,
+                                                   args.gap_us / 1e6)
+                    reads.setdefault((server.turn, case), []).append(latencies)
                     if flood:
-                        flood.go()
-                        time.sleep(0.05)
-                    server.case(case)
-                    before, t0 = flood.count() if flood else 0, time.perf_counter()
-                    reads.setdefault((server.turn, case), []).append(
-                        read_latencies(read, per_round, args.gap_us / 1e6))
-                    if flood:
-                        flood_rates.setdefault((server.turn, case), []).append(
-                            (flood.count() - before) / (time.perf_counter() - t0))
-                    server.case("-")
-                    if flood:
-                        flood.pause()
+                        flood_rates.setdefault((server.turn, case), []).append(rate)
             if args.rt:  # rates as the machine gives them, not at real-time priority
                 for server in servers:
                     os.sched_setscheduler(server.proc.pid, os.SCHED_OTHER,

@@ -397,19 +397,27 @@ def decode_request(line: str) -> Request:
     return Request(request_id, tuple(_scan_commands(text, pos)))
 
 
-def decode_request_in_steps(line: str) -> "tuple[int | None, Iterator[Command]]":
+def decode_request_in_steps(line: str, step: int = 0
+                            ) -> "tuple[int | None, Iterator[Command | None]]":
     """:func:`decode_request` a command at a time, for a server that decodes a long
-    request over several turns of its loop: the request's id, and an iterator of its
-    commands, which raises :class:`ProtocolError` where :func:`decode_request`
-    would (a bad id raises at once)."""
+    or big request over several turns of its loop: the request's id, and an iterator
+    of its commands, which raises :class:`ProtocolError` where
+    :func:`decode_request` would (a bad id raises at once). With ``step`` (chars),
+    it also gives None each time it has decoded about that many more, within a
+    command's arguments too (a big JSON list, ``%`` bytes or a run of ints are
+    decoded in pieces): a place to let the loop serve others. The commands are
+    :func:`decode_request`'s, and so are its errors."""
     text = _strip_frame(line)
     request_id, pos = _scan_id(text)
-    return request_id, _scan_commands(text, pos)
+    return request_id, _scan_commands(text, pos, step)
 
 
-def _scan_commands(text: str, pos: int) -> Iterator[Command]:
-    """The commands of a request's ``text`` from ``pos`` (after its id), in order."""
+def _scan_commands(text: str, pos: int, step: int = 0) -> Iterator[Command | None]:
+    """The commands of a request's ``text`` from ``pos`` (after its id), in order;
+    with ``step``, None between pieces of about ``step`` chars
+    (:func:`decode_request_in_steps`)."""
     count = 0
+    mark = pos  # where the last piece ended
     while True:
         pos = _SPACES_RE.match(text, pos).end()
         match = _BARE_RE.match(text, pos)
@@ -424,7 +432,24 @@ def _scan_commands(text: str, pos: int) -> Iterator[Command]:
                 break
             if end == pos:
                 raise ProtocolError(f"missing space at column {pos}")
-            value, pos = _scan_token(text, end, bare_ok=True)
+            if step:
+                if end - mark >= step:
+                    yield None
+                    mark = end
+                ch = text[end]
+                if ch == "[":
+                    value, pos = yield from _list_in_steps(text, end, step)
+                    mark = pos
+                elif ch == "%":
+                    value, pos = yield from _bytes_in_steps(text, end, step)
+                    mark = pos
+                else:
+                    pos = _int_run(text, end, mark + step, args)
+                    if pos > end:
+                        continue
+                    value, pos = _scan_token(text, end, bare_ok=True)
+            else:
+                value, pos = _scan_token(text, end, bare_ok=True)
             args.append(value)
         count += 1
         if count > MAX_COMMANDS_PER_REQUEST:
@@ -433,6 +458,129 @@ def _scan_commands(text: str, pos: int) -> Iterator[Command]:
         if pos >= len(text):
             return
         pos += 1  # the ';'
+
+
+#: A run of plain decimal ints, one space apart (bare arguments, as pigs sends them).
+_INT_RUN_RE = re.compile(r"-?[0-9]{1,18}(?: -?[0-9]{1,18})*")
+#: The chars that end a bare word (:data:`_BARE_RE`'s), and the end of the text.
+_WORD_ENDS = frozenset(' \t;"[]{}!@*%\n\r')
+
+
+def _int_run(text: str, pos: int, endpos: int, args: list[Any]) -> int:
+    """Decode the run of plain decimal int arguments at ``pos`` (stopping before
+    ``endpos``) into ``args`` as :func:`_scan_token` would one by one, in one go;
+    where it ends (``pos`` when there is none: :func:`_scan_token`'s turn)."""
+    match = _INT_RUN_RE.match(text, pos, endpos)
+    if match is None:
+        return pos
+    end = match.end()
+    if end < len(text) and text[end] not in _WORD_ENDS:  # the last word goes on
+        end = text.rfind(" ", pos, end)
+        if end < 0:
+            return pos
+    run = text[pos:end]
+    try:  # as JSON: twice as fast as int() word by word
+        args += _raw_decode("[" + run.replace(" ", ",") + "]", 0)[0]
+    except ValueError:  # leading zeros (007): not JSON
+        args.extend(map(int, run.split(" ")))
+    return end
+
+
+def _list_in_steps(text: str, pos: int, step: int) -> Iterator[None]:
+    """:func:`_scan_token` of the JSON list at ``pos``, decoded a piece of about
+    ``step`` chars at a time (a generator: None between pieces; its value is
+    ``(list, end)``); the same list, end and errors.
+
+    A piece ends before a comma between two of the list's items; it is decoded as
+    a list of its own (after ``[0,`` when it does not start the list: the
+    decoder's state after a comma), so that a mistake in it is found where, and as,
+    the whole token's decoding finds it. Where that is not sure (a string in the
+    piece, a mistake at its very end, no comma at the list's depth in sight), the
+    rest of the list is decoded in one go."""
+    close = text.find("]", pos)
+    if (0 <= close < pos + step and text.find("[", pos + 1, close) < 0
+            or text.count("[", pos, pos + step) <= text.count("]", pos, pos + step)):
+        return _scan_token(text, pos, bare_ok=True)  # it ends within a piece
+    values: list[Any] = []
+    start, prefix = pos + 1, "["
+    while True:
+        cut = _list_cut(text, start, step)
+        if cut < 0 or text.find('"', start, cut) >= 0:
+            break
+        piece = prefix + text[start:cut] + "]"
+        try:
+            value, end = _raw_decode(piece, 0)
+        except (ValueError, RecursionError) as exc:
+            where = getattr(exc, "pos", None)
+            if where is None or where >= len(prefix) + cut - start - 1:
+                break  # perhaps the piece's own end: the whole rest decides
+            _json_error(exc, text, pos, start - len(prefix))
+        if prefix == "[":
+            if not value and end == len(piece):  # blank: "[ ," or "[ ]" decides
+                break
+            values += value
+        else:
+            values += value[1:]
+        if end < len(piece):  # the list ended in the piece
+            return values, start + end - len(prefix)
+        start, prefix = cut + 1, "[0,"
+        yield None
+    if prefix == "[":
+        return _scan_token(text, pos, bare_ok=True)
+    rest = prefix + text[start:]
+    try:
+        value, end = _raw_decode(rest, 0)
+    except (ValueError, RecursionError) as exc:
+        _json_error(exc, text, pos, start - len(prefix))
+    values += value[1:]
+    return values, start + end - len(prefix)
+
+
+def _list_cut(text: str, start: int, step: int) -> int:
+    """A comma at least ``step`` chars after ``start`` (an item's start in a JSON
+    list) at the list's depth, as far as brackets tell; -1 if none is near."""
+    cut = text.find(",", start + step)
+    depth = 1
+    for _ in range(16):
+        if cut < 0:
+            return -1
+        depth += (text.count("[", start, cut) + text.count("{", start, cut)
+                  - text.count("]", start, cut) - text.count("}", start, cut))
+        if depth <= 1:  # below 1: the list ended before (the piece's decoding sees it)
+            return cut
+        start, cut = cut, text.find(",", cut + 1)
+    return -1
+
+
+def _json_error(exc: BaseException, text: str, pos: int, offset: int) -> None:
+    """Raise :func:`_scan_token`'s error for the JSON token at ``pos`` of ``text``
+    given ``exc``, the decoder's error in a piece whose char 0 is ``text[offset]``."""
+    if not isinstance(exc, RecursionError):
+        import json  # imported already: _raw_decode raised it
+
+        exc = json.JSONDecodeError(exc.msg, text, exc.pos + offset)
+    raise ProtocolError(f"bad JSON token at column {pos}: {exc}") from None
+
+
+def _bytes_in_steps(text: str, pos: int, step: int) -> Iterator[None]:
+    """:func:`_scan_token` of the ``%`` bytes at ``pos``, a piece of about ``step``
+    hex digits at a time (a generator: None between pieces; its value is
+    ``(bytes, end)``); the same bytes, end and errors (a piece that does not decode
+    alone: the whole word decides)."""
+    start = pos + 1
+    step += step & 1  # pieces of whole bytes
+    parts = []
+    while True:
+        match = _BARE_RE.match(text, start, start + step)
+        end = match.end() if match else start
+        try:
+            parts.append(bytes.fromhex(text[start:end]))
+        except ValueError:
+            return _scan_token(text, pos, bare_ok=True)
+        if end < start + step:
+            return b"".join(parts), end
+        start = end
+        yield None
 
 
 def encode_response(answers: Sequence[str], request_id: int | None = None) -> str:
@@ -518,10 +666,10 @@ def salvage_id(data: bytes) -> int | None:
     return None
 
 
-def frame_text(data: bytes) -> str:
+def frame_text(data: bytes | bytearray | memoryview) -> str:
     """Turn one received frame's bytes into text, refusing anything but ASCII."""
     try:
-        return data.decode("ascii")
+        return str(data, "ascii")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"frame is not ASCII at byte {exc.start}") from None
 

@@ -444,3 +444,134 @@ def test_the_answers_of_one_read_go_out_together_across_turns(server, monkeypatc
     assert answers == _general_answers(frames)
     assert len(turns) >= len(frames) // 3
     assert len(writes) == 1
+
+
+# -- big frames: decoded a piece a turn (DECODE_STEP_BYTES) -------------------------
+
+#: 3,000 pulses on GPIOs 4-11 (permitted on the default board), delays 1-997 µs.
+PULSES = [(1 << (4 + n % 8), 1 << (4 + (n + 3) % 8), 1 + n * 7919 % 997) for n in range(3000)]
+FLAT = [value for pulse in PULSES for value in pulse]
+WVAG_JSON = b"wvag [" + b",".join(b"%d" % v for v in FLAT) + b"]"
+WVAG_INTS = b"wvag " + b" ".join(b"%d" % v for v in FLAT)
+WVAG_BYTES = b"wvag %" + b"".join(v.to_bytes(4, "little") for v in FLAT).hex().encode()
+#: Bytes of a big frame a piece takes at most, as tests count them: a few times
+#: DECODE_STEP_BYTES (4 KiB).
+SEVERAL_PIECES = 16 * 1024
+
+
+def test_a_big_frame_is_decoded_in_pieces_with_the_same_answers(server, monkeypatch):
+    """A wave of 3,000 pulses in one frame (as JSON, as pigs' ints, as packed
+    bytes: 36-72 KB) is decoded a piece a turn of the loop, and makes the same wave
+    as decoded in one go, to the µs and the control block."""
+    from gpiosvr.server import app
+
+    runs = _count_calls(monkeypatch, app.GeneralBatch, "run")
+    frames = []
+    for number, body in enumerate((WVAG_JSON, WVAG_INTS, WVAG_BYTES)):
+        frames += [b"@%d %s" % (number, body) for body in (
+            b"wvnew", body, b"wvsm 0", b"wvsp 0", b"wvsc 0")]
+    answers = []
+    with _connected(server) as sock:
+        for frame in frames:  # one at a time: each read holds one frame
+            sock.sendall(frame + b"\n")
+            answers += _answers(sock, 1)
+    assert answers == _general_answers(frames)
+    micros = sum(delay for _, _, delay in PULSES)
+    for number in range(3):
+        assert answers[5 * number:5 * number + 4] == [
+            b"@%d 0" % number, b"@%d 3000" % number, b"@%d %d" % (number, micros),
+            b"@%d 3000" % number]
+    assert len(runs) >= len(WVAG_JSON + WVAG_INTS + WVAG_BYTES) // SEVERAL_PIECES
+
+
+def test_a_mistake_at_the_end_of_a_big_frame_runs_nothing(server, monkeypatch):
+    """Decoded in pieces, a big frame is still decoded whole before any of its
+    commands runs: a trailing comma at its very end makes it one error answer (the
+    general way's), and its ``w`` never ran."""
+    from gpiosvr.server import app
+
+    runs = _count_calls(monkeypatch, app.GeneralBatch, "run")
+    frame = b"@7 w 4 1;" + WVAG_JSON[:-1] + b",]"
+    with _connected(server) as sock:
+        sock.sendall(b"@6 w 4 0\n" + frame + b"\n@8 r 4\n")
+        answers = _answers(sock, 3)
+    assert answers[0] == b"@6 0"
+    assert answers[1] == _general_answers([frame])[0]
+    assert answers[1].startswith(b"@7 null !ProtocolError::\"bad JSON token at column 14")
+    assert answers[2] == b"@8 0"  # nothing of @7 ran
+    assert len(runs) >= len(frame) // SEVERAL_PIECES
+
+
+def test_another_client_is_answered_between_the_pieces_of_a_big_frame(server, monkeypatch):
+    """While one client's big frame is decoded a piece a turn, another client's
+    request sent meanwhile is read and answered before the big frame's answer."""
+    import threading
+
+    from gpiosvr.server import app
+
+    server.server.log_requests = True  # every answer goes through _write
+    written = []
+    write = app.ClientConnection._write
+
+    def recorded(self, data):
+        written.append(bytes(data))
+        write(self, data)
+
+    in_piece, sent = threading.Event(), threading.Event()
+    run = app.GeneralBatch.run
+    pieces = []
+
+    def second_piece_waits(self, session, budget):
+        pieces.append(self)
+        if len(pieces) == 2:
+            in_piece.set()
+            sent.wait(10)  # the other client's request is in its socket by now
+        return run(self, session, budget)
+
+    monkeypatch.setattr(app.ClientConnection, "_write", recorded)
+    monkeypatch.setattr(app.GeneralBatch, "run", second_piece_waits)
+    big = b"@1 " + WVAG_JSON
+    with _connected(server) as first, _connected(server) as other:
+        first.sendall(big + b"\n")
+        assert in_piece.wait(10), "the big frame was not decoded in pieces"
+        other.sendall(b"@2 w 20 1\n")
+        sent.set()
+        assert _answers(other, 1) == [b"@2 0"]
+        assert _answers(first, 1) == [b"@1 3000"]
+    assert written.index(b"@2 0\n") < written.index(b"@1 3000\n")
+    assert len(pieces) >= len(big) // SEVERAL_PIECES
+
+
+def test_frames_behind_a_big_one_wait_for_it_and_answer_in_order(server, monkeypatch):
+    """Frames pipelined behind big ones in one write (and a short batch too big to
+    be small) run after them, in order, with the general way's answers."""
+    from gpiosvr.server import app
+
+    runs = _count_calls(monkeypatch, app.GeneralBatch, "run")
+    frames = [b"@1 wvnew", b"@2 " + WVAG_JSON, b"@3 wvsp 0", b"@4 " + WVAG_INTS, b"@5 w 4 1",
+              b"@6 " + b";".join([b"r 4", b"mg 4"] * 300), b"@7 wvsm 0;wvsp 0", b"@8 r 4"]
+    with _connected(server) as sock:
+        sock.sendall(b"".join(f + b"\n" for f in frames))
+        answers = _answers(sock, len(frames))
+    assert answers == _general_answers(frames)
+    assert answers[2] == b"@3 3000" and answers[7] == b"@8 1"
+    assert len(runs) >= len(WVAG_JSON + WVAG_INTS) // SEVERAL_PIECES
+
+
+def test_a_big_frames_lists_kept_by_someone_are_left_whole():
+    """Once a big frame has run, its decoded lists are let go of a piece a turn;
+    a list someone else holds on to is left as it is."""
+    import asyncio
+
+    from gpiosvr.protocol import Command
+    from gpiosvr.server import app
+
+    kept = list(range(1000, 1000 + 3 * app.RELEASE_STEP_ITEMS))
+
+    async def release() -> None:
+        app._release_in_turns([Command("wvag", (kept,)), Command("wvag", tuple(kept))])
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    asyncio.run(release())
+    assert kept == list(range(1000, 1000 + 3 * app.RELEASE_STEP_ITEMS))

@@ -216,3 +216,92 @@ def test_the_short_request_encoder_writes_what_the_general_one_does(cmds, reques
     if frame is not None:
         assert frame == protocol.encode_request(commands, request_id).encode("ascii")
         assert all(type(a) is int for c in commands for a in c[1:])
+
+
+# -- big frames decoded in pieces (decode_request_in_steps with a step) ---------------
+
+
+def _whole(text: str):
+    try:
+        request = protocol.decode_request(text)
+    except ProtocolError as exc:
+        return "error", str(exc)
+    return request.id, request.commands
+
+
+def _stepped(text: str, step: int):
+    """The stepped decoding's commands (or error), and how many pieces it gave."""
+    pieces = 0
+    try:
+        request_id, steps = protocol.decode_request_in_steps(text, step)
+        decoded = []
+        for command in steps:
+            if command is None:
+                pieces += 1
+            else:
+                decoded.append(command)
+    except ProtocolError as exc:
+        return ("error", str(exc)), pieces
+    return (request_id, tuple(decoded)), pieces
+
+
+_FLAT = "[" + ",".join(str(n * 7919 % 100003) for n in range(3000)) + "]"
+_NESTED = "[" + ",".join(f"[{n % 2},{n * 13}]" for n in range(2000)) + "]"
+_INTS = " ".join(str(n * 7919 % 100003) for n in range(3000))
+_HEX = "%" + bytes(range(256)).hex() * 40
+
+BIG_FRAMES = [
+    f"@1 wvag {_FLAT}", f"@2 simplay 4 {_NESTED}", f"@3 wvag {_INTS}", f"@4 i2cwd 0 {_HEX}",
+    f"@5 w 4 1;wvag {_FLAT};r 4;wvag {_INTS} {_FLAT} {_HEX} u \"s\"",
+    f"wvag {_INTS.replace(' 5', ' 05')}",  # leading zeros: ints, not JSON
+    f"wvag {_INTS} 12a {_INTS} 0x1f -3 - {_INTS}\t7",  # words among the ints
+    f"r [1,{_FLAT},{_NESTED},{{\"k\":[1,2]}},\"a,b]\",{_FLAT}]",  # a string, an object
+    # mistakes: at the end, in the middle, of every kind the JSON decoder finds
+    f"@6 w 4 1;r {_FLAT[:-1]},]", f"@7 r {_FLAT[:-1]}", f"@8 r {_FLAT[:9000]},,{_FLAT[1:]}",
+    f"r {_FLAT[:12000]},1.5,{_FLAT[1:]}", f"r {_FLAT[:12000]},NaN,{_FLAT[1:]}",
+    f"r {_FLAT[:12000]},tru,{_FLAT[1:]}", f"r {_FLAT[:12000]} 5,{_FLAT[1:]}",
+    f"r [\t,{_FLAT[1:]}", f"r [ {_FLAT[1:]}", f"r {_NESTED[:-2]}", f"r {_NESTED[:7000]}]]",
+    f"i2cwd 0 {_HEX}f", f"i2cwd 0 {_HEX[:5000]}zz{_HEX[5000:]}",
+    f"wvag {_INTS} {'9' * 5000}", f"wvag {_INTS};", f"wvag {_INTS} [1, 2]x",
+]
+
+
+@pytest.mark.parametrize("frame", BIG_FRAMES, ids=range(len(BIG_FRAMES)))
+def test_a_big_frame_decoded_in_pieces_gives_the_whole_decodings_commands(frame):
+    """A frame decoded a piece of about ``step`` chars at a time (JSON lists, bytes
+    and runs of ints cut within) gives the commands, or the error, that decoding it
+    in one go gives; and it does come in pieces."""
+    whole = _whole(frame)
+    for step in (1, 3, 64, 1000, 4096):
+        stepped, pieces = _stepped(frame, step)
+        assert stepped == whole, step
+        if whole[0] == "error" and not frame.startswith(("@6", "@7")) or "{" in frame:
+            continue  # a mistake before the end, or big items of a list: not cut
+        assert pieces >= min(8, len(frame) // step // 4), step
+
+
+_json_items = st.recursive(
+    st.integers(-10**6, 10**6) | st.sampled_from(["true", "false", "null", "1.5", "NaN", "-",
+                                                  "007", "\"a,]\"", "{}", " "]),
+    lambda inner: st.lists(inner, max_size=12).map(lambda xs: "[" + ",".join(map(str, xs)) + "]"),
+    max_leaves=60)
+_big_args = st.one_of(
+    st.lists(_json_items, max_size=200).map(lambda xs: "[" + ",".join(map(str, xs)) + "]"),
+    st.lists(st.integers(-10**20, 10**20), min_size=1, max_size=200).map(
+        lambda xs: " ".join(map(str, xs))),
+    st.binary(max_size=300).map(lambda b: "%" + b.hex()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_big_args, min_size=1, max_size=3), min_size=1, max_size=3),
+       st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(list(",[]{}\"0 1-.e;%\tx"))),
+                max_size=3),
+       st.integers(1, 300))
+def test_pieces_and_whole_agree_on_any_frame(commands_, mistakes, step):
+    """Frames of lists (nested, with mistakes), runs of ints and bytes, with a few
+    chars changed anywhere: decoded in pieces, the same commands or error as whole."""
+    text = ";".join("wvag " + " ".join(arguments) for arguments in commands_)
+    for where, char in mistakes:
+        where %= len(text)
+        text = text[:where] + char + text[where + 1:]
+    assert _stepped(text, step)[0] == _whole(text)

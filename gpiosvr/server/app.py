@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import struct
+import sys
 from typing import Any
 
 from gpiosvr import config, protocol
@@ -27,9 +28,9 @@ from gpiosvr.server.backends import Backend, create
 from gpiosvr.server.clocks import HardwareClocks
 from gpiosvr.server.handles import HandleTables
 from gpiosvr.server.instance import ServerAlreadyRunning, ServerStartError  # noqa: F401
-from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, LISTEN_BACKLOG,
-                                   MAX_LINGERING, PARTIAL_FRAME_SECONDS,
-                                   SHORT_COMMANDS_PER_TURN)
+from gpiosvr.server.limits import (ANSWER_BATCH_BYTES, BYE_LINGER_SECONDS, DECODE_STEP_BYTES,
+                                   LISTEN_BACKLOG, MAX_LINGERING, PARTIAL_FRAME_SECONDS,
+                                   RELEASE_STEP_ITEMS, SHORT_COMMANDS_PER_TURN)
 from gpiosvr.server.notify import EdgeHub
 from gpiosvr.server.ownership import Owner
 from gpiosvr.server.permits import Permits
@@ -286,6 +287,13 @@ GENERAL_COMMAND_COST = 24
 #: one read (pipelined requests; measured ~2-4 µs).
 FRAME_COST = 8
 
+#: The longest request the short way may plan (:func:`plan_batch`): as many commands
+#: as a request may have, each of up to this many bytes (its ``;`` included), the
+#: most a short command or one parsed as a :class:`Command` with ints takes here;
+#: a longer command is the general way's (and a longer request decoded in steps:
+#: ``ClientConnection._run_frames``).
+_PLANNED_PART_BYTES = 64
+_PLANNED_BYTES = protocol.MAX_COMMANDS_PER_REQUEST * _PLANNED_PART_BYTES
 #: Request tails planned before (``r 4;r 5\n``) -> (plans, short only): a program
 #: that sends the same batch again and again has it parsed once. Bounded in entries
 #: and in the length of a tail kept (a longer one is planned every time).
@@ -309,6 +317,8 @@ def plan_batch(head: bytes, tail: bytes) -> ShortBatch | None:
     short_only = True
     cost = 0
     for part in parts:
+        if len(part) >= _PLANNED_PART_BYTES:
+            return None
         key = part + b"\n"
         parsed = _PARSED.get(key)
         if parsed is None:
@@ -342,32 +352,59 @@ def _short_batch(session: commands.Session, head: bytes, tail: bytes) -> bytes |
 
 class GeneralBatch:
     """A long request the short way does not take (an argument that is not a plain
-    int, JSON, a command that may answer later), run in turns of the loop as a
-    :class:`ShortBatch` is: decoded a command at a time
-    (:func:`protocol.decode_request_in_steps`), all of it before any command runs,
-    so that a frame with a mistake anywhere still runs nothing; then executed in
-    order. Decoding a command and executing it cost half of
-    :data:`GENERAL_COMMAND_COST` each. The answer is the general way's
+    int, JSON, a command that may answer later), or a big one (longer than
+    :data:`DECODE_STEP_BYTES`), run in turns of the loop as a :class:`ShortBatch`
+    is: decoded a command at a time (:func:`protocol.decode_request_in_steps`; a
+    big frame a piece of ``step`` bytes a turn, within a command's arguments too),
+    all of it before any command runs, so that a frame with a mistake anywhere still
+    runs nothing; then executed in order. Decoding a command and executing it cost
+    half of :data:`GENERAL_COMMAND_COST` each. The answer is the general way's
     (:meth:`ClientConnection.handle_frame`), byte for byte."""
 
-    __slots__ = ("frame", "request_id", "steps", "commands", "answers", "failed")
+    __slots__ = ("frame", "request_id", "steps", "commands", "answers", "failed", "big")
 
-    def __init__(self, frame: bytes) -> None:
-        self.frame = frame  # without its newline
+    def __init__(self, frame: bytes | bytearray, step: int = 0,
+                 within: tuple[bytes | bytearray, int, int] | None = None) -> None:
+        #: The frame without its newline (of a big one, its first bytes: its id).
+        self.frame = frame
         self.commands: list[Command] = []
         self.answers: list = []  # encoded answers, or futures of them
         #: The answer frame, if the request cannot run at all.
         self.failed: str | None = None
         self.request_id: int | None = None
         self.steps: Any = None
+        #: A big frame's (buffer, start, end, step), until its first turn makes it
+        #: text (a 1 MiB frame's text and copy took 0.2-0.7 ms on top of its read);
+        #: True then.
+        self.big: tuple | bool | None = None
+        if within is not None:
+            self.big = (*within, step)
+            return
+        self._start(frame, step)
+
+    @classmethod
+    def within(cls, buffer: bytes | bytearray, start: int, end: int,
+               step: int) -> "GeneralBatch":
+        """The batch of the big frame ``buffer[start:end]``, decoded ``step`` bytes a
+        turn from its first :meth:`run` (the buffer is left as it is until then)."""
+        return cls(bytes(buffer[start:start + 24]), step, (buffer, start, end))
+
+    def _start(self, frame: bytes | bytearray | memoryview, step: int) -> None:
         try:
             self.request_id, self.steps = protocol.decode_request_in_steps(
-                protocol.frame_text(frame))
+                protocol.frame_text(frame), step)
         except ProtocolError as exc:
-            self.failed = _error_response(exc, frame)
+            self.failed = _error_response(exc, self.frame)
 
     def run(self, session: commands.Session, budget: int) -> bool:
-        """Decode, then execute, commands until ``budget`` is spent; True when done."""
+        """Decode, then execute, commands until ``budget`` is spent (or a piece of a
+        big frame is decoded); True when done."""
+        if type(self.big) is tuple:  # its first turn: only its text
+            buffer, start, end, step = self.big
+            self.big = True
+            with memoryview(buffer) as view:
+                self._start(view[start:end], step)
+            return False
         if self.failed is not None:
             return True
         steps = self.steps
@@ -375,6 +412,8 @@ class GeneralBatch:
             decoded = self.commands
             try:
                 for command in steps:
+                    if command is None:  # a piece of a big frame: the rest next turn
+                        return False
                     decoded.append(command)
                     budget -= GENERAL_COMMAND_COST // 2
                     if budget <= 0:
@@ -390,6 +429,9 @@ class GeneralBatch:
                 return False
             answers.append(execute(session, decoded[len(answers)]))
             budget -= GENERAL_COMMAND_COST - GENERAL_COMMAND_COST // 2
+        if self.big is not None:
+            self.commands = []
+            _release_in_turns(decoded)
         return True
 
     def answer(self) -> "bytes | asyncio.Future[str]":
@@ -400,6 +442,33 @@ class GeneralBatch:
         if all(type(a) is str for a in self.answers):
             return protocol.encode_response(self.answers, self.request_id).encode("ascii")
         return _response_later(self.answers, self.request_id)
+
+
+def _release_in_turns(decoded: list[Command]) -> None:
+    """Let go of a big request's ``decoded`` commands, their big lists of arguments
+    :data:`RELEASE_STEP_ITEMS` items a turn of the loop: freeing a 1 MiB frame's
+    140,000 ints at once held it 1.5 ms. A list someone else refers to too (a
+    handler kept it) is left whole to them."""
+    big = []
+    for command in decoded:
+        args = command.args
+        if len(args) > RELEASE_STEP_ITEMS:  # ints, as pigs sends them
+            big.append(list(args))
+            continue
+        big.extend(arg for arg in args if type(arg) is list and len(arg) > RELEASE_STEP_ITEMS
+                   and sys.getrefcount(arg) <= 3)  # args, the loop's arg, the call's
+    decoded.clear()
+    if big:
+        asyncio.get_running_loop().call_soon(_release_step, big)
+
+
+def _release_step(big: list[list]) -> None:
+    last = big[-1]
+    del last[-RELEASE_STEP_ITEMS:]
+    if not last:
+        big.pop()
+    if big:
+        asyncio.get_running_loop().call_soon(_release_step, big)
 
 
 def _parse_short(tail: bytes) -> Any:
@@ -570,7 +639,8 @@ class ClientConnection(asyncio.Protocol):
                 self.transport.pause_reading()
             return
         server.backend.user = session  # the short path skips execute()
-        if self._short and not self._buffer and not self._discarding and not self._held:
+        if (self._short and not self._buffer and not self._discarding and not self._held
+                and len(data) <= DECODE_STEP_BYTES):  # a big read: no hashing it whole
             # The everyday frame: one this connection sent before, id and all (the
             # blocking client reuses its id), or a command parsed before; short_answer's
             # way, written out here (the calls it saves are a tenth of the server's
@@ -614,7 +684,13 @@ class ClientConnection(asyncio.Protocol):
             self._check_length()
             self._watch_partial(False)
             return
-        self._run_frames(self._buffer + data if self._buffer else data)
+        buffer = self._buffer
+        if buffer:  # extended where it is: a big frame's reads are not copied again
+            buffer += data
+            self._buffer = bytearray()
+            self._run_frames(buffer)
+        else:
+            self._run_frames(data)
 
     def _remember(self, frame: bytes, head: bytes, plan: tuple) -> tuple:
         """Remember ``frame``, an everyday frame of this connection (``head``: its
@@ -781,21 +857,27 @@ class ClientConnection(asyncio.Protocol):
                 self._kept, self._kept_size = out, size
                 self._yield_turn(buffer, start)
                 return
-            line = buffer[start:end]
+            length = end - start
+            # a big frame is not copied (GeneralBatch.within): only its head, its id
+            line = buffer[start:end if length <= _PLANNED_BYTES else start + 24]
             if self._discarding:
                 self._discarding = False
                 start = end + 1
                 continue
-            if len(line) >= protocol.MAX_FRAME_BYTES:
+            if length >= protocol.MAX_FRAME_BYTES:
                 answer = _too_long(line).encode("ascii")
                 budget -= FRAME_COST
             elif line:  # several frames in one read (pipelined requests): short ways too
                 long_one = None
                 answer = None
-                if b";" in line:
-                    batch = self._plan(bytes(line) + b"\n") if short else None
+                big = length > DECODE_STEP_BYTES  # decoded a piece a turn
+                if big or b";" in line:
+                    batch = (self._plan(bytes(line) + b"\n") if short and b";" in line
+                             and length <= _PLANNED_BYTES else None)
                     if batch is not None:
                         cost = batch.cost
+                    elif big:
+                        cost = turn + 1
                     else:
                         cost = (line.count(b";") + 1) * GENERAL_COMMAND_COST
                     if cost > budget:
@@ -803,8 +885,13 @@ class ClientConnection(asyncio.Protocol):
                             self._kept, self._kept_size = out, size
                             self._yield_turn(buffer, start)
                             return
-                        long_one = batch if batch is not None else GeneralBatch(bytes(line))
-                        now = batch is None or batch.known
+                        if batch is not None:
+                            long_one, now = batch, batch.known
+                        elif big:  # from the next turn: this one read it
+                            long_one, now = GeneralBatch.within(
+                                buffer, start, end, DECODE_STEP_BYTES), False
+                        else:
+                            long_one, now = GeneralBatch(line), True
                     elif batch is not None:
                         batch.run(session, cost)
                         answer = batch.answer()

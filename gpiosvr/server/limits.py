@@ -47,6 +47,18 @@ ANSWER_BATCH_BYTES = 16 * 1024
 #: 100-command requests still go 10-20x faster than single calls (issue #18,
 #: ``benchmarks/bench_batches.py``, ``bench_calls.py``; docs/performance.md).
 SHORT_COMMANDS_PER_TURN = 32
+#: A request frame longer than this many bytes is decoded in pieces of about this
+#: many, one a turn of the loop (from the turn after the one that read its end,
+#: which makes it text), so that other clients are served in between: a JSON list,
+#: ``%`` bytes or a run of plain ints is cut within (0.05-0.25 ms a piece, where a
+#: 1 MiB frame took 16-106 ms in one go: ``benchmarks/bench_bigframes.py``). It is
+#: still decoded whole before any of its commands runs, which then run as a long
+#: request's do (SHORT_COMMANDS_PER_TURN); a read longer than this skips the
+#: short way's look-ups of a whole frame.
+DECODE_STEP_BYTES = 4 * 1024
+#: A big frame's decoded lists (and arguments) are let go of this many items a turn
+#: of the loop once it has run: freeing 140,000 ints at once took 1.5 ms.
+RELEASE_STEP_ITEMS = 8192
 #: Seconds a client may take to finish a frame it has begun (slowloris).
 PARTIAL_FRAME_SECONDS = 10.0
 #: Seconds a connection refused or closed by the server (told why in a ``*bye``)
