@@ -10,10 +10,13 @@ import sys
 
 import pigpio as real_pigpio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gpiosvr.pigpio as pigpio
 from gpiosvr.blocking import BlockingClient
-from gpiosvr.server.waves import PI_BAD_WAVE_MODE, _bit_delays
+from gpiosvr.server.limits import WAVE_MAX_PULSES
+from gpiosvr.server.waves import PI_BAD_WAVE_MODE, PI_TOO_MANY_PULSES, Builder, _bit_delays
 from gpiosvr.simulator import Simulator
 
 from conftest import OTHER_UID, ask_as, needs_root, open_to_all, wait_until
@@ -575,3 +578,29 @@ def test_another_uids_wave_and_hardware_pwm_do_not_stop_each_other(pi, server):
     assert answers[2] == "@6 0"
     assert pi.get_PWM_frequency(HW) == 1000 and pi.get_PWM_dutycycle(HW) == 500_000
     assert pi.hardware_PWM(HW, 0, 0) == 0
+
+
+_PULSE = st.tuples(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF),
+                   st.one_of(st.integers(0, 3), st.integers(0, 0x3FFFF)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PULSE, max_size=60), st.booleans())
+def test_adding_to_an_empty_wave_counts_as_interleaving_does(pulses, lite):
+    """The first wave_add_generic after wave_clear takes a short way (nothing to
+    interleave): the same pulses, length, CB count and high-water marks as the
+    general merge gives."""
+    quick, general = Builder(), Builder()
+    assert quick._first(pulses, lite) == general._interleave(pulses, lite) == len(pulses)
+    assert quick == general
+    assert quick.merge(pulses, lite) == general._interleave(pulses, lite)  # then: general
+    assert quick == general
+
+
+def test_too_many_pulses_for_an_empty_wave_leave_it_empty():
+    pulses = [(1, 0, 1)] * WAVE_MAX_PULSES
+    quick, general = Builder(), Builder()
+    assert quick._first(pulses, False) == general._interleave(pulses, False) \
+        == PI_TOO_MANY_PULSES
+    assert quick == general == Builder()
+    assert quick.merge(pulses[1:], False) == WAVE_MAX_PULSES - 1

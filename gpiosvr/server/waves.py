@@ -130,6 +130,34 @@ class Builder:
         """pigpio's rawWaveAddGeneric: interleave ``new`` with the pulses so far in
         time order (pulses due together become one); the new pulse count, or
         PI_TOO_MANY_PULSES (the wave is then unchanged)."""
+        if not self.pulses:
+            return self._first(new, lite)
+        return self._interleave(new, lite)
+
+    def _first(self, new: list[Pulse], lite: bool) -> int:
+        """:meth:`merge` into an empty wave (the everyday case, after ``wave_clear``):
+        one stream has nothing to interleave, so the pulses stay as they are and
+        only the counts are made, the same as :meth:`_interleave`'s (3,000 pulses:
+        ~0.5 ms where the general loop takes ~5, the loop's turn held meanwhile)."""
+        if len(new) >= WAVE_MAX_PULSES:
+            return PI_TOO_MANY_PULSES
+        pulses = [tuple(p) for p in new]
+        delays = [p[2] for p in pulses]
+        if lite:
+            cbs = sum(-(-4 * d // _DMA_LITE_MAX) for d in delays if d)
+        else:
+            cbs = len(delays) - delays.count(0)
+        cbs += sum(1 for on, off, _ in pulses if on or off)
+        micros = sum(delays)
+        self.pulses = pulses
+        self.micros, self.count, self.cbs = micros, len(pulses), cbs
+        self.high_micros = max(self.high_micros, micros)
+        self.high_pulses = max(self.high_pulses, len(pulses))
+        self.high_cbs = max(self.high_cbs, cbs)
+        return len(pulses)
+
+    def _interleave(self, new: list[Pulse], lite: bool) -> int:
+        """:meth:`merge`, the general way: both streams in time order."""
         old = self.pulses
         out: list[list[int]] = []
         never = 1 << 64
