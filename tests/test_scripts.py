@@ -117,6 +117,9 @@ TAGS_50 = " ".join(f"tag {n}" for n in range(50))
 PARSE_CODES = [
     # pigpio 1.78's cmdParseScript: PI_BAD_SCRIPT_CMD for an unknown word ...
     ("w 4 1\nfoo 3", -55, "line 2", "unknown script command 'foo'"),
+    # a word taken before is refused where it does not fit, at that line
+    ("ld v1 5\nw 4 1\njmp v1", -55, "line 3", "jmp needs a number, not the register 'v1'"),
+    ("lda 5\nlda 5\nm 4 5\nm 4 9", -55, "line 4", "m needs a mode letter"),
     ("12abc", -55, "line 1", "unknown"),
     # ... a missing, extra or bad parameter (cmdParse's "bad parameter")
     ("lda", -55, "line 1", "lda needs 1 parameter"),
