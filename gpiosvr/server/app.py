@@ -294,6 +294,9 @@ FRAME_COST = 8
 #: ``ClientConnection._run_frames``).
 _PLANNED_PART_BYTES = 64
 _PLANNED_BYTES = protocol.MAX_COMMANDS_PER_REQUEST * _PLANNED_PART_BYTES
+#: What is copied of a frame longer than that (or decoded in pieces): its head, where
+#: its id is (``@`` and up to 19 digits), for an answer that cannot wait for the rest.
+_FRAME_HEAD_BYTES = 24
 #: Request tails planned before (``r 4;r 5\n``) -> (plans, short only): a program
 #: that sends the same batch again and again has it parsed once. Bounded in entries
 #: and in the length of a tail kept (a longer one is planned every time).
@@ -387,7 +390,7 @@ class GeneralBatch:
                step: int) -> "GeneralBatch":
         """The batch of the big frame ``buffer[start:end]``, decoded ``step`` bytes a
         turn from its first :meth:`run` (the buffer is left as it is until then)."""
-        return cls(bytes(buffer[start:start + 24]), step, (buffer, start, end))
+        return cls(bytes(buffer[start:start + _FRAME_HEAD_BYTES]), step, (buffer, start, end))
 
     def _start(self, frame: bytes | bytearray | memoryview, step: int) -> None:
         try:
@@ -859,7 +862,7 @@ class ClientConnection(asyncio.Protocol):
                 return
             length = end - start
             # a big frame is not copied (GeneralBatch.within): only its head, its id
-            line = buffer[start:end if length <= _PLANNED_BYTES else start + 24]
+            line = buffer[start:end if length <= _PLANNED_BYTES else start + _FRAME_HEAD_BYTES]
             if self._discarding:
                 self._discarding = False
                 start = end + 1
