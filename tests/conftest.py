@@ -261,6 +261,7 @@ class RunningProgram:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.errors: list[str] = []
+        self.ended = False
         threading.Thread(target=self._read, daemon=True).start()
         self._stderr = threading.Thread(target=lambda: self.errors.extend(self.proc.stderr),
                                         daemon=True)
@@ -270,6 +271,19 @@ class RunningProgram:
         for line in self.proc.stdout:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
+
+    def next_line(self, timeout: float) -> str | None:
+        """The next output line, or None when none comes within ``timeout`` seconds
+        (or the output ended: see :attr:`ended`); kept in :attr:`seen`."""
+        try:
+            line = self.lines.get(timeout=max(0.01, timeout))
+        except queue.Empty:
+            return None
+        if line is None:
+            self.ended = True
+            return None
+        self.seen.append(line)
+        return line
 
     def wait_for(self, pattern: str, timeout: float = 30) -> "re.Match":
         """The first line from now matching ``pattern``."""
