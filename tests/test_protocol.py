@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gpiosvr import protocol
@@ -157,6 +159,15 @@ def test_edge_bursts_pack_as_records_one_by_one(gpio, first, start, interval, co
         protocol.EDGE_RECORD.pack(gpio, first ^ (i % 2), (start + i * interval) % 2**32)
         for i in range(count))
     assert protocol.pack_edge_burst(gpio, first, start, interval, count) == expected
+
+
+@given(st.integers(0, 31), st.integers(0, 1),
+       st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=20))
+@example(22, 1, [2**32 - 1])      # a lone edge (packed the short way) at the last tick
+def test_edges_at_any_ticks_pack_as_records_one_by_one(gpio, first, ticks):
+    expected = b"".join(protocol.EDGE_RECORD.pack(gpio, first ^ (i % 2), tick)
+                        for i, tick in enumerate(ticks))
+    assert protocol.pack_edges(gpio, first, array("I", ticks)) == expected
 
 
 small_or_any_ints = st.integers(-1100, 1100) | st.integers(-(10**18 - 1), 10**18 - 1) | ints
