@@ -2,7 +2,7 @@
 another client's ``read()`` latency meanwhile, and the flooding client's own rate
 (issue #18, target 3).
 
-    python benchmarks/bench_batches.py [--calls 1000] [--rounds 4] [--turns 128]
+    python benchmarks/bench_batches.py [--calls 1000] [--rounds 4] [--turns 32]
         [--floods single,batch100,batch1000,pipelined100,general100] [--pin]
 
 One server process per ``--turns`` value (its ``SHORT_COMMANDS_PER_TURN`` set to it;
@@ -35,7 +35,9 @@ measuring client never waits for the flood's CPU (other processes of the machine
 still run anywhere). ``--rt``: this process and the servers run SCHED_FIFO (root
 needed), the floods and everything else on the machine below them: what is left of
 the reads' delay is the server's loop holding, not the scheduler's choices (the
-kernel still keeps 5% of each second for the others). ``--gap-us``: a pause between
+kernel still keeps 5% of each second for the others). ``--server-nice N``: the
+servers at nice N and every client at 0, as a systemd unit's ``Nice=`` runs the
+server (docs/systemd/gpiosvr.service). ``--gap-us``: a pause between
 two reads, so that the measuring client is not a flood of its own.
 
 ``--calibrate``: only what the server's kinds of work cost, in this process (CPU,
@@ -65,6 +67,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_latency import pct  # noqa: E402
 from common import ROOT, export_tree, spawn, temporary_directory  # noqa: E402
 from cpu import process_cpu  # noqa: E402
+
+from gpiosvr.server.limits import SHORT_COMMANDS_PER_TURN  # noqa: E402
 
 #: The server, with every loop callback timed under the label of the case running
 #: (a line "case LABEL" on stdin); "dump" prints each label's figures as JSON.
@@ -361,14 +365,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000,
                         help="reads per case, all rounds together")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--turns", default="128",
-                        help="SHORT_COMMANDS_PER_TURN of each server, comma-separated")
+    parser.add_argument("--turns", default=str(SHORT_COMMANDS_PER_TURN),
+                        help="SHORT_COMMANDS_PER_TURN of each server, comma-separated "
+                             "(default: the server's own, %(default)s)")
     parser.add_argument("--floods", default="single,batch100,batch1000,pipelined100,"
                         "general100")
     parser.add_argument("--rate-seconds", type=float, default=0.3,
                         help="each flood alone, per round")
     parser.add_argument("--pin", action="store_true",
                         help="this process on CPU 0, servers and floods on CPU 1")
+    parser.add_argument("--server-nice", type=int, default=0, metavar="N",
+                        help="the servers at nice N (below 0: root), the clients at 0, "
+                             "as a unit's Nice= would run it")
     parser.add_argument("--rt", action="store_true",
                         help="this process and the servers SCHED_FIFO (root)")
     parser.add_argument("--gap-us", type=float, default=0,
@@ -405,6 +413,8 @@ def main() -> None:
                 os.sched_setaffinity(server.proc.pid, {1})
             if args.rt:
                 os.sched_setscheduler(server.proc.pid, os.SCHED_FIFO, os.sched_param(10))
+            if args.server_nice:
+                os.setpriority(os.PRIO_PROCESS, server.proc.pid, args.server_nice)
             pis[server.turn] = facade.pi(server.path)
             for name in names:
                 for nice in (0, 19):

@@ -41,6 +41,27 @@ def test_batches_answer_byte_for_byte_as_the_general_way():
     assert short_server.backend.read_bank(1) == general_server.backend.read_bank(1)
 
 
+@pytest.mark.parametrize("turn", [1, 2, 3])
+def test_batches_run_in_turns_answer_as_run_whole(turn):
+    """A batch run a few commands a turn (its answer encoded a piece a turn, joined
+    at the end) answers byte for byte as the general way, general commands among
+    its short ones (``pud 4 1``) included."""
+    from gpiosvr.server import app
+
+    short_server, general_server = GpioServer("/nonexistent/a"), GpioServer("/nonexistent/b")
+    short, general = ClientConnection(short_server), ClientConnection(general_server)
+    for number, body in enumerate(BATCHES, 1):
+        head = b"@%d" % number
+        batch = app.plan_batch(head, body)
+        if batch is None:
+            continue
+        runs = 1
+        while not batch.run(short.session, turn):
+            runs += 1
+        assert batch.answer() == general.handle_frame(head + b" " + body).encode("ascii")
+        assert runs >= min(batch.cost, len(batch.plans)) // turn, body
+
+
 def test_failing_commands_in_a_batch_answer_as_the_general_way(monkeypatch):
     """A short command that fails as it runs (a GPIO this server may not change, a
     backend's bug) gets the general way's error answer, and the commands after it

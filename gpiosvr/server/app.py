@@ -186,7 +186,8 @@ class ShortBatch:
     general executor; :meth:`run` executes the next ones, :meth:`answer` is the
     response frame once all ran."""
 
-    __slots__ = ("head", "plans", "short_only", "cost", "known", "values")
+    __slots__ = ("head", "plans", "short_only", "cost", "known", "values", "_chunks",
+                 "_encoded")
 
     def __init__(self, head: bytes, plans: tuple, short_only: bool, cost: int,
                  known: bool = False) -> None:
@@ -201,16 +202,25 @@ class ShortBatch:
         #: What each command that ran gave: its handler's value, or its answer
         #: already encoded (:class:`_Encoded`).
         self.values: list[Any] = []
+        #: The answer's text so far, a piece per :meth:`run`, and how many of
+        #: ``values`` it holds.
+        self._chunks: list[bytes] = []
+        self._encoded = 0
 
     def run(self, session: commands.Session, budget: int) -> bool:
         """Execute commands in order until ``budget`` is spent (a short command costs
-        1, one for the general executor :data:`GENERAL_COMMAND_COST`); True when
-        all have run."""
+        1, one for the general executor :data:`GENERAL_COMMAND_COST`) and encode
+        their answers in the same turn (the turn that ends a long request would
+        otherwise encode all of them: 1,000 took ~55 µs); True when all have run."""
+        done = self._run_short(session, budget) if self.short_only else \
+            self._run_mixed(session, budget)
+        self._encode_ran()
+        return done
+
+    def _run_short(self, session: commands.Session, budget: int) -> bool:
         plans, values = self.plans, self.values
         append = values.append
         index = len(values)
-        if not self.short_only:
-            return self._run_mixed(session, budget)
         stop = min(len(plans), index + budget)
         while index < stop:
             try:  # one try for the whole run: it costs nothing until a command fails
@@ -248,15 +258,27 @@ class ShortBatch:
                 append(_internal_error(parsed[1], exc))
         return index == len(plans)
 
-    def answer(self) -> bytes:
-        """The response frame, once every command has run: the values encoded as
-        :func:`protocol.encode_answer` does (small ints from a table)."""
-        parts = list(map(_INT_ANSWERS.get, self.values))
+    def _encode_ran(self) -> None:
+        """Encode the values of the commands run since the last call as
+        :func:`protocol.encode_answer` does (small ints from a table): the answer's
+        next piece."""
+        values, start = self.values, self._encoded
+        if start == len(values):
+            return
+        ran = values[start:] if start else values
+        parts = list(map(_INT_ANSWERS.get, ran))
         if None in parts:
             for index, part in enumerate(parts):
                 if part is None:
-                    parts[index] = _encode_value(self.values[index])
-        return b"%s %s\n" % (self.head, b";".join(parts))
+                    parts[index] = _encode_value(ran[index])
+        self._chunks.append(b";".join(parts))
+        self._encoded = len(values)
+
+    def answer(self) -> bytes:
+        """The response frame, once every command has run."""
+        chunks = self._chunks
+        body = chunks[0] if len(chunks) == 1 else b";".join(chunks)
+        return b"%s %s\n" % (self.head, body)
 
 
 def _encode_value(value: Any) -> bytes:
