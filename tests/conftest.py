@@ -240,6 +240,20 @@ def peer(name: str) -> str:
     return found
 
 
+def open_fds() -> set[tuple[int, str]]:
+    """This process's open fds, each with what it is (its /proc link), to find those
+    a test leaves open: an fd some other thread closes meanwhile (an earlier test's
+    client collected) is not this test's, and a number used again for something
+    else is seen as new."""
+    fds = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fds.add((int(name), os.readlink(f"/proc/self/fd/{name}")))
+        except FileNotFoundError:  # listdir's own fd, or closed since
+            pass
+    return fds
+
+
 def extra_module(name: str, extra: str):
     """Import ``name``, which the ``extra`` extra of setup.cfg installs; skip the
     test (module) without it, or fail under ``GPIOSVR_REQUIRE_PEERS=1`` (``.ci/run``
