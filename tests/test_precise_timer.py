@@ -101,6 +101,53 @@ def test_rearming_replaces_the_time_and_a_disarmed_timer_calls_nobody(loop):
         timer.close()
 
 
+def readable(fd: int) -> bool:
+    import select
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def test_an_expiry_is_read_once_whatever_the_callback_does(loop):
+    """The expiry is told by the clock and read after the callback, unless the
+    callback re-armed (which resets the count): one wake-up per expiry, never a
+    loop seeing a ready fd again."""
+    calls: list[str] = []
+    wakes: list[int] = []
+
+    class CountingTimer(TimerfdTimer):
+        def _expired(self) -> None:
+            wakes.append(1)
+            super()._expired()
+
+    def callback() -> None:
+        calls.append("due")
+        if len(calls) == 2:
+            timer.arm(time.monotonic_ns() - 1)  # a time passed again: at once
+        elif len(calls) == 3:
+            timer.arm(time.monotonic_ns() + 1_000 * 1_000_000_000)  # for later
+        elif len(calls) == 4:
+            raise RuntimeError("a callback that raises")
+
+    timer = CountingTimer(loop, callback)
+    loop.set_exception_handler(lambda loop, context: calls.append("raised"))
+    try:
+        timer.arm(time.monotonic_ns() - 1)
+        run_until(loop, lambda: calls)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert calls == ["due"] and wakes == [1] and not readable(timer.fd)
+        timer.arm(time.monotonic_ns() - 1)
+        run_until(loop, lambda: len(calls) == 3)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert calls == ["due"] * 3 and len(wakes) == 3 and not readable(timer.fd)
+        assert timer.when_ns is not None and timer.remaining_ns() > 0
+        timer.arm(time.monotonic_ns() - 1)
+        run_until(loop, lambda: len(calls) == 5)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert calls == ["due"] * 4 + ["raised"] and len(wakes) == 4
+        assert not readable(timer.fd)
+    finally:
+        timer.close()
+
+
 def test_closing_frees_the_fd_and_the_loop_forgets_it(loop):
     timer = TimerfdTimer(loop, lambda: None)
     fd = timer.fd

@@ -166,12 +166,28 @@ class TimerfdTimer:
         return self._api.remaining_ns(self._fd)
 
     def _expired(self) -> None:
-        try:
-            os.read(self._fd, 8)
-        except BlockingIOError:  # re-armed or disarmed since it expired: not now
+        # Whether it is due is told by the clock, not by reading the fd first: that
+        # read is a system call on the way of every wave edge and filter report.
+        # Re-armed or disarmed since it expired (the fd's readiness seen before
+        # that): not now; timerfd_settime reset its count, so nothing is to read.
+        when_ns = self.when_ns
+        if when_ns is None or time.monotonic_ns() < when_ns:
+            self._clear()
             return
         self.when_ns = None
-        self._callback()
+        try:
+            self._callback()
+        finally:
+            if self.when_ns is None:  # re-arming reset the count: only then no read
+                self._clear()
+
+    def _clear(self) -> None:
+        """Read the timerfd's expiry count, if any, so the loop stops seeing it ready."""
+        if self._fd >= 0:
+            try:
+                os.read(self._fd, 8)
+            except BlockingIOError:
+                pass
 
     def close(self) -> None:
         fd, self._fd = self._fd, -1
