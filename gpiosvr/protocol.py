@@ -690,9 +690,10 @@ def pack_edge_burst(gpio: int, first_level: int, start_tick: int, interval_us: i
 
 
 def pack_edges(gpio: int, first_level: int, ticks: "array[int]") -> bytes:
-    """Pack alternating edges of ``gpio`` at ``ticks`` (an ``array('I')``), the first
-    to ``first_level``, as :data:`EDGE_RECORD` records, column by column (a lone
-    edge, the everyday one, by one ``struct`` pack: 0.15 against 5 µs)."""
+    """Pack alternating edges of ``gpio`` at ``ticks`` (an ``array('I')``; for a lone
+    edge any sequence), the first to ``first_level``, as :data:`EDGE_RECORD` records,
+    column by column (a lone edge, the everyday one, by one ``struct`` pack: 0.15
+    against 5 µs)."""
     count = len(ticks)
     if count == 1:
         return EDGE_RECORD.pack(gpio, first_level, ticks[0])

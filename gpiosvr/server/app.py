@@ -18,7 +18,7 @@ import os
 import socket
 import struct
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from gpiosvr import config, protocol
 from gpiosvr.errors import PigpioError, ProtocolError
@@ -534,6 +534,10 @@ class ClientConnection(asyncio.Protocol):
     drains. A frame begun and not finished within :data:`PARTIAL_FRAME_SECONDS`
     closes the connection, with a ``*bye`` saying why.
     """
+
+    #: How a front end with a report format of its own packs a subscription's
+    #: reports, ``encode_reports(sub, records) -> bytes`` (pigpiod's); None: ours.
+    encode_reports: Callable[[Any, bytes], bytes] | None = None
 
     def __init__(self, server: "GpioServer") -> None:
         self.server = server

@@ -324,7 +324,7 @@ class EdgeHub:
                 transport = client.transport
                 if (transport is not None and not transport.get_write_buffer_size()
                         and not transport.is_closing()
-                        and getattr(client, "encode_reports", None) is None):
+                        and client.encode_reports is None):
                     sub.seq += 1
                     frame = binary_edge_frame if client.binary_reports else edge_frame
                     transport.write(frame(sub.seq, sub.lost, packed))
@@ -748,7 +748,7 @@ class EdgeHub:
             sub.lost += sub.queued
             self._unqueue(sub)
             return
-        encode = getattr(client, "encode_reports", None)
+        encode = client.encode_reports
         if encode is not None:  # a front end with a report format of its own (pigpiod's)
             data = encode(sub, bytes(sub.queue))
             sub.lost = 0

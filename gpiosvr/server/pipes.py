@@ -71,6 +71,7 @@ class Pipe:
         self.session = dataclasses.replace(session, connection=None)
         self.subscriptions: set[int] = set()
         self.binary_reports = False  # the hub writes it *e text frames (frames() reads)
+        self.encode_reports = None  # (a ClientConnection's: our frames)
         self.transport = _Transport(self)
         self.levels = levels
         self.seq = 0

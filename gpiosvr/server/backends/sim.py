@@ -418,15 +418,19 @@ class SimulatedChip(Backend):
                         else:
                             seen[1].append(tick & _MASK)
         for gpio, (first, ticks) in edges.items():
-            last = first if len(ticks) % 2 else first ^ 1
+            wired = self._wires.get(gpio)
+            targets = [t for t in wired if modes[t] != OUTPUT] if wired else ()
+            if len(ticks) == 1:  # a lone edge, the everyday one: no array on its way
+                last = first
+            else:
+                last = first if len(ticks) % 2 else first ^ 1
+                ticks = array("I", ticks)
             self._levels[gpio] = last
-            targets = [gpio] + [t for t in self._wires.get(gpio, ())
-                                if self._modes[t] != OUTPUT]
+            self._hand_on_packed(gpio, pack_edges(gpio, first, ticks))
             for target in targets:
-                if target != gpio:
-                    self._external[target] = last
-                    self._levels[target] = last
-                self._hand_on_packed(target, pack_edges(target, first, array("I", ticks)))
+                self._external[target] = last
+                self._levels[target] = last
+                self._hand_on_packed(target, pack_edges(target, first, ticks))
         self._wait_for_pulses(room <= 0, room < SIM_WAVE_PULSES_PER_TURN)
 
     def _wait_for_pulses(self, behind: bool, played: bool) -> None:
