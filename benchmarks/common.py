@@ -33,7 +33,7 @@ print(standin.port, flush=True)
 import time
 paced = None
 for line in sys.stdin:  # "GPIO COUNT [now]": send a burst of COUNT edges; EOF: stop
-    if line.startswith("paced "):  # "paced GPIO COUNT INTERVAL START": edges on their own
+    if line.startswith("paced "):  # "paced GPIO COUNT INTERVAL START CYCLE": edges on their own
         paced = standin.paced(*map(int, line.split()[1:]))
         print("started", flush=True)
         continue
@@ -93,11 +93,13 @@ class StandinProcess:
         self.proc.stdin.flush()
         self.proc.stdout.readline()
 
-    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int) -> None:
+    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int,
+              cycle_us: int = 0) -> None:
         """Have the stand-in send ``count`` edges of ``gpio`` by themselves, one every
         ``interval_us`` from its CLOCK_MONOTONIC ``start_tick`` (µs), each at its
-        tick (PigpiodStandIn.paced); returns once the thread has started."""
-        self.proc.stdin.write(f"paced {gpio} {count} {interval_us} {start_tick}\n")
+        tick, or with ``cycle_us`` once a cycle as pigpiod (PigpiodStandIn.paced);
+        returns once the thread has started."""
+        self.proc.stdin.write(f"paced {gpio} {count} {interval_us} {start_tick} {cycle_us}\n")
         self.proc.stdin.flush()
         self.proc.stdout.readline()
 

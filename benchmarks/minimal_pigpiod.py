@@ -150,13 +150,19 @@ class PigpiodStandIn:
                 chunk = []
         self.levels = levels
 
-    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int) -> threading.Thread:
+    def paced(self, gpio: int, count: int, interval_us: int, start_tick: int,
+              cycle_us: int = 0) -> threading.Thread:
         """Send ``count`` alternating edges of ``gpio`` one by one from a thread of
         its own, as edges that come by themselves: edge ``i`` is stamped
         ``start_tick + i * interval_us`` (CLOCK_MONOTONIC µs) and sent at that
         moment (the thread sleeps until then), nothing asked and nothing answered
-        around it. Returns the thread (started); its ``late`` lists how many µs
-        after its tick each report was sent."""
+        around it. With ``cycle_us``, as pigpiod's alert thread does instead
+        (pigpio.c ``pthAlertThread``): the thread wakes once a cycle, sends the
+        reports of the edges whose ticks have passed in one write, each stamped
+        with its own tick, and sleeps 0.9 of the cycle (pigpiod's 900 µs of its
+        default 1 ms cycle; its processing takes the rest). Returns the thread
+        (started); its ``late`` lists how many µs after its tick each report was
+        sent."""
         with self._lock:
             targets = [s for s, bits in self._notify.values() if bits >> gpio & 1]
         bit = 1 << gpio
@@ -176,7 +182,25 @@ class PigpiodStandIn:
                 for sock in targets:
                     sock.sendall(data)
 
-        thread.run = run
+        def run_in_cycles() -> None:
+            _tight_timer_slack()
+            i, sleep = 0, cycle_us * 0.9 / 1e6
+            while i < count:
+                now = time.monotonic_ns() // 1000
+                reports = []
+                while i < count and start_tick + i * interval_us <= now:
+                    tick = start_tick + i * interval_us
+                    self.levels ^= bit
+                    reports.append(REPORT.pack(i & 0xFFFF, 0, tick & 0xFFFFFFFF, self.levels))
+                    thread.late.append(now - tick)
+                    i += 1
+                if reports:
+                    data = b"".join(reports)
+                    for sock in targets:
+                        sock.sendall(data)
+                time.sleep(sleep)
+
+        thread.run = run_in_cycles if cycle_us else run
         thread.start()
         return thread
 
